@@ -1,0 +1,1 @@
+"""Stripe events: intake, storage, processing."""

@@ -1,0 +1,156 @@
+"""The only module that imports ``stripe``.
+
+One ``StripeClient`` per process, built from settings: real Stripe (test or live mode) when
+``STRIPE_SECRET_KEY`` is set, the offline sandbox (``sandbox/``) otherwise. Each Stripe call the
+project makes is one typed function here, taking the SDK's TypedDict params so mypy catches a
+misspelled parameter. Every POST carries an idempotency key derived from our own ids.
+
+Stripe's exceptions never leave this module: they become ``PaymentError`` (user-facing) or
+``GatewayError`` (operator-facing, with the Stripe error code kept).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import stripe
+from django.conf import settings
+
+from marketplace.errors import MarketplaceError, PaymentError
+
+# Pin the API version to the one the SDK was generated for, so objects match its types.
+API_VERSION: str = stripe.api_version
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class GatewayError(MarketplaceError):
+    """Stripe (or the sandbox) refused or failed a call; ``code`` and ``http_status`` kept."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.retryable = retryable
+
+
+class SandboxUnavailable(GatewayError):
+    """No STRIPE_SECRET_KEY is set and the sandbox could not be loaded."""
+
+
+_client_lock = threading.Lock()
+_client: stripe.StripeClient | None = None
+
+
+def idempotency_key(*parts: object) -> str:
+    """A key derived from our own ids: ``idempotency_key("order", 42, "checkout")`` -> ``order-42-checkout``."""
+    if not parts:
+        raise ValueError("an idempotency key needs at least one part")
+    return "-".join(str(part) for part in parts)
+
+
+def build_client() -> stripe.StripeClient:
+    """Build a new StripeClient from settings (real Stripe or the sandbox)."""
+    if settings.STRIPE_SECRET_KEY:
+        return stripe.StripeClient(
+            settings.STRIPE_SECRET_KEY,
+            stripe_version=API_VERSION,
+            max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+        )
+    try:
+        from sandbox import client as sandbox_client
+    except ImportError as exc:  # pragma: no cover - the sandbox ships with the project
+        raise SandboxUnavailable(
+            "STRIPE_SECRET_KEY is not set and the Stripe sandbox is not available."
+        ) from exc
+    return stripe.StripeClient(
+        sandbox_client.SANDBOX_SECRET_KEY,
+        stripe_version=API_VERSION,
+        max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+        http_client=sandbox_client.SandboxHTTPClient(),
+        base_addresses={
+            "api": sandbox_client.SANDBOX_API_BASE,
+            "files": sandbox_client.SANDBOX_API_BASE,
+            "connect": sandbox_client.SANDBOX_API_BASE,
+            "meter_events": sandbox_client.SANDBOX_API_BASE,
+        },
+    )
+
+
+def client() -> stripe.StripeClient:
+    """The process-wide StripeClient, built on first use."""
+    global _client
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                _client = build_client()
+    return _client
+
+
+def reset_client() -> None:
+    """Forget the cached client (tests that change Stripe settings call this)."""
+    global _client
+    with _client_lock:
+        _client = None
+
+
+def translate_errors[**P, R](func: Callable[P, R]) -> Callable[P, R]:
+    """Turn Stripe's exceptions into the project's own error types."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except stripe.CardError as exc:
+            raise PaymentError(
+                exc.user_message or "Your card was declined.", code=exc.code, retryable=False
+            ) from exc
+        except (stripe.RateLimitError, stripe.APIConnectionError) as exc:
+            raise GatewayError(
+                "Stripe is not reachable right now; please try again in a moment.",
+                code=getattr(exc, "code", None),
+                http_status=exc.http_status,
+                retryable=True,
+            ) from exc
+        except stripe.StripeError as exc:
+            raise GatewayError(
+                exc.user_message or str(exc) or "Stripe refused the request.",
+                code=exc.code,
+                http_status=exc.http_status,
+                retryable=(exc.http_status or 0) >= 500,
+            ) from exc
+
+    return wrapper
+
+
+# --- Accounts ---------------------------------------------------------------------------------
+
+
+@translate_errors
+def account_retrieve(*, account_id: str) -> stripe.Account:
+    """Fetch a connected account (the source of truth for its status)."""
+    return client().v1.accounts.retrieve(account_id)
+
+
+# --- Webhooks ---------------------------------------------------------------------------------
+
+
+def webhook_construct_event(*, payload: bytes, sig_header: str, secret: str) -> stripe.Event:
+    """Verify ``Stripe-Signature`` on the raw body and parse it (raises ValueError on failure)."""
+    try:
+        event: stripe.Event = stripe.Webhook.construct_event(payload, sig_header, secret)
+        return event
+    except stripe.SignatureVerificationError as exc:
+        raise ValueError(str(exc)) from exc

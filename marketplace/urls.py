@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+
+from marketplace import views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.home, name="home"),
+    path("healthz/", views.healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.STRIPE_SANDBOX:
+    # The offline Stripe: API at /sandbox/v1/..., hosted pages and the control page.
+    # Never mounted when real Stripe keys are set.
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))
+
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+handler403 = "marketplace.views.error_403"
+handler404 = "marketplace.views.error_404"
+handler500 = "marketplace.views.error_500"
+
+admin.site.site_header = "Marketplace administration"
+admin.site.site_title = "Marketplace admin"

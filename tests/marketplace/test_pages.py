@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.staticfiles.storage import staticfiles_storage
+
+
+@pytest.mark.django_db
+def test_home_page_has_navigation_and_local_htmx(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Log in" in html and "Sign up" in html
+    assert "htmx" in html and "unpkg" not in html and "cdn" not in html.lower()
+    assert "X-CSRFToken" in html  # htmx requests carry the CSRF header
+
+
+@pytest.mark.django_db
+def test_404_page_in_site_style(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "Page not found" in html and "site" in html  # our stylesheet, our layout
+
+
+def test_static_files_served_by_whitenoise_compressed_and_hashed(client):
+    url = staticfiles_storage.url("css/site.css")
+    assert url != "/static/css/site.css", "file names must be hashed"
+    response = client.get(url, HTTP_ACCEPT_ENCODING="gzip")
+    assert response.status_code == 200
+    assert response.headers.get("Content-Encoding") == "gzip"
+    assert "max-age=315360000" in response.headers["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_healthz(client):
+    response = client.get("/healthz/")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
