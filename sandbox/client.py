@@ -9,7 +9,7 @@ from typing import Any
 
 import stripe
 
-SANDBOX_SECRET_KEY = "sk_test_sandbox"  # noqa: S105 - not a secret: the sandbox's own key
+SANDBOX_SECRET_KEY = "sk_test_sandbox"
 SANDBOX_API_BASE = "http://sandbox.invalid"
 
 

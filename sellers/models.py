@@ -141,3 +141,6 @@ class ListingImage(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"image {self.position} of listing {self.listing_id}"

@@ -1,1 +1,65 @@
-"""Stripe events: intake, storage, processing."""
+"""Stripe events as received: stored first (raw payload), processed later by workers.
+
+Anchor: dj-stripe's ``djstripe/models/webhooks.py`` (store the raw event before any logic).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+
+class StripeEvent(models.Model):
+    """One Stripe event, unique on its Stripe id. ``payload`` is the full event JSON as delivered.
+
+    Status moves received -> processing -> succeeded | failed | ignored; failed events are retried
+    with backoff, then wait as dead letters (``dead``) until an admin replays them.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSING = "processing", "Processing"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed (will retry)"
+        DEAD = "dead", "Dead letter"
+        IGNORED = "ignored", "Ignored"
+
+    class Source(models.TextChoices):
+        PLATFORM = "platform", "Platform endpoint"
+        CONNECT = "connect", "Connect endpoint"
+        RECOVERED = "recovered", "Recovered from the events list"
+
+    stripe_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=255, db_index=True)
+    # The connected account (acct_...) for Connect events, empty for platform events.
+    account = models.CharField(max_length=255, blank=True, db_index=True)
+    livemode = models.BooleanField(default=False)
+    api_version = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(help_text="When Stripe created the event")
+    payload = models.JSONField()
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.PLATFORM)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["type", "status"]),
+        ]
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_id} {self.type}"
+
+    @property
+    def data_object(self) -> dict[str, Any]:
+        """``data.object`` of the event: the Stripe object as it was when the event was created."""
+        data = self.payload.get("data") or {}
+        obj = data.get("object") or {}
+        return dict(obj)
