@@ -135,13 +135,34 @@ def translate_errors[**P, R](func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-# --- Accounts ---------------------------------------------------------------------------------
+# --- Accounts and onboarding (sellers) ----------------------------------------------------------
 
 
 @translate_errors
 def account_retrieve(*, account_id: str) -> stripe.Account:
     """Fetch a connected account (the source of truth for its status)."""
     return client().v1.accounts.retrieve(account_id)
+
+
+# (end of sellers section)
+
+
+# --- Checkout, payment intents, charges (buyers) ------------------------------------------------
+
+
+# (end of buyers section)
+
+
+# --- Balances, payouts, transfers, refunds, disputes, fees (payouts) ------------------------------
+
+
+# (end of payouts section)
+
+
+# --- Events and webhook endpoints (events) -----------------------------------------------------
+
+
+# (end of events section)
 
 
 # --- Webhooks ---------------------------------------------------------------------------------

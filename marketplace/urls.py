@@ -12,6 +12,14 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz/", views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    # Stripe webhooks: /stripe/webhook/ and /stripe/webhook/connect/ (events issue).
+    path("stripe/", include("marketplace.events.urls")),
+    # Seller onboarding, dashboard and listings (sellers issue).
+    path("sell/", include("sellers.urls")),
+    # Balances, payouts, refunds, fee rules, transfer review (payouts issue).
+    path("money/", include("payouts.urls")),
+    # Catalogue, checkout and orders (buyers issue).
+    path("", include("buyers.urls")),
 ]
 
 if settings.STRIPE_SANDBOX:
