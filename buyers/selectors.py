@@ -17,8 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -67,9 +66,9 @@ def catalogue_listings() -> QuerySet[Listing]:
     Sold-out listings stay visible (marked sold out) so a shared link still finds them.
     """
     first_image = (
-        ListingImage.objects.filter(listing=OuterRef("pk")).order_by("position", "id").values(
-            "image"
-        )[:1]
+        ListingImage.objects.filter(listing=OuterRef("pk"))
+        .order_by("position", "id")
+        .values("image")[:1]
     )
     return (
         Listing.objects.filter(_selling_sellers_q("seller__"), status=Listing.Status.PUBLISHED)
@@ -151,7 +150,11 @@ def _price_q(lookup: str, value: Decimal) -> Q:
             # More decimals than the currency allows: round toward including more listings.
             exp = Money.zero(currency).exponent
             scaled = value.scaleb(exp)
-            minor = int(scaled.to_integral_value(rounding="ROUND_FLOOR" if lookup == "lte" else "ROUND_CEILING"))
+            minor = int(
+                scaled.to_integral_value(
+                    rounding="ROUND_FLOOR" if lookup == "lte" else "ROUND_CEILING"
+                )
+            )
             bound = Money(minor, currency)
         q |= Q(currency=currency, **{f"price_amount__{lookup}": bound.amount})
     return q
@@ -235,7 +238,7 @@ def filter_sellers() -> QuerySet[Seller]:
 # --- Orders -----------------------------------------------------------------------------------
 
 
-def buyer_orders(*, buyer: AbstractBaseUser | AnonymousUser) -> QuerySet[Order]:
+def buyer_orders(*, buyer: User | AnonymousUser) -> QuerySet[Order]:
     """The orders ``buyer`` placed, newest first. Empty for anyone not signed in."""
     if not buyer.is_authenticated:
         return Order.objects.none()
@@ -249,7 +252,7 @@ def seller_orders(*, seller: Seller | None) -> QuerySet[Order]:
     return Order.objects.filter(seller=seller).select_related("buyer", "listing")
 
 
-def seller_for_user(user: AbstractBaseUser | AnonymousUser) -> Seller | None:
+def seller_for_user(user: User | AnonymousUser) -> Seller | None:
     if not user.is_authenticated:
         return None
     return Seller.objects.filter(user=user).first()

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.urls import reverse
@@ -70,7 +70,7 @@ def _checkout_deadline(now: datetime) -> datetime:
 
 def order_create(
     *,
-    buyer: AbstractBaseUser,
+    buyer: User,
     listing_id: int,
     quantity: int,
     client_token: uuid.UUID | None = None,
@@ -121,7 +121,7 @@ def _same_order(order: Order, listing_id: int) -> Order:
 
 
 def _order_create_locked(
-    *, buyer: AbstractBaseUser, listing_id: int, quantity: int, client_token: uuid.UUID | None
+    *, buyer: User, listing_id: int, quantity: int, client_token: uuid.UUID | None
 ) -> Order:
     listing = (
         Listing.objects.select_for_update(of=("self",))
@@ -276,8 +276,14 @@ def _id_of(value: Any) -> str:
 
 
 def _order_id_from_session(session: Any) -> int | None:
-    metadata = getattr(session, "metadata", None) or {}
-    raw = metadata.get("order_id") or getattr(session, "client_reference_id", None)
+    metadata = getattr(session, "metadata", None)
+    raw: Any = None
+    if metadata is not None:
+        try:
+            raw = metadata["order_id"]
+        except (KeyError, TypeError):
+            raw = None
+    raw = raw or getattr(session, "client_reference_id", None)
     try:
         return int(raw)
     except (TypeError, ValueError):
@@ -398,7 +404,9 @@ def _record_payment(order: Order, session: Any) -> None:
         # they are still there; otherwise the buyer paid for something we no longer have.
         taken = (
             Listing.objects.filter(pk=order.listing_id)
-            .filter(Q(stock__isnull=True) | Q(stock__gte=F("sold") + F("reserved") + order.quantity))
+            .filter(
+                Q(stock__isnull=True) | Q(stock__gte=F("sold") + F("reserved") + order.quantity)
+            )
             .update(sold=F("sold") + order.quantity)
         )
         if taken != 1:

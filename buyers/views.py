@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from buyers import selectors, services
 from buyers.forms import BuyForm, CatalogueForm, ShipForm
@@ -17,6 +18,10 @@ from marketplace.stripe_gateway import GatewayError
 from sellers.models import Seller
 
 
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
 def _see_other(url: str) -> HttpResponseRedirect:
     response = HttpResponseRedirect(url)
     response.status_code = 303
@@ -24,7 +29,7 @@ def _see_other(url: str) -> HttpResponseRedirect:
 
 
 def _browse(
-    request: HttpRequest, *, template: str, base_url: str, extra: dict[str, object]
+    request: HtmxHttpRequest, *, template: str, base_url: str, extra: dict[str, object]
 ) -> HttpResponse:
     form = CatalogueForm(request.GET)
     query = form.to_query()
@@ -53,13 +58,13 @@ def _browse(
 
 
 @require_GET
-def catalogue(request: HttpRequest) -> HttpResponse:
+def catalogue(request: HtmxHttpRequest) -> HttpResponse:
     """The home page: browse, search and filter what is for sale."""
     return _browse(request, template="buyers/catalogue.html", base_url=reverse("home"), extra={})
 
 
 @require_GET
-def shop(request: HttpRequest, slug: str) -> HttpResponse:
+def shop(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """One seller's shop: their listings, with the same search and filters."""
     seller = selectors.shop_seller(slug=slug)
     if seller is None:
@@ -73,7 +78,7 @@ def shop(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
-def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def listing_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     listing = selectors.listing_for_buyer(listing_id=pk)
     if listing is None:
         raise Http404("No such listing")
@@ -89,7 +94,7 @@ def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def listing_buy(request: HttpRequest, pk: int) -> HttpResponse:
+def listing_buy(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Create the order (reserving stock), then send the buyer to Stripe Checkout (303)."""
     listing_url = reverse("buyers:listing", args=[pk])
     form = BuyForm(request.POST)
@@ -100,7 +105,7 @@ def listing_buy(request: HttpRequest, pk: int) -> HttpResponse:
         return _see_other(listing_url)
     try:
         order = services.order_create(
-            buyer=request.user,  # type: ignore[arg-type]
+            buyer=request.user,  # type: ignore[arg-type]  # login_required
             listing_id=pk,
             quantity=form.cleaned_data["quantity"],
             client_token=form.cleaned_data.get("client_token"),
@@ -111,7 +116,7 @@ def listing_buy(request: HttpRequest, pk: int) -> HttpResponse:
     return _go_to_checkout(request, order)
 
 
-def _go_to_checkout(request: HttpRequest, order: Order) -> HttpResponse:
+def _go_to_checkout(request: HtmxHttpRequest, order: Order) -> HttpResponse:
     order_url = reverse("buyers:order_detail", args=[order.pk])
     try:
         url = services.order_checkout_url(order_id=order.pk)
@@ -126,14 +131,14 @@ def _go_to_checkout(request: HttpRequest, order: Order) -> HttpResponse:
 
 @login_required
 @require_GET
-def order_list(request: HttpRequest) -> HttpResponse:
+def order_list(request: HtmxHttpRequest) -> HttpResponse:
     orders = selectors.buyer_orders(buyer=request.user)[:200]
     return render(request, "buyers/order_list.html", {"orders": orders})
 
 
 @login_required
 @require_GET
-def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def order_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(selectors.buyer_orders(buyer=request.user), pk=pk)
     context = {"order": order}
     if request.htmx:
@@ -143,7 +148,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def order_pay(request: HttpRequest, pk: int) -> HttpResponse:
+def order_pay(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Try Checkout again for a pending order (after Stripe was down, or the buyer came back)."""
     order = get_object_or_404(selectors.buyer_orders(buyer=request.user), pk=pk)
     return _go_to_checkout(request, order)
@@ -151,12 +156,12 @@ def order_pay(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def order_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(selectors.buyer_orders(buyer=request.user), pk=pk)
     return _cancel(request, order)
 
 
-def _cancel(request: HttpRequest, order: Order) -> HttpResponse:
+def _cancel(request: HtmxHttpRequest, order: Order) -> HttpResponse:
     order = services.order_close(order_id=order.pk, status=Order.Status.CANCELED)
     if order.status == Order.Status.CANCELED:
         messages.info(request, "Your order was canceled; nothing was charged.")
@@ -171,7 +176,7 @@ def _cancel(request: HttpRequest, order: Order) -> HttpResponse:
 
 @login_required
 @require_GET
-def checkout_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def checkout_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Stripe's cancel_url: the buyer left Checkout without paying. Release the reservation."""
     order = get_object_or_404(selectors.buyer_orders(buyer=request.user), pk=pk)
     if order.status != Order.Status.PENDING:
@@ -181,7 +186,7 @@ def checkout_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def checkout_success(request: HttpRequest) -> HttpResponse:
+def checkout_success(request: HtmxHttpRequest) -> HttpResponse:
     """Stripe's success_url. The session id in the URL is only a pointer: Stripe is re-read."""
     session_id = request.GET.get("session_id", "")
     order = (
@@ -201,7 +206,7 @@ def checkout_success(request: HttpRequest) -> HttpResponse:
 # --- The seller's side ------------------------------------------------------------------------
 
 
-def _seller_or_404(request: HttpRequest) -> Seller:
+def _seller_or_404(request: HtmxHttpRequest) -> Seller:
     seller = selectors.seller_for_user(request.user)
     if seller is None:
         raise Http404("Not a seller")
@@ -210,7 +215,7 @@ def _seller_or_404(request: HttpRequest) -> Seller:
 
 @login_required
 @require_GET
-def sale_list(request: HttpRequest) -> HttpResponse:
+def sale_list(request: HtmxHttpRequest) -> HttpResponse:
     seller = _seller_or_404(request)
     orders = selectors.seller_orders(seller=seller).exclude(status=Order.Status.PENDING)[:200]
     return render(request, "buyers/sale_list.html", {"orders": orders, "seller": seller})
@@ -218,7 +223,7 @@ def sale_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def sale_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def sale_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     seller = _seller_or_404(request)
     order = get_object_or_404(selectors.seller_orders(seller=seller), pk=pk)
     return render(request, "buyers/sale_detail.html", {"order": order, "form": ShipForm()})
@@ -226,7 +231,7 @@ def sale_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def sale_ship(request: HttpRequest, pk: int) -> HttpResponse:
+def sale_ship(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     seller = _seller_or_404(request)
     order = get_object_or_404(selectors.seller_orders(seller=seller), pk=pk)
     form = ShipForm(request.POST)
@@ -243,5 +248,3 @@ def sale_ship(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, "Marked as shipped; the buyer has been told.")
     return _see_other(reverse("buyers:sale_detail", args=[order.pk]))
-
-

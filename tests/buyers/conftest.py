@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.buyers.factories import ListingFactory, SellerFactory
+from tests.buyers.fake_stripe import GATEWAY_FUNCTIONS, FakeStripe
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def fake_stripe(monkeypatch):
+    """Replace the buyers' gateway functions with an in-memory Stripe."""
+    from marketplace import stripe_gateway
+
+    fake = FakeStripe()
+    for name in GATEWAY_FUNCTIONS:
+        monkeypatch.setattr(stripe_gateway, name, getattr(fake, name))
+    return fake
+
+
+@pytest.fixture
+def buyer(db):
+    return UserFactory(email="buyer@example.com")
+
+
+@pytest.fixture
+def seller(db):
+    return SellerFactory(user=UserFactory(email="seller@example.com"), display_name="Pottery Co")
+
+
+@pytest.fixture
+def listing(seller):
+    return ListingFactory(seller=seller, title="Blue mug", price_amount=2500, stock=3)
