@@ -45,7 +45,10 @@ class CatalogueForm(forms.Form):
 
 
 class BuyForm(forms.Form):
-    quantity = forms.IntegerField(initial=1, min_value=1)
+    # Bounds are checked by order_create, which says what is wrong in the buyer's words.
+    quantity = forms.IntegerField(
+        initial=1, error_messages={"invalid": "Enter a whole number of items."}
+    )
     # One per rendering of the form: a second submit of the same form finds the first order.
     client_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.cache import cache
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -226,13 +227,25 @@ def catalogue_page(
     return CataloguePage(listings=listings, next_cursor=next_cursor, is_first=position is None)
 
 
-def filter_categories() -> QuerySet[Category]:
-    return Category.objects.order_by("name")
+FILTER_CHOICES_TTL = 60  # seconds; new categories and shops show up in the filters within a minute
 
 
-def filter_sellers() -> QuerySet[Seller]:
-    """Sellers offered in the seller filter (those buyers can pay), by name."""
-    return Seller.objects.filter(_selling_sellers_q()).order_by("display_name")[:200]
+def filter_choices() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(slug, name) of the categories and of the sellers buyers can pay, for the filter form.
+
+    Cached briefly: they change rarely and every catalogue page shows them.
+    """
+    cached = cache.get("buyers:filter-choices")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    categories = list(Category.objects.order_by("name").values_list("slug", "name"))
+    sellers = list(
+        Seller.objects.filter(_selling_sellers_q())
+        .order_by("display_name")
+        .values_list("slug", "display_name")[:200]
+    )
+    cache.set("buyers:filter-choices", (categories, sellers), FILTER_CHOICES_TTL)
+    return categories, sellers
 
 
 # --- Orders -----------------------------------------------------------------------------------

@@ -50,9 +50,10 @@ def _browse(
     }
     if request.htmx:
         return render(request, f"{template}#results", context)
-    context["categories"] = selectors.filter_categories()
+    categories, sellers = selectors.filter_choices()
+    context["categories"] = categories
     if seller is None:
-        context["sellers"] = selectors.filter_sellers()
+        context["sellers"] = sellers
     context["sorts"] = [(key, label) for key, (label, _, _) in selectors.SORTS.items()]
     return render(request, template, context)
 
@@ -101,7 +102,7 @@ def listing_buy(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, f"Quantity: {error}")
+                messages.error(request, error)
         return _see_other(listing_url)
     try:
         order = services.order_create(
