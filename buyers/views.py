@@ -102,7 +102,7 @@ def listing_buy(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return _see_other(listing_url)
     try:
         order = services.order_create(

@@ -290,7 +290,7 @@ def test_buyer_order_history_and_seller_sales(client, buyer, listing, fake_strip
     sales = html(client.get(reverse("buyers:sale_list")))
     assert f"#{order.pk}" in sales and "buyer@example.com" in sales and "To ship" in sales
     detail = html(client.get(reverse("buyers:sale_detail", args=[order.pk])))
-    assert "1 × Blue mug" in detail and "Mark as shipped" in detail
+    assert "1 \u00d7 Blue mug" in detail and "Mark as shipped" in detail
     response = client.post(reverse("buyers:sale_ship", args=[order.pk]), {"note": "DHL 123"})
     assert response.status_code == 303
     order.refresh_from_db()
