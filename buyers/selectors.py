@@ -216,10 +216,16 @@ def catalogue_page(
     position = decode_cursor(sort, query.cursor)
     if position is not None:
         value, pk = position
+        # (key, id) < (value, pk), written so that the database sees a plain range on the
+        # indexed sort key first (key <= value), with the tie on the key broken by the id.
         if descending:
-            qs = qs.filter(Q(**{f"{field}__lt": value}) | Q(**{field: value, "pk__lt": pk}))
+            qs = qs.filter(**{f"{field}__lte": value}).filter(
+                Q(**{f"{field}__lt": value}) | Q(pk__lt=pk)
+            )
         else:
-            qs = qs.filter(Q(**{f"{field}__gt": value}) | Q(**{field: value, "pk__gt": pk}))
+            qs = qs.filter(**{f"{field}__gte": value}).filter(
+                Q(**{f"{field}__gt": value}) | Q(pk__gt=pk)
+            )
     order = [f"-{field}", "-pk"] if descending else [field, "pk"]
     rows = list(qs.order_by(*order)[: page_size + 1])
     listings = rows[:page_size]
