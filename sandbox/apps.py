@@ -7,4 +7,5 @@ class SandboxConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the API routes and the clock jobs of every resource module.
+        import sandbox.control
         import sandbox.resources  # noqa: F401

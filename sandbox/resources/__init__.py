@@ -4,4 +4,4 @@ To add a resource, create ``sandbox/resources/<name>.py`` with ``@route(...)`` f
 import it below.
 """
 
-from sandbox.resources import events, webhook_endpoints  # noqa: F401
+from sandbox.resources import accounts, events, webhook_endpoints  # noqa: F401
