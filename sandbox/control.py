@@ -18,7 +18,7 @@ JSON = dict[str, Any]
 
 
 def _accounts(request: HttpRequest) -> JSON:
-    rows = SandboxObject.objects.filter(object="account").order_by("-created")[:50]
+    rows = SandboxObject.objects.filter(object="account").order_by("-created", "-seq")[:50]
     return {
         "accounts": [
             {
@@ -32,9 +32,7 @@ def _accounts(request: HttpRequest) -> JSON:
 
 
 def _events(request: HttpRequest) -> JSON:
-    rows = list(
-        SandboxObject.objects.filter(object="event").order_by("-created", "-updated_at")[:30]
-    )
+    rows = list(SandboxObject.objects.filter(object="event").order_by("-created", "-seq")[:30])
     by_event: dict[str, list[Delivery]] = {}
     for item in Delivery.objects.filter(event_id__in=[r.id for r in rows]).order_by("id"):
         by_event.setdefault(item.event_id, []).append(item)
@@ -54,7 +52,7 @@ def _events(request: HttpRequest) -> JSON:
 
 
 def _endpoints(request: HttpRequest) -> JSON:
-    rows = store.queryset("webhook_endpoint", account="").order_by("-created")
+    rows = store.queryset("webhook_endpoint", account="").order_by("-created", "-seq")
     return {
         "endpoints": [{**row.data, "connect": bool(row.private.get("connect"))} for row in rows]
     }

@@ -29,6 +29,12 @@ class _Namespace(dict[str, Any]):
     def __missing__(self, key: str) -> Any:
         value = getattr(stripe, key, None)
         if value is None:
+            # classes outside the top-level namespace (stripe.test_helpers.TestClock ...)
+            from stripe._object_classes import OBJECT_CLASSES
+
+            for module, name in OBJECT_CLASSES.values():
+                if name == key:
+                    return getattr(importlib.import_module(module), name)
             raise KeyError(key)
         return value
 

@@ -9,7 +9,22 @@ integers are Unix seconds on the sandbox clock (``sandbox.clock``); ``DateTimeFi
 
 from __future__ import annotations
 
+import threading
+import time
+
 from django.db import models
+
+_seq_lock = threading.Lock()
+_last_seq = 0
+
+
+def next_seq() -> int:
+    """A creation-order number (nanoseconds, strictly increasing in this process) that breaks
+    ties between objects created in the same second, so lists keep creation order."""
+    global _last_seq
+    with _seq_lock:
+        _last_seq = max(_last_seq + 1, time.time_ns())
+        return _last_seq
 
 
 class SandboxObject(models.Model):
@@ -22,6 +37,7 @@ class SandboxObject(models.Model):
     account = models.CharField(max_length=255, blank=True, default="", db_index=True)
     # Unix seconds on the sandbox clock.
     created = models.BigIntegerField(db_index=True)
+    seq = models.BigIntegerField(default=next_seq, db_index=True)
     data = models.JSONField(default=dict)
     private = models.JSONField(default=dict, blank=True)
     # Set to True when the object is deleted through the API (kept for events and lookups).

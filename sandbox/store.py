@@ -194,17 +194,21 @@ def list_response(
     ending_before = params.get("ending_before")
     if starting_after:
         cursor = _cursor(qs, starting_after, "starting_after")
-        qs = qs.filter(Q(created__lt=cursor.created) | Q(created=cursor.created, pk__lt=cursor.pk))
-        rows = list(qs.order_by("-created", "-pk")[: limit + 1])
+        qs = qs.filter(
+            Q(created__lt=cursor.created) | Q(created=cursor.created, seq__lt=cursor.seq)
+        )
+        rows = list(qs.order_by("-created", "-seq")[: limit + 1])
     elif ending_before:
         cursor = _cursor(qs, ending_before, "ending_before")
-        qs = qs.filter(Q(created__gt=cursor.created) | Q(created=cursor.created, pk__gt=cursor.pk))
-        rows = list(qs.order_by("created", "pk")[: limit + 1])
+        qs = qs.filter(
+            Q(created__gt=cursor.created) | Q(created=cursor.created, seq__gt=cursor.seq)
+        )
+        rows = list(qs.order_by("created", "seq")[: limit + 1])
         has_more = len(rows) > limit
         rows = list(reversed(rows[:limit]))
         return _list(rows, has_more, url, transform)
     else:
-        rows = list(qs.order_by("-created", "-pk")[: limit + 1])
+        rows = list(qs.order_by("-created", "-seq")[: limit + 1])
     has_more = len(rows) > limit
     return _list(rows[:limit], has_more, url, transform)
 

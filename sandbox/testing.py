@@ -152,7 +152,7 @@ def events(*, event_type: str | None = None, account: str | None = None) -> list
         qs = qs.filter(data__type=event_type)
     if account is not None:
         qs = qs.filter(account=account)
-    return [row.data for row in qs.order_by("created", "updated_at")]
+    return [row.data for row in qs.order_by("created", "seq")]
 
 
 def sign(payload: str, secret: str, timestamp: int | None = None) -> str:

@@ -4,4 +4,10 @@ To add a resource, create ``sandbox/resources/<name>.py`` with ``@route(...)`` f
 import it below.
 """
 
-from sandbox.resources import accounts, events, webhook_endpoints  # noqa: F401
+from sandbox.resources import (  # noqa: F401
+    accounts,
+    customers,
+    events,
+    products,
+    webhook_endpoints,
+)

@@ -459,7 +459,7 @@ def payout_failure_code(account_id: str, currency: str | None = None) -> str | N
     """What a payout to the account's default bank account for ``currency`` does: None =
     succeeds, else Stripe's failure code (``no_account`` for 000111111116 ...). For the
     payouts resource."""
-    banks = store.queryset("bank_account", account=account_id).order_by("-created", "-pk")
+    banks = store.queryset("bank_account", account=account_id).order_by("-created", "-seq")
     for row in banks:
         if currency is None or row.data.get("currency") == currency:
             code = row.private.get("payout_failure_code")
