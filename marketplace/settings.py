@@ -164,6 +164,9 @@ SANDBOX_WEBHOOK_TIMEOUT = env_int("SANDBOX_WEBHOOK_TIMEOUT", 5, minimum=1)
 # Cap in milliseconds on the SDK's sleep between retries against the sandbox (-1: the SDK's own).
 _sandbox_retry_ms = env_int("SANDBOX_MAX_RETRY_DELAY_MS", -1, minimum=-1)
 SANDBOX_MAX_RETRY_DELAY: float | None = None if _sandbox_retry_ms < 0 else _sandbox_retry_ms / 1000
+if STRIPE_SANDBOX:
+    # Due sandbox work (webhook retries, clock jobs) when a worker and beat run.
+    CELERY_BEAT_SCHEDULE["sandbox-run-due"] = {"task": "sandbox.run_due", "schedule": 60.0}
 
 # --- Marketplace ------------------------------------------------------------------------------
 MARKETPLACE_CURRENCIES = [

@@ -106,6 +106,38 @@ def _deliver_in_thread(ids: list[int]) -> None:
         connection.close()
 
 
+# Opportunistic due work in "thread" mode: after an API request commits, at most every
+# TICK_SECONDS per process, a background thread runs the clock's due jobs and retries, so a
+# running site retries deliveries and moves balances without anyone pressing a button.
+TICK_SECONDS = 30.0
+_tick_lock = threading.Lock()
+_last_tick = 0.0
+
+
+def maybe_tick() -> None:
+    global _last_tick
+    if mode() != "thread":
+        return
+    with _tick_lock:
+        now = time.monotonic()
+        if now - _last_tick < TICK_SECONDS:
+            return
+        _last_tick = now
+    threading.Thread(target=_tick_in_thread, daemon=True).start()
+
+
+def _tick_in_thread() -> None:
+    from django.db import connection
+
+    close_old_connections()
+    try:
+        clock.run_due()
+    except Exception:
+        logger.exception("sandbox background tick failed")
+    finally:
+        connection.close()
+
+
 def _claim(pk: int, *, force: bool) -> tuple[Delivery, dict[str, Any], SandboxObject] | None:
     """Lock the delivery, check it is due, count the attempt and lease it; commit."""
     with transaction.atomic():

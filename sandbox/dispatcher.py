@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import stripe
 from django.db import IntegrityError, transaction
 
-from sandbox import context, faults, formdecode, store
+from sandbox import context, delivery, faults, formdecode, store
 from sandbox.errors import StripeError, api_error, idempotency_error, rate_limit_error
 from sandbox.ids import new_request_id
 from sandbox.models import IdempotencyRecord, RequestLog, SandboxObject
@@ -161,6 +161,7 @@ def handle(
     )
     log.status = status
     log.save()
+    transaction.on_commit(delivery.maybe_tick)
     if fault is not None and fault.kind == "timeout_after":
         raise SimulatedTimeout("Request timed out after it ran (injected fault)")
     return status, response_headers, response_body

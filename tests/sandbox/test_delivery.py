@@ -162,3 +162,36 @@ def test_sdk_call_stamps_the_request_on_the_event(sdk, settings):
     [event] = testing.events(event_type="customer.created")
     assert event["request"]["idempotency_key"] == "k-1"
     assert event["request"]["id"].startswith("req_")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_thread_mode_delivers_in_the_background_after_commit(hook, receiver, settings):
+    import time
+
+    from django.db import transaction
+
+    settings.SANDBOX_WEBHOOK_DELIVERY = "thread"
+    hook("platform")
+    with transaction.atomic():
+        event = emit("customer.created", {"id": "cus_1", "object": "customer"})
+        time.sleep(0.2)
+        assert receiver.received == {}  # nothing leaves before the commit
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        item = Delivery.objects.filter(event_id=event["id"]).first()
+        if item is not None and item.status == "succeeded":
+            break
+        time.sleep(0.05)
+    assert [e.id for e in receiver.received["platform"]] == [event["id"]]
+    assert Delivery.objects.get(event_id=event["id"]).status == "succeeded"
+
+
+def test_management_command_runs_due_retries(hook, receiver, django_capture_on_commit_callbacks):
+    from django.core.management import call_command
+
+    hook("flaky")
+    receiver.answers["flaky"] = [503]
+    with django_capture_on_commit_callbacks(execute=True):
+        event = emit("customer.created", {"id": "cus_1", "object": "customer"})
+    call_command("sandbox_tick", advance=60)
+    assert Delivery.objects.get(event_id=event["id"]).status == "succeeded"
