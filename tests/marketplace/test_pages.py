@@ -53,3 +53,4 @@ def test_posts_need_csrf():
     client = Client(enforce_csrf_checks=True)
     response = client.post("/accounts/login/", {"login": "a@example.com", "password": "x"})
     assert response.status_code == 403
+    assert "This form has expired" in response.content.decode()
