@@ -21,7 +21,10 @@ def drain_events() -> int:
     """Process every due event (woken by intake; also on the beat schedule for stragglers)."""
     services.wake_key_clear()
     budget = max(float(settings.CELERY_TASK_SOFT_TIME_LIMIT) / 2, 1.0)
-    result = services.events_drain(time_budget=budget)
+    result = services.events_drain(
+        time_budget=budget,
+        linger=0.0 if settings.CELERY_TASK_ALWAYS_EAGER else services.LOCAL_WAKE_WINDOW_SECONDS,
+    )
     if result.more:
         services.drain_soon()
     return result.processed

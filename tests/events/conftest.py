@@ -22,6 +22,7 @@ def stripe_test_mode(settings):
     settings.EVENTS_RETRY_BASE_SECONDS = 60
     settings.EVENTS_MAX_ATTEMPTS = 8
     services.sandbox_secrets_forget()
+    services._local_wake["at"] = -1e9
     yield
     services.sandbox_secrets_forget()
 

@@ -259,3 +259,23 @@ def test_drain_task_processes_in_batches(post_event, handlers, settings):
     assert result.processed == 7 and not result.more
     assert len(calls) == 7
     assert tasks.drain_events.apply().get() == 0
+
+
+def test_drain_lingers_for_events_committed_just_after_it_started(handlers, monkeypatch):
+    """A process that skipped its wake-up (it had just sent one) relies on the drain lingering."""
+    calls = []
+    handlers["account.updated"] = lambda event: calls.append(event.stripe_id)
+    late = make_event()
+    original_sleep = services.time.sleep
+    stored = []
+
+    def sleep_then_store(seconds):
+        # The event commits while the drain, finding nothing, is lingering.
+        if not stored:
+            stored.append(services.event_store(event=late, source="platform"))
+        original_sleep(seconds)
+
+    monkeypatch.setattr(services.time, "sleep", sleep_then_store)
+    result = services.events_drain(linger=0.2)
+    assert calls == [late["id"]]
+    assert result.processed == 1
