@@ -144,6 +144,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "events-drain": {"task": "events.drain_events", "schedule": 30.0},
     "events-retry-due": {"task": "events.retry_due_events", "schedule": 60.0},
     "events-recover-missed": {"task": "events.recover_missed_events", "schedule": 600.0},
+    # Reserved for the other issues' jobs (add the entry when the task exists):
+    # "buyers-expire-checkouts": expire stale checkout sessions and release stock
+    # "sellers-sync-accounts": re-fetch connected accounts' status
+    # "payouts-refresh-balances": refresh sellers' balances
+    # "payouts-reconcile": reconcile the ledger with Stripe
 }
 
 # --- Stripe event pipeline (marketplace/events) -------------------------------------------------
