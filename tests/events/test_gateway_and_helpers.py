@@ -86,7 +86,7 @@ def test_event_current_object_refetches_on_the_connected_account(monkeypatch):
     platform = StripeEvent(payload=make_event(obj={"id": "po_1", "object": "payout"}))
     event_current_object(platform)
     assert calls[-1]["stripe_account"] is None
-    with pytest.raises(stripe_gateway.GatewayError, match="no data.object id"):
+    with pytest.raises(stripe_gateway.GatewayError, match=r"no data\.object id"):
         event_current_object(StripeEvent(payload={"data": {}}, stripe_id="evt_x"))
 
 
