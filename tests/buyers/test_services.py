@@ -391,7 +391,7 @@ def test_periodic_expiry_expires_stale_orders_only(buyer, listing, fake_stripe):
 
 
 def test_periodic_task_is_scheduled(settings):
-    entry = settings.CELERY_BEAT_SCHEDULE["buyers-expire-stale-orders"]
+    entry = settings.CELERY_BEAT_SCHEDULE["buyers-expire-checkouts"]
     assert entry["task"] == "buyers.tasks.expire_stale_orders"
     from buyers import tasks
 
