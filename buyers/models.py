@@ -81,6 +81,10 @@ class Order(models.Model):
     refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     refunded_amount = models.PositiveBigIntegerField(default=0)
 
+    # Collected by Checkout when CHECKOUT_SHIPPING_COUNTRIES is set: name and address (Stripe's
+    # address fields: line1, line2, postal_code, city, state, country).
+    shipping_name = models.CharField(max_length=255, blank=True)
+    shipping_address = models.JSONField(default=dict, blank=True)
     shipping_note = models.CharField(max_length=255, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -137,6 +141,14 @@ class Order(models.Model):
     def is_payable(self) -> bool:
         """The buyer may (still) go to Checkout for this order."""
         return self.status == self.Status.PENDING
+
+    @property
+    def shipping_lines(self) -> list[str]:
+        """The shipping address as lines for a label (empty when none was collected)."""
+        a = self.shipping_address or {}
+        city = " ".join(str(a.get(k) or "") for k in ("postal_code", "city")).strip()
+        parts = [a.get("line1"), a.get("line2"), city, a.get("state"), a.get("country")]
+        return [str(part) for part in parts if part]
 
     def can_move_to(self, status: str) -> bool:
         return status in self.TRANSITIONS.get(self.status, frozenset())

@@ -192,13 +192,31 @@ def order_checkout_url(*, order_id: int) -> str:
         if order.status in Order.CONSUMED_STOCK:
             raise UserFacingError("This order is already paid.")
         raise UserFacingError("This order can no longer be paid; please order again.")
+    now = timezone.now()
+    if order.expires_at <= now:
+        # Past its deadline: the session (if any) is expired in Stripe and the units released.
+        closed = order_close(order_id=order.pk, status=Order.Status.EXPIRED)
+        if closed.status in Order.CONSUMED_STOCK:
+            raise UserFacingError("This order is already paid.")
+        if closed.status == Order.Status.PENDING:
+            raise PaymentError(
+                "We are checking this order's payment with our payment provider; please look "
+                "again in a moment.",
+                retryable=True,
+            )
+        raise UserFacingError(
+            "This order expired; the items are no longer held. Please order again."
+        )
     if order.checkout_session_id and order.checkout_url:
         return order.checkout_url
     seller: Seller = order.seller
     if not seller.can_sell or not seller.stripe_account_id:
-        raise UserFacingError("This seller cannot take payments right now.")
+        order_close(order_id=order.pk, status=Order.Status.CANCELED)
+        raise UserFacingError(
+            "This seller cannot take payments right now; your order was canceled and nothing "
+            "was charged."
+        )
 
-    now = timezone.now()
     if order.expires_at < now + settings.CHECKOUT_EXPIRY:
         # A retry later on: Stripe wants at least 30 minutes, so push the deadline (the
         # reservation is held that much longer) and use a new idempotency key with the new params.
@@ -232,6 +250,7 @@ def order_checkout_url(*, order_id: int) -> str:
             + "?session_id={CHECKOUT_SESSION_ID}",
             cancel_url=settings.SITE_URL + reverse("buyers:checkout_cancel", args=[order.pk]),
             idempotency_key=_checkout_key(order),
+            shipping_countries=settings.CHECKOUT_SHIPPING_COUNTRIES or None,
         )
     except (GatewayError, PaymentError) as exc:
         logger.warning("checkout for order %s failed: %s", order.pk, exc)
@@ -384,6 +403,10 @@ def _record_payment(order: Order, session: Any) -> None:
         "application_fee_id": _id_of(getattr(charge, "application_fee", None)),
         "receipt_url": (getattr(charge, "receipt_url", None) or "") if charge else "",
     }
+    shipping = _shipping_of(session)
+    if shipping and not order.shipping_name and not order.shipping_address:
+        order.shipping_name, order.shipping_address = shipping
+        order.save(update_fields=["shipping_name", "shipping_address", "updated_at"])
     if order.status in (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.REFUNDED):
         # Already done; fill in ids an earlier, less expanded read did not have.
         missing = {k: v for k, v in ids.items() if v and not getattr(order, k)}
@@ -416,6 +439,20 @@ def _record_payment(order: Order, session: Any) -> None:
     _move(order, Order.Status.PAID, paid_at=now, **ids)
     _send_after_commit(order.pk, "order_paid_buyer")
     _send_after_commit(order.pk, "order_paid_seller")
+
+
+ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "state", "country")
+
+
+def _shipping_of(session: Any) -> tuple[str, dict[str, str]] | None:
+    """(name, address) Checkout collected for shipping, or None."""
+    collected = getattr(session, "collected_information", None)
+    details = getattr(collected, "shipping_details", None) if collected else None
+    if not details:
+        return None
+    address = getattr(details, "address", None)
+    fields = {k: str(getattr(address, k, "") or "") for k in ADDRESS_FIELDS} if address else {}
+    return str(getattr(details, "name", "") or ""), {k: v for k, v in fields.items() if v}
 
 
 def _refund_late_payment(order: Order, ids: dict[str, str]) -> None:

@@ -141,7 +141,8 @@ def order_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def order_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(selectors.buyer_orders(buyer=request.user), pk=pk)
-    context = {"order": order}
+    # Back from Checkout: the page refreshes its status until the payment is confirmed.
+    context = {"order": order, "confirming": request.GET.get("confirming") == "1"}
     if request.htmx:
         return render(request, "buyers/order_detail.html#status", context)
     return render(request, "buyers/order_detail.html", context)
@@ -201,7 +202,7 @@ def checkout_success(request: HtmxHttpRequest) -> HttpResponse:
         services.order_fulfil(checkout_session_id=session_id)
     except (GatewayError, UserFacingError):
         messages.info(request, "We are confirming your payment with Stripe; this page updates.")
-    return _see_other(reverse("buyers:order_detail", args=[order.pk]))
+    return _see_other(reverse("buyers:order_detail", args=[order.pk]) + "?confirming=1")
 
 
 # --- The seller's side ------------------------------------------------------------------------

@@ -169,13 +169,15 @@ def checkout_session_create(
     success_url: str,
     cancel_url: str,
     idempotency_key: str,
+    shipping_countries: list[str] | None = None,
 ) -> stripe.checkout.Session:
     """Create a Checkout Session for one order: a destination charge with an application fee.
 
     The money goes to the platform, ``application_fee_amount`` stays there and the rest is
     transferred to ``destination`` (the seller's connected account). ``idempotency_key`` comes
     from the order (``order-42-checkout``): a retry or a double click with the same key returns
-    the same session instead of making a second one.
+    the same session instead of making a second one. ``shipping_countries`` (ISO codes) makes
+    Checkout collect a shipping address in those countries.
     """
     payment_intent_data: stripe.params.checkout.SessionCreateParamsPaymentIntentData = {
         "application_fee_amount": application_fee_amount,
@@ -204,6 +206,11 @@ def checkout_session_create(
         "success_url": success_url,
         "cancel_url": cancel_url,
     }
+    if shipping_countries:
+        # The SDK types the countries as a Literal union; ours come from settings.
+        params["shipping_address_collection"] = {
+            "allowed_countries": cast(Any, [c.upper() for c in shipping_countries])
+        }
     return client().v1.checkout.sessions.create(
         params, options={"idempotency_key": idempotency_key}
     )

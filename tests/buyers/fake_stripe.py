@@ -56,6 +56,8 @@ class FakeStripe:
             "customer_email": kwargs["customer_email"],
             "expires_at": kwargs["expires_at"],
             "payment_intent": None,
+            "collected_information": None,
+            "shipping_countries": kwargs.get("shipping_countries"),
         }
         self.keys[key] = (kwargs, session_id)
         return self._session(session_id)
@@ -114,6 +116,20 @@ class FakeStripe:
         n = next(self._ids)
         session["status"] = "complete"
         session["payment_status"] = payment_status
+        if session["shipping_countries"]:
+            session["collected_information"] = {
+                "shipping_details": {
+                    "name": "Ada Lovelace",
+                    "address": {
+                        "line1": "12 rue des Lilas",
+                        "line2": None,
+                        "postal_code": "75011",
+                        "city": "Paris",
+                        "state": None,
+                        "country": "FR",
+                    },
+                }
+            }
         session["payment_intent"] = {
             "id": f"pi_test_{n:06d}",
             "object": "payment_intent",

@@ -470,3 +470,44 @@ def test_status_never_moves_backwards(buyer, listing):
         assert not order.can_move_to(status)
     order.status = Order.Status.PAID
     assert not order.can_move_to(Order.Status.PENDING)
+
+
+def test_shipping_address_collected_and_shown_to_seller(
+    buyer, listing, fake_stripe, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.CHECKOUT_SHIPPING_COUNTRIES = ["FR", "BE"]
+    order = checkout(buyer, listing, fake_stripe)
+    assert fake_stripe.create_calls[0]["shipping_countries"] == ["FR", "BE"]
+    fake_stripe.pay(order.checkout_session_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_fulfil(checkout_session_id=order.checkout_session_id)
+    order.refresh_from_db()
+    assert order.shipping_name == "Ada Lovelace"
+    assert order.shipping_lines == ["12 rue des Lilas", "75011 Paris", "FR"]
+    seller_mail = next(m for m in mailoutbox if m.to == ["seller@example.com"])
+    assert "Ada Lovelace" in seller_mail.body and "75011 Paris" in seller_mail.body
+
+
+def test_no_shipping_collection_by_default(buyer, listing, fake_stripe):
+    checkout(buyer, listing, fake_stripe)
+    assert fake_stripe.create_calls[0]["shipping_countries"] is None
+
+
+def test_paying_an_order_past_its_deadline_expires_it(buyer, listing, fake_stripe):
+    order = checkout(buyer, listing, fake_stripe)
+    Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(UserFacingError, match="expired"):
+        services.order_checkout_url(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.status == Order.Status.EXPIRED and stock_of(listing) == (3, 0, 0)
+    assert fake_stripe.sessions[order.checkout_session_id]["status"] == "expired"
+
+
+def test_seller_unable_to_charge_at_checkout_cancels_the_order(buyer, listing, fake_stripe):
+    order = services.order_create(buyer=buyer, listing_id=listing.pk, quantity=1)
+    Seller.objects.filter(pk=listing.seller_id).update(charges_enabled=False)
+    with pytest.raises(UserFacingError, match="nothing was charged"):
+        services.order_checkout_url(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELED and stock_of(listing) == (3, 0, 0)
+    assert not fake_stripe.create_calls
