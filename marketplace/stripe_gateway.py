@@ -17,7 +17,7 @@ import hmac
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import stripe
 from django.conf import settings
