@@ -254,10 +254,16 @@ def order_checkout_url(*, order_id: int) -> str:
         )
     except (GatewayError, PaymentError) as exc:
         logger.warning("checkout for order %s failed: %s", order.pk, exc)
+        status = getattr(exc, "http_status", None)
+        # Stripe keeps the answer of a request that ran (a 500 included) under its key: only
+        # then does a retry need a new key. A lost connection, a 429 or a 409 (the same key
+        # still in flight, e.g. a double click) are retried with the same key, which returns the
+        # session if it was made after all.
+        ran = status is not None and status not in (409, 429)
         Order.objects.filter(
             pk=order.pk, checkout_session_id__isnull=True, checkout_attempts=attempt
         ).update(
-            checkout_attempts=F("checkout_attempts") + 1,
+            checkout_attempts=F("checkout_attempts") + (1 if ran else 0),
             checkout_last_error=str(exc)[:255],
         )
         raise PaymentError(

@@ -23,6 +23,7 @@ class FakeStripe:
         self.create_calls: list[dict[str, Any]] = []
         self.expire_calls: list[str] = []
         self.down = False
+        self.fail_with: int | None = None  # an HTTP status the next creates answer
         self._ids = itertools.count(1)
 
     # --- what the gateway functions do ---------------------------------------------------------
@@ -31,6 +32,8 @@ class FakeStripe:
         key = kwargs.pop("idempotency_key")
         if self.down:
             raise GatewayError("Stripe is not reachable right now", retryable=True)
+        if self.fail_with:
+            raise GatewayError("Stripe failed", http_status=self.fail_with, retryable=True)
         if key in self.keys:
             params, session_id = self.keys[key]
             if params != kwargs:

@@ -177,21 +177,38 @@ def test_checkout_twice_makes_one_session(buyer, listing, fake_stripe):
     assert len(fake_stripe.sessions) == 1
 
 
-def test_stripe_down_leaves_order_pending_and_retry_uses_a_new_key(buyer, listing, fake_stripe):
+def test_stripe_unreachable_leaves_order_pending_and_retry_keeps_the_key(
+    buyer, listing, fake_stripe
+):
     order = services.order_create(buyer=buyer, listing_id=listing.pk, quantity=1)
     fake_stripe.down = True
     with pytest.raises(PaymentError, match="try again") as info:
         services.order_checkout_url(order_id=order.pk)
     assert info.value.retryable
     order.refresh_from_db()
-    assert order.status == Order.Status.PENDING and order.checkout_attempts == 1
-    assert order.checkout_last_error
+    assert order.status == Order.Status.PENDING and order.checkout_last_error
     assert stock_of(listing) == (3, 1, 0)
 
     fake_stripe.down = False
     url = services.order_checkout_url(order_id=order.pk)
     assert url.startswith("https://checkout.stripe.test/")
-    assert fake_stripe.create_calls[-1]["idempotency_key"] == f"order-{order.pk}-checkout-1"
+    # The lost request may have made the session: the same key finds it instead of a second one.
+    assert fake_stripe.create_calls[-1]["idempotency_key"] == f"order-{order.pk}-checkout"
+
+
+@pytest.mark.parametrize(
+    ("status", "new_key"), [(500, True), (400, True), (409, False), (429, False)]
+)
+def test_retry_after_a_stored_error_uses_a_new_key(buyer, listing, fake_stripe, status, new_key):
+    order = services.order_create(buyer=buyer, listing_id=listing.pk, quantity=1)
+    fake_stripe.fail_with = status
+    with pytest.raises(PaymentError):
+        services.order_checkout_url(order_id=order.pk)
+    fake_stripe.fail_with = None
+    services.order_checkout_url(order_id=order.pk)
+    expected = f"order-{order.pk}-checkout-1" if new_key else f"order-{order.pk}-checkout"
+    assert fake_stripe.create_calls[-1]["idempotency_key"] == expected
+    assert len(fake_stripe.sessions) == 1
 
 
 def test_retry_after_deadline_moved_close_pushes_the_deadline(buyer, listing, fake_stripe):
