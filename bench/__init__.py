@@ -6,4 +6,5 @@ BENCHMARKS: dict[str, str] = {
     "events_intake": "bench.events_intake",
     "events_processing": "bench.events_processing",
     "catalogue": "bench.catalogue",
+    "checkout": "bench.checkout",
 }
