@@ -143,7 +143,12 @@ def run() -> int:
         urls: list[Any] = []
         barrier = threading.Barrier(STORM_THREADS)
 
-        def click(buyer: Any = buyer, token: uuid.UUID = token) -> None:
+        def click(
+            buyer: Any = buyer,
+            token: uuid.UUID = token,
+            barrier: threading.Barrier = barrier,
+            urls: list[Any] = urls,
+        ) -> None:
             try:
                 barrier.wait()
                 order = services.order_create(
