@@ -139,6 +139,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "marketplace"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Safety net for lost account.updated events: re-read every seller's Stripe account.
+CELERY_BEAT_SCHEDULE["sellers-sync-accounts"] = {
+    "task": "sellers.tasks.sync_all_seller_accounts",
+    "schedule": timedelta(hours=6),
+}
 
 # --- Stripe ---------------------------------------------------------------------------------
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
