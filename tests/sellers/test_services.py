@@ -125,7 +125,7 @@ def test_onboarding_link_urls_point_back_to_us(fake_stripe, settings):
     seller = make_seller()
     url = services.seller_start_onboarding(seller=seller)
     assert url.startswith("https://connect.stripe.test/setup/")
-    (name, kwargs) = [c for c in fake_stripe.calls if c[0] == "account_link_create"][0]
+    kwargs = next(c[1] for c in fake_stripe.calls if c[0] == "account_link_create")
     assert kwargs["link_type"] == "account_onboarding"
     assert kwargs["refresh_url"] == (
         f"https://shop.example.com/sell/onboarding/refresh/{seller.stripe_account_id}/"
