@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -10,16 +11,18 @@ from django.utils import timezone
 
 from marketplace.events.models import StripeEvent
 from marketplace.events.registry import handler_for
-from sellers import handlers
+from sellers import handlers, selectors
 from sellers.models import Seller
 from tests.sellers.factories import ListingFactory, SellerFactory
-from sellers import selectors
 
 pytestmark = pytest.mark.django_db
 
 
-def make_event(event_type, account, obj, created=None, n=[0]):
-    n[0] += 1
+_counter = itertools.count(1)
+
+
+def make_event(event_type, account, obj, created=None):
+    n = [next(_counter)]
     created = created or timezone.now()
     return StripeEvent.objects.create(
         stripe_id=f"evt_test_{n[0]}",
