@@ -7,6 +7,7 @@ are skipped with a printed note. Safe to run again.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from django.conf import settings
@@ -57,15 +58,22 @@ def _categories() -> dict[str, Category]:
 
 
 def _complete_onboarding(seller: Seller) -> bool:
-    """Fill in the sandbox account's details as a seller would on the onboarding page."""
+    """Fill in the sandbox account's details as a seller would on the hosted onboarding page
+    (outcome "complete"). Only with the sandbox; with real Stripe keys sellers onboard themselves.
+    """
+    if not settings.STRIPE_SANDBOX or not seller.stripe_account_id:
+        return False
     try:
-        from sandbox import testing  # type: ignore[attr-defined]
+        sandbox_accounts = importlib.import_module("sandbox.resources.accounts")
     except ImportError:
         return False
-    complete = getattr(testing, "complete_onboarding", None)
-    if complete is None or not seller.stripe_account_id:
+    apply_onboarding = getattr(sandbox_accounts, "apply_onboarding", None)
+    if apply_onboarding is None:
         return False
-    complete(seller.stripe_account_id)
+    with transaction.atomic():
+        apply_onboarding(
+            seller.stripe_account_id, outcome="complete", business_name=seller.display_name
+        )
     return True
 
 
