@@ -127,5 +127,5 @@ def sellers_to_sync() -> QuerySet[Seller]:
     return (
         Seller.objects.filter(stripe_account_id__isnull=False)
         .exclude(status=Seller.Status.DISCONNECTED)
-        .order_by("account_synced_at", "id")
+        .order_by("account_refreshed_at", "id")
     )

@@ -241,9 +241,10 @@ def _list(value: Any) -> list[str]:
 def seller_apply_account(*, seller_id: int, account: AccountLike, as_of: datetime | None) -> Seller:
     """Copy a Stripe account object's status onto the seller (row locked).
 
-    ``as_of`` is when that account state was current (the event's ``created``); a state older
-    than the last one applied is ignored, so events arriving out of order never move the mirror
-    back. ``as_of=None`` means a fresh read of the account (always applied).
+    ``as_of`` is the ``created`` of the event that asked for this state; an event older than the
+    newest one applied is ignored, so events arriving out of order never move the mirror back.
+    ``as_of=None`` means a fresh read outside any event (always applied). Either way
+    ``account_refreshed_at`` records when we last read the account.
     Raises ValueError when the account is not this seller's.
     """
     if not isinstance(account, Mapping):
@@ -251,7 +252,6 @@ def seller_apply_account(*, seller_id: int, account: AccountLike, as_of: datetim
     seller = Seller.objects.select_for_update().get(pk=seller_id)
     if account.get("id") != seller.stripe_account_id:
         raise ValueError(f"account {account.get('id')} is not seller {seller_id}'s")
-    now = timezone.now()
     if as_of is not None and seller.account_synced_at and as_of < seller.account_synced_at:
         logger.info("ignoring stale state of %s (%s)", seller.stripe_account_id, as_of)
         return seller
@@ -264,9 +264,9 @@ def seller_apply_account(*, seller_id: int, account: AccountLike, as_of: datetim
     seller.requirements_eventually_due = _list(requirements.get("eventually_due"))
     seller.requirements_current_deadline = _timestamp(requirements.get("current_deadline"))
     seller.requirements_disabled_reason = str(requirements.get("disabled_reason") or "")
-    stamp = as_of or now
-    if seller.account_synced_at is None or stamp > seller.account_synced_at:
-        seller.account_synced_at = stamp
+    if as_of is not None:
+        seller.account_synced_at = as_of
+    seller.account_refreshed_at = timezone.now()
     seller.save()
     return seller
 
@@ -279,12 +279,14 @@ def seller_sync_account(*, seller: Seller) -> Seller:
     return seller_apply_account(seller_id=seller.pk, account=account, as_of=None)
 
 
+@transaction.atomic
 def seller_account_updated(*, account_id: str, event_created: datetime) -> Seller | None:
     """Handle ``account.updated`` for ``account_id``: re-fetch the account (the payload may be
-    stale) and apply it, unless a newer state was already applied. Unknown accounts and
-    disconnected sellers are ignored. Returns the seller, or None when ignored.
+    stale) and apply it, unless a newer event was already applied. The seller row stays locked
+    from before the fetch to after the write, so concurrent handlers apply fresh reads in order.
+    Unknown accounts and disconnected sellers are ignored. Returns the seller, or None.
     """
-    seller = Seller.objects.filter(stripe_account_id=account_id).first()
+    seller = Seller.objects.select_for_update().filter(stripe_account_id=account_id).first()
     if seller is None:
         logger.warning("account.updated for unknown account %s", account_id)
         return None

@@ -146,8 +146,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     if seller is None:
         return redirect("sellers:start")
     returned = request.GET.get("from") == "stripe"
-    stale = seller.account_synced_at is None or (
-        timezone.now() - seller.account_synced_at > ACCOUNT_REFRESH_AFTER
+    stale = seller.account_refreshed_at is None or (
+        timezone.now() - seller.account_refreshed_at > ACCOUNT_REFRESH_AFTER
     )
     if (
         seller.stripe_account_id

@@ -36,7 +36,7 @@ def log_in(page, live_server, email):
 def test_fee_preview_updates_while_typing_and_listing_publishes(
     page, live_server, fake_stripe, tmp_path
 ):
-    seller = SellerFactory(account_synced_at=timezone.now())
+    seller = SellerFactory(account_refreshed_at=timezone.now())
     log_in(page, live_server, seller.user.email)
     page.get_by_role("link", name="My shop").click()
     page.get_by_role("link", name="New listing").click()

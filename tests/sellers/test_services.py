@@ -83,7 +83,7 @@ def test_ensure_account_creates_express_account_once_and_records_it(fake_stripe)
     assert fake_stripe.count("account_create") == 1
     # Mirror filled from the account Stripe returned.
     assert seller.requirements_currently_due == ["external_account", "tos_acceptance.date"]
-    assert seller.account_synced_at is not None
+    assert seller.account_refreshed_at is not None and seller.account_synced_at is None
     again = services.seller_ensure_account(seller=Seller.objects.get(pk=seller.pk))
     assert again.stripe_account_id == seller.stripe_account_id
     assert fake_stripe.count("account_create") == 1
@@ -402,3 +402,18 @@ def test_pause_unpause_delete():
     assert services.listing_delete(listing=listing).status == Listing.Status.DELETED
     with pytest.raises(UserFacingError, match="deleted"):
         services.listing_publish(listing=listing)
+
+
+def test_fresh_read_does_not_block_an_event_of_the_same_second(fake_stripe):
+    # Stripe's ``created`` has whole seconds; a re-read a few milliseconds earlier must not make
+    # the event look older than the mirror.
+    seller = SellerFactory(charges_enabled=False)
+    fake_stripe.add(seller.stripe_account_id, charges_enabled=False)
+    services.seller_sync_account(seller=seller)
+    fake_stripe.accounts[seller.stripe_account_id]["charges_enabled"] = True
+    services.seller_account_updated(
+        account_id=seller.stripe_account_id,
+        event_created=timezone.now().replace(microsecond=0),
+    )
+    seller.refresh_from_db()
+    assert seller.charges_enabled

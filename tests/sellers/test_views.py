@@ -32,7 +32,7 @@ def user_client(client):
 
 @pytest.fixture
 def seller_client(client):
-    seller = SellerFactory(account_synced_at=timezone.now())
+    seller = SellerFactory(account_refreshed_at=timezone.now())
     client.force_login(seller.user)
     client.seller = seller
     return client
@@ -152,7 +152,7 @@ def test_dashboard_does_not_call_stripe_when_mirror_is_fresh(seller_client, fake
 def test_dashboard_rereads_when_mirror_is_stale(seller_client, fake_stripe):
     seller = seller_client.seller
     Seller.objects.filter(pk=seller.pk).update(
-        account_synced_at=timezone.now() - timedelta(hours=1)
+        account_refreshed_at=timezone.now() - timedelta(hours=1)
     )
     fake_stripe.add(seller.stripe_account_id)
     seller_client.get(reverse("sellers:dashboard"))
