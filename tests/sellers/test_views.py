@@ -400,3 +400,21 @@ def test_user_without_shop_gets_404_on_seller_actions(user_client, fake_stripe):
     ]:
         assert getattr(user_client, method)(url).status_code == 404, url
     assert fake_stripe.calls == []
+
+
+def test_suspended_seller_sees_why_and_cannot_list_or_sell(seller_client, fake_stripe):
+    from sellers import selectors, services
+
+    listing = ListingFactory(seller=seller_client.seller)
+    services.seller_suspend(seller=seller_client.seller, reason="Unanswered disputes.")
+    html = seller_client.get(reverse("sellers:dashboard")).content.decode()
+    assert "Your shop is suspended by the platform." in html and "Unanswered disputes." in html
+    assert "New listing" not in html and "Open Stripe dashboard" not in html
+    assert seller_client.get(reverse("sellers:listing_new")).status_code == 403
+    assert listing not in selectors.public_listings()
+    response = seller_client.post(reverse("sellers:onboarding"), follow=True)
+    assert (
+        "suspended" in response.content.decode() and fake_stripe.count("account_link_create") == 0
+    )
+    services.seller_reinstate(seller=seller_client.seller)
+    assert listing in selectors.purchasable_listings()
