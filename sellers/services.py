@@ -288,13 +288,40 @@ def seller_account_updated(*, account_id: str, event_created: datetime) -> Selle
     """
     seller = Seller.objects.select_for_update().filter(stripe_account_id=account_id).first()
     if seller is None:
-        logger.warning("account.updated for unknown account %s", account_id)
-        return None
+        return _adopt_unrecorded_account(account_id=account_id, event_created=event_created)
     if seller.status == Seller.Status.DISCONNECTED:
         return None
     if seller.account_synced_at and event_created < seller.account_synced_at:
         return seller
     account = gateway.account_retrieve(account_id=account_id)
+    return seller_apply_account(seller_id=seller.pk, account=account, as_of=event_created)
+
+
+def _adopt_unrecorded_account(*, account_id: str, event_created: datetime) -> Seller | None:
+    """An event for an account we never recorded: if Stripe created it for one of our sellers
+    (``metadata.seller_id``) and that seller has no account yet (the process died between
+    Stripe's answer and our write), record it now instead of leaving an orphan."""
+    try:
+        account = gateway.account_retrieve(account_id=account_id).to_dict()
+    except gateway.GatewayError as exc:
+        if exc.http_status in (403, 404):  # not (or no longer) connected to us
+            logger.warning("account.updated for unknown account %s", account_id)
+            return None
+        raise
+    seller_id = str((account.get("metadata") or {}).get("seller_id") or "")
+    seller = (
+        Seller.objects.select_for_update()
+        .filter(pk=int(seller_id), stripe_account_id__isnull=True)
+        .first()
+        if seller_id.isdigit()
+        else None
+    )
+    if seller is None:
+        logger.warning("account.updated for unknown account %s", account_id)
+        return None
+    logger.warning("recording account %s of seller %s from an event", account_id, seller.pk)
+    seller.stripe_account_id = account_id
+    seller.save(update_fields=["stripe_account_id", "updated_at"])
     return seller_apply_account(seller_id=seller.pk, account=account, as_of=event_created)
 
 

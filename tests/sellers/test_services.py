@@ -242,10 +242,28 @@ def test_account_updated_older_than_mirror_is_skipped(fake_stripe):
 
 
 def test_account_updated_for_unknown_account_is_ignored(fake_stripe):
+    fake_stripe.add("acct_nobody", metadata={})
     assert (
         services.seller_account_updated(account_id="acct_nobody", event_created=timezone.now())
         is None
     )
+
+
+def test_account_updated_adopts_an_account_we_failed_to_record(fake_stripe):
+    seller = SellerFactory(stripe_account_id=None, charges_enabled=False)
+    fake_stripe.add("acct_orphan", metadata={"seller_id": str(seller.pk)})
+    services.seller_account_updated(account_id="acct_orphan", event_created=timezone.now())
+    seller.refresh_from_db()
+    assert seller.stripe_account_id == "acct_orphan" and seller.charges_enabled
+    # Never steals: a seller who already has an account keeps it.
+    other = SellerFactory()
+    fake_stripe.add("acct_intruder", metadata={"seller_id": str(other.pk)})
+    assert (
+        services.seller_account_updated(account_id="acct_intruder", event_created=timezone.now())
+        is None
+    )
+    other.refresh_from_db()
+    assert other.stripe_account_id != "acct_intruder"
 
 
 def test_mark_disconnected_hides_and_notifies_admins_once(
@@ -417,3 +435,10 @@ def test_fresh_read_does_not_block_an_event_of_the_same_second(fake_stripe):
     )
     seller.refresh_from_db()
     assert seller.charges_enabled
+
+
+def test_account_updated_for_an_account_stripe_does_not_know_is_ignored(fake_stripe):
+    assert (
+        services.seller_account_updated(account_id="acct_gone", event_created=timezone.now())
+        is None
+    )
