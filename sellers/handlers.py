@@ -6,8 +6,8 @@ Each runs in one transaction per event (the events pipeline's contract); raising
 from __future__ import annotations
 
 from marketplace.events.models import StripeEvent
-from marketplace.events.registry import handles
-from sellers import services
+from marketplace.events.registry import handles, polls_accounts
+from sellers import selectors, services
 
 
 @handles("account.updated")
@@ -25,3 +25,9 @@ def on_account_deauthorized(event: StripeEvent) -> None:
     there is nothing to re-fetch; mark the seller disconnected and tell the admins."""
     if event.account:
         services.seller_mark_disconnected(account_id=event.account, event_created=event.created)
+
+
+@polls_accounts
+def connected_seller_accounts() -> list[str]:
+    """Accounts whose events missed-event recovery lists: every connected seller's."""
+    return list(selectors.sellers_to_sync().values_list("stripe_account_id", flat=True))

@@ -46,6 +46,16 @@ def test_handlers_are_registered():
     assert handler_for("account.application.deauthorized") is handlers.on_account_deauthorized
 
 
+def test_missed_event_recovery_polls_connected_sellers():
+    from marketplace.events.registry import account_providers
+
+    connected = SellerFactory()
+    SellerFactory(stripe_account_id=None)
+    SellerFactory(status=Seller.Status.DISCONNECTED)
+    assert handlers.connected_seller_accounts in account_providers()
+    assert handlers.connected_seller_accounts() == [connected.stripe_account_id]
+
+
 def test_account_updated_enables_charges_from_a_fresh_read(fake_stripe):
     seller = SellerFactory(charges_enabled=False, details_submitted=False)
     fake_stripe.add(seller.stripe_account_id)
@@ -124,3 +134,44 @@ def test_deauthorized_disconnects_hides_and_notifies(
         make_event("account.updated", seller.stripe_account_id, {"id": seller.stripe_account_id})
     )
     assert fake_stripe.count("account_retrieve") == 0
+
+
+def test_signed_connect_event_through_the_real_intake_and_pipeline(client, settings, fake_stripe):
+    from marketplace.events import services as event_services
+    from tests.events.signing import CONNECT_SECRET, body_of, sign
+    from tests.events.signing import make_event as stripe_event
+
+    settings.STRIPE_SANDBOX = False
+    settings.STRIPE_MODE = "test"
+    settings.STRIPE_CONNECT_WEBHOOK_SECRETS = [CONNECT_SECRET]
+    event_services.sandbox_secrets_forget()
+    seller = SellerFactory(charges_enabled=False, details_submitted=False)
+    fake_stripe.add(seller.stripe_account_id)
+    body = body_of(
+        stripe_event(
+            "account.updated",
+            account=seller.stripe_account_id,
+            obj={"id": seller.stripe_account_id, "object": "account", "charges_enabled": True},
+        )
+    )
+    response = client.post(
+        "/stripe/webhook/connect/",
+        data=body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=sign(body, CONNECT_SECRET),
+    )
+    assert response.status_code == 200
+    event_services.events_drain()
+    stored = StripeEvent.objects.get(account=seller.stripe_account_id)
+    assert stored.status == StripeEvent.Status.SUCCEEDED
+    seller.refresh_from_db()
+    assert seller.charges_enabled and seller.details_submitted
+    # A forged signature is refused and changes nothing.
+    forged = client.post(
+        "/stripe/webhook/connect/",
+        data=body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=sign(body, "whsec_wrong"),
+    )
+    assert forged.status_code == 400
+    event_services.sandbox_secrets_forget()
