@@ -30,4 +30,5 @@ def on_account_deauthorized(event: StripeEvent) -> None:
 @polls_accounts
 def connected_seller_accounts() -> list[str]:
     """Accounts whose events missed-event recovery lists: every connected seller's."""
-    return list(selectors.sellers_to_sync().values_list("stripe_account_id", flat=True))
+    ids = selectors.sellers_to_sync().values_list("stripe_account_id", flat=True)
+    return [account_id for account_id in ids if account_id]
