@@ -146,8 +146,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "events-recover-missed": {"task": "events.recover_missed_events", "schedule": 600.0},
     # --- buyers: expire Checkout Sessions of orders left pending past their deadline ---
     "buyers-expire-checkouts": {"task": "buyers.tasks.expire_stale_orders", "schedule": 300.0},
+    # --- sellers: re-read every connected account, a safety net for lost account.updated ---
+    "sellers-sync-accounts": {
+        "task": "sellers.tasks.sync_all_seller_accounts",
+        "schedule": timedelta(hours=6),
+    },
     # Reserved for the other issues' jobs (add the entry when the task exists):
-    # "sellers-sync-accounts": re-fetch connected accounts' status
     # "payouts-refresh-balances": refresh sellers' balances
     # "payouts-reconcile": reconcile the ledger with Stripe
 }
