@@ -19,11 +19,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from buyers.models import Order
 from marketplace.money import Money
+from sellers import selectors as sellers_selectors
 from sellers.models import Category, Listing, ListingImage, Seller
 
 PAGE_SIZE = 24
@@ -48,23 +49,18 @@ def _selling_sellers_q(prefix: str = "") -> Q:
     ) & ~Q(**{f"{prefix}stripe_account_id": ""})
 
 
-def _has_units_q() -> Q:
-    return Q(stock__gt=F("sold") + F("reserved"))
-
-
 def purchasable_listings() -> QuerySet[Listing]:
-    """Listings a buyer can buy right now: published, in stock (or unlimited), seller able to charge."""
-    return Listing.objects.filter(
-        _selling_sellers_q("seller__"),
-        Q(stock__isnull=True) | _has_units_q(),
-        status=Listing.Status.PUBLISHED,
-    )
+    """Listings a buyer can buy right now (the sellers app's definition)."""
+    return sellers_selectors.purchasable_listings()
 
 
 def catalogue_listings() -> QuerySet[Listing]:
-    """Listings shown in the catalogue: published by sellers who can take payments.
+    """Listings shown in the catalogue: the sellers app's public listings (published, seller
+    active). Sold-out listings and those of a seller who cannot take payments right now stay
+    visible, marked unavailable, so a shared link still finds them.
 
-    Sold-out listings stay visible (marked sold out) so a shared link still finds them.
+    The first image comes as an annotation (``first_image``) rather than a prefetch: one query
+    per page.
     """
     first_image = (
         ListingImage.objects.filter(listing=OuterRef("pk"))
@@ -72,31 +68,25 @@ def catalogue_listings() -> QuerySet[Listing]:
         .values("image")[:1]
     )
     return (
-        Listing.objects.filter(_selling_sellers_q("seller__"), status=Listing.Status.PUBLISHED)
+        sellers_selectors.public_listings()
+        .prefetch_related(None)
         .select_related("seller", "category")
         .annotate(first_image=Subquery(first_image))
     )
 
 
 def listing_unavailable_reason(listing: Listing, *, quantity: int = 1) -> str | None:
-    """Why ``listing`` cannot be bought (in ``quantity``) right now, or None when it can."""
-    seller = listing.seller
-    if listing.status == Listing.Status.PAUSED:
-        return "The seller has paused this listing."
-    if listing.status != Listing.Status.PUBLISHED:
-        return "This listing is no longer for sale."
-    if seller.status == Seller.Status.SUSPENDED:
-        return "This seller's shop is suspended."
-    if seller.status != Seller.Status.ACTIVE or not seller.stripe_account_id:
-        return "This seller is not taking orders any more."
-    if not seller.charges_enabled:
-        return "This seller cannot take payments right now."
+    """Why ``listing`` cannot be bought (in ``quantity``) right now, or None when it can.
+
+    The sellers app says why a listing is unavailable at all; a quantity above what is left
+    is the buyers' own reason.
+    """
+    reason = sellers_selectors.listing_unavailable_reason(listing)
+    if reason is not None:
+        return reason
     available = listing.available
-    if available is not None:
-        if available <= 0:
-            return "Sold out."
-        if quantity > available:
-            return f"Only {available} left in stock."
+    if available is not None and quantity > available:
+        return f"Only {available} left in stock."
     return None
 
 

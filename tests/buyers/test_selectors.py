@@ -40,10 +40,10 @@ def test_unavailable_reasons_are_specific(seller):
     listing.sold = 2
     assert selectors.listing_unavailable_reason(listing) == "Sold out."
     listing.sold, listing.status = 0, Listing.Status.PAUSED
-    assert "paused" in selectors.listing_unavailable_reason(listing)
+    assert "Paused" in selectors.listing_unavailable_reason(listing)
     listing.status = Listing.Status.PUBLISHED
     seller.charges_enabled = False
-    assert "cannot take payments" in selectors.listing_unavailable_reason(listing)
+    assert selectors.listing_unavailable_reason(listing) == "Temporarily unavailable"
 
 
 def test_search_filters_and_price_range_in_major_units(seller):
@@ -124,7 +124,9 @@ def test_malformed_cursor_shows_first_page(seller, cursor):
     assert page.is_first and len(page.listings) == 1
 
 
-def test_catalogue_shows_sold_out_but_hides_sellers_who_cannot_charge(seller):
+def test_catalogue_shows_unavailable_listings_but_hides_closed_shops(seller):
     ListingFactory(seller=seller, title="gone", stock=1, sold=1)
-    ListingFactory(seller=SellerFactory(charges_enabled=False), title="hidden")
-    assert titles(catalogue_page(query=CatalogueQuery())) == ["gone"]
+    ListingFactory(seller=SellerFactory(charges_enabled=False), title="restricted")
+    ListingFactory(seller=SellerFactory(status=Seller.Status.SUSPENDED), title="suspended")
+    ListingFactory(seller=SellerFactory(stripe_account_id=None), title="not onboarded")
+    assert set(titles(catalogue_page(query=CatalogueQuery()))) == {"gone", "restricted"}

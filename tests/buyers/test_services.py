@@ -86,7 +86,7 @@ def test_sold_out_after_last_unit(buyer, seller):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"status": Listing.Status.PAUSED}, "paused"),
+        ({"status": Listing.Status.PAUSED}, "Paused by the seller"),
         ({"status": Listing.Status.DRAFT}, "no longer for sale"),
         ({"status": Listing.Status.DELETED}, "no longer for sale"),
     ],
@@ -101,9 +101,9 @@ def test_order_create_refuses_unavailable_listing(buyer, listing, change, messag
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"status": Seller.Status.SUSPENDED}, "suspended"),
-        ({"status": Seller.Status.DISCONNECTED}, "not taking orders"),
-        ({"charges_enabled": False}, "cannot take payments"),
+        ({"status": Seller.Status.SUSPENDED}, "This shop is closed"),
+        ({"status": Seller.Status.DISCONNECTED}, "This shop is closed"),
+        ({"charges_enabled": False}, "Temporarily unavailable"),
     ],
 )
 def test_order_create_refuses_seller_who_cannot_sell(buyer, listing, change, message):

@@ -105,6 +105,14 @@ def test_listing_page(client, listing):
     assert "placeholder" in page  # no image
 
 
+def test_catalogue_marks_unavailable_listings(client, listing):
+    from sellers.models import Seller
+
+    Seller.objects.filter(pk=listing.seller_id).update(charges_enabled=False)
+    page = html(client.get("/"))
+    assert "Blue mug" in page and "Unavailable" in page
+
+
 def test_listing_page_says_why_not_purchasable(client, listing):
     Listing.objects.filter(pk=listing.pk).update(sold=3)
     page = html(client.get(reverse("buyers:listing", args=[listing.pk])))
@@ -194,7 +202,7 @@ def test_listing_gone_between_page_and_click(client, buyer, listing, fake_stripe
     client.force_login(buyer)
     Listing.objects.filter(pk=listing.pk).update(status=Listing.Status.PAUSED)
     response = buy(client, listing)
-    assert "paused" in html(client.get(response["Location"]))
+    assert "Paused by the seller" in html(client.get(response["Location"]))
 
 
 def test_stripe_down_lands_on_order_page_with_retry(client, buyer, listing, fake_stripe):
@@ -335,3 +343,17 @@ def test_authorization_sweep_other_peoples_orders_are_404(client, buyer, listing
     assert order.status == Order.Status.PAID
     client.force_login(stranger)
     assert f"#{order.pk}" not in html(client.get(reverse("buyers:order_list")))
+
+
+def test_seller_dashboard_lists_recent_sales(client, buyer, listing, fake_stripe):
+    from django.utils import timezone
+
+    from sellers.models import Seller
+
+    order = paid_order(client, buyer, listing, fake_stripe)
+    services.order_fulfil(checkout_session_id=order.checkout_session_id)
+    Seller.objects.filter(pk=listing.seller_id).update(account_refreshed_at=timezone.now())
+    client.force_login(listing.seller.user)
+    page = html(client.get(reverse("sellers:dashboard")))
+    assert "Recent orders" in page and f"#{order.pk}" in page and "To ship" in page
+    assert reverse("buyers:sale_detail", args=[order.pk]) in page
