@@ -523,7 +523,11 @@ def order_close(*, order_id: int, status: str) -> Order:
         try:
             stripe_gateway.checkout_session_expire(
                 session_id=order.checkout_session_id,
-                idempotency_key=stripe_gateway.idempotency_key("order", order.pk, "expire"),
+                # One key per 5-minute window (the periodic job's period): a retry within it
+                # is deduplicated, a later run is not stuck with a failure Stripe stored.
+                idempotency_key=stripe_gateway.idempotency_key(
+                    "order", order.pk, "expire", int(timezone.now().timestamp()) // 300
+                ),
             )
         except (GatewayError, PaymentError) as exc:
             logger.info("expiring session of order %s: %s", order.pk, exc)
