@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,6 +40,13 @@ logger = logging.getLogger(__name__)
 # little room for the time between creating the order and creating its session.
 SESSION_HEADROOM = timedelta(minutes=2)
 SOLD_OUT = "Sorry, this listing just sold out."
+
+
+# Extension points for apps downstream (payouts: ledger entries). Each hook is called with the
+# order inside the transaction that marks it paid / refunded; raising rolls that back (and the
+# webhook is retried). Register from the app's ``ready()``: ``ORDER_PAID_HOOKS.append(func)``.
+ORDER_PAID_HOOKS: list[Callable[[Order], None]] = []
+ORDER_REFUNDED_HOOKS: list[Callable[[Order], None]] = []
 
 
 class InvalidTransition(MarketplaceError):
@@ -443,6 +451,8 @@ def _record_payment(order: Order, session: Any) -> None:
             return
     now = timezone.now()
     _move(order, Order.Status.PAID, paid_at=now, **ids)
+    for hook in ORDER_PAID_HOOKS:
+        hook(order)
     _send_after_commit(order.pk, "order_paid_buyer")
     _send_after_commit(order.pk, "order_paid_seller")
 
@@ -480,6 +490,8 @@ def _refund_late_payment(order: Order, ids: dict[str, str]) -> None:
         paid_at=now,
         **ids,
     )
+    for hook in ORDER_REFUNDED_HOOKS:
+        hook(order)
     logger.info("order %s paid after its stock was released: refunded (%s)", order.pk, refund.id)
     _send_after_commit(order.pk, "order_refunded_buyer")
 

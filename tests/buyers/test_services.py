@@ -528,3 +528,28 @@ def test_seller_unable_to_charge_at_checkout_cancels_the_order(buyer, listing, f
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELED and stock_of(listing) == (3, 0, 0)
     assert not fake_stripe.create_calls
+
+
+def test_paid_and_refunded_hooks_run_in_the_same_transaction(
+    buyer, seller, fake_stripe, monkeypatch
+):
+    paid, refunded = [], []
+    monkeypatch.setattr(services, "ORDER_PAID_HOOKS", [lambda o: paid.append(o.status)])
+    monkeypatch.setattr(services, "ORDER_REFUNDED_HOOKS", [lambda o: refunded.append(o.status)])
+    listing = ListingFactory(seller=seller, stock=1)
+    order = checkout(buyer, listing, fake_stripe)
+    fake_stripe.pay(order.checkout_session_id)
+    services.order_fulfil(checkout_session_id=order.checkout_session_id)
+    services.order_fulfil(checkout_session_id=order.checkout_session_id)
+    assert paid == ["paid"] and refunded == []
+
+    def failing(order):
+        raise RuntimeError("ledger down")
+
+    monkeypatch.setattr(services, "ORDER_PAID_HOOKS", [failing])
+    other = checkout(UserFactory(), ListingFactory(seller=seller, stock=1), fake_stripe)
+    fake_stripe.pay(other.checkout_session_id)
+    with pytest.raises(RuntimeError):
+        services.order_fulfil(checkout_session_id=other.checkout_session_id)
+    other.refresh_from_db()
+    assert other.status == Order.Status.PENDING  # rolled back: the webhook will retry
