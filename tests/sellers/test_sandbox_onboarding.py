@@ -29,7 +29,7 @@ START = {
 
 
 @pytest.fixture
-def sandbox(settings):
+def sandbox(settings, eager_tasks):
     """The sandbox behind the gateway, our two endpoints registered with it."""
     settings.STRIPE_SANDBOX = True
     settings.SITE_URL = "http://testserver"
