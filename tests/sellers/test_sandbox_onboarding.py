@@ -14,6 +14,7 @@ from django.urls import reverse
 from marketplace import stripe_gateway
 from marketplace.events.models import StripeEvent
 from marketplace.events.services import webhook_endpoints_ensure_sandbox
+from marketplace.money import Money
 from sellers import selectors, services
 from sellers.models import Listing, Seller
 from tests.factories import UserFactory
@@ -197,7 +198,7 @@ def test_restricted_account_makes_listings_temporarily_unavailable(sandbox, user
     listing = services.listing_create(
         seller=seller,
         title="Mug",
-        price=__import__("marketplace.money").money.Money(100, "eur"),
+        price=Money(100, "eur"),
         stock=1,
     )
     Listing.objects.filter(pk=listing.pk).update(status=Listing.Status.PUBLISHED)
