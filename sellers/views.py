@@ -24,6 +24,7 @@ from marketplace.fees import FeeQuote, fee_quote
 from marketplace.money import Money
 from marketplace.stripe_gateway import GatewayError
 from sellers import selectors, services
+from sellers.countries import SUPPORTED_COUNTRIES
 from sellers.forms import FeePreviewForm, ListingForm, ShopSettingsForm, StartSellingForm
 from sellers.models import Category, Listing, Seller
 from sellers.requirements import onboarding_banner
@@ -186,6 +187,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             "page": page,
             "counts": counts,
             "returned": returned,
+            "country_name": SUPPORTED_COUNTRIES.get(seller.country, (seller.country, ""))[0],
         },
     )
 
