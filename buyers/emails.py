@@ -23,6 +23,7 @@ EMAILS: dict[str, OrderEmail] = {
     "order_paid_seller": OrderEmail("New sale #{id}: {title}", to_seller=True),
     "order_payment_failed": OrderEmail("Payment failed for order #{id}: {title}"),
     "order_refunded_buyer": OrderEmail("Order #{id} refunded: {title}"),
+    "order_refunded_late_buyer": OrderEmail("Order #{id} refunded: {title}"),
     "order_shipped_buyer": OrderEmail("Order #{id} is on its way: {title}"),
 }
 

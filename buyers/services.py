@@ -493,7 +493,7 @@ def _refund_late_payment(order: Order, ids: dict[str, str]) -> None:
     for hook in ORDER_REFUNDED_HOOKS:
         hook(order)
     logger.info("order %s paid after its stock was released: refunded (%s)", order.pk, refund.id)
-    _send_after_commit(order.pk, "order_refunded_buyer")
+    _send_after_commit(order.pk, "order_refunded_late_buyer")
 
 
 def order_payment_failed(*, checkout_session_id: str) -> Order | None:
@@ -570,6 +570,34 @@ def orders_expire_stale(*, now: datetime | None = None, limit: int = 200) -> int
         if order.status != Order.Status.PENDING:
             closed += 1
     return closed
+
+
+def order_record_refund(*, order_id: int, refund_id: str, refunded_total: int) -> Order:
+    """Record a refund Stripe made on the order's charge (e.g. from ``charge.refunded``).
+
+    ``refunded_total`` is the charge's cumulative ``amount_refunded`` in minor units, so calls
+    are idempotent and order-insensitive: the order keeps the largest total seen. A full refund
+    moves a paid or shipped order to refunded; a partial one keeps its status. The buyer is
+    emailed after commit when the total grows. For the payouts app (seller refunds).
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if refunded_total <= order.refunded_amount:
+            return order
+        if refunded_total > order.amount:
+            raise ValueError(f"order {order.pk}: refund total {refunded_total} > {order.amount}")
+        if order.status not in (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.REFUNDED):
+            raise InvalidTransition(f"order {order.pk} is {order.status}: nothing to refund")
+        order.refunded_amount = refunded_total
+        order.refund_id = order.refund_id or refund_id
+        fields = ["refunded_amount", "refund_id", "updated_at"]
+        if refunded_total == order.amount and order.status != Order.Status.REFUNDED:
+            _move(order, Order.Status.REFUNDED, refunded_at=timezone.now())
+        order.save(update_fields=fields)
+        for hook in ORDER_REFUNDED_HOOKS:
+            hook(order)
+        _send_after_commit(order.pk, "order_refunded_buyer")
+        return order
 
 
 # --- The seller's side ------------------------------------------------------------------------

@@ -441,6 +441,7 @@ def test_late_payment_with_stock_gone_is_refunded_and_buyer_told(
     assert refund["idempotency_key"] == f"order-{late.pk}-refund"
     assert stock_of(last) == (1, 0, 1)  # sold once, to the other buyer
     assert [m.subject for m in mailoutbox] == [f"Order #{late.pk} refunded: Last vase"]
+    assert "sold out meanwhile" in mailoutbox[0].body
 
     # A redelivered event refunds nothing twice.
     services.order_fulfil(checkout_session_id=late.checkout_session_id)
@@ -553,3 +554,23 @@ def test_paid_and_refunded_hooks_run_in_the_same_transaction(
         services.order_fulfil(checkout_session_id=other.checkout_session_id)
     other.refresh_from_db()
     assert other.status == Order.Status.PENDING  # rolled back: the webhook will retry
+
+
+def test_seller_refunds_partial_then_full(
+    buyer, listing, fake_stripe, mailoutbox, django_capture_on_commit_callbacks
+):
+    order = checkout(buyer, listing, fake_stripe, quantity=2)
+    fake_stripe.pay(order.checkout_session_id)
+    services.order_fulfil(checkout_session_id=order.checkout_session_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_record_refund(order_id=order.pk, refund_id="re_1", refunded_total=1000)
+        services.order_record_refund(order_id=order.pk, refund_id="re_1", refunded_total=1000)
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID and order.refunded_amount == 1000
+    assert len(mailoutbox) == 1 and "€10.00 of €50.00" in mailoutbox[0].body
+    services.order_record_refund(order_id=order.pk, refund_id="re_2", refunded_total=5000)
+    services.order_record_refund(order_id=order.pk, refund_id="re_1", refunded_total=1000)  # late
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED and order.refunded_amount == 5000
+    with pytest.raises(ValueError):
+        services.order_record_refund(order_id=order.pk, refund_id="re_3", refunded_total=5001)
