@@ -188,6 +188,25 @@ SANDBOX_WEBHOOK_TIMEOUT = env_int("SANDBOX_WEBHOOK_TIMEOUT", 5, minimum=1)
 # Cap in milliseconds on the SDK's sleep between retries against the sandbox (-1: the SDK's own).
 _sandbox_retry_ms = env_int("SANDBOX_MAX_RETRY_DELAY_MS", -1, minimum=-1)
 SANDBOX_MAX_RETRY_DELAY: float | None = None if _sandbox_retry_ms < 0 else _sandbox_retry_ms / 1000
+# Off by default: the events pipeline registers our endpoints through the API. On, the sandbox
+# registers this site's /stripe/webhook/ and /stripe/webhook/connect/ itself with these secrets,
+# which the intake then accepts (for running the sandbox without that registration).
+SANDBOX_DEFAULT_ENDPOINTS = env_bool("SANDBOX_DEFAULT_ENDPOINTS", False)
+SANDBOX_WEBHOOK_SECRET = env_str("SANDBOX_WEBHOOK_SECRET", "whsec_sandbox_platform_not_a_secret")
+SANDBOX_CONNECT_WEBHOOK_SECRET = env_str(
+    "SANDBOX_CONNECT_WEBHOOK_SECRET", "whsec_sandbox_connect_not_a_secret"
+)
+for _name, _secret in (
+    ("SANDBOX_WEBHOOK_SECRET", SANDBOX_WEBHOOK_SECRET),
+    ("SANDBOX_CONNECT_WEBHOOK_SECRET", SANDBOX_CONNECT_WEBHOOK_SECRET),
+):
+    if not _secret.startswith("whsec_"):
+        raise ImproperlyConfigured(f"{_name} must start with whsec_.")
+if STRIPE_SANDBOX and SANDBOX_DEFAULT_ENDPOINTS:
+    STRIPE_WEBHOOK_SECRETS = STRIPE_WEBHOOK_SECRETS or [SANDBOX_WEBHOOK_SECRET]
+    STRIPE_CONNECT_WEBHOOK_SECRETS = STRIPE_CONNECT_WEBHOOK_SECRETS or [
+        SANDBOX_CONNECT_WEBHOOK_SECRET
+    ]
 if STRIPE_SANDBOX:
     # Due sandbox work (webhook retries, clock jobs) when a worker and beat run.
     CELERY_BEAT_SCHEDULE["sandbox-run-due"] = {"task": "sandbox.run_due", "schedule": 60.0}
