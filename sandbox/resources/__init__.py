@@ -6,8 +6,12 @@ import it below.
 
 from sandbox.resources import (  # noqa: F401
     accounts,
+    balances,
+    checkout,
     customers,
     events,
+    payments,
     products,
+    transfers,
     webhook_endpoints,
 )
