@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import stripe
 from django.db import IntegrityError, transaction
 
-from sandbox import context, delivery, faults, formdecode, store
+from sandbox import clock, context, delivery, faults, formdecode, store
 from sandbox.errors import StripeError, api_error, idempotency_error, rate_limit_error
 from sandbox.ids import new_request_id
 from sandbox.models import IdempotencyRecord, RequestLog, SandboxObject
@@ -31,6 +31,8 @@ from sandbox.validation import validate
 logger = logging.getLogger(__name__)
 
 Response = tuple[int, dict[str, str], str]
+
+IDEMPOTENCY_TTL = 24 * 3600  # seconds on the sandbox clock
 
 
 class SimulatedTimeout(Exception):
@@ -215,6 +217,9 @@ def _handle(
     print_ = fingerprint(method, path, raw)
     if use_idempotency:
         record = IdempotencyRecord.objects.filter(account=account, key=idempotency_key).first()
+        if record is not None and record.created < clock.now() - IDEMPOTENCY_TTL:
+            record.delete()  # Stripe forgets keys after 24 hours
+            record = None
         if record is not None:
             if record.fingerprint != print_:
                 return _error(
@@ -277,6 +282,7 @@ def _handle(
                         status=status,
                         body=text_body,
                         request_id=request_id,
+                        created=clock.now(),
                     )
     except IntegrityError:
         return _error(

@@ -452,6 +452,7 @@ def bank_account_create(
     row = store.get_row(bank["id"])
     row.data.pop("created", None)
     store.save(row)
+    emit("account.external_account.created", bank, account=account_id)
     return bank
 
 

@@ -100,3 +100,21 @@ def test_latency_is_added(sdk):
     started = time.monotonic()
     sdk.v1.webhook_endpoints.list()
     assert time.monotonic() - started >= 0.15
+
+
+def test_keys_expire_after_24_hours_on_the_sandbox_clock(sdk):
+    first = sdk.v1.webhook_endpoints.create(PARAMS, options={"idempotency_key": "we-old"})
+    testing.advance(hours=25)
+    again = sdk.v1.webhook_endpoints.create(
+        {**PARAMS, "url": "https://example.com/new"}, options={"idempotency_key": "we-old"}
+    )
+    assert again.id != first.id
+    assert endpoint_count() == 2
+
+
+def test_post_with_a_stripe_account_header_on_a_platform_only_endpoint(sdk):
+    from tests.sandbox.test_accounts import create_express
+
+    account = create_express(sdk)
+    with pytest.raises(stripe.InvalidRequestError):
+        sdk.v1.webhook_endpoints.create(PARAMS, options={"stripe_account": account.id})
