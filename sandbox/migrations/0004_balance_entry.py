@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sandbox', '0002_object_seq'),
+        ('sandbox', '0003_idempotency_created'),
     ]
 
     operations = [
