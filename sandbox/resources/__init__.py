@@ -9,9 +9,13 @@ from sandbox.resources import (  # noqa: F401
     balances,
     checkout,
     customers,
+    disputes,
     events,
     payments,
+    payments_control,
+    payouts,
     products,
+    refunds,
     transfers,
     webhook_endpoints,
 )

@@ -65,7 +65,7 @@ def _platform_only(req: Request) -> None:
         )
 
 
-def _payment_json(amount: int, currency: str, transfer_id: str, group: str | None) -> JSON:
+def payment_json(amount: int, currency: str, transfer_id: str, group: str | None) -> JSON:
     from sandbox.resources.payments import APPLICATION_ID
 
     return {
@@ -159,7 +159,7 @@ def transfer_create(
             source=destination_payment,
             available=when,
         )
-        payment = _payment_json(amount, currency, transfer_id, transfer_group)
+        payment = payment_json(amount, currency, transfer_id, transfer_group)
         payment["balance_transaction"] = payment_txn["id"]
         store.create("py", "charge", payment, account=destination, object_id=destination_payment)
     transfer = store.create(

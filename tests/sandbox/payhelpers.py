@@ -76,3 +76,35 @@ def pay(web, session, number: str = "4242424242424242", email: str = "buyer@exam
 def page_error(response) -> str | None:
     found = re.search(rb'id="checkout-error">([^<]*)<', response.content)
     return found.group(1).decode() if found else None
+
+
+def destination_intent(
+    sdk,
+    destination: str,
+    *,
+    amount: int = 2000,
+    fee: int | None = 200,
+    payment_method: str = "pm_card_visa",
+    **extra: Any,
+):
+    """A confirmed destination-charge PaymentIntent (raises the SDK's CardError on declines)."""
+    params: dict[str, Any] = {
+        "amount": amount,
+        "currency": "eur",
+        "payment_method": payment_method,
+        "confirm": True,
+        "transfer_data": {"destination": destination},
+        **extra,
+    }
+    if fee is not None:
+        params["application_fee_amount"] = fee
+    return sdk.v1.payment_intents.create(params)
+
+
+def balance(sdk, account: str | None = None, currency: str = "eur") -> tuple[int, int]:
+    """(available, pending) of the platform or a connected account in ``currency``."""
+    options = {"stripe_account": account} if account else {}
+    found = sdk.v1.balance.retrieve(options=options)
+    available = sum(b.amount for b in found.available if b.currency == currency)
+    pending = sum(b.amount for b in found.pending if b.currency == currency)
+    return available, pending

@@ -115,9 +115,11 @@ def test_pay_with_4242_completes_and_moves_money(
     check_object(as_json(payment))
     assert (payment.balance_transaction.type, payment.balance_transaction.net) == ("payment", 1800)
 
-    testing.advance(days=3)
+    testing.advance(days=3)  # available, then paid out by the daily automatic payout
     connected = sdk.v1.balance.retrieve(options={"stripe_account": seller.id})
-    assert connected.available[0].amount == 1800 and connected.pending[0].amount == 0
+    assert connected.available[0].amount == 0 and connected.pending[0].amount == 0
+    [payout] = sdk.v1.payouts.list(options={"stripe_account": seller.id}).data
+    assert payout.amount == 1800
     assert sdk.v1.balance_transactions.retrieve(txn.id).status == "available"
 
 
