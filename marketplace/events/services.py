@@ -96,10 +96,17 @@ def _sandbox_secrets(*, refresh: bool) -> dict[str, list[str]]:
                 "kind", flat=True
             )
         )
-        missing = {WebhookEndpoint.Kind.PLATFORM, WebhookEndpoint.Kind.CONNECT} - site_urls
+        # Register lazily only the endpoints nobody configured a secret for (the sandbox's own
+        # default endpoints come with secrets in settings).
+        missing = {
+            kind
+            for kind in ENDPOINT_URL_NAMES
+            if kind not in site_urls and not _configured_secrets(kind)
+        }
         if missing and now - cache["ensure_failed_at"] > SANDBOX_ENSURE_RETRY_SECONDS:
             try:
-                for endpoint in webhook_endpoints_ensure_sandbox(verify_remote=False).values():
+                ensured = webhook_endpoints_ensure_sandbox(verify_remote=False, kinds=missing)
+                for endpoint in ensured.values():
                     kind_secrets = secrets.setdefault(endpoint.kind, [])
                     if endpoint.secret not in kind_secrets:
                         kind_secrets.append(endpoint.secret)
@@ -117,15 +124,35 @@ def sandbox_secrets_forget() -> None:
     _sandbox_cache.update(secrets=None, loaded_at=0.0, ensure_failed_at=0.0)
 
 
+def _configured_secrets(kind: str) -> list[str]:
+    return list(
+        settings.STRIPE_CONNECT_WEBHOOK_SECRETS
+        if kind == WebhookEndpoint.Kind.CONNECT
+        else settings.STRIPE_WEBHOOK_SECRETS
+    )
+
+
+ENDPOINT_URL_NAMES: dict[str, str] = {
+    WebhookEndpoint.Kind.PLATFORM: "events:webhook",
+    WebhookEndpoint.Kind.CONNECT: "events:webhook_connect",
+}
+
+
 def webhook_endpoints_ensure_sandbox(
-    *, site_url: str | None = None, verify_remote: bool = True
+    *,
+    site_url: str | None = None,
+    verify_remote: bool = True,
+    kinds: Iterable[str] | None = None,
 ) -> dict[str, WebhookEndpoint]:
-    """Register our two webhook endpoints with the sandbox, once; return them by kind.
+    """Register our webhook endpoints (platform, Connect) with the sandbox, once; return them.
 
     Idempotent: an endpoint already stored for ``site_url`` (default ``SITE_URL``) is kept, unless
-    ``verify_remote`` finds the sandbox no longer knows it (its database was reset), in which case a
-    new one is registered. Secrets are stored in ``WebhookEndpoint`` and picked up by intake.
-    Side effects: Stripe (sandbox) calls ``webhook_endpoints.list/create``; rows written.
+    ``verify_remote`` finds the sandbox no longer knows it (its database was reset), in which case
+    a new one is registered. An endpoint the sandbox already has at our URL while a secret is
+    configured in settings for that kind (the sandbox's own default endpoints) is left as it is
+    and not returned: registering a second one would deliver every event twice. Secrets of the
+    endpoints we register are stored in ``WebhookEndpoint`` and picked up by intake.
+    Side effects: sandbox calls ``webhook_endpoints.list/create``; rows written.
     Only meaningful in sandbox mode; with real Stripe keys it raises ``GatewayError``.
     """
     if not settings.STRIPE_SANDBOX:
@@ -135,17 +162,19 @@ def webhook_endpoints_ensure_sandbox(
         )
     base = (site_url or settings.SITE_URL).rstrip("/")
     remote_ids: set[str] | None = None
+    remote_urls: set[str] = set()
     if verify_remote:
-        remote_ids = {endpoint.id for endpoint in stripe_gateway.webhook_endpoint_list()}
+        remote = stripe_gateway.webhook_endpoint_list()
+        remote_ids = {endpoint.id for endpoint in remote}
+        remote_urls = {endpoint.url for endpoint in remote}
     result: dict[str, WebhookEndpoint] = {}
-    for kind, url_name in (
-        (WebhookEndpoint.Kind.PLATFORM, "events:webhook"),
-        (WebhookEndpoint.Kind.CONNECT, "events:webhook_connect"),
-    ):
-        url = base + reverse(url_name)
+    for kind in kinds if kinds is not None else ENDPOINT_URL_NAMES:
+        url = base + reverse(ENDPOINT_URL_NAMES[kind])
         row = WebhookEndpoint.objects.filter(kind=kind, url=url).first()
         if row is not None and (remote_ids is None or row.stripe_id in remote_ids):
             result[kind] = row
+            continue
+        if row is None and url in remote_urls and _configured_secrets(kind):
             continue
         created = stripe_gateway.webhook_endpoint_create(
             url=url, connect=kind == WebhookEndpoint.Kind.CONNECT, generation=row.pk if row else 0
