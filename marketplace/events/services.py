@@ -15,6 +15,7 @@ The flow (DESIGN.md section 5):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -271,12 +272,37 @@ def _event_fields(event: Any) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _insert_fields() -> list[Field[Any, Any]]:
+    names = [
+        "stripe_id", "type", "account", "livemode", "api_version", "created", "ignored_reason",
+        "source", "status", "attempts", "last_error", "last_traceback", "next_attempt_at",
+        "received_at", "processed_at", "updated_at",
+    ]  # fmt: skip
+    return [cast("Field[Any, Any]", StripeEvent._meta.get_field(name)) for name in names]
+
+
+@functools.cache
+def _insert_sql(vendor: str) -> str:
+    """``INSERT ... ON CONFLICT (stripe_id) DO NOTHING RETURNING id``, built once per backend."""
+    quote = connection.ops.quote_name
+    payload = cast("Field[Any, Any]", StripeEvent._meta.get_field("payload"))
+    columns = [quote(str(f.column)) for f in _insert_fields()] + [quote(str(payload.column))]
+    # The raw JSON text is stored as received (cast to jsonb on PostgreSQL), never re-serialized.
+    placeholders = ["%s"] * (len(columns) - 1) + ["%s::jsonb" if vendor == "postgresql" else "%s"]
+    # Only quoted identifiers from the model are interpolated; values are parameters.
+    return (
+        f"INSERT INTO {quote(StripeEvent._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+        f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({quote('stripe_id')}) "
+        f"DO NOTHING RETURNING {quote('id')}"
+    )
+
+
 def _event_insert(*, raw: str, fields: dict[str, Any], source: str) -> IntakeResult:
     """One ``INSERT ... ON CONFLICT (stripe_id) DO NOTHING RETURNING id``: race-free, one query.
 
     The raw JSON text is stored as received (``::jsonb`` on PostgreSQL), never re-serialized.
     """
-    meta = StripeEvent._meta
     now = timezone.now()
     ignored = bool(fields["ignored_reason"])
     values: dict[str, Any] = {
@@ -291,22 +317,9 @@ def _event_insert(*, raw: str, fields: dict[str, Any], source: str) -> IntakeRes
         "processed_at": now if ignored else None,
         "updated_at": now,
     }
-    columns, params = [], []
-    for name, value in values.items():
-        field = cast("Field[Any, Any]", meta.get_field(name))
-        columns.append(connection.ops.quote_name(str(field.column)))
-        params.append(field.get_db_prep_save(value, connection))
-    payload_placeholder = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-    payload_field = cast("Field[Any, Any]", meta.get_field("payload"))
-    columns.append(connection.ops.quote_name(str(payload_field.column)))
+    params = [field.get_db_prep_save(values[field.name], connection) for field in _insert_fields()]
     params.append(raw)
-    placeholders = ", ".join(["%s"] * (len(columns) - 1) + [payload_placeholder])
-    # Only quoted identifiers from the model are interpolated; values are parameters.
-    sql = (
-        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
-        f"VALUES ({placeholders}) ON CONFLICT ({connection.ops.quote_name('stripe_id')}) "
-        f"DO NOTHING RETURNING {connection.ops.quote_name('id')}"
-    )
+    sql = _insert_sql(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -326,7 +339,8 @@ def event_store(*, event: dict[str, Any], source: str, account: str = "") -> boo
     if account and not event.get("account"):
         event = {**event, "account": account}
     fields = _event_fields(event)
-    return _event_insert(raw=json.dumps(event), fields=fields, source=source).stored
+    raw = json.dumps(event, default=str)
+    return _event_insert(raw=raw, fields=fields, source=source).stored
 
 
 # --- Wake-up ------------------------------------------------------------------------------------
