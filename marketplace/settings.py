@@ -144,9 +144,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "events-drain": {"task": "events.drain_events", "schedule": 30.0},
     "events-retry-due": {"task": "events.retry_due_events", "schedule": 60.0},
     "events-recover-missed": {"task": "events.recover_missed_events", "schedule": 600.0},
+    # --- sellers: re-read every connected account, a safety net for lost account.updated ---
+    "sellers-sync-accounts": {
+        "task": "sellers.tasks.sync_all_seller_accounts",
+        "schedule": timedelta(hours=6),
+    },
     # Reserved for the other issues' jobs (add the entry when the task exists):
     # "buyers-expire-checkouts": expire stale checkout sessions and release stock
-    # "sellers-sync-accounts": re-fetch connected accounts' status
     # "payouts-refresh-balances": refresh sellers' balances
     # "payouts-reconcile": reconcile the ledger with Stripe
 }
@@ -172,6 +176,21 @@ STRIPE_SANDBOX = STRIPE_MODE == "sandbox"
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0)
 # Direct charges on the seller's account name the seller on the statement when on_behalf_of is set.
 STRIPE_ON_BEHALF_OF = env_bool("STRIPE_ON_BEHALF_OF", False)
+
+# --- Stripe sandbox (only used when STRIPE_SECRET_KEY is empty; see sandbox/README.md) --------
+# When webhook events are posted: "thread" (background thread after commit), "inline"
+# (synchronously after commit; the tests' default) or "manual" (sandbox.testing.deliver_pending()).
+SANDBOX_WEBHOOK_DELIVERY = env_str("SANDBOX_WEBHOOK_DELIVERY", "thread")
+if SANDBOX_WEBHOOK_DELIVERY not in {"thread", "inline", "manual"}:
+    raise ImproperlyConfigured("SANDBOX_WEBHOOK_DELIVERY must be thread, inline or manual.")
+# Seconds before an HTTP webhook delivery to another host times out.
+SANDBOX_WEBHOOK_TIMEOUT = env_int("SANDBOX_WEBHOOK_TIMEOUT", 5, minimum=1)
+# Cap in milliseconds on the SDK's sleep between retries against the sandbox (-1: the SDK's own).
+_sandbox_retry_ms = env_int("SANDBOX_MAX_RETRY_DELAY_MS", -1, minimum=-1)
+SANDBOX_MAX_RETRY_DELAY: float | None = None if _sandbox_retry_ms < 0 else _sandbox_retry_ms / 1000
+if STRIPE_SANDBOX:
+    # Due sandbox work (webhook retries, clock jobs) when a worker and beat run.
+    CELERY_BEAT_SCHEDULE["sandbox-run-due"] = {"task": "sandbox.run_due", "schedule": 60.0}
 
 # --- Marketplace ------------------------------------------------------------------------------
 MARKETPLACE_CURRENCIES = [

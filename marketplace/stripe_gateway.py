@@ -147,6 +147,81 @@ def account_retrieve(*, account_id: str) -> stripe.Account:
     return client().v1.accounts.retrieve(account_id)
 
 
+# Express-equivalent controller properties: the Express dashboard, fees and losses on the
+# platform, Stripe collects the requirements (so onboarding runs on Stripe-hosted pages).
+EXPRESS_CONTROLLER: stripe.params.AccountCreateParamsController = {
+    "stripe_dashboard": {"type": "express"},
+    "fees": {"payer": "application"},
+    "losses": {"payments": "application"},
+    "requirement_collection": "stripe",
+}
+
+
+@translate_errors
+def account_create(*, seller_id: int, country: str, email: str) -> stripe.Account:
+    """Create the seller's connected account (Express dashboard; card_payments and transfers).
+
+    The idempotency key is derived from our seller id, so a double submit or a retry returns the
+    same account instead of making a second one (within Stripe's 24 h idempotency window; callers
+    also refuse to create when the seller already has an account id).
+    """
+    params: stripe.params.AccountCreateParams = {
+        "controller": EXPRESS_CONTROLLER,
+        "country": country.upper(),
+        "email": email,
+        "capabilities": {
+            "card_payments": {"requested": True},
+            "transfers": {"requested": True},
+        },
+        "metadata": {"seller_id": str(seller_id)},
+    }
+    return client().v1.accounts.create(
+        params, options={"idempotency_key": idempotency_key("seller", seller_id, "account")}
+    )
+
+
+@translate_errors
+def account_link_create(
+    *,
+    account_id: str,
+    link_type: str,
+    refresh_url: str,
+    return_url: str,
+    request_key: str,
+    collect_eventually_due: bool = False,
+) -> stripe.AccountLink:
+    """A single-use, short-lived link to Stripe-hosted onboarding (``account_onboarding``) or
+    to updating details (``account_update``, refused by Stripe for Express-dashboard accounts).
+
+    ``request_key`` identifies one click of ours (links expire, so each click needs its own);
+    ``collect_eventually_due`` asks for the future requirements too, so a seller can update
+    details before Stripe needs them.
+    """
+    params: stripe.params.AccountLinkCreateParams = {
+        "account": account_id,
+        "type": link_type,
+        "refresh_url": refresh_url,
+        "return_url": return_url,
+    }
+    if collect_eventually_due:
+        params["collection_options"] = {"fields": "eventually_due"}
+    return client().v1.account_links.create(
+        params,
+        options={"idempotency_key": idempotency_key("account", account_id, "link", request_key)},
+    )
+
+
+@translate_errors
+def login_link_create(*, account_id: str, request_key: str) -> stripe.LoginLink:
+    """A single-use link signing the seller into their Express dashboard."""
+    return client().v1.accounts.login_links.create(
+        account_id,
+        options={
+            "idempotency_key": idempotency_key("account", account_id, "login-link", request_key)
+        },
+    )
+
+
 # (end of sellers section)
 
 
