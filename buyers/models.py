@@ -91,6 +91,9 @@ class Order(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     fulfilled_at = models.DateTimeField(null=True, blank=True)
+    # The buyer asked to cancel: set before the session is expired in Stripe, so that the
+    # checkout.session.expired webhook racing our own request records a cancel, not an expiry.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(
         null=True, blank=True, help_text="When it was canceled, expired or failed"
     )

@@ -381,7 +381,8 @@ def order_fulfil(*, checkout_session_id: str) -> Order | None:
 
         if session.status == "expired":
             if order.status == Order.Status.PENDING:
-                _release(order, Order.Status.EXPIRED)
+                canceled = order.cancel_requested_at is not None
+                _release(order, Order.Status.CANCELED if canceled else Order.Status.EXPIRED)
             return order
         if session.status != "complete" or session.payment_status not in (
             "paid",
@@ -531,6 +532,10 @@ def order_close(*, order_id: int, status: str) -> Order:
     order = Order.objects.get(pk=order_id)
     if order.status != Order.Status.PENDING:
         return order
+    if status == Order.Status.CANCELED:
+        Order.objects.filter(pk=order.pk, cancel_requested_at__isnull=True).update(
+            cancel_requested_at=timezone.now()
+        )
     if order.checkout_session_id:
         try:
             stripe_gateway.checkout_session_expire(
