@@ -12,6 +12,7 @@ def setup(name: str) -> str:
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
     os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ["DEBUG"] = "0"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.pop("REDIS_URL", None)
     bench_db = os.environ.get("BENCH_DATABASE_URL", "")
     if bench_db:

@@ -38,6 +38,8 @@ def has_checkout() -> bool:
 
 
 def onboarded_account() -> str:
+    from django.db import transaction
+
     from marketplace import stripe_gateway
     from sandbox.resources.accounts import apply_onboarding
 
@@ -55,7 +57,8 @@ def onboarded_account() -> str:
             },
         }
     )
-    apply_onboarding(account.id, outcome="complete", business_name="Bench Pottery")
+    with transaction.atomic():  # as the hosted onboarding form's request would be
+        apply_onboarding(account.id, outcome="complete", business_name="Bench Pottery")
     return account.id
 
 
@@ -130,8 +133,8 @@ def run() -> int:
         services.order_checkout_url(order_id=order.pk)
         ours.append(time.perf_counter() - t0)
     b, o = statistics.mean(bare), statistics.mean(ours)
-    print(f"bare SDK call:      mean {b * 1000:7.1f} ms  p99 {max(bare) * 1000:7.1f} ms")
-    print(f"our checkout:       mean {o * 1000:7.1f} ms  p99 {max(ours) * 1000:7.1f} ms")
+    print(f"bare SDK call:      mean {b * 1000:7.1f} ms  max {max(bare) * 1000:7.1f} ms")
+    print(f"our checkout:       mean {o * 1000:7.1f} ms  max {max(ours) * 1000:7.1f} ms")
     print(f"our overhead:       {(o - b) * 1000:7.1f} ms per checkout; ratio ours/bare {o / b:.2f}")
 
     # Double-click storm: K submits of the same buy form (same token) at once, each going on to

@@ -22,6 +22,8 @@ needs_sandbox_checkout = pytest.mark.skipif(
 
 def onboarded_account(*, country: str = "FR", name: str = "Pottery Co") -> str:
     """A connected account in the sandbox that can take destination charges."""
+    from django.db import transaction
+
     from marketplace import stripe_gateway
     from sandbox.resources.accounts import apply_onboarding
 
@@ -39,5 +41,6 @@ def onboarded_account(*, country: str = "FR", name: str = "Pottery Co") -> str:
             },
         }
     )
-    apply_onboarding(account.id, outcome="complete", business_name=name)
+    with transaction.atomic():  # as the hosted onboarding form's request would be
+        apply_onboarding(account.id, outcome="complete", business_name=name)
     return account.id
