@@ -366,12 +366,24 @@ def order_fulfil(*, checkout_session_id: str) -> Order | None:
             logger.warning("checkout session %s names unknown order %s", session.id, order_id)
             return None
         if order.checkout_session_id and order.checkout_session_id != session.id:
-            logger.warning(
-                "session %s is not the session of order %s (%s): ignored",
+            # A stray second session of this order (its URL was never shown to the buyer). If
+            # it was paid anyway, that money is not for the order: give it back in full.
+            logger.error(
+                "session %s is not the session of order %s (%s)",
                 session.id,
                 order.pk,
                 order.checkout_session_id,
             )
+            payment_intent = _id_of(session.payment_intent)
+            if session.payment_status == "paid" and payment_intent:
+                stripe_gateway.refund_create_for_order(
+                    payment_intent_id=payment_intent,
+                    order_id=order.pk,
+                    reason="stray_checkout_session",
+                    idempotency_key=stripe_gateway.idempotency_key(
+                        "order", order.pk, "refund", session.id
+                    ),
+                )
             return order
         if not order.checkout_session_id:
             # The webhook came before our own request stored the session id.
