@@ -46,15 +46,6 @@ def api(request: HttpRequest, path: str) -> HttpResponse:
 
 
 # --- hosted onboarding (account links) ----------------------------------------------------------
-def _link_row(token: str, object_type: str) -> SandboxObject:
-    row = SandboxObject.objects.filter(
-        pk=f"{'al' if object_type == 'account_link_token' else 'll'}_{token}", object=object_type
-    ).first()
-    if row is None:
-        raise Http404("No such link")
-    return row
-
-
 @require_http_methods(["GET", "POST"])
 def onboarding(request: HttpRequest, token: str) -> HttpResponse:
     """The page behind an account link. The URL works once: the first GET consumes it and
