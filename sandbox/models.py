@@ -158,3 +158,7 @@ class RequestLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} -> {self.status}"
+
+
+# Payments resources (balance transactions): kept in their own module.
+from sandbox.ledger_models import BalanceEntry  # noqa: E402, F401
