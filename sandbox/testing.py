@@ -104,8 +104,8 @@ def register_endpoint(
 
 def register_site_endpoints() -> list[JSON]:
     """Register this site's /stripe/webhook/ and /stripe/webhook/connect/ endpoints with the
-    SANDBOX_*WEBHOOK_SECRET secrets (what a running site does by itself; pytest turns
-    SANDBOX_DEFAULT_ENDPOINTS off so each test chooses its endpoints)."""
+    SANDBOX_WEBHOOK_SECRET / SANDBOX_CONNECT_WEBHOOK_SECRET secrets (what the sandbox does by
+    itself with SANDBOX_DEFAULT_ENDPOINTS on)."""
     return ensure_default_endpoints(force=True)
 
 

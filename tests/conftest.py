@@ -12,6 +12,24 @@ def _fast_password_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
+def _tasks_in_process(request, settings):
+    """Run Celery tasks in-process after commit, even when a broker (REDIS_URL) is configured.
+
+    Tests marked ``celery_worker`` use a real worker against Redis instead and keep the broker.
+    """
+    if request.node.get_closest_marker("celery_worker"):
+        yield
+        return
+    from marketplace.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     # allauth's rate limits live in the cache; a test must not inherit another's counters.
     from django.core.cache import cache
@@ -71,7 +89,13 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, settings):
+    # live_server serves /static/ from the finders, which know the plain names, not the hashed
+    # names of the collected manifest: render plain names in browser tests.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()

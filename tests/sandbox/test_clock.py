@@ -32,6 +32,7 @@ def test_registered_jobs_run_on_advance_and_a_failing_job_does_not_stop_others(d
     clock.register_job(record, name="tests.record")  # same name: replaced, not doubled
     try:
         now = testing.advance(hours=1)
-        assert seen == [now]
+        # Once, and at the advanced time (the clock follows real seconds, so allow one tick).
+        assert len(seen) == 1 and now - 2 <= seen[0] <= now
     finally:
         clock._jobs[:] = [(n, j) for n, j in clock._jobs if not n.startswith("tests.")]
