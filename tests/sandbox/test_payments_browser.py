@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import transaction
 
 from sandbox import testing
 from sandbox.resources import accounts
@@ -20,7 +21,8 @@ def test_checkout_page_in_a_browser(page, live_server, settings):
     seller = sdk.v1.accounts.create(
         {"type": "express", "country": "FR", "capabilities": {"transfers": {"requested": True}}}
     )
-    accounts.apply_onboarding(seller.id, outcome="complete", business_name="Ada's Mugs")
+    with transaction.atomic():
+        accounts.apply_onboarding(seller.id, outcome="complete", business_name="Ada's Mugs")
     params = session_params(seller.id, quantity=2)
     params["success_url"] = live_server.url + "/?paid={CHECKOUT_SESSION_ID}"
     session = sdk.v1.checkout.sessions.create(params)
