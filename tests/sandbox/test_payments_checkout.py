@@ -281,3 +281,13 @@ def test_balance_available_event_when_funds_release(sdk, seller):
 
 def test_unknown_session_page_is_404(web, db):
     assert web.get("/sandbox/checkout/cs_test_nope/").status_code == 404
+
+
+def test_expired_session_page_refuses_payment(sdk, web, seller):
+    session = sdk.v1.checkout.sessions.create(session_params(seller.id))
+    sdk.v1.checkout.sessions.expire(session.id)
+    page = web.get(page_path(session))
+    assert page.status_code == 200 and b"has expired" in page.content
+    response = pay(web, session)
+    assert response.status_code == 402 and b"has expired" in response.content
+    assert sdk.v1.charges.list().data == []
