@@ -1,6 +1,13 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+
+from payouts import views
 
 app_name = "payouts"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("fees/", views.fee_rules, name="fee_rules"),
+    path("fees/new/", views.fee_rule_new, name="fee_rule_new"),
+    path("fees/<int:rule_id>/retire/", views.fee_rule_retire, name="fee_rule_retire"),
+    path("fees/simulate/", views.fee_simulate, name="fee_simulate"),
+]
