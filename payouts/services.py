@@ -447,3 +447,58 @@ def seller_balance_for(*, seller: Seller) -> SellerBalance:
 
 def default_currencies() -> list[str]:
     return list(settings.MARKETPLACE_CURRENCIES)
+
+
+_FLOWS: dict[str, tuple[str, str]] = {
+    # kind: (account the money leaves, account it reaches); "seller" = seller:<id>:balance.
+    LedgerTransaction.Kind.CHARGE: (BUYER_PAYMENTS, PLATFORM_BALANCE),
+    LedgerTransaction.Kind.TRANSFER: (PLATFORM_BALANCE, "seller"),
+    LedgerTransaction.Kind.APPLICATION_FEE: ("seller", PLATFORM_FEES),
+    LedgerTransaction.Kind.REFUND: (PLATFORM_BALANCE, BUYER_REFUNDS),
+    LedgerTransaction.Kind.TRANSFER_REVERSAL: ("seller", PLATFORM_BALANCE),
+    LedgerTransaction.Kind.FEE_REFUND: (PLATFORM_FEES, "seller"),
+    LedgerTransaction.Kind.DISPUTE_FUNDS_WITHDRAWN: (PLATFORM_BALANCE, BUYER_DISPUTES),
+    LedgerTransaction.Kind.DISPUTE_FUNDS_REINSTATED: (BUYER_DISPUTES, PLATFORM_BALANCE),
+    LedgerTransaction.Kind.PAYOUT: ("seller", "payouts"),
+    LedgerTransaction.Kind.PAYOUT_FAILED: ("payouts", "seller"),
+}
+
+
+def movement_postings(
+    *, kind: str, amount: int, currency: str, seller_id: int | None = None
+) -> list[Posting]:
+    """The two legs of a simple movement of ``amount`` (>= 0) for ``kind`` (see ``_FLOWS``).
+
+    A destination charge is recorded as: charge (buyer -> platform balance), transfer of the
+    full amount (platform -> seller), application fee (seller -> platform fees), as Stripe
+    moves it; so the seller's net is transfer - fee and amount = fee + seller's net.
+    """
+    if amount < 0:
+        raise LedgerError("a movement amount is never negative; the kind gives the direction")
+    source, target = _FLOWS[kind]
+
+    def resolve(account: str) -> str:
+        if account in ("seller", "payouts"):
+            if seller_id is None:
+                raise LedgerError(f"{kind} needs a seller")
+            return (
+                seller_balance_account(seller_id)
+                if account == "seller"
+                else seller_payouts_account(seller_id)
+            )
+        return account
+
+    return [
+        Posting(resolve(source), -amount, currency),
+        Posting(resolve(target), amount, currency),
+    ]
+
+
+def dispute_withdrawal_postings(*, amount: int, dispute_fee: int, currency: str) -> list[Posting]:
+    """Funds withdrawn for a dispute: the disputed amount to the buyer's side and Stripe's
+    dispute fee, both from the platform's balance (destination charges: the platform is liable)."""
+    return [
+        Posting(PLATFORM_BALANCE, -(amount + dispute_fee), currency),
+        Posting(BUYER_DISPUTES, amount, currency),
+        Posting(STRIPE_FEES, dispute_fee, currency),
+    ]
