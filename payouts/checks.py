@@ -142,8 +142,8 @@ def unique_stripe_ids() -> Iterator[str]:
         .filter(n__gt=1)
     ):
         yield f"duplicate: {row['kind']} {row['stripe_object_id']} recorded {row['n']} times"
-    for row in Payout.objects.values("stripe_id").annotate(n=Count("id")).filter(n__gt=1):
-        yield f"duplicate payout {row['stripe_id']} ({row['n']} rows)"
+    for payout_row in Payout.objects.values("stripe_id").annotate(n=Count("id")).filter(n__gt=1):
+        yield f"duplicate payout {payout_row['stripe_id']} ({payout_row['n']} rows)"
 
 
 def stock() -> Iterator[str]:

@@ -164,9 +164,12 @@ def test_entries_and_transactions_are_immutable():
 )
 def test_database_refuses_raw_update_on_postgresql():
     sale(SellerFactory())
-    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE payouts_ledgerentry SET amount = 0")
+    with (
+        pytest.raises(DatabaseError, match="immutable"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE payouts_ledgerentry SET amount = 0")
 
 
 def test_ledger_check_passes_on_a_consistent_ledger(capsys):
