@@ -260,3 +260,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Payouts: periodic jobs -------------------------------------------------------------------
+CELERY_BEAT_SCHEDULE["payouts-refresh-seller-balances"] = {
+    "task": "payouts.tasks.refresh_all_seller_balances",
+    "schedule": 15 * 60.0,  # seconds
+}

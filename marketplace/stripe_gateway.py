@@ -156,6 +156,15 @@ def account_retrieve(*, account_id: str) -> stripe.Account:
 # --- Balances, payouts, transfers, refunds, disputes, fees (payouts) ------------------------------
 
 
+@translate_errors
+def balance_retrieve(*, stripe_account: str | None = None) -> stripe.Balance:
+    """Stripe's balance (available and pending, per currency) of a connected account, or of the
+    platform when ``stripe_account`` is None."""
+    if stripe_account:
+        return client().v1.balance.retrieve(options={"stripe_account": stripe_account})
+    return client().v1.balance.retrieve()
+
+
 # (end of payouts section)
 
 

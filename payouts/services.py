@@ -502,3 +502,50 @@ def dispute_withdrawal_postings(*, amount: int, dispute_fee: int, currency: str)
         Posting(BUYER_DISPUTES, amount, currency),
         Posting(STRIPE_FEES, dispute_fee, currency),
     ]
+
+
+# --- Seller balances from Stripe ---------------------------------------------------------------
+
+
+def _sum_by_currency(items: Any) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for item in items or []:
+        currency = str(item["currency"]).lower()
+        totals[currency] = totals.get(currency, 0) + int(item["amount"])
+    return totals
+
+
+def seller_balance_refresh(*, seller_id: int) -> SellerBalance:
+    """Fetch Stripe's balance of the seller's connected account and store it as the snapshot.
+
+    Raises ``UserFacingError`` when the seller has no connected account, and when Stripe cannot be
+    reached (the error is kept on the row, the previous snapshot stays). Side effects: updates the
+    seller's SellerBalance stripe_* fields.
+    """
+    from marketplace import stripe_gateway
+
+    seller = Seller.objects.get(pk=seller_id)
+    if not seller.stripe_account_id:
+        raise UserFacingError("Connect your Stripe account first to see its balance.")
+    SellerBalance.objects.get_or_create(seller=seller)
+    try:
+        stripe_balance = stripe_gateway.balance_retrieve(stripe_account=seller.stripe_account_id)
+    except stripe_gateway.GatewayError as exc:
+        SellerBalance.objects.filter(seller=seller).update(stripe_refresh_error=exc.message[:255])
+        raise UserFacingError(f"Could not refresh the balance from Stripe: {exc.message}") from exc
+    with transaction.atomic():
+        row = SellerBalance.objects.select_for_update().get(seller=seller)
+        row.stripe_available = _sum_by_currency(stripe_balance["available"])
+        row.stripe_pending = _sum_by_currency(stripe_balance["pending"])
+        row.stripe_refreshed_at = timezone.now()
+        row.stripe_refresh_error = ""
+        row.save(
+            update_fields=[
+                "stripe_available",
+                "stripe_pending",
+                "stripe_refreshed_at",
+                "stripe_refresh_error",
+                "updated_at",
+            ]
+        )
+    return row

@@ -11,3 +11,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("fees/<int:rule_id>/retire/", views.fee_rule_retire, name="fee_rule_retire"),
     path("fees/simulate/", views.fee_simulate, name="fee_simulate"),
 ]
+urlpatterns += [
+    path("balance/", views.balance, name="balance"),
+    path("balance/refresh/", views.balance_refresh, name="balance_refresh"),
+    path("balance/export.csv", views.balance_export, name="balance_export"),
+]

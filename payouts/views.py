@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterator
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from marketplace.errors import UserFacingError
 from marketplace.fees import fee_quote
+from marketplace.money import Money
 from payouts import selectors, services
+from payouts.charts import daily_bar_chart
 from payouts.forms import FeeRuleForm, FeeSimulatorForm
-from payouts.models import FeeRule
+from payouts.models import FeeRule, SellerBalance
 
 # --- Fee rules (staff) ------------------------------------------------------------------------
 
@@ -106,3 +114,111 @@ def fee_simulate(request: HttpRequest) -> HttpResponse:
     if getattr(request, "htmx", False):
         template += "#quote"
     return render(request, template, {"form": form, "quote": quote})
+
+
+# --- Seller balance ---------------------------------------------------------------------------
+
+CSV_HEADER = [
+    "date",
+    "kind",
+    "stripe_object_id",
+    "order_id",
+    "account",
+    "amount",
+    "currency",
+    "description",
+]
+
+
+def _balance_context(request: HttpRequest) -> dict[str, Any]:
+    seller = selectors.seller_of(request.user)
+    request.user.seller = seller  # type: ignore[union-attr]  # cache for the nav: no extra query
+    balance = selectors.seller_balance_row(seller=seller) or SellerBalance(seller=seller)
+    today = timezone.now().date()
+    rows = [
+        {
+            "currency": currency,
+            "ledger": int(balance.ledger.get(currency, 0)),
+            "paid_out": int(balance.paid_out.get(currency, 0)),
+            "available": balance.stripe_available.get(currency),
+            "pending": balance.stripe_pending.get(currency),
+            "disagrees": currency in balance.disagreements(),
+        }
+        for currency in balance.currencies()
+    ]
+    charts = [
+        daily_bar_chart(values=days, currency=currency, today=today, days=30)
+        for currency, days in sorted(balance.earnings_by_day.items())
+    ]
+    return {
+        "seller": seller,
+        "balance": balance,
+        "rows": rows,
+        "disagreements": balance.disagreements(),
+        "charts": charts,
+    }
+
+
+@login_required
+@require_GET
+def balance(request: HttpRequest) -> HttpResponse:
+    """The seller's money: Stripe's balance and the ledger's, payouts, earnings chart."""
+    context = _balance_context(request)
+    context["payouts"] = list(selectors.seller_payouts(seller=context["seller"])[:20])
+    return render(request, "payouts/balance.html", context)
+
+
+@login_required
+@require_POST
+def balance_refresh(request: HttpRequest) -> HttpResponse:
+    """Re-read the balance from Stripe now; htmx swaps the balance card, others redirect."""
+    seller = selectors.seller_of(request.user)
+    error = None
+    try:
+        services.seller_balance_refresh(seller_id=seller.pk)
+    except UserFacingError as exc:
+        error = exc.message
+    if getattr(request, "htmx", False):
+        context = _balance_context(request)
+        context["refresh_error"] = error
+        return render(request, "payouts/balance.html#stripe-balance", context)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, "Balance refreshed from Stripe.")
+    return redirect("payouts:balance")
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+@require_GET
+def balance_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The seller's ledger entries as CSV, streamed (memory flat in the number of entries)."""
+    seller = selectors.seller_of(request.user)
+    writer = csv.writer(_Echo())
+
+    def rows() -> Iterator[str]:
+        yield writer.writerow(CSV_HEADER)
+        for entry in selectors.seller_ledger_entries(seller=seller).iterator(chunk_size=2000):
+            txn = entry.transaction
+            yield writer.writerow(
+                [
+                    txn.occurred_at.isoformat(),
+                    txn.kind,
+                    txn.stripe_object_id,
+                    txn.order_id or "",
+                    entry.account.rsplit(":", 1)[1],
+                    Money(entry.amount, entry.currency).major_str(),
+                    entry.currency.upper(),
+                    txn.description,
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    filename = f"{seller.slug}-ledger-{timezone.now():%Y%m%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
