@@ -36,3 +36,21 @@ def test_healthz(client):
     response = client.get("/healthz/")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_500_page_in_site_style(rf):
+    from marketplace.views import error_500
+
+    response = error_500(rf.get("/"))
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_posts_need_csrf():
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/accounts/login/", {"login": "a@example.com", "password": "x"})
+    assert response.status_code == 403
+    assert "This form has expired" in response.content.decode()

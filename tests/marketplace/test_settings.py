@@ -35,6 +35,7 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
             "STRIPE_SECRET_KEY",
             "SECURE_SSL_REDIRECT",
             "ALLOWED_HOSTS",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests; check --deploy refuses it
         }
     }
     base.update(env)
