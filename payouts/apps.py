@@ -11,3 +11,4 @@ class PayoutsConfig(AppConfig):
 
         # The core's fee_quote asks the payouts fee rules (the core never imports an app).
         set_rule_provider(fee_rule_provider)
+        from payouts import handlers  # noqa: F401  (registers the Stripe event handlers)

@@ -23,7 +23,7 @@ from django.utils import timezone
 from marketplace.errors import UserFacingError
 from marketplace.fees import MAX_BPS, FeeTerms
 from marketplace.money import Money, normalize_currency, round_half_up
-from payouts.models import FeeRule, LedgerEntry, LedgerTransaction, SellerBalance
+from payouts.models import FeeRule, LedgerEntry, LedgerTransaction, Payout, SellerBalance
 from sellers.models import Category, Seller
 
 # --- Fee rules --------------------------------------------------------------------------------
@@ -549,3 +549,84 @@ def seller_balance_refresh(*, seller_id: int) -> SellerBalance:
             ]
         )
     return row
+
+
+# --- Payouts ------------------------------------------------------------------------------------
+
+
+def _ts(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    return datetime.fromtimestamp(int(value), tz=UTC)
+
+
+def payout_sync(*, seller: Seller, data: Mapping[str, Any]) -> Payout:
+    """Mirror a Stripe payout of ``seller``'s connected account (``data`` = the payout object).
+
+    Status moves only forward (pending -> in_transit -> paid | failed | canceled), so a stale
+    event never moves it back. Ledger: the payout is recorded when first seen (the money left the
+    balance when Stripe created it); a failed or canceled payout records the money's return.
+    A newly failed payout emails the seller (after commit) with the reason and a link to update
+    their bank details, once. Idempotent.
+    """
+    payout_id = str(data["id"])
+    status = str(data.get("status") or "pending")
+    if status not in Payout.Status.values:
+        status = Payout.Status.PENDING
+    with transaction.atomic():
+        payout, created = Payout.objects.select_for_update().get_or_create(
+            stripe_id=payout_id,
+            defaults={
+                "seller": seller,
+                "amount": int(data["amount"]),
+                "currency": str(data["currency"]).lower(),
+                "status": status,
+                "arrival_date": _ts(data.get("arrival_date")),
+                "stripe_created": _ts(data.get("created")) or timezone.now(),
+            },
+        )
+        if not created and Payout.RANK[status] > Payout.RANK[payout.status]:
+            payout.status = status
+            payout.arrival_date = _ts(data.get("arrival_date")) or payout.arrival_date
+        if payout.status == Payout.Status.FAILED:
+            payout.failure_code = str(data.get("failure_code") or payout.failure_code or "")[:64]
+            payout.failure_message = str(
+                data.get("failure_message") or payout.failure_message or ""
+            )[:500]
+        payout.save()
+        occurred = payout.stripe_created
+        ledger_record(
+            kind=LedgerTransaction.Kind.PAYOUT,
+            stripe_object_id=payout_id,
+            seller=seller,
+            occurred_at=occurred,
+            description=f"payout {payout_id}",
+            postings=movement_postings(
+                kind=LedgerTransaction.Kind.PAYOUT,
+                amount=payout.amount,
+                currency=payout.currency,
+                seller_id=seller.pk,
+            ),
+        )
+        if payout.status in (Payout.Status.FAILED, Payout.Status.CANCELED):
+            ledger_record(
+                kind=LedgerTransaction.Kind.PAYOUT_FAILED,
+                stripe_object_id=payout_id,
+                seller=seller,
+                occurred_at=timezone.now(),
+                description=f"payout {payout_id} {payout.status}: returned to the balance",
+                postings=movement_postings(
+                    kind=LedgerTransaction.Kind.PAYOUT_FAILED,
+                    amount=payout.amount,
+                    currency=payout.currency,
+                    seller_id=seller.pk,
+                ),
+            )
+        if payout.status == Payout.Status.FAILED and payout.failure_notified_at is None:
+            payout.failure_notified_at = timezone.now()
+            payout.save(update_fields=["failure_notified_at", "updated_at"])
+            from payouts import tasks
+
+            payout_pk = payout.pk
+            transaction.on_commit(lambda: tasks.send_payout_failed_email.delay(payout_pk))
+    return payout

@@ -32,3 +32,12 @@ def refresh_all_seller_balances() -> int:
     for seller_id in ids:
         refresh_seller_balance.delay(seller_id)
     return len(ids)
+
+
+@shared_task(acks_late=True)
+def send_payout_failed_email(payout_id: int) -> None:
+    from payouts import emails
+    from payouts.models import Payout
+
+    payout = Payout.objects.select_related("seller__user").get(pk=payout_id)
+    emails.payout_failed(payout=payout)
