@@ -266,3 +266,6 @@ CELERY_BEAT_SCHEDULE["payouts-refresh-seller-balances"] = {
     "task": "payouts.tasks.refresh_all_seller_balances",
     "schedule": 15 * 60.0,  # seconds
 }
+# When a dispute is lost, take the seller's share back with a transfer reversal (the platform is
+# liable for destination charges; this passes the loss on to the seller who made the sale).
+MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER = env_bool("MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER", True)

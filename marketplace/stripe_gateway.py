@@ -260,6 +260,13 @@ def dispute_submit_evidence(*, dispute_id: str, text: str, idempotency_key: str)
 
 
 @translate_errors
+def disputes_list(*, charge_id: str) -> Iterator[stripe.Dispute]:
+    """Every dispute of a charge (auto-paginated)."""
+    params: stripe.params.DisputeListParams = {"charge": charge_id, "limit": 100}
+    return iter(client().v1.disputes.list(params).auto_paging_iter())
+
+
+@translate_errors
 def payout_retrieve(*, payout_id: str, stripe_account: str) -> stripe.Payout:
     return client().v1.payouts.retrieve(payout_id, options={"stripe_account": stripe_account})
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.mail import mail_admins, send_mail
 
 from marketplace.money import Money
-from payouts.models import Payout
+from payouts.models import Dispute, Payout
 
 BANK_DETAILS_PATH = "/sell/onboarding/update/"
 
@@ -32,4 +32,35 @@ def payout_failed(*, payout: Payout) -> None:
     mail_admins(
         subject=f"Payout {payout.stripe_id} failed ({payout.seller.display_name})",
         message=f"{amount} to seller {payout.seller_id}: {payout.failure_code} {reason}",
+    )
+
+
+def dispute_opened(*, dispute: Dispute) -> None:
+    """Tell the seller (when known) and the admins about a new dispute and its deadline."""
+    amount = Money(dispute.amount, dispute.currency)
+    due = (
+        dispute.evidence_due_by.strftime("%Y-%m-%d %H:%M UTC")
+        if dispute.evidence_due_by
+        else "see the dispute"
+    )
+    order = f"order #{dispute.order_id}" if dispute.order_id else f"charge {dispute.charge_id}"
+    reason = dispute.reason or "unspecified"
+    if dispute.seller is not None:
+        send_mail(
+            subject=f"A buyer disputed {order} ({amount})",
+            message=(
+                f"Hello {dispute.seller.display_name},\n\n"
+                f"The buyer's bank opened a dispute on {order} for {amount} (reason: {reason}).\n"
+                f"The platform answers it; evidence is due by {due}. Reply to this email with "
+                "anything that shows the order was delivered as described (tracking, messages).\n"
+            ),
+            from_email=None,
+            recipient_list=[dispute.seller.user.email],
+        )
+    mail_admins(
+        subject=f"Dispute {dispute.stripe_id} on {order}: evidence due {due}",
+        message=(
+            f"{amount}, reason {reason}. Submit evidence: "
+            f"{settings.SITE_URL}/money/disputes/{dispute.pk}/"
+        ),
     )

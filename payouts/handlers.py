@@ -36,3 +36,53 @@ def on_payout(event: StripeEvent) -> None:
         )
         return
     services.payout_sync(seller=seller, data=data)
+
+
+def _charge_id_of(event: StripeEvent) -> str:
+    obj = event.data_object
+    kind = obj.get("object")
+    if kind == "charge":
+        return str(obj.get("id") or "")
+    if kind in ("refund", "dispute", "application_fee"):
+        value = obj.get("charge") or obj.get("originating_transaction")
+        return str(value.get("id") if isinstance(value, dict) else value or "")
+    if kind == "transfer":
+        value = obj.get("source_transaction")
+        return str(value.get("id") if isinstance(value, dict) else value or "")
+    return ""
+
+
+@handles(
+    "charge.succeeded",
+    "charge.refunded",
+    "charge.refund.updated",
+    "refund.created",
+    "refund.updated",
+    "transfer.reversed",
+    "application_fee.refunded",
+)
+def on_money_moved(event: StripeEvent) -> None:
+    """Record in the ledger what Stripe did with the charge, re-read from Stripe."""
+    charge_id = _charge_id_of(event)
+    if not charge_id.startswith(("ch_", "py_")):
+        logger.info("event %s: no charge to sync", event.stripe_id)
+        return
+    services.ledger_sync_charge(charge_id=charge_id)
+
+
+@handles(
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+)
+def on_dispute(event: StripeEvent) -> None:
+    """Mirror the dispute (flag the order, emails, evidence deadline) and record its money."""
+    data = event.data_object
+    if data.get("object") not in (None, "dispute") or not data.get("id"):
+        return
+    charge_id = _charge_id_of(event)
+    if charge_id:
+        services.ledger_sync_charge(charge_id=charge_id)
+    services.dispute_sync(data=data)

@@ -304,3 +304,54 @@ class Payout(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stripe_id} {self.status}"
+
+
+class Dispute(models.Model):
+    """A dispute (chargeback) on a charge, mirrored from ``charge.dispute.*`` events.
+
+    It flags the order (``order_id``) for the seller's and admins' pages.
+    """
+
+    class Status(models.TextChoices):
+        WARNING_NEEDS_RESPONSE = "warning_needs_response", "Inquiry: needs response"
+        WARNING_UNDER_REVIEW = "warning_under_review", "Inquiry: under review"
+        WARNING_CLOSED = "warning_closed", "Inquiry closed"
+        NEEDS_RESPONSE = "needs_response", "Needs response"
+        UNDER_REVIEW = "under_review", "Under review"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        PREVENTED = "prevented", "Prevented"
+
+    CLOSED = frozenset({"won", "lost", "warning_closed", "prevented"})
+
+    stripe_id = models.CharField(max_length=255, unique=True)
+    charge_id = models.CharField(max_length=255, db_index=True)
+    order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    seller = models.ForeignKey(
+        Seller, on_delete=models.PROTECT, null=True, blank=True, related_name="disputes"
+    )
+    amount = models.BigIntegerField(help_text="Minor units")
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=32, choices=Status.choices)
+    evidence_due_by = models.DateTimeField(null=True, blank=True)
+    evidence_text = models.TextField(blank=True)
+    evidence_submitted_at = models.DateTimeField(null=True, blank=True)
+    evidence_submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    seller_share_reversal_id = models.CharField(max_length=255, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    stripe_created = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-stripe_created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_id} {self.status}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in self.CLOSED

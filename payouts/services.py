@@ -17,13 +17,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from marketplace.errors import UserFacingError
 from marketplace.fees import MAX_BPS, FeeTerms
 from marketplace.money import Money, normalize_currency, round_half_up
-from payouts.models import FeeRule, LedgerEntry, LedgerTransaction, Payout, SellerBalance
+from payouts.models import (
+    Dispute,
+    FeeRule,
+    LedgerEntry,
+    LedgerTransaction,
+    Payout,
+    SellerBalance,
+)
 from sellers.models import Category, Seller
 
 # --- Fee rules --------------------------------------------------------------------------------
@@ -630,3 +637,367 @@ def payout_sync(*, seller: Seller, data: Mapping[str, Any]) -> Payout:
             payout_pk = payout.pk
             transaction.on_commit(lambda: tasks.send_payout_failed_email.delay(payout_pk))
     return payout
+
+
+# --- Money movements from Stripe -----------------------------------------------------------------
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """A Stripe object (or a payload dict) as a plain dict."""
+    if obj is None:
+        return {}
+    if isinstance(obj, dict):
+        return obj
+    to_dict = getattr(obj, "to_dict", None)
+    return dict(to_dict()) if to_dict else dict(obj)
+
+
+def _id(value: Any) -> str:
+    if not value:
+        return ""
+    if isinstance(value, str):
+        return value
+    return str(_plain(value).get("id") or "")
+
+
+def _order_id_of(charge: Mapping[str, Any]) -> int | None:
+    raw = (charge.get("metadata") or {}).get("order_id")
+    if raw and str(raw).isdigit():
+        return int(raw)
+    return order_id_for_charge(
+        charge_id=str(charge["id"]), payment_intent_id=_id(charge.get("payment_intent"))
+    )
+
+
+def order_id_for_charge(*, charge_id: str, payment_intent_id: str) -> int | None:
+    """The order paid by this charge, from buyers' Order (charge or payment intent id)."""
+    from django.apps import apps
+
+    try:
+        # Looked up by name: buyers' Order may not be installed (and payouts stays loosely tied).
+        order_model: str = "buyers.Order"
+        Order: Any = apps.get_model(order_model)
+    except LookupError:  # buyers' orders not installed
+        return None
+    lookup = Q(charge_id=charge_id)
+    if payment_intent_id:
+        lookup |= Q(payment_intent_id=payment_intent_id)
+    found = Order.objects.filter(lookup).values_list("id", flat=True).first()
+    return int(found) if found is not None else None
+
+
+@dataclass
+class ChargeSyncResult:
+    charge_id: str
+    recorded: list[str]
+
+
+def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
+    """Bring the ledger in line with everything Stripe did with one destination charge.
+
+    Re-reads from Stripe (never trusting a possibly stale event payload) the charge, its transfer,
+    its application fee and the fee's refunds, its refunds, the transfer's reversals and its
+    disputes, and records every movement not yet in the ledger (``ledger_record`` is idempotent
+    on the Stripe object, so running this again, or for duplicated or shuffled events, records
+    nothing new). Only succeeded movements are recorded: a pending refund waits for its
+    ``refund.updated``. Raises ``GatewayError`` when Stripe cannot be reached (the event is
+    retried). Returns what was newly recorded.
+    """
+    from marketplace import stripe_gateway as gw
+
+    K = LedgerTransaction.Kind
+    charge = _plain(gw.charge_retrieve(charge_id=charge_id))
+    recorded: list[str] = []
+    if charge.get("status") != "succeeded" and not charge.get("paid"):
+        return ChargeSyncResult(charge_id, recorded)
+    currency = str(charge["currency"]).lower()
+    amount = int(charge["amount"])
+    order_id = _order_id_of(charge)
+    transfer_id = _id(charge.get("transfer"))
+    destination = _id((charge.get("transfer_data") or {}).get("destination")) or _id(
+        charge.get("destination")
+    )
+    transfer = _plain(gw.transfer_retrieve(transfer_id=transfer_id)) if transfer_id else {}
+    destination = destination or _id(transfer.get("destination"))
+    seller = Seller.objects.filter(stripe_account_id=destination).first() if destination else None
+    if destination and seller is None:
+        raise LedgerError(f"charge {charge_id} pays account {destination}, not one of our sellers")
+    when = _ts(charge.get("created")) or timezone.now()
+
+    def record(kind: str, object_id: str, postings: list[Posting], at: Any = None) -> None:
+        _, created = ledger_record(
+            kind=kind,
+            stripe_object_id=object_id,
+            postings=postings,
+            seller=seller,
+            order_id=order_id,
+            occurred_at=_ts(at) or when,
+            description=f"{kind} of charge {charge_id}",
+        )
+        if created:
+            recorded.append(f"{kind}:{object_id}")
+
+    sid = seller.pk if seller else None
+    record(K.CHARGE, charge_id, movement_postings(kind=K.CHARGE, amount=amount, currency=currency))
+    transferred = 0
+    if transfer and seller is not None:
+        transferred = int(transfer["amount"])
+        record(
+            K.TRANSFER,
+            transfer_id,
+            movement_postings(
+                kind=K.TRANSFER, amount=transferred, currency=currency, seller_id=sid
+            ),
+            transfer.get("created"),
+        )
+    fee_id = _id(charge.get("application_fee"))
+    fee_from_seller = transferred == amount  # Stripe: full transfer, then the fee comes back
+    if fee_id:
+        fee = _plain(gw.application_fee_retrieve(fee_id=fee_id))
+        fee_amount = int(fee["amount"])
+        if fee_from_seller and seller is not None:
+            postings = movement_postings(
+                kind=K.APPLICATION_FEE, amount=fee_amount, currency=currency, seller_id=sid
+            )
+        else:  # the transfer was already net of the fee: the fee never left the platform
+            postings = [
+                Posting(PLATFORM_BALANCE, -fee_amount, currency),
+                Posting(PLATFORM_FEES, fee_amount, currency),
+            ]
+        record(K.APPLICATION_FEE, fee_id, postings, fee.get("created"))
+        if int(fee.get("amount_refunded") or 0):
+            for fee_refund in gw.application_fee_refunds_list(fee_id=fee_id):
+                fr = _plain(fee_refund)
+                back = int(fr["amount"])
+                if fee_from_seller and seller is not None:
+                    postings = movement_postings(
+                        kind=K.FEE_REFUND, amount=back, currency=currency, seller_id=sid
+                    )
+                else:
+                    postings = [
+                        Posting(PLATFORM_FEES, -back, currency),
+                        Posting(PLATFORM_BALANCE, back, currency),
+                    ]
+                record(K.FEE_REFUND, str(fr["id"]), postings, fr.get("created"))
+    if int(charge.get("amount_refunded") or 0):
+        for refund in gw.refunds_list(charge_id=charge_id):
+            re_ = _plain(refund)
+            if re_.get("status") != "succeeded":
+                continue
+            record(
+                K.REFUND,
+                str(re_["id"]),
+                movement_postings(kind=K.REFUND, amount=int(re_["amount"]), currency=currency),
+                re_.get("created"),
+            )
+    if transfer and seller is not None and int(transfer.get("amount_reversed") or 0):
+        for reversal in gw.transfer_reversals_list(transfer_id=transfer_id):
+            trr = _plain(reversal)
+            record(
+                K.TRANSFER_REVERSAL,
+                str(trr["id"]),
+                movement_postings(
+                    kind=K.TRANSFER_REVERSAL,
+                    amount=int(trr["amount"]),
+                    currency=currency,
+                    seller_id=sid,
+                ),
+                trr.get("created"),
+            )
+    if charge.get("disputed"):
+        for dispute in gw.disputes_list(charge_id=charge_id):
+            recorded += _record_dispute_funds(
+                dispute=_plain(dispute), seller=seller, order_id=order_id
+            )
+    return ChargeSyncResult(charge_id, recorded)
+
+
+def _record_dispute_funds(
+    *, dispute: Mapping[str, Any], seller: Seller | None, order_id: int | None
+) -> list[str]:
+    """Dispute withdrawals and reinstatements from the dispute's balance transactions."""
+    K = LedgerTransaction.Kind
+    recorded = []
+    dispute_id = str(dispute["id"])
+    for bt in dispute.get("balance_transactions") or []:
+        bt = _plain(bt)
+        currency = str(bt.get("currency") or dispute["currency"]).lower()
+        moved, fee = int(bt.get("amount") or 0), int(bt.get("fee") or 0)
+        if moved < 0:
+            kind = K.DISPUTE_FUNDS_WITHDRAWN
+            postings = dispute_withdrawal_postings(
+                amount=-moved, dispute_fee=fee, currency=currency
+            )
+        elif moved > 0:
+            kind = K.DISPUTE_FUNDS_REINSTATED
+            postings = [
+                Posting(BUYER_DISPUTES, -moved, currency),
+                Posting(STRIPE_FEES, fee, currency),
+                Posting(PLATFORM_BALANCE, moved - fee, currency),
+            ]
+        else:
+            continue
+        _, created = ledger_record(
+            kind=kind,
+            stripe_object_id=dispute_id,
+            postings=postings,
+            seller=seller,
+            order_id=order_id,
+            occurred_at=_ts(bt.get("created")) or timezone.now(),
+            description=f"{kind} {dispute_id}",
+        )
+        if created:
+            recorded.append(f"{kind}:{dispute_id}")
+    return recorded
+
+
+# --- Disputes -----------------------------------------------------------------------------------
+
+_DISPUTE_RANK = {
+    "warning_needs_response": 0,
+    "needs_response": 0,
+    "warning_under_review": 1,
+    "under_review": 1,
+    "warning_closed": 2,
+    "won": 2,
+    "lost": 2,
+    "prevented": 2,
+}
+
+
+def dispute_sync(*, data: Mapping[str, Any]) -> Dispute:
+    """Mirror a Stripe dispute (``data`` = the dispute object); status only moves forward.
+
+    A new dispute flags its order and emails the seller and the admins once (after commit) with
+    the evidence deadline. A lost dispute, when ``MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER`` is on,
+    takes the seller's remaining share back with a transfer reversal (idempotency key per
+    dispute); the ledger records it from Stripe's objects (``ledger_sync_charge``).
+    """
+    dispute_id = str(data["id"])
+    charge_id = _id(data.get("charge"))
+    status = str(data.get("status") or "needs_response")
+    if status not in _DISPUTE_RANK:
+        status = "needs_response"
+    evidence_due = _ts((data.get("evidence_details") or {}).get("due_by"))
+    with transaction.atomic():
+        existing = Dispute.objects.select_for_update().filter(stripe_id=dispute_id).first()
+        if existing is None:
+            ledger_charge = (
+                LedgerTransaction.objects.filter(
+                    kind=LedgerTransaction.Kind.CHARGE, stripe_object_id=charge_id
+                )
+                .only("order_id", "seller_id")
+                .first()
+            )
+            try:
+                with transaction.atomic():
+                    existing = Dispute.objects.create(
+                        stripe_id=dispute_id,
+                        charge_id=charge_id,
+                        order_id=ledger_charge.order_id if ledger_charge else None,
+                        seller_id=ledger_charge.seller_id if ledger_charge else None,
+                        amount=int(data["amount"]),
+                        currency=str(data["currency"]).lower(),
+                        reason=str(data.get("reason") or "")[:64],
+                        status=status,
+                        evidence_due_by=evidence_due,
+                        stripe_created=_ts(data.get("created")) or timezone.now(),
+                    )
+            except IntegrityError:
+                existing = Dispute.objects.select_for_update().get(stripe_id=dispute_id)
+        dispute = existing
+        if _DISPUTE_RANK[status] > _DISPUTE_RANK.get(dispute.status, 0) or (
+            _DISPUTE_RANK[status] == _DISPUTE_RANK.get(dispute.status, 0)
+            and status != dispute.status
+            and _DISPUTE_RANK[status] < 2
+        ):
+            dispute.status = status
+        dispute.evidence_due_by = evidence_due or dispute.evidence_due_by
+        if dispute.notified_at is None:
+            dispute.notified_at = timezone.now()
+            from payouts import tasks
+
+            pk = dispute.pk
+            transaction.on_commit(lambda: tasks.send_dispute_opened_email.delay(pk))
+        dispute.save()
+        if (
+            dispute.status == "lost"
+            and settings.MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER
+            and not dispute.seller_share_reversal_id
+        ):
+            _recover_seller_share(dispute)
+    return dispute
+
+
+def _recover_seller_share(dispute: Dispute) -> None:
+    """Reverse the seller's remaining net share of a lost dispute's charge (locked row)."""
+    from marketplace import stripe_gateway as gw
+
+    charge = _plain(gw.charge_retrieve(charge_id=dispute.charge_id))
+    transfer_id = _id(charge.get("transfer"))
+    if not transfer_id or dispute.seller_id is None:
+        return
+    transfer = _plain(gw.transfer_retrieve(transfer_id=transfer_id))
+    remaining_transfer = int(transfer["amount"]) - int(transfer.get("amount_reversed") or 0)
+    net = (
+        LedgerEntry.objects.filter(
+            seller_id=dispute.seller_id,
+            account=seller_balance_account(dispute.seller_id),
+            transaction__order_id=dispute.order_id,
+        ).aggregate(total=Sum("amount"))["total"]
+        if dispute.order_id
+        else None
+    )
+    share = remaining_transfer if net is None else min(int(net), remaining_transfer)
+    share = min(share, dispute.amount)
+    if share <= 0:
+        return
+    from marketplace.stripe_gateway import idempotency_key
+
+    reversal = gw.transfer_reversal_create(
+        transfer_id=transfer_id,
+        amount=share,
+        reason=f"dispute {dispute.stripe_id} lost",
+        idempotency_key=idempotency_key("dispute", dispute.stripe_id, "reversal"),
+    )
+    dispute.seller_share_reversal_id = str(_plain(reversal)["id"])
+    dispute.save(update_fields=["seller_share_reversal_id", "updated_at"])
+
+
+def dispute_submit_evidence(*, actor: Any, dispute_id: int, text: str) -> Dispute:
+    """Staff send evidence text for an open dispute to the bank through Stripe.
+
+    Refuses (``UserFacingError``) non-staff, empty text, closed disputes and a passed deadline.
+    Side effects: the Stripe dispute's evidence is submitted; the text, who and when are kept.
+    """
+    from marketplace import stripe_gateway as gw
+
+    if not getattr(actor, "is_staff", False):
+        raise UserFacingError("Only platform staff can answer disputes.")
+    text = (text or "").strip()
+    if not text:
+        raise UserFacingError("Write the evidence to send.", field="text")
+    with transaction.atomic():
+        dispute = Dispute.objects.select_for_update().get(pk=dispute_id)
+        if not dispute.is_open or dispute.status.endswith("under_review"):
+            raise UserFacingError("This dispute no longer takes evidence.")
+        if dispute.evidence_due_by and dispute.evidence_due_by < timezone.now():
+            raise UserFacingError("The evidence deadline has passed.")
+        try:
+            gw.dispute_submit_evidence(
+                dispute_id=dispute.stripe_id,
+                text=text,
+                idempotency_key=gw.idempotency_key(
+                    "dispute", dispute.stripe_id, "evidence", zlib.crc32(text.encode())
+                ),
+            )
+        except gw.GatewayError as exc:
+            raise UserFacingError(f"Stripe refused the evidence: {exc.message}") from exc
+        dispute.evidence_text = text
+        dispute.evidence_submitted_at = timezone.now()
+        dispute.evidence_submitted_by = actor
+        dispute.status = (
+            "under_review" if not dispute.status.startswith("warning") else "warning_under_review"
+        )
+        dispute.save()
+    return dispute

@@ -41,3 +41,12 @@ def send_payout_failed_email(payout_id: int) -> None:
 
     payout = Payout.objects.select_related("seller__user").get(pk=payout_id)
     emails.payout_failed(payout=payout)
+
+
+@shared_task(acks_late=True)
+def send_dispute_opened_email(dispute_id: int) -> None:
+    from payouts import emails
+    from payouts.models import Dispute
+
+    dispute = Dispute.objects.select_related("seller__user").get(pk=dispute_id)
+    emails.dispute_opened(dispute=dispute)
