@@ -1,0 +1,9 @@
+"""Benchmarks (`make bench` -> `python -m bench`). Each prints its workload, a baseline measured
+in the same run, and the ratio. Register a benchmark in ``BENCHMARKS`` (name -> module with
+``main(argv: list[str]) -> int``)."""
+
+BENCHMARKS: dict[str, str] = {
+    "events_intake": "bench.events_intake",
+    "events_processing": "bench.events_processing",
+    "balance_page": "bench.balance_page",
+}

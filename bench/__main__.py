@@ -1,35 +1,37 @@
-"""Run the benchmarks: ``python -m bench [name ...]``.
+"""Run every registered benchmark, or the ones named: ``python -m bench [name ...] [-- args]``.
 
-Each benchmark runs in its own process, so each can configure Django (its own throw-away
-database) without stepping on the others.
+Arguments after ``--`` go to each benchmark (e.g. ``python -m bench events_intake -- --events 2000``).
 """
 
 from __future__ import annotations
 
-import subprocess
+import importlib
 import sys
 
-# name -> module with a main(); add yours here.
-BENCHMARKS: dict[str, str] = {
-    "balance_page": "bench.balance_page",
-}
+from bench import BENCHMARKS
 
 
 def main(argv: list[str]) -> int:
-    names = argv or list(BENCHMARKS)
-    unknown = [name for name in names if name not in BENCHMARKS]
+    if "--" in argv:
+        split = argv.index("--")
+        names, rest = argv[:split], argv[split + 1 :]
+    else:
+        names, rest = argv, []
+    if names in (["-h"], ["--help"]):
+        print(__doc__)
+        print("benchmarks:", ", ".join(BENCHMARKS))
+        return 0
+    unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
         return 2
-    failed = 0
-    for name in names:
+    status = 0
+    for name in names or list(BENCHMARKS):
         print(f"=== {name} ===", flush=True)
-        code = subprocess.call(
-            [sys.executable, "-c", f"import {BENCHMARKS[name]} as m; raise SystemExit(m.main())"]
-        )
-        failed += code != 0
-    return 1 if failed else 0
+        module = importlib.import_module(BENCHMARKS[name])
+        status = max(status, int(module.main(rest) or 0))
+    return status
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))

@@ -138,7 +138,31 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimu
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "marketplace"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Periodic jobs (`make beat`). Each app adds its own entries here, in its own block.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # --- events: stragglers, retries with backoff, missed-event recovery ---
+    "events-drain": {"task": "events.drain_events", "schedule": 30.0},
+    "events-retry-due": {"task": "events.retry_due_events", "schedule": 60.0},
+    "events-recover-missed": {"task": "events.recover_missed_events", "schedule": 600.0},
+    # --- sellers: re-read every connected account, a safety net for lost account.updated ---
+    "sellers-sync-accounts": {
+        "task": "sellers.tasks.sync_all_seller_accounts",
+        "schedule": timedelta(hours=6),
+    },
+    # Reserved for the other issues' jobs (add the entry when the task exists):
+    # "buyers-expire-checkouts": expire stale checkout sessions and release stock
+    # "payouts-refresh-balances": refresh sellers' balances
+    # "payouts-reconcile": reconcile the ledger with Stripe
+}
+
+# --- Stripe event pipeline (marketplace/events) -------------------------------------------------
+EVENTS_MAX_ATTEMPTS = env_int("EVENTS_MAX_ATTEMPTS", 8, minimum=1)
+# Backoff after the n-th failure: base * 2**(n-1) seconds, capped at 6 hours.
+EVENTS_RETRY_BASE_SECONDS = env_int("EVENTS_RETRY_BASE_SECONDS", 60, minimum=1)
+# At most one wake-up message to the workers per window while events keep arriving.
+EVENTS_WAKE_WINDOW_SECONDS = env_int("EVENTS_WAKE_WINDOW_SECONDS", 2, minimum=1)
+# How far back the periodic recovery lists events from Stripe (it runs every 10 minutes).
+EVENTS_RECOVER_WINDOW_MINUTES = env_int("EVENTS_RECOVER_WINDOW_MINUTES", 60, minimum=1)
 
 # --- Stripe ---------------------------------------------------------------------------------
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
@@ -152,6 +176,21 @@ STRIPE_SANDBOX = STRIPE_MODE == "sandbox"
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0)
 # Direct charges on the seller's account name the seller on the statement when on_behalf_of is set.
 STRIPE_ON_BEHALF_OF = env_bool("STRIPE_ON_BEHALF_OF", False)
+
+# --- Stripe sandbox (only used when STRIPE_SECRET_KEY is empty; see sandbox/README.md) --------
+# When webhook events are posted: "thread" (background thread after commit), "inline"
+# (synchronously after commit; the tests' default) or "manual" (sandbox.testing.deliver_pending()).
+SANDBOX_WEBHOOK_DELIVERY = env_str("SANDBOX_WEBHOOK_DELIVERY", "thread")
+if SANDBOX_WEBHOOK_DELIVERY not in {"thread", "inline", "manual"}:
+    raise ImproperlyConfigured("SANDBOX_WEBHOOK_DELIVERY must be thread, inline or manual.")
+# Seconds before an HTTP webhook delivery to another host times out.
+SANDBOX_WEBHOOK_TIMEOUT = env_int("SANDBOX_WEBHOOK_TIMEOUT", 5, minimum=1)
+# Cap in milliseconds on the SDK's sleep between retries against the sandbox (-1: the SDK's own).
+_sandbox_retry_ms = env_int("SANDBOX_MAX_RETRY_DELAY_MS", -1, minimum=-1)
+SANDBOX_MAX_RETRY_DELAY: float | None = None if _sandbox_retry_ms < 0 else _sandbox_retry_ms / 1000
+if STRIPE_SANDBOX:
+    # Due sandbox work (webhook retries, clock jobs) when a worker and beat run.
+    CELERY_BEAT_SCHEDULE["sandbox-run-due"] = {"task": "sandbox.run_due", "schedule": 60.0}
 
 # --- Marketplace ------------------------------------------------------------------------------
 MARKETPLACE_CURRENCIES = [

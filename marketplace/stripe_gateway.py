@@ -12,9 +12,12 @@ Stripe's exceptions never leave this module: they become ``PaymentError`` (user-
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import threading
-from collections.abc import Callable, Iterator
-from typing import ParamSpec, TypeVar
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 import stripe
 from django.conf import settings
@@ -144,6 +147,81 @@ def account_retrieve(*, account_id: str) -> stripe.Account:
     return client().v1.accounts.retrieve(account_id)
 
 
+# Express-equivalent controller properties: the Express dashboard, fees and losses on the
+# platform, Stripe collects the requirements (so onboarding runs on Stripe-hosted pages).
+EXPRESS_CONTROLLER: stripe.params.AccountCreateParamsController = {
+    "stripe_dashboard": {"type": "express"},
+    "fees": {"payer": "application"},
+    "losses": {"payments": "application"},
+    "requirement_collection": "stripe",
+}
+
+
+@translate_errors
+def account_create(*, seller_id: int, country: str, email: str) -> stripe.Account:
+    """Create the seller's connected account (Express dashboard; card_payments and transfers).
+
+    The idempotency key is derived from our seller id, so a double submit or a retry returns the
+    same account instead of making a second one (within Stripe's 24 h idempotency window; callers
+    also refuse to create when the seller already has an account id).
+    """
+    params: stripe.params.AccountCreateParams = {
+        "controller": EXPRESS_CONTROLLER,
+        "country": country.upper(),
+        "email": email,
+        "capabilities": {
+            "card_payments": {"requested": True},
+            "transfers": {"requested": True},
+        },
+        "metadata": {"seller_id": str(seller_id)},
+    }
+    return client().v1.accounts.create(
+        params, options={"idempotency_key": idempotency_key("seller", seller_id, "account")}
+    )
+
+
+@translate_errors
+def account_link_create(
+    *,
+    account_id: str,
+    link_type: str,
+    refresh_url: str,
+    return_url: str,
+    request_key: str,
+    collect_eventually_due: bool = False,
+) -> stripe.AccountLink:
+    """A single-use, short-lived link to Stripe-hosted onboarding (``account_onboarding``) or
+    to updating details (``account_update``, refused by Stripe for Express-dashboard accounts).
+
+    ``request_key`` identifies one click of ours (links expire, so each click needs its own);
+    ``collect_eventually_due`` asks for the future requirements too, so a seller can update
+    details before Stripe needs them.
+    """
+    params: stripe.params.AccountLinkCreateParams = {
+        "account": account_id,
+        "type": link_type,
+        "refresh_url": refresh_url,
+        "return_url": return_url,
+    }
+    if collect_eventually_due:
+        params["collection_options"] = {"fields": "eventually_due"}
+    return client().v1.account_links.create(
+        params,
+        options={"idempotency_key": idempotency_key("account", account_id, "link", request_key)},
+    )
+
+
+@translate_errors
+def login_link_create(*, account_id: str, request_key: str) -> stripe.LoginLink:
+    """A single-use link signing the seller into their Express dashboard."""
+    return client().v1.accounts.login_links.create(
+        account_id,
+        options={
+            "idempotency_key": idempotency_key("account", account_id, "login-link", request_key)
+        },
+    )
+
+
 # (end of sellers section)
 
 
@@ -180,7 +258,9 @@ def transfer_retrieve(*, transfer_id: str) -> stripe.Transfer:
 def transfer_reversals_list(*, transfer_id: str) -> Iterator[stripe.TransferReversal]:
     """Every reversal of a transfer (auto-paginated)."""
     params: stripe.params.TransferReversalListParams = {"limit": 100}
-    return iter(client().v1.transfers.reversals.list(transfer_id, params).auto_paging_iter())
+    return _translated_iter(
+        client().v1.transfers.reversals.list(transfer_id, params).auto_paging_iter()
+    )
 
 
 @translate_errors
@@ -206,14 +286,16 @@ def application_fee_retrieve(*, fee_id: str) -> stripe.ApplicationFee:
 def application_fee_refunds_list(*, fee_id: str) -> Iterator[stripe.ApplicationFeeRefund]:
     """Every refund of an application fee (auto-paginated)."""
     params: stripe.params.ApplicationFeeRefundListParams = {"limit": 100}
-    return iter(client().v1.application_fees.refunds.list(fee_id, params).auto_paging_iter())
+    return _translated_iter(
+        client().v1.application_fees.refunds.list(fee_id, params).auto_paging_iter()
+    )
 
 
 @translate_errors
 def refunds_list(*, charge_id: str) -> Iterator[stripe.Refund]:
     """Every refund of a charge (auto-paginated)."""
     params: stripe.params.RefundListParams = {"charge": charge_id, "limit": 100}
-    return iter(client().v1.refunds.list(params).auto_paging_iter())
+    return _translated_iter(client().v1.refunds.list(params).auto_paging_iter())
 
 
 @translate_errors
@@ -263,7 +345,7 @@ def dispute_submit_evidence(*, dispute_id: str, text: str, idempotency_key: str)
 def disputes_list(*, charge_id: str) -> Iterator[stripe.Dispute]:
     """Every dispute of a charge (auto-paginated)."""
     params: stripe.params.DisputeListParams = {"charge": charge_id, "limit": 100}
-    return iter(client().v1.disputes.list(params).auto_paging_iter())
+    return _translated_iter(client().v1.disputes.list(params).auto_paging_iter())
 
 
 @translate_errors
@@ -287,13 +369,191 @@ def balance_transactions_iter(
         )
     else:
         page = client().v1.balance_transactions.list(params)
-    return iter(page.auto_paging_iter())
+    return _translated_iter(page.auto_paging_iter())
 
 
 # (end of payouts section)
 
 
 # --- Events and webhook endpoints (events) -----------------------------------------------------
+
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+class WebhookSignatureError(ValueError):
+    """The ``Stripe-Signature`` header is missing, malformed, wrong or too old (one-line reason)."""
+
+
+def webhook_verify_signature(
+    *,
+    payload: bytes,
+    sig_header: str,
+    secrets: Sequence[str],
+    tolerance: int = WEBHOOK_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> None:
+    """Check ``Stripe-Signature`` (``t=...,v1=...``) on the raw body against any of ``secrets``.
+
+    Stripe signs ``f"{t}.{body}"`` with HMAC-SHA256 and may send several ``v1`` signatures (one per
+    active secret during a rotation); several of our secrets may be valid at once too. Raises
+    ``WebhookSignatureError`` with a one-line reason. Pure computation: no network, no parsing of
+    the body, so it is cheap enough for the request.
+    """
+    if not sig_header:
+        raise WebhookSignatureError("missing Stripe-Signature header")
+    if not secrets:
+        raise WebhookSignatureError("no webhook signing secret is configured for this endpoint")
+    timestamp: int | None = None
+    signatures: list[bytes] = []
+    for item in sig_header.split(","):
+        key, sep, value = item.strip().partition("=")
+        if not sep:
+            continue
+        if key == "t":
+            try:
+                timestamp = int(value)
+            except ValueError:
+                raise WebhookSignatureError("malformed Stripe-Signature timestamp") from None
+        elif key == "v1":
+            signatures.append(value.encode("ascii", "replace"))
+    if timestamp is None:
+        raise WebhookSignatureError("no timestamp in Stripe-Signature header")
+    if not signatures:
+        raise WebhookSignatureError("no v1 signature in Stripe-Signature header")
+    signed = str(timestamp).encode() + b"." + payload
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest().encode()
+        if any(hmac.compare_digest(expected, sig) for sig in signatures):
+            break
+    else:
+        raise WebhookSignatureError("signature does not match any webhook secret")
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > tolerance:
+        raise WebhookSignatureError(
+            f"timestamp outside the {tolerance}-second tolerance ({int(current - timestamp)} s old)"
+        )
+
+
+def webhook_sign(*, payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """The ``Stripe-Signature`` header Stripe would send for ``payload`` (tests and benchmarks)."""
+    t = int(time.time()) if timestamp is None else timestamp
+    sig = hmac.new(secret.encode(), str(t).encode() + b"." + payload, hashlib.sha256).hexdigest()
+    return f"t={t},v1={sig}"
+
+
+@translate_errors
+def webhook_endpoint_create(
+    *, url: str, connect: bool, generation: int = 0
+) -> stripe.WebhookEndpoint:
+    """Register a webhook endpoint receiving every event (``connect=True``: connected accounts').
+
+    The returned object carries ``secret`` (only on creation). Idempotency key from the URL, the
+    kind and ``generation`` (bumped when a lost endpoint is replaced), so a retry never registers
+    a second endpoint.
+    """
+    kind = "connect" if connect else "platform"
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    params: stripe.params.WebhookEndpointCreateParams = {
+        "url": url,
+        "enabled_events": ["*"],
+        "connect": connect,
+        "description": f"marketplace {kind} endpoint",
+    }
+    return client().v1.webhook_endpoints.create(
+        params=params,
+        options={"idempotency_key": idempotency_key("webhook-endpoint", kind, digest, generation)},
+    )
+
+
+@translate_errors
+def webhook_endpoint_list() -> list[stripe.WebhookEndpoint]:
+    """Every webhook endpoint registered on the platform account."""
+    params: stripe.params.WebhookEndpointListParams = {"limit": 100}
+    return list(client().v1.webhook_endpoints.list(params=params).auto_paging_iter())
+
+
+@translate_errors
+def event_list(
+    *, created_gte: int, account: str | None = None, limit: int = 100
+) -> Iterator[dict[str, Any]]:
+    """Events created at or after ``created_gte`` (unix seconds), newest first, as plain JSON dicts.
+
+    ``account`` lists the events of one connected account (``Stripe-Account`` header). Stripe keeps
+    30 days of events. The iterator pages lazily; errors while paging are translated too.
+    """
+    params: stripe.params.EventListParams = {"created": {"gte": created_gte}, "limit": limit}
+    options: stripe.RequestOptions = {}
+    if account:
+        options["stripe_account"] = account
+    page = client().v1.events.list(params=params, options=options)
+    return _translated_iter(event.to_dict() for event in page.auto_paging_iter())
+
+
+@translate_errors
+def event_retrieve(*, event_id: str, account: str | None = None) -> dict[str, Any]:
+    """One event as a plain JSON dict (``account`` for a connected account's event)."""
+    options: stripe.RequestOptions = {}
+    if account:
+        options["stripe_account"] = account
+    return client().v1.events.retrieve(event_id, options=options).to_dict()
+
+
+@translate_errors
+def connected_account_ids() -> Iterator[str]:
+    """Ids of every connected account of the platform (``accounts.list``, paged lazily)."""
+    params: stripe.params.AccountListParams = {"limit": 100}
+    page = client().v1.accounts.list(params=params)
+    return _translated_iter(account.id for account in page.auto_paging_iter())
+
+
+# Object types an event's ``data.object`` may be, and how to fetch the current version.
+_RETRIEVERS: dict[str, Callable[[stripe.StripeClient, str, stripe.RequestOptions], Any]] = {
+    "account": lambda c, i, o: c.v1.accounts.retrieve(i, options=o),
+    "checkout.session": lambda c, i, o: c.v1.checkout.sessions.retrieve(i, options=o),
+    "payment_intent": lambda c, i, o: c.v1.payment_intents.retrieve(i, options=o),
+    "charge": lambda c, i, o: c.v1.charges.retrieve(i, options=o),
+    "refund": lambda c, i, o: c.v1.refunds.retrieve(i, options=o),
+    "transfer": lambda c, i, o: c.v1.transfers.retrieve(i, options=o),
+    "payout": lambda c, i, o: c.v1.payouts.retrieve(i, options=o),
+    "dispute": lambda c, i, o: c.v1.disputes.retrieve(i, options=o),
+    "application_fee": lambda c, i, o: c.v1.application_fees.retrieve(i, options=o),
+    "balance": lambda c, i, o: c.v1.balance.retrieve(options=o),
+}
+
+
+@translate_errors
+def object_retrieve(
+    *, object_type: str, object_id: str, stripe_account: str | None = None
+) -> dict[str, Any]:
+    """The current version of a Stripe object named by an event (``data.object``), as JSON.
+
+    For Connect events pass ``stripe_account=event.account``. Raises ``GatewayError`` for an
+    object type we do not know how to fetch.
+    """
+    retriever = _RETRIEVERS.get(object_type)
+    if retriever is None:
+        raise GatewayError(f"cannot re-fetch Stripe objects of type {object_type!r}")
+    options: stripe.RequestOptions = {}
+    if stripe_account:
+        options["stripe_account"] = stripe_account
+    result: dict[str, Any] = retriever(client(), object_id, options).to_dict()
+    return result
+
+
+def _translated_iter[T](items: Iterator[T]) -> Iterator[T]:
+    """Re-raise Stripe errors met while paging as the project's own errors."""
+    it = iter(items)
+    while True:
+        try:
+            item = _next_translated(it)
+        except StopIteration:
+            return
+        yield item
+
+
+@translate_errors
+def _next_translated[T](it: Iterator[T]) -> T:
+    return next(it)
 
 
 # (end of events section)

@@ -1,13 +1,21 @@
 """How the marketplace's StripeClient reaches the sandbox in-process.
 
-Placeholder until the sandbox issue lands: every request fails clearly instead of faking an answer.
+``marketplace/stripe_gateway.py`` builds ``stripe.StripeClient(SANDBOX_SECRET_KEY,
+http_client=SandboxHTTPClient(), base_addresses={... SANDBOX_API_BASE ...})``. The SDK encodes
+the request, adds its own headers (``Idempotency-Key``, ``Stripe-Account``, ``Stripe-Version``)
+and retries (``request_with_retries`` is the base class's); this client only hands the request to
+``sandbox.dispatcher.handle`` instead of the network. An injected timeout becomes the SDK's own
+``APIConnectionError`` (retryable), exactly what a real network timeout raises.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import stripe
+from django.conf import settings
 
 SANDBOX_SECRET_KEY = "sk_test_sandbox"
 SANDBOX_API_BASE = "http://sandbox.invalid"
@@ -16,8 +24,50 @@ SANDBOX_API_BASE = "http://sandbox.invalid"
 class SandboxHTTPClient(stripe.HTTPClient):
     name = "sandbox"
 
-    def request(self, method: str, url: str, headers: Any, post_data: Any = None) -> Any:  # type: ignore[override]
-        raise stripe.APIConnectionError("The Stripe sandbox is not available yet.")  # type: ignore[no-untyped-call]
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[str, int, Mapping[str, str]]:
+        from sandbox.dispatcher import SimulatedTimeout, handle
+
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        body = post_data.decode() if isinstance(post_data, bytes) else (post_data or "")
+        try:
+            status, response_headers, response_body = handle(
+                method, path, dict(headers or {}), body
+            )
+        except SimulatedTimeout as exc:
+            raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
+                f"Request to Stripe timed out (sandbox fault injection).\n\n(Network error: {exc})",
+                should_retry=True,
+            ) from exc
+        return response_body, status, {k.lower(): v for k, v in response_headers.items()}
+
+    def request_stream(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[Any, int, Mapping[str, str]]:
+        import io
+
+        body, status, response_headers = self.request(method, url, headers, post_data)
+        return io.BytesIO(body.encode()), status, response_headers
+
+    def _sleep_time_seconds(self, num_retries: int) -> float:
+        # The SDK's backoff (0.5 s and up) unless SANDBOX_MAX_RETRY_DELAY caps it (tests use 0).
+        delay = float(super()._sleep_time_seconds(num_retries))
+        cap = getattr(settings, "SANDBOX_MAX_RETRY_DELAY", None)
+        return delay if cap is None else min(delay, float(cap))
 
     def close(self) -> None:
         return None

@@ -43,8 +43,19 @@ class Seller(models.Model):
     requirements_eventually_due = models.JSONField(default=list, blank=True)
     requirements_current_deadline = models.DateTimeField(null=True, blank=True)
     requirements_disabled_reason = models.CharField(max_length=255, blank=True)
-    # Stripe's event ``created`` of the newest account state applied, so older events never win.
+    # Stripe's event ``created`` of the newest account event applied, so older events never win.
     account_synced_at = models.DateTimeField(null=True, blank=True)
+    # When we last read the account from Stripe (dashboard re-read, periodic sync, or an event).
+    account_refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    # Platform-side state: why the seller was suspended, when the account was disconnected, and
+    # a flag for admins to look at the seller (set on deauthorization), cleared once handled.
+    status_reason = models.CharField(max_length=255, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    needs_attention = models.BooleanField(
+        default=False, help_text="Something happened that an admin should look at"
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

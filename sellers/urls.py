@@ -1,6 +1,32 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+
+from sellers import views
 
 app_name = "sellers"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.dashboard, name="dashboard"),
+    path("start/", views.start, name="start"),
+    path("settings/", views.shop_settings, name="settings"),
+    path("onboarding/", views.onboarding, name="onboarding"),
+    path("onboarding/update/", views.onboarding_update, name="onboarding_update"),
+    path(
+        "onboarding/refresh/<str:account_id>/",
+        views.onboarding_refresh,
+        name="onboarding_refresh",
+    ),
+    path("stripe-dashboard/", views.stripe_dashboard, name="stripe_dashboard"),
+    path("listings/new/", views.listing_new, name="listing_new"),
+    path("listings/fee-preview/", views.fee_preview, name="fee_preview"),
+    path("listings/<int:listing_id>/edit/", views.listing_edit, name="listing_edit"),
+    path("listings/<int:listing_id>/publish/", views.listing_publish, name="listing_publish"),
+    path("listings/<int:listing_id>/pause/", views.listing_pause, name="listing_pause"),
+    path("listings/<int:listing_id>/unpause/", views.listing_unpause, name="listing_unpause"),
+    path("listings/<int:listing_id>/delete/", views.listing_delete, name="listing_delete"),
+    path(
+        "listings/<int:listing_id>/images/<int:image_id>/delete/",
+        views.listing_image_delete,
+        name="listing_image_delete",
+    ),
+]

@@ -12,6 +12,24 @@ def _fast_password_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
+def _tasks_in_process(request, settings):
+    """Run Celery tasks in-process after commit, even when a broker (REDIS_URL) is configured.
+
+    Tests marked ``celery_worker`` use a real worker against Redis instead and keep the broker.
+    """
+    if request.node.get_closest_marker("celery_worker"):
+        yield
+        return
+    from marketplace.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     # allauth's rate limits live in the cache; a test must not inherit another's counters.
     from django.core.cache import cache

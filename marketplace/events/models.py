@@ -31,7 +31,8 @@ class StripeEvent(models.Model):
         RECOVERED = "recovered", "Recovered from the events list"
 
     stripe_id = models.CharField(max_length=255, unique=True)
-    type = models.CharField(max_length=255, db_index=True)
+    # Indexed through the (type, status) index below: every index slows intake's insert.
+    type = models.CharField(max_length=255)
     # The connected account (acct_...) for Connect events, empty for platform events.
     account = models.CharField(max_length=255, blank=True, db_index=True)
     livemode = models.BooleanField(default=False)
@@ -42,6 +43,10 @@ class StripeEvent(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # The full traceback of the last failure (``last_error`` is its one-line summary).
+    last_traceback = models.TextField(blank=True)
+    # Why an event was ignored (no handler, wrong mode ...), shown in the admin.
+    ignored_reason = models.CharField(max_length=255, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -51,6 +56,12 @@ class StripeEvent(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["type", "status"]),
+            # The drain's work queue: only pending rows, in arrival order (small, hot index).
+            models.Index(
+                fields=["id"],
+                name="events_pending_idx",
+                condition=models.Q(status__in=["received", "failed"]),
+            ),
         ]
         ordering = ["-created", "-id"]
 
@@ -63,3 +74,30 @@ class StripeEvent(models.Model):
         data = self.payload.get("data") or {}
         obj = data.get("object") or {}
         return dict(obj)
+
+
+class WebhookEndpoint(models.Model):
+    """A webhook endpoint we registered with Stripe ourselves (sandbox mode) and its signing secret.
+
+    In sandbox mode ``webhook_endpoints_ensure_sandbox()`` registers our two endpoints with the
+    sandbox and keeps the generated secrets here, so intake can verify the sandbox's deliveries.
+    With real Stripe the secrets come from settings (``STRIPE_WEBHOOK_SECRET`` ...) instead.
+    """
+
+    class Kind(models.TextChoices):
+        PLATFORM = "platform", "Platform endpoint"
+        CONNECT = "connect", "Connect endpoint"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    url = models.URLField(max_length=500)
+    stripe_id = models.CharField(max_length=255, unique=True)
+    secret = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "url"], name="events_endpoint_kind_url_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.url} ({self.stripe_id})"

@@ -13,7 +13,8 @@ event is retried. Handlers must be idempotent and safe out of order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,3 +51,50 @@ def handler_for(event_type: str) -> Handler | None:
 
 def registered_types() -> list[str]:
     return sorted(_handlers)
+
+
+@contextmanager
+def handlers_replaced(handlers: dict[str, Handler]) -> Iterator[None]:
+    """Swap the whole registry for ``handlers`` while the block runs (tests and benchmarks)."""
+    saved = dict(_handlers)
+    _handlers.clear()
+    _handlers.update(handlers)
+    try:
+        yield
+    finally:
+        _handlers.clear()
+        _handlers.update(saved)
+
+
+# --- Connected accounts to poll for missed events ----------------------------------------------
+#
+# Missed-event recovery lists each connected account's recent events. The core does not know the
+# apps' models, so an app registers a provider returning the account ids worth polling (e.g. the
+# sellers app: every seller with a Stripe account). With no provider registered, recovery asks
+# Stripe (``accounts.list``) for every connected account.
+
+AccountsProvider = Callable[[], Iterable[str]]
+
+_account_providers: list[AccountsProvider] = []
+
+
+def polls_accounts(func: AccountsProvider) -> AccountsProvider:
+    """Register ``func() -> Iterable[str]`` (connected account ids) for missed-event recovery."""
+    if func not in _account_providers:
+        _account_providers.append(func)
+    return func
+
+
+def account_providers() -> list[AccountsProvider]:
+    return list(_account_providers)
+
+
+@contextmanager
+def account_providers_replaced(providers: list[AccountsProvider]) -> Iterator[None]:
+    """Swap the account providers while the block runs (tests)."""
+    saved = list(_account_providers)
+    _account_providers[:] = providers
+    try:
+        yield
+    finally:
+        _account_providers[:] = saved

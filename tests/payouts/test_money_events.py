@@ -179,7 +179,7 @@ def run_script(fake_stripe, script, seed):
     seller = SellerFactory()
     acct = seller.stripe_account_id
     sales: list[dict] = []
-    for n, (action, amount, bps) in enumerate(script):
+    for action, amount, bps in script:
         pending = []
         if action == "sale" or not sales:
             fee = amount * bps // 10_000
@@ -227,7 +227,7 @@ def run_script(fake_stripe, script, seed):
                 }
                 fake_stripe._move(acct, "eur", -available)
                 pending.append(("payout.paid", payout))
-        events = pending + [rng.choice(pending)] if pending else []
+        events = [*pending, rng.choice(pending)] if pending else []
         rng.shuffle(events)
         for event_type, obj in events:
             account = acct if event_type.startswith("payout") else ""

@@ -1,0 +1,47 @@
+"""Celery tasks of the event pipeline. Thin: each calls one service. They take no arguments and
+are idempotent, so a redelivered message (acks_late) or a beat tick is always safe.
+
+Hooks for the other issues' periodic jobs live in their apps' ``tasks.py`` and are scheduled in
+``settings.CELERY_BEAT_SCHEDULE`` (see the README section "Webhooks and background jobs").
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from marketplace.events import services
+
+
+@shared_task(name="events.drain_events", ignore_result=True)
+def drain_events() -> int:
+    """Process every due event (woken by intake; also on the beat schedule for stragglers)."""
+    services.wake_key_clear()
+    budget = max(float(settings.CELERY_TASK_SOFT_TIME_LIMIT) / 2, 1.0)
+    result = services.events_drain(
+        time_budget=budget,
+        linger=0.0 if settings.CELERY_TASK_ALWAYS_EAGER else services.LOCAL_WAKE_WINDOW_SECONDS,
+    )
+    if result.more:
+        services.drain_soon()
+    return result.processed
+
+
+@shared_task(name="events.retry_due_events", ignore_result=True)
+def retry_due_events() -> int:
+    """Release claims of lost workers, then wake a drain if events (e.g. retries) are due."""
+    released = services.events_release_expired()
+    if services.events_pending_count():
+        services.drain_soon()
+    return released
+
+
+@shared_task(name="events.recover_missed_events", ignore_result=True)
+def recover_missed_events() -> int:
+    """List the last ``EVENTS_RECOVER_WINDOW_MINUTES`` of events from Stripe; store the missed."""
+    minutes = int(getattr(settings, "EVENTS_RECOVER_WINDOW_MINUTES", 60))
+    result = services.events_recover(since=timezone.now() - timedelta(minutes=minutes))
+    return result.stored

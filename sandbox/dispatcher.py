@@ -1,0 +1,321 @@
+"""``handle(method, path, headers, body)``: one API request in, Stripe's answer out.
+
+Used by the in-process SDK client (``sandbox.client``) and the HTTP view (``/sandbox/v1/...``).
+Order of work, as on Stripe: fault injection, authentication, route, ``Stripe-Account``,
+idempotency replay, param validation, then the resource function in one ``transaction.atomic()``
+(a ``StripeError`` rolls its writes back unless ``keep_changes``), ``expand``, and the
+idempotency record of the executed request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import stripe
+from django.db import IntegrityError, transaction
+
+from sandbox import context, delivery, faults, formdecode, store
+from sandbox.errors import StripeError, api_error, idempotency_error, rate_limit_error
+from sandbox.ids import new_request_id
+from sandbox.models import IdempotencyRecord, RequestLog, SandboxObject
+from sandbox.router import Request, resolve
+from sandbox.validation import validate
+
+logger = logging.getLogger(__name__)
+
+Response = tuple[int, dict[str, str], str]
+
+
+class SimulatedTimeout(Exception):
+    """An injected connection timeout: the in-process client raises the SDK's
+    ``APIConnectionError``; the HTTP view answers 504."""
+
+
+def _ensure_resources() -> None:
+    import sandbox.resources  # noqa: F401 - registers the routes
+
+
+def _dumps(body: Mapping[str, Any]) -> str:
+    return json.dumps(body, indent=2)
+
+
+def _headers(request_id: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "Request-Id": request_id,
+        "Stripe-Version": stripe.api_version,
+        "Access-Control-Allow-Origin": "*",
+    }
+    if extra:
+        headers.update(extra)
+    return headers
+
+
+def _error(request_id: str, error: StripeError) -> Response:
+    return error.status, _headers(request_id, error.headers), _dumps(error.body())
+
+
+def _api_key(headers: Mapping[str, str]) -> str | None:
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    if auth.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(auth[6:].strip()).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return decoded.split(":", 1)[0]
+    return None
+
+
+def _check_key(key: str | None) -> StripeError | None:
+    if not key:
+        return StripeError(
+            "You did not provide an API key. You need to provide your API key in the "
+            "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). "
+            "See https://stripe.com/docs/api#authentication for details, or we can help at "
+            "https://support.stripe.com/.",
+            status=401,
+        )
+    if not (key.startswith("sk_test_") or key.startswith("rk_test_")):
+        masked = key[:8] + "*" * max(0, len(key) - 12) + key[-4:]
+        return StripeError(
+            f"Invalid API Key provided: {masked}", status=401, code="api_key_invalid"
+        )
+    return None
+
+
+def fingerprint(method: str, path: str, raw: Mapping[str, Any]) -> str:
+    canonical = json.dumps([method.upper(), path, raw], sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _check_account(account: str) -> StripeError | None:
+    row = (
+        SandboxObject.objects.filter(pk=account, object="account", account="")
+        .only("deleted", "private")
+        .first()
+    )
+    if row is None or row.deleted or row.private.get("deauthorized"):
+        return StripeError(
+            "The provided key 'sk_test_***' does not have access to account "
+            f"'{account}' (or that account does not exist). Application access may have been revoked.",
+            status=403,
+            code="account_invalid",
+        )
+    return None
+
+
+def handle(
+    method: str, path: str, headers: Mapping[str, str], body: bytes | str | None = None
+) -> Response:
+    """Answer one API request: ``(status, response headers, JSON body)``.
+
+    ``path`` is the URL path after the API base (``/v1/accounts?limit=3``); a full URL is
+    accepted too. Raises ``SimulatedTimeout`` for an injected timeout.
+    """
+    _ensure_resources()
+    method = method.upper()
+    parts = urlsplit(path)
+    path, query = parts.path, parts.query
+    if path.startswith("/sandbox/"):
+        path = path[len("/sandbox") :]
+    lowered = {k.lower(): v for k, v in headers.items()}
+    request_id = new_request_id()
+    account = lowered.get("stripe-account", "").strip()
+    idempotency_key = lowered.get("idempotency-key", "").strip()
+    log = RequestLog(
+        request_id=request_id,
+        method=method,
+        path=path,
+        account=account,
+        idempotency_key=idempotency_key,
+    )
+
+    fault = faults.consume(method, path)
+    if fault is not None:
+        log.fault = fault.kind
+        if fault.latency_ms:
+            time.sleep(fault.latency_ms / 1000)
+        if fault.kind == "500":
+            log.status = 500
+            log.save()
+            return _error(request_id, api_error("An unknown error occurred (injected fault)."))
+        if fault.kind == "429":
+            log.status = 429
+            log.save()
+            return _error(request_id, rate_limit_error())
+        if fault.kind == "timeout":
+            log.save()
+            raise SimulatedTimeout("Request timed out (injected fault)")
+
+    status, response_headers, response_body = _handle(
+        method, path, query, lowered, body, request_id, account, idempotency_key, log
+    )
+    log.status = status
+    log.save()
+    transaction.on_commit(delivery.maybe_tick)
+    if fault is not None and fault.kind == "timeout_after":
+        raise SimulatedTimeout("Request timed out after it ran (injected fault)")
+    return status, response_headers, response_body
+
+
+def _handle(
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes | str | None,
+    request_id: str,
+    account: str,
+    idempotency_key: str,
+    log: RequestLog,
+) -> Response:
+    problem = _check_key(_api_key(headers))
+    if problem is not None:
+        return _error(request_id, problem)
+    try:
+        found, args = resolve(method, path)
+        text = body.decode() if isinstance(body, bytes) else (body or "")
+        content_type = headers.get("content-type", "")
+        if method == "POST" and text and "json" in content_type:
+            raise StripeError(
+                "Invalid request: the Stripe API takes form-encoded bodies "
+                "(application/x-www-form-urlencoded).",
+            )
+        raw = formdecode.decode(text if method == "POST" else query)
+        if method == "POST" and query:
+            # Stripe ignores the query string of a POST except for expand
+            raw.update({k: v for k, v in formdecode.decode(query).items() if k == "expand"})
+    except StripeError as exc:
+        return _error(request_id, exc)
+
+    if account:
+        if not found.connect:
+            return _error(
+                request_id,
+                StripeError(
+                    "This API call cannot be made on behalf of a connected account "
+                    "(remove the Stripe-Account header).",
+                    status=400,
+                ),
+            )
+        problem = _check_account(account)
+        if problem is not None:
+            return _error(request_id, problem)
+
+    use_idempotency = method == "POST" and bool(idempotency_key)
+    print_ = fingerprint(method, path, raw)
+    if use_idempotency:
+        record = IdempotencyRecord.objects.filter(account=account, key=idempotency_key).first()
+        if record is not None:
+            if record.fingerprint != print_:
+                return _error(
+                    request_id,
+                    idempotency_error(
+                        "Keys for idempotent requests can only be used with the same parameters "
+                        "they were first used with. Try using a key other than "
+                        f"'{idempotency_key}' if you meant to execute a different request."
+                    ),
+                )
+            log.replayed = True
+            return (
+                record.status,
+                _headers(
+                    record.request_id,
+                    {
+                        "Idempotency-Key": idempotency_key,
+                        "Idempotent-Replayed": "true",
+                        "Original-Request": record.request_id,
+                    },
+                ),
+                record.body,
+            )
+
+    try:
+        params = validate(raw, found.params)
+    except StripeError as exc:
+        return _error(request_id, exc)
+
+    req = Request(
+        method=method,
+        path=path,
+        params=params,
+        account=account,
+        args=args,
+        idempotency_key=idempotency_key,
+        request_id=request_id,
+        api_key=_api_key(headers) or "",
+        stripe_version=headers.get("stripe-version", ""),
+        raw_params=raw,
+    )
+    token = context.current.set(
+        context.RequestContext(request_id, idempotency_key or None, account)
+    )
+    extra: dict[str, str] = {}
+    if idempotency_key:
+        extra["Idempotency-Key"] = idempotency_key
+    try:
+        with transaction.atomic():
+            status, payload, error_headers = _run(found.handler, req)
+            text_body = _dumps(payload)
+            if use_idempotency:
+                with transaction.atomic():
+                    IdempotencyRecord.objects.create(
+                        account=account,
+                        key=idempotency_key,
+                        method=method,
+                        path=path,
+                        fingerprint=print_,
+                        status=status,
+                        body=text_body,
+                        request_id=request_id,
+                    )
+    except IntegrityError:
+        return _error(
+            request_id,
+            StripeError(
+                "There is currently another in-progress request using this Stripe token "
+                "(Idempotency-Key). Please try again later.",
+                status=409,
+                code="idempotency_key_in_use",
+                headers={"Stripe-Should-Retry": "true"},
+            ),
+        )
+    except Exception:
+        logger.exception("sandbox: %s %s crashed", method, path)
+        return _error(request_id, api_error("An unknown error occurred in the Stripe sandbox."))
+    finally:
+        context.current.reset(token)
+    extra.update(error_headers)
+    return status, _headers(request_id, extra), text_body
+
+
+def _run(handler: Any, req: Request) -> tuple[int, dict[str, Any], dict[str, str]]:
+    sid = transaction.savepoint_create()
+    try:
+        result = handler(req)
+    except StripeError as exc:
+        if exc.keep_changes:
+            transaction.savepoint_commit(sid)
+        else:
+            transaction.savepoint_rollback(sid)
+        return exc.status, exc.body(), exc.headers
+    except Exception:
+        transaction.savepoint_rollback(sid)
+        raise
+    transaction.savepoint_commit(sid)
+    status, payload = result if isinstance(result, tuple) else (200, result)
+    if req.expand and status < 300:
+        try:
+            payload = store.expand(payload, req.expand, account=req.account or None)
+        except StripeError as exc:
+            return exc.status, exc.body(), exc.headers
+    return status, payload, {}

@@ -1,0 +1,13 @@
+"""Resource modules: importing this package registers every route (``sandbox.router.route``).
+
+To add a resource, create ``sandbox/resources/<name>.py`` with ``@route(...)`` functions and
+import it below.
+"""
+
+from sandbox.resources import (  # noqa: F401
+    accounts,
+    customers,
+    events,
+    products,
+    webhook_endpoints,
+)

@@ -1,0 +1,378 @@
+"""Seller pages: start selling, onboarding links, the dashboard, listings. Thin: parse, call one
+service or selector, render. Every object is reached through a selector scoped to the signed-in
+seller, so another seller's ids answer 404."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TypedDict
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from marketplace.errors import UserFacingError
+from marketplace.fees import FeeQuote, fee_quote
+from marketplace.money import Money
+from marketplace.stripe_gateway import GatewayError
+from sellers import selectors, services
+from sellers.forms import FeePreviewForm, ListingForm, ShopSettingsForm, StartSellingForm
+from sellers.models import Category, Listing, Seller
+from sellers.requirements import onboarding_banner
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+# The dashboard re-reads the Stripe account when the mirror is older than this, and always on
+# return from Stripe's onboarding pages.
+ACCOUNT_REFRESH_AFTER = timedelta(minutes=10)
+
+
+def _stripe_failed(request: HttpRequest, exc: GatewayError, doing: str) -> None:
+    retry = " Please try again." if exc.retryable else ""
+    messages.error(request, f"We could not {doing}: {exc.message}{retry}")
+
+
+def _add_error(form: Form, exc: UserFacingError) -> None:
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+# --- Becoming a seller and onboarding ---------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def start(request: HttpRequest) -> HttpResponse:
+    """ "Start selling": shop name, address, country, currency; then off to Stripe onboarding."""
+    if selectors.seller_for_user(user=request.user) is not None:
+        return redirect("sellers:dashboard")
+    form = StartSellingForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            seller = services.seller_create(user=request.user, **form.cleaned_data)
+        except UserFacingError as exc:
+            _add_error(form, exc)
+        else:
+            return _go_onboard(request, seller)
+    return render(request, "sellers/start.html", {"form": form})
+
+
+def _go_onboard(request: HttpRequest, seller: Seller) -> HttpResponse:
+    try:
+        url = services.seller_start_onboarding(seller=seller)
+    except GatewayError as exc:
+        _stripe_failed(request, exc, "set up payments with Stripe")
+        return redirect("sellers:dashboard")
+    except UserFacingError as exc:
+        messages.error(request, exc.message)
+        return redirect("sellers:dashboard")
+    return HttpResponseRedirect(url)
+
+
+@login_required
+@require_POST
+def onboarding(request: HttpRequest) -> HttpResponse:
+    """Create the account if needed and continue onboarding on a fresh account link."""
+    seller = selectors.seller_get_for_user(user=request.user)
+    return _go_onboard(request, seller)
+
+
+@login_required
+@require_GET
+def onboarding_refresh(request: HttpRequest, account_id: str) -> HttpResponse:
+    """Stripe's ``refresh_url``: the link expired or was used; make a new one (owner only)."""
+    seller = selectors.seller_by_account_for_user(user=request.user, account_id=account_id)
+    try:
+        url = services.seller_onboarding_link(seller=seller)
+    except GatewayError as exc:
+        _stripe_failed(request, exc, "reopen Stripe onboarding")
+        return redirect("sellers:dashboard")
+    except UserFacingError as exc:
+        messages.error(request, exc.message)
+        return redirect("sellers:dashboard")
+    return HttpResponseRedirect(url)
+
+
+@login_required
+@require_POST
+def onboarding_update(request: HttpRequest) -> HttpResponse:
+    """Update details with Stripe (including what Stripe will need later)."""
+    seller = selectors.seller_get_for_user(user=request.user)
+    try:
+        url = services.seller_onboarding_link(seller=seller, update=True)
+    except GatewayError as exc:
+        _stripe_failed(request, exc, "open Stripe")
+        return redirect("sellers:dashboard")
+    except UserFacingError as exc:
+        messages.error(request, exc.message)
+        return redirect("sellers:dashboard")
+    return HttpResponseRedirect(url)
+
+
+@login_required
+@require_POST
+def stripe_dashboard(request: HttpRequest) -> HttpResponse:
+    """Open the seller's Express dashboard through a fresh login link."""
+    seller = selectors.seller_get_for_user(user=request.user)
+    try:
+        url = services.seller_dashboard_login_link(seller=seller)
+    except GatewayError as exc:
+        _stripe_failed(request, exc, "open your Stripe dashboard")
+        return redirect("sellers:dashboard")
+    except UserFacingError as exc:
+        messages.error(request, exc.message)
+        return redirect("sellers:dashboard")
+    return HttpResponseRedirect(url)
+
+
+# --- Dashboard ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    """The seller's home: onboarding status (re-read from Stripe, never trusting the return
+    redirect), listings with stock and status, and places for orders and balance."""
+    seller = selectors.seller_for_user(user=request.user)
+    if seller is None:
+        return redirect("sellers:start")
+    returned = request.GET.get("from") == "stripe"
+    stale = seller.account_refreshed_at is None or (
+        timezone.now() - seller.account_refreshed_at > ACCOUNT_REFRESH_AFTER
+    )
+    if (
+        seller.stripe_account_id
+        and seller.status != Seller.Status.DISCONNECTED
+        and not request.htmx
+        and (returned or stale)
+    ):
+        try:
+            seller = services.seller_sync_account(seller=seller)
+        except GatewayError as exc:
+            messages.warning(
+                request,
+                f"We could not reach Stripe to refresh your account status ({exc.message}); "
+                "what you see may be out of date.",
+            )
+    banner = onboarding_banner(seller)
+    if request.htmx:
+        return render(
+            request, "sellers/dashboard.html#banner", {"seller": seller, "banner": banner}
+        )
+    listings = selectors.seller_listings(seller=seller)
+    counts = listings.aggregate(
+        published=Count("pk", filter=Q(status=Listing.Status.PUBLISHED)),
+        total=Count("pk"),
+    )
+    return render(
+        request,
+        "sellers/dashboard.html",
+        {
+            "seller": seller,
+            "banner": banner,
+            "listings": listings,
+            "counts": counts,
+            "returned": returned,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def shop_settings(request: HttpRequest) -> HttpResponse:
+    seller = selectors.seller_get_for_user(user=request.user)
+    form = ShopSettingsForm(
+        request.POST or None,
+        initial={"display_name": seller.display_name, "default_currency": seller.default_currency},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.seller_update_profile(seller=seller, **form.cleaned_data)
+        except UserFacingError as exc:
+            _add_error(form, exc)
+        else:
+            messages.success(request, "Shop settings saved.")
+            return redirect("sellers:dashboard")
+    return render(request, "sellers/settings.html", {"form": form, "seller": seller})
+
+
+# --- Listings -----------------------------------------------------------------------------------
+
+
+class ListingFields(TypedDict):
+    title: str
+    description: str
+    category: Category | None
+    price: Money
+    stock: int | None
+
+
+def _listing_kwargs(form: ListingForm) -> ListingFields:
+    data = form.cleaned_data
+    return {
+        "title": data["title"],
+        "description": data.get("description", ""),
+        "category": data.get("category"),
+        "price": data["money"],
+        "stock": data.get("stock"),
+    }
+
+
+def _fee_quote_for(form: ListingForm, seller: Seller) -> FeeQuote | None:
+    money: Money | None = None
+    if form.is_bound:
+        money = getattr(form, "cleaned_data", {}).get("money")
+    elif form.listing is not None:
+        money = form.listing.price
+    return fee_quote(amount=money, seller=seller) if money else None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def listing_new(request: HttpRequest) -> HttpResponse:
+    seller = selectors.seller_get_for_user(user=request.user)
+    if seller.status != Seller.Status.ACTIVE:
+        raise PermissionDenied("Your shop cannot add listings now.")
+    form = ListingForm(request.POST or None, request.FILES or None, seller=seller)
+    if request.method == "POST" and form.is_valid():
+        try:
+            listing = services.listing_create(
+                seller=seller, images=form.cleaned_data.get("images") or [], **_listing_kwargs(form)
+            )
+        except UserFacingError as exc:
+            _add_error(form, exc)
+        else:
+            if request.POST.get("publish") and seller.can_sell:
+                services.listing_publish(listing=listing)
+                messages.success(request, f"“{listing.title}” is on sale.")
+            else:
+                messages.success(request, f"“{listing.title}” saved as a draft.")
+            return redirect("sellers:dashboard")
+    return render(
+        request,
+        "sellers/listing_form.html",
+        {"form": form, "seller": seller, "listing": None, "quote": _fee_quote_for(form, seller)},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def listing_edit(request: HttpRequest, listing_id: int) -> HttpResponse:
+    seller = selectors.seller_get_for_user(user=request.user)
+    listing = selectors.seller_listing_get(seller=seller, listing_id=listing_id)
+    form = ListingForm(request.POST or None, request.FILES or None, seller=seller, listing=listing)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.listing_update(
+                listing=listing,
+                new_images=form.cleaned_data.get("images") or [],
+                remove_image_ids=[int(pk) for pk in form.cleaned_data.get("remove_images") or []],
+                **_listing_kwargs(form),
+            )
+        except UserFacingError as exc:
+            _add_error(form, exc)
+        else:
+            messages.success(request, f"“{form.cleaned_data['title']}” saved.")
+            return redirect("sellers:dashboard")
+    return render(
+        request,
+        "sellers/listing_form.html",
+        {"form": form, "seller": seller, "listing": listing, "quote": _fee_quote_for(form, seller)},
+    )
+
+
+def _listing_action(request: HttpRequest, listing_id: int, action: str) -> HttpResponse:
+    seller = selectors.seller_get_for_user(user=request.user)
+    listing = selectors.seller_listing_get(seller=seller, listing_id=listing_id)
+    try:
+        if action == "publish":
+            services.listing_publish(listing=listing)
+            messages.success(request, f"“{listing.title}” is on sale.")
+        elif action == "pause":
+            services.listing_pause(listing=listing)
+            messages.success(request, f"“{listing.title}” is paused.")
+        elif action == "unpause":
+            services.listing_unpause(listing=listing)
+            messages.success(request, f"“{listing.title}” is on sale again.")
+    except UserFacingError as exc:
+        messages.error(request, exc.message)
+    return redirect("sellers:dashboard")
+
+
+@login_required
+@require_POST
+def listing_publish(request: HttpRequest, listing_id: int) -> HttpResponse:
+    return _listing_action(request, listing_id, "publish")
+
+
+@login_required
+@require_POST
+def listing_pause(request: HttpRequest, listing_id: int) -> HttpResponse:
+    return _listing_action(request, listing_id, "pause")
+
+
+@login_required
+@require_POST
+def listing_unpause(request: HttpRequest, listing_id: int) -> HttpResponse:
+    return _listing_action(request, listing_id, "unpause")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def listing_delete(request: HttpRequest, listing_id: int) -> HttpResponse:
+    """Ask, then soft-delete: the listing disappears but past orders keep pointing at it."""
+    seller = selectors.seller_get_for_user(user=request.user)
+    listing = selectors.seller_listing_get(seller=seller, listing_id=listing_id)
+    if request.method == "POST":
+        services.listing_delete(listing=listing)
+        messages.success(request, f"“{listing.title}” deleted.")
+        return redirect("sellers:dashboard")
+    return render(request, "sellers/listing_delete.html", {"listing": listing})
+
+
+@login_required
+@require_POST
+def listing_image_delete(request: HttpRequest, listing_id: int, image_id: int) -> HttpResponse:
+    seller = selectors.seller_get_for_user(user=request.user)
+    image = selectors.seller_listing_image_get(
+        seller=seller, listing_id=listing_id, image_id=image_id
+    )
+    services.listing_image_delete(image=image)
+    messages.success(request, "Image removed.")
+    return redirect("sellers:listing_edit", listing_id=listing_id)
+
+
+@login_required
+@require_GET
+def fee_preview(request: HtmxHttpRequest) -> HttpResponse:
+    """ "Buyer pays X, platform fee Y, you receive Z" for the price being typed (htmx partial)."""
+    seller = selectors.seller_get_for_user(user=request.user)
+    form = FeePreviewForm(request.GET)
+    quote = None
+    problem = ""
+    if form.is_valid():
+        raw = (form.cleaned_data["price"] or "").strip().replace(",", ".")
+        currency = form.cleaned_data["currency"] or seller.default_currency
+        if raw:
+            try:
+                quote = fee_quote(
+                    amount=services.validate_price(Money.from_major(raw, currency)), seller=seller
+                )
+            except UserFacingError as exc:
+                problem = exc.message
+            except ValueError:
+                problem = "Enter the price as a number, e.g. 24.90."
+    context = {"quote": quote, "problem": problem, "seller": seller}
+    template = (
+        "sellers/fee_preview.html#fee_preview" if request.htmx else "sellers/fee_preview.html"
+    )
+    return render(request, template, context)
