@@ -140,3 +140,35 @@ class FeeSimulatorForm(forms.Form):
                 else:
                     data["money"] = money
         return data
+
+
+class TransferFilterForm(forms.Form):
+    seller = forms.ModelChoiceField(
+        queryset=Seller.objects.order_by("display_name"), required=False
+    )
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    status = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any status"),
+            ("paid", "Paid"),
+            ("partially_reversed", "Partially reversed"),
+            ("reversed", "Fully reversed"),
+        ],
+    )
+    currency = forms.ChoiceField(required=False, choices=[])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [("", "Any currency")] + [  # type: ignore[attr-defined]
+            (c, c.upper()) for c in settings.MARKETPLACE_CURRENCIES
+        ]
+
+
+class EvidenceForm(forms.Form):
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        max_length=20_000,
+        help_text="What the bank should know: delivery proof, tracking, messages with the buyer.",
+    )

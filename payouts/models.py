@@ -173,6 +173,8 @@ class LedgerTransaction(ImmutableModel):
     # The order, where known (buyers.Order id; kept as a plain id so the ledger survives any
     # order lifecycle and so payouts does not depend on buyers' table layout).
     order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # The charge the movement belongs to (ch_...), so a transfer finds its fee, refunds, reversals.
+    charge_id = models.CharField(max_length=255, blank=True, db_index=True)
     description = models.CharField(max_length=255, blank=True)
     # When the movement happened at Stripe (object's ``created``); recorded_at is when we wrote it.
     occurred_at = models.DateTimeField()

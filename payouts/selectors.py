@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import models
+from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from payouts.models import FeeRule, LedgerEntry, Payout, SellerBalance
+from payouts.models import Dispute, FeeRule, LedgerEntry, LedgerTransaction, Payout, SellerBalance
+from payouts.services import PLATFORM_BALANCE, PLATFORM_FEES
 from sellers.models import Seller
 
 
@@ -77,3 +81,111 @@ def seller_balance_row(*, seller: Seller) -> SellerBalance | None:
         return seller.money
     except SellerBalance.DoesNotExist:
         return None
+
+
+# --- Transfer review (staff) --------------------------------------------------------------------
+
+
+def _sum_of(entries: QuerySet[LedgerEntry]) -> Subquery:
+    return Subquery(
+        entries.order_by().values("currency").annotate(total=Sum("amount")).values("total")[:1],
+        output_field=models.BigIntegerField(),
+    )
+
+
+TRANSFER_STATUSES = {
+    "paid": "Paid",
+    "partially_reversed": "Partially reversed",
+    "reversed": "Fully reversed",
+}
+
+
+def transfers_for_review(
+    *,
+    user: Any,
+    seller_id: int | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    status: str = "",
+    currency: str = "",
+) -> QuerySet[LedgerTransaction]:
+    """Every transfer to a seller (staff only), with its amount, the application fee and the
+    reversed amount of its charge, and a status; filtered as asked, newest first."""
+    staff_only(user)
+    seller_leg = LedgerEntry.objects.filter(transaction=OuterRef("pk"), seller__isnull=False)
+    fee_legs = LedgerEntry.objects.filter(
+        transaction__kind=LedgerTransaction.Kind.APPLICATION_FEE,
+        transaction__charge_id=OuterRef("charge_id"),
+        account=PLATFORM_FEES,
+    )
+    reversal_legs = LedgerEntry.objects.filter(
+        transaction__kind=LedgerTransaction.Kind.TRANSFER_REVERSAL,
+        transaction__charge_id=OuterRef("charge_id"),
+        account=PLATFORM_BALANCE,
+    )
+    qs = (
+        LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.TRANSFER)
+        .select_related("seller")
+        .annotate(
+            amount=_sum_of(seller_leg),
+            currency=Subquery(seller_leg.values("currency")[:1]),
+            fee=Coalesce(_sum_of(fee_legs), Value(0)),
+            reversed_amount=Coalesce(_sum_of(reversal_legs), Value(0)),
+        )
+        .annotate(
+            status=Case(
+                When(reversed_amount__lte=0, then=Value("paid")),
+                When(reversed_amount__lt=F("amount"), then=Value("partially_reversed")),
+                default=Value("reversed"),
+                output_field=models.CharField(),
+            )
+        )
+        .order_by("-occurred_at", "-id")
+    )
+    if seller_id:
+        qs = qs.filter(seller_id=seller_id)
+    if date_from:
+        qs = qs.filter(occurred_at__date__gte=date_from)
+    if date_to:
+        qs = qs.filter(occurred_at__date__lte=date_to)
+    if status in TRANSFER_STATUSES:
+        qs = qs.filter(status=status)
+    if currency:
+        qs = qs.filter(currency=currency.lower())
+    result: QuerySet[LedgerTransaction] = qs
+    return result
+
+
+def transfer_totals(transfers: Any) -> list[dict[str, Any]]:
+    """Totals per currency of a transfer-review queryset: count, transferred, fees, reversed."""
+    rows: dict[str, dict[str, Any]] = {}
+    for t in transfers.values("currency", "amount", "fee", "reversed_amount").iterator():
+        row = rows.setdefault(
+            t["currency"],
+            {"currency": t["currency"], "count": 0, "amount": 0, "fee": 0, "reversed": 0},
+        )
+        row["count"] += 1
+        row["amount"] += t["amount"] or 0
+        row["fee"] += t["fee"] or 0
+        row["reversed"] += t["reversed_amount"] or 0
+    return [rows[c] for c in sorted(rows)]
+
+
+def charge_movements(*, user: Any, charge_id: str) -> QuerySet[LedgerTransaction]:
+    """Every ledger transaction of one charge with its entries (staff only)."""
+    staff_only(user)
+    return (
+        LedgerTransaction.objects.filter(charge_id=charge_id)
+        .prefetch_related("entries")
+        .order_by("occurred_at", "id")
+    )
+
+
+def disputes_for_staff(*, user: Any) -> QuerySet[Dispute]:
+    staff_only(user)
+    return Dispute.objects.select_related("seller").order_by("evidence_due_by", "-id")
+
+
+def failed_payouts_for_staff(*, user: Any) -> QuerySet[Payout]:
+    staff_only(user)
+    return Payout.objects.filter(status=Payout.Status.FAILED).select_related("seller")

@@ -345,6 +345,7 @@ def ledger_record(
     occurred_at: datetime | None = None,
     seller: Seller | None = None,
     order_id: int | None = None,
+    charge_id: str = "",
     description: str = "",
 ) -> tuple[LedgerTransaction, bool]:
     """Record one money movement as a balanced transaction; idempotent on the Stripe object.
@@ -373,6 +374,7 @@ def ledger_record(
                     **lookup,
                     seller=seller,
                     order_id=order_id,
+                    charge_id=charge_id,
                     description=description[:255],
                     occurred_at=occurred_at,
                 )
@@ -731,6 +733,7 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
             postings=postings,
             seller=seller,
             order_id=order_id,
+            charge_id=charge_id,
             occurred_at=_ts(at) or when,
             description=f"{kind} of charge {charge_id}",
         )
@@ -807,13 +810,13 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
     if charge.get("disputed"):
         for dispute in gw.disputes_list(charge_id=charge_id):
             recorded += _record_dispute_funds(
-                dispute=_plain(dispute), seller=seller, order_id=order_id
+                dispute=_plain(dispute), seller=seller, order_id=order_id, charge_id=charge_id
             )
     return ChargeSyncResult(charge_id, recorded)
 
 
 def _record_dispute_funds(
-    *, dispute: Mapping[str, Any], seller: Seller | None, order_id: int | None
+    *, dispute: Mapping[str, Any], seller: Seller | None, order_id: int | None, charge_id: str
 ) -> list[str]:
     """Dispute withdrawals and reinstatements from the dispute's balance transactions."""
     K = LedgerTransaction.Kind
@@ -843,6 +846,7 @@ def _record_dispute_funds(
             postings=postings,
             seller=seller,
             order_id=order_id,
+            charge_id=charge_id,
             occurred_at=_ts(bt.get("created")) or timezone.now(),
             description=f"{kind} {dispute_id}",
         )

@@ -16,3 +16,10 @@ urlpatterns += [
     path("balance/refresh/", views.balance_refresh, name="balance_refresh"),
     path("balance/export.csv", views.balance_export, name="balance_export"),
 ]
+urlpatterns += [
+    path("transfers/", views.transfers, name="transfers"),
+    path("transfers/export.csv", views.transfers_export, name="transfers_export"),
+    path("transfers/<int:transaction_id>/", views.transfer_detail, name="transfer_detail"),
+    path("disputes/", views.disputes, name="disputes"),
+    path("disputes/<int:dispute_id>/", views.dispute_detail, name="dispute_detail"),
+]

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,7 +20,7 @@ from marketplace.fees import fee_quote
 from marketplace.money import Money
 from payouts import selectors, services
 from payouts.charts import daily_bar_chart
-from payouts.forms import FeeRuleForm, FeeSimulatorForm
+from payouts.forms import EvidenceForm, FeeRuleForm, FeeSimulatorForm, TransferFilterForm
 from payouts.models import FeeRule, SellerBalance
 
 # --- Fee rules (staff) ------------------------------------------------------------------------
@@ -222,3 +223,151 @@ def balance_export(request: HttpRequest) -> StreamingHttpResponse:
     filename = f"{seller.slug}-ledger-{timezone.now():%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+# --- Transfer review (staff) --------------------------------------------------------------------
+
+
+def _transfers(request: HttpRequest) -> tuple[TransferFilterForm, Any]:
+    form = TransferFilterForm(request.GET or None)
+    filters: dict[str, Any] = {}
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        filters = {
+            "seller_id": data["seller"].pk if data.get("seller") else None,
+            "date_from": data.get("date_from"),
+            "date_to": data.get("date_to"),
+            "status": data.get("status") or "",
+            "currency": data.get("currency") or "",
+        }
+    return form, selectors.transfers_for_review(user=request.user, **filters)
+
+
+@login_required
+@require_GET
+def transfers(request: HttpRequest) -> HttpResponse:
+    """Every transfer with seller, order, amount, fee, status; filters, totals, CSV."""
+    selectors.staff_only(request.user)
+    form, qs = _transfers(request)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "payouts/transfers.html",
+        {
+            "form": form,
+            "page": page,
+            "totals": selectors.transfer_totals(qs),
+            "query": query.urlencode(),
+            "statuses": selectors.TRANSFER_STATUSES,
+        },
+    )
+
+
+@login_required
+@require_GET
+def transfers_export(request: HttpRequest) -> StreamingHttpResponse:
+    selectors.staff_only(request.user)
+    _, qs = _transfers(request)
+    writer = csv.writer(_Echo())
+
+    def rows() -> Iterator[str]:
+        yield writer.writerow(
+            [
+                "created",
+                "transfer_id",
+                "charge_id",
+                "order_id",
+                "seller_id",
+                "seller",
+                "amount",
+                "fee",
+                "reversed",
+                "currency",
+                "status",
+            ]
+        )
+        for t in qs.iterator(chunk_size=2000):
+            yield writer.writerow(
+                [
+                    t.occurred_at.isoformat(),
+                    t.stripe_object_id,
+                    t.charge_id,
+                    t.order_id or "",
+                    t.seller_id or "",
+                    t.seller.display_name if t.seller else "",
+                    Money(t.amount or 0, t.currency or "eur").major_str(),
+                    Money(t.fee or 0, t.currency or "eur").major_str(),
+                    Money(t.reversed_amount or 0, t.currency or "eur").major_str(),
+                    (t.currency or "").upper(),
+                    t.status,
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="transfers-{timezone.now():%Y%m%d}.csv"'
+    )
+    return response
+
+
+@login_required
+@require_GET
+def transfer_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
+    """One transfer and everything that happened to its charge: fee, refunds, reversals, disputes."""
+    selectors.staff_only(request.user)
+    transfer = get_object_or_404(
+        selectors.transfers_for_review(user=request.user), pk=transaction_id
+    )
+    movements = (
+        selectors.charge_movements(user=request.user, charge_id=transfer.charge_id)
+        if transfer.charge_id
+        else []
+    )
+    disputes = (
+        selectors.disputes_for_staff(user=request.user).filter(charge_id=transfer.charge_id)
+        if transfer.charge_id
+        else []
+    )
+    return render(
+        request,
+        "payouts/transfer_detail.html",
+        {"transfer": transfer, "movements": movements, "disputes": disputes},
+    )
+
+
+# --- Disputes (staff) ---------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def disputes(request: HttpRequest) -> HttpResponse:
+    items = selectors.disputes_for_staff(user=request.user)
+    return render(
+        request,
+        "payouts/disputes.html",
+        {
+            "open": [d for d in items if d.is_open],
+            "closed": [d for d in items if not d.is_open][:50],
+            "now": timezone.now(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    dispute = get_object_or_404(selectors.disputes_for_staff(user=request.user), pk=dispute_id)
+    form = EvidenceForm(request.POST or None, initial={"text": dispute.evidence_text})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.dispute_submit_evidence(
+                actor=request.user, dispute_id=dispute.pk, text=form.cleaned_data["text"]
+            )
+        except UserFacingError as exc:
+            form.add_error("text" if exc.field == "text" else None, exc.message)
+        else:
+            messages.success(request, "Evidence sent to the bank through Stripe.")
+            return redirect("payouts:dispute_detail", dispute_id=dispute.pk)
+    return render(request, "payouts/dispute_detail.html", {"dispute": dispute, "form": form})
