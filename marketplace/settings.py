@@ -188,6 +188,25 @@ SANDBOX_WEBHOOK_TIMEOUT = env_int("SANDBOX_WEBHOOK_TIMEOUT", 5, minimum=1)
 # Cap in milliseconds on the SDK's sleep between retries against the sandbox (-1: the SDK's own).
 _sandbox_retry_ms = env_int("SANDBOX_MAX_RETRY_DELAY_MS", -1, minimum=-1)
 SANDBOX_MAX_RETRY_DELAY: float | None = None if _sandbox_retry_ms < 0 else _sandbox_retry_ms / 1000
+# Off by default: the events pipeline registers our endpoints through the API. On, the sandbox
+# registers this site's /stripe/webhook/ and /stripe/webhook/connect/ itself with these secrets,
+# which the intake then accepts (for running the sandbox without that registration).
+SANDBOX_DEFAULT_ENDPOINTS = env_bool("SANDBOX_DEFAULT_ENDPOINTS", False)
+SANDBOX_WEBHOOK_SECRET = env_str("SANDBOX_WEBHOOK_SECRET", "whsec_sandbox_platform_not_a_secret")
+SANDBOX_CONNECT_WEBHOOK_SECRET = env_str(
+    "SANDBOX_CONNECT_WEBHOOK_SECRET", "whsec_sandbox_connect_not_a_secret"
+)
+for _name, _secret in (
+    ("SANDBOX_WEBHOOK_SECRET", SANDBOX_WEBHOOK_SECRET),
+    ("SANDBOX_CONNECT_WEBHOOK_SECRET", SANDBOX_CONNECT_WEBHOOK_SECRET),
+):
+    if not _secret.startswith("whsec_"):
+        raise ImproperlyConfigured(f"{_name} must start with whsec_.")
+if STRIPE_SANDBOX and SANDBOX_DEFAULT_ENDPOINTS:
+    STRIPE_WEBHOOK_SECRETS = STRIPE_WEBHOOK_SECRETS or [SANDBOX_WEBHOOK_SECRET]
+    STRIPE_CONNECT_WEBHOOK_SECRETS = STRIPE_CONNECT_WEBHOOK_SECRETS or [
+        SANDBOX_CONNECT_WEBHOOK_SECRET
+    ]
 if STRIPE_SANDBOX:
     # Due sandbox work (webhook retries, clock jobs) when a worker and beat run.
     CELERY_BEAT_SCHEDULE["sandbox-run-due"] = {"task": "sandbox.run_due", "schedule": 60.0}
@@ -254,7 +273,7 @@ if _email_backend.endswith("smtp.EmailBackend"):
 MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Marketplace <noreply@marketplace.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-ADMINS = [("Admins", a) for a in env_list("ADMIN_EMAILS", [])]
+ADMINS = env_list("ADMIN_EMAILS", [])
 
 # --- I18N, static, media ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -267,6 +286,9 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
+# Serve uploads (listing images) from Django itself: fine for a small deployment; turn off when a
+# web server or object storage serves MEDIA_ROOT.
+SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

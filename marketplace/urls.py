@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from marketplace import views
 
@@ -27,8 +28,14 @@ if settings.STRIPE_SANDBOX:
     # Never mounted when real Stripe keys are set.
     urlpatterns.append(path("sandbox/", include("sandbox.urls")))
 
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+if settings.SERVE_MEDIA:
+    # static() only works with DEBUG on; serve uploads explicitly so production images show too.
+    urlpatterns.append(
+        re_path(
+            rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.*)$",
+            views.media,
+        )
+    )
 
 handler403 = "marketplace.views.error_403"
 handler404 = "marketplace.views.error_404"

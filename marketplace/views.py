@@ -1,14 +1,23 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+from django.views.static import serve
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
+
+
+@require_GET
+def media(request: HttpRequest, path: str) -> HttpResponseBase:
+    """Serve an uploaded file from MEDIA_ROOT (read per request, so tests can move it)."""
+    return serve(request, path, document_root=str(settings.MEDIA_ROOT))
 
 
 @require_GET

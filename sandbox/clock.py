@@ -94,6 +94,23 @@ def run_due() -> None:
                 job()
         except Exception:
             logger.exception("sandbox clock job %s failed", name)
+    _housekeeping()
     # Deliveries last, so the events the jobs just emitted go out in the same pass; each
     # delivery attempt commits on its own.
     delivery.deliver_due()
+
+
+REQUEST_LOG_KEEP = 2000
+
+
+def _housekeeping() -> None:
+    """Forget idempotency keys older than 24 hours (as Stripe does) and old request logs."""
+    from sandbox.models import IdempotencyRecord, RequestLog
+
+    try:
+        IdempotencyRecord.objects.filter(created__lt=now() - 24 * 3600).delete()
+        newest = RequestLog.objects.order_by("-id").values_list("id", flat=True).first()
+        if newest is not None and newest > REQUEST_LOG_KEEP:
+            RequestLog.objects.filter(id__lte=newest - REQUEST_LOG_KEEP).delete()
+    except Exception:
+        logger.exception("sandbox housekeeping failed")

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from sandbox import clock, delivery, faults, store
 from sandbox.models import Delivery, Fault, RequestLog, SandboxObject
-from sandbox.panels import register_action, register_control_panel
+from sandbox.panels import register_action, register_control_panel, register_dashboard_panel
 from sandbox.resources import accounts
 from sandbox.resources.webhook_endpoints import endpoint_create
 
@@ -89,6 +89,14 @@ register_control_panel(
 register_control_panel(
     "faults", "Fault injection and recent requests", "sandbox/panels/faults.html", _faults, order=70
 )
+
+
+def _payouts(account_id: str) -> JSON:
+    rows = store.queryset("payout", account=account_id).order_by("-created", "-seq")[:20]
+    return {"payouts": [row.data for row in rows]}
+
+
+register_dashboard_panel("payouts", "Payouts", "sandbox/dashboard/payouts.html", _payouts, order=50)
 
 
 def _int(request: HttpRequest, name: str, default: int | None = None) -> int:

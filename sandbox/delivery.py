@@ -207,7 +207,7 @@ def attempt(pk: int, *, force: bool = False) -> Delivery | None:
             else:
                 delay = RETRY_DELAYS[min(item.attempts, len(RETRY_DELAYS)) - 1]
                 item.status = Delivery.Status.PENDING
-                item.next_attempt_at = now + delay
+                item.next_attempt_at = (item.last_attempt_at or now) + delay
         item.save()
     return item
 

@@ -19,9 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import stripe
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
-from sandbox import context, delivery, faults, formdecode, store
+from sandbox import clock, context, delivery, faults, formdecode, store
 from sandbox.errors import StripeError, api_error, idempotency_error, rate_limit_error
 from sandbox.ids import new_request_id
 from sandbox.models import IdempotencyRecord, RequestLog, SandboxObject
@@ -31,6 +31,8 @@ from sandbox.validation import validate
 logger = logging.getLogger(__name__)
 
 Response = tuple[int, dict[str, str], str]
+
+IDEMPOTENCY_TTL = 24 * 3600  # seconds on the sandbox clock
 
 
 class SimulatedTimeout(Exception):
@@ -119,8 +121,31 @@ def handle(
     """Answer one API request: ``(status, response headers, JSON body)``.
 
     ``path`` is the URL path after the API base (``/v1/accounts?limit=3``); a full URL is
-    accepted too. Raises ``SimulatedTimeout`` for an injected timeout.
+    accepted too. Raises ``SimulatedTimeout`` for an injected timeout. Database contention
+    (a locked SQLite database, a PostgreSQL deadlock) is Stripe's 409 ``lock_timeout`` with
+    ``Stripe-Should-Retry: true``, which the SDK retries.
     """
+    try:
+        return _handle_request(method, path, headers, body)
+    except OperationalError as exc:
+        if transaction.get_connection().in_atomic_block:
+            raise  # inside the caller's transaction: it must roll back, not carry on
+        logger.warning("sandbox: database contention on %s %s: %s", method, path, exc)
+        return _error(
+            new_request_id(),
+            StripeError(
+                "This object cannot be accessed right now because another API request or "
+                "Stripe process is currently accessing it. Please retry.",
+                status=409,
+                code="lock_timeout",
+                headers={"Stripe-Should-Retry": "true"},
+            ),
+        )
+
+
+def _handle_request(
+    method: str, path: str, headers: Mapping[str, str], body: bytes | str | None
+) -> Response:
     _ensure_resources()
     method = method.upper()
     parts = urlsplit(path)
@@ -215,6 +240,9 @@ def _handle(
     print_ = fingerprint(method, path, raw)
     if use_idempotency:
         record = IdempotencyRecord.objects.filter(account=account, key=idempotency_key).first()
+        if record is not None and record.created < clock.now() - IDEMPOTENCY_TTL:
+            record.delete()  # Stripe forgets keys after 24 hours
+            record = None
         if record is not None:
             if record.fingerprint != print_:
                 return _error(
@@ -277,6 +305,7 @@ def _handle(
                         status=status,
                         body=text_body,
                         request_id=request_id,
+                        created=clock.now(),
                     )
     except IntegrityError:
         return _error(
@@ -289,6 +318,8 @@ def _handle(
                 headers={"Stripe-Should-Retry": "true"},
             ),
         )
+    except OperationalError:
+        raise  # contention: handle() answers 409 lock_timeout
     except Exception:
         logger.exception("sandbox: %s %s crashed", method, path)
         return _error(request_id, api_error("An unknown error occurred in the Stripe sandbox."))

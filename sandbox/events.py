@@ -22,6 +22,9 @@ JSON = dict[str, Any]
 
 def matching_endpoints(event_type: str, account: str | None) -> list[SandboxObject]:
     """The enabled webhook endpoints that receive an event of this type and origin."""
+    from sandbox.resources.webhook_endpoints import ensure_default_endpoints
+
+    ensure_default_endpoints()
     endpoints = []
     for row in store.queryset("webhook_endpoint", account=""):
         data = row.data

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
+import re
 import types
 import typing
 from typing import Any, Literal, Union
@@ -50,10 +52,30 @@ def class_for(object_type: str) -> type[StripeObject] | None:
     return cls
 
 
+_ALIAS = re.compile(r"^\s*from (stripe[\w.]*) import (\w+) as (\w+)\s*$", re.MULTILINE)
+
+
+def _aliases(cls: type) -> _Namespace:
+    """The namespace for ``cls``'s annotations, with the SDK's TYPE_CHECKING-only aliases
+    (``from stripe._card import Card as CardResource``) resolved."""
+    namespace = _Namespace()
+    module = inspect.getmodule(cls)
+    try:
+        source = inspect.getsource(module) if module is not None else ""
+    except (OSError, TypeError):
+        source = ""
+    for module_name, name, alias in _ALIAS.findall(source):
+        try:
+            namespace[alias] = getattr(importlib.import_module(module_name), name)
+        except (ImportError, AttributeError):
+            continue
+    return namespace
+
+
 @functools.cache
 def declared_fields(cls: type) -> dict[str, Any]:
     """Public, non-ClassVar annotations of a StripeObject class, keyed by the API's names."""
-    hints = typing.get_type_hints(cls, localns=_Namespace())
+    hints = typing.get_type_hints(cls, localns=_aliases(cls))
     remap = {v: k for k, v in getattr(cls, "_field_remappings", {}).items()}
     fields: dict[str, Any] = {}
     for name, tp in hints.items():

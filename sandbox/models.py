@@ -62,6 +62,8 @@ class IdempotencyRecord(models.Model):
     status = models.PositiveSmallIntegerField()
     body = models.TextField()
     request_id = models.CharField(max_length=64)
+    # Unix seconds on the sandbox clock: keys expire after 24 hours, as on Stripe.
+    created = models.BigIntegerField(default=0, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -156,3 +158,7 @@ class RequestLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} -> {self.status}"
+
+
+# Payments resources (balance transactions): kept in their own module.
+from sandbox.ledger_models import BalanceEntry  # noqa: E402, F401

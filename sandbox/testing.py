@@ -24,7 +24,7 @@ import stripe
 from sandbox import clock, delivery, faults, store
 from sandbox.client import SANDBOX_API_BASE, SANDBOX_SECRET_KEY, SandboxHTTPClient
 from sandbox.models import Delivery, Fault, RequestLog, SandboxObject
-from sandbox.resources.webhook_endpoints import endpoint_create
+from sandbox.resources.webhook_endpoints import endpoint_create, ensure_default_endpoints
 
 JSON = dict[str, Any]
 
@@ -100,6 +100,13 @@ def register_endpoint(
 ) -> JSON:
     """Create a webhook endpoint directly (no API call); the JSON includes ``secret``."""
     return endpoint_create(url=url, enabled_events=list(enabled_events), connect=connect)
+
+
+def register_site_endpoints() -> list[JSON]:
+    """Register this site's /stripe/webhook/ and /stripe/webhook/connect/ endpoints with the
+    SANDBOX_WEBHOOK_SECRET / SANDBOX_CONNECT_WEBHOOK_SECRET secrets (what the sandbox does by
+    itself with SANDBOX_DEFAULT_ENDPOINTS on)."""
+    return ensure_default_endpoints(force=True)
 
 
 def endpoint_secret(endpoint_id: str) -> str:

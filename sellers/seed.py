@@ -79,7 +79,7 @@ def _complete_onboarding(seller: Seller) -> bool:
 
 def seed_sellers(stdout: Any) -> None:
     """Create demo categories, sellers (onboarded sandbox accounts) and listings."""
-    from marketplace.management.commands.demo_seed import ensure_user
+    from marketplace.management.commands.demo_seed import DEMO_PASSWORD, ensure_user
 
     categories = _categories()
     made: list[str] = []
@@ -127,5 +127,5 @@ def seed_sellers(stdout: Any) -> None:
         made.append(spec["email"])
     on_sale = Listing.objects.filter(status=Listing.Status.PUBLISHED).count()
     for email in made:
-        stdout.write(f"  seller {email}   (shop dashboard: /sell/)")
+        stdout.write(f"  seller {email}   password {DEMO_PASSWORD}  (My shop: /sell/)")
     stdout.write(f"  sellers: {len(made)} seller(s), {on_sale} listing(s) on sale")

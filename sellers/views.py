@@ -10,6 +10,7 @@ from typing import TypedDict
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -23,6 +24,7 @@ from marketplace.fees import FeeQuote, fee_quote
 from marketplace.money import Money
 from marketplace.stripe_gateway import GatewayError
 from sellers import selectors, services
+from sellers.countries import SUPPORTED_COUNTRIES
 from sellers.forms import FeePreviewForm, ListingForm, ShopSettingsForm, StartSellingForm
 from sellers.models import Category, Listing, Seller
 from sellers.requirements import onboarding_banner
@@ -35,6 +37,7 @@ class HtmxHttpRequest(HttpRequest):
 # The dashboard re-reads the Stripe account when the mirror is older than this, and always on
 # return from Stripe's onboarding pages.
 ACCOUNT_REFRESH_AFTER = timedelta(minutes=10)
+LISTINGS_PER_PAGE = 50
 
 
 def _stripe_failed(request: HttpRequest, exc: GatewayError, doing: str) -> None:
@@ -173,15 +176,18 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         published=Count("pk", filter=Q(status=Listing.Status.PUBLISHED)),
         total=Count("pk"),
     )
+    page = Paginator(listings, LISTINGS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "sellers/dashboard.html",
         {
             "seller": seller,
             "banner": banner,
-            "listings": listings,
+            "listings": page.object_list,
+            "page": page,
             "counts": counts,
             "returned": returned,
+            "country_name": SUPPORTED_COUNTRIES.get(seller.country, (seller.country, ""))[0],
         },
     )
 

@@ -89,7 +89,13 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, settings):
+    # live_server serves /static/ from the finders, which know the plain names, not the hashed
+    # names of the collected manifest: render plain names in browser tests.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()

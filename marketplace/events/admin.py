@@ -6,9 +6,13 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from marketplace.events import services
 from marketplace.events.models import StripeEvent, WebhookEndpoint
@@ -88,6 +92,32 @@ class StripeEventAdmin(EventAdminBase):
         if skipped:
             message += f" {skipped} being processed right now were left alone."
         self.message_user(request, message, messages.SUCCESS)
+
+    def get_urls(self) -> list[URLPattern]:
+        replay = self.admin_site.admin_view(require_POST(self.replay_one))
+        return [
+            path("<int:event_id>/replay/", replay, name="events_stripeevent_replay"),
+            *super().get_urls(),
+        ]
+
+    def replay_one(self, request: HttpRequest, event_id: int) -> HttpResponse:
+        """The detail page's "Replay this event" button."""
+        if not self.has_replay_permission(request):
+            raise PermissionDenied
+        event = get_object_or_404(StripeEvent, pk=event_id)
+        if services.events_replay(event_ids=[event.pk]):
+            self.message_user(request, f"Re-queued {event.stripe_id} for processing.")
+        else:
+            self.message_user(
+                request, f"{event.stripe_id} is being processed right now.", messages.WARNING
+            )
+        return HttpResponseRedirect(reverse("admin:events_stripeevent_change", args=[event.pk]))
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        context["can_replay"] = self.has_replay_permission(request)
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("events.change_stripeevent")

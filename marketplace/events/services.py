@@ -15,6 +15,7 @@ The flow (DESIGN.md section 5):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -96,10 +97,17 @@ def _sandbox_secrets(*, refresh: bool) -> dict[str, list[str]]:
                 "kind", flat=True
             )
         )
-        missing = {WebhookEndpoint.Kind.PLATFORM, WebhookEndpoint.Kind.CONNECT} - site_urls
+        # Register lazily only the endpoints nobody configured a secret for (the sandbox's own
+        # default endpoints come with secrets in settings).
+        missing = {
+            kind
+            for kind in ENDPOINT_URL_NAMES
+            if kind not in site_urls and not _configured_secrets(kind)
+        }
         if missing and now - cache["ensure_failed_at"] > SANDBOX_ENSURE_RETRY_SECONDS:
             try:
-                for endpoint in webhook_endpoints_ensure_sandbox(verify_remote=False).values():
+                ensured = webhook_endpoints_ensure_sandbox(verify_remote=False, kinds=missing)
+                for endpoint in ensured.values():
                     kind_secrets = secrets.setdefault(endpoint.kind, [])
                     if endpoint.secret not in kind_secrets:
                         kind_secrets.append(endpoint.secret)
@@ -117,15 +125,35 @@ def sandbox_secrets_forget() -> None:
     _sandbox_cache.update(secrets=None, loaded_at=0.0, ensure_failed_at=0.0)
 
 
+def _configured_secrets(kind: str) -> list[str]:
+    return list(
+        settings.STRIPE_CONNECT_WEBHOOK_SECRETS
+        if kind == WebhookEndpoint.Kind.CONNECT
+        else settings.STRIPE_WEBHOOK_SECRETS
+    )
+
+
+ENDPOINT_URL_NAMES: dict[str, str] = {
+    WebhookEndpoint.Kind.PLATFORM: "events:webhook",
+    WebhookEndpoint.Kind.CONNECT: "events:webhook_connect",
+}
+
+
 def webhook_endpoints_ensure_sandbox(
-    *, site_url: str | None = None, verify_remote: bool = True
+    *,
+    site_url: str | None = None,
+    verify_remote: bool = True,
+    kinds: Iterable[str] | None = None,
 ) -> dict[str, WebhookEndpoint]:
-    """Register our two webhook endpoints with the sandbox, once; return them by kind.
+    """Register our webhook endpoints (platform, Connect) with the sandbox, once; return them.
 
     Idempotent: an endpoint already stored for ``site_url`` (default ``SITE_URL``) is kept, unless
-    ``verify_remote`` finds the sandbox no longer knows it (its database was reset), in which case a
-    new one is registered. Secrets are stored in ``WebhookEndpoint`` and picked up by intake.
-    Side effects: Stripe (sandbox) calls ``webhook_endpoints.list/create``; rows written.
+    ``verify_remote`` finds the sandbox no longer knows it (its database was reset), in which case
+    a new one is registered. An endpoint the sandbox already has at our URL while a secret is
+    configured in settings for that kind (the sandbox's own default endpoints) is left as it is
+    and not returned: registering a second one would deliver every event twice. Secrets of the
+    endpoints we register are stored in ``WebhookEndpoint`` and picked up by intake.
+    Side effects: sandbox calls ``webhook_endpoints.list/create``; rows written.
     Only meaningful in sandbox mode; with real Stripe keys it raises ``GatewayError``.
     """
     if not settings.STRIPE_SANDBOX:
@@ -135,17 +163,19 @@ def webhook_endpoints_ensure_sandbox(
         )
     base = (site_url or settings.SITE_URL).rstrip("/")
     remote_ids: set[str] | None = None
+    remote_urls: set[str] = set()
     if verify_remote:
-        remote_ids = {endpoint.id for endpoint in stripe_gateway.webhook_endpoint_list()}
+        remote = stripe_gateway.webhook_endpoint_list()
+        remote_ids = {endpoint.id for endpoint in remote}
+        remote_urls = {endpoint.url for endpoint in remote}
     result: dict[str, WebhookEndpoint] = {}
-    for kind, url_name in (
-        (WebhookEndpoint.Kind.PLATFORM, "events:webhook"),
-        (WebhookEndpoint.Kind.CONNECT, "events:webhook_connect"),
-    ):
-        url = base + reverse(url_name)
+    for kind in kinds if kinds is not None else ENDPOINT_URL_NAMES:
+        url = base + reverse(ENDPOINT_URL_NAMES[kind])
         row = WebhookEndpoint.objects.filter(kind=kind, url=url).first()
         if row is not None and (remote_ids is None or row.stripe_id in remote_ids):
             result[kind] = row
+            continue
+        if row is None and url in remote_urls and _configured_secrets(kind):
             continue
         created = stripe_gateway.webhook_endpoint_create(
             url=url, connect=kind == WebhookEndpoint.Kind.CONNECT, generation=row.pk if row else 0
@@ -242,12 +272,37 @@ def _event_fields(event: Any) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _insert_fields() -> list[Field[Any, Any]]:
+    names = [
+        "stripe_id", "type", "account", "livemode", "api_version", "created", "ignored_reason",
+        "source", "status", "attempts", "last_error", "last_traceback", "next_attempt_at",
+        "received_at", "processed_at", "updated_at",
+    ]  # fmt: skip
+    return [cast("Field[Any, Any]", StripeEvent._meta.get_field(name)) for name in names]
+
+
+@functools.cache
+def _insert_sql(vendor: str) -> str:
+    """``INSERT ... ON CONFLICT (stripe_id) DO NOTHING RETURNING id``, built once per backend."""
+    quote = connection.ops.quote_name
+    payload = cast("Field[Any, Any]", StripeEvent._meta.get_field("payload"))
+    columns = [quote(str(f.column)) for f in _insert_fields()] + [quote(str(payload.column))]
+    # The raw JSON text is stored as received (cast to jsonb on PostgreSQL), never re-serialized.
+    placeholders = ["%s"] * (len(columns) - 1) + ["%s::jsonb" if vendor == "postgresql" else "%s"]
+    # Only quoted identifiers from the model are interpolated; values are parameters.
+    return (
+        f"INSERT INTO {quote(StripeEvent._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+        f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({quote('stripe_id')}) "
+        f"DO NOTHING RETURNING {quote('id')}"
+    )
+
+
 def _event_insert(*, raw: str, fields: dict[str, Any], source: str) -> IntakeResult:
     """One ``INSERT ... ON CONFLICT (stripe_id) DO NOTHING RETURNING id``: race-free, one query.
 
     The raw JSON text is stored as received (``::jsonb`` on PostgreSQL), never re-serialized.
     """
-    meta = StripeEvent._meta
     now = timezone.now()
     ignored = bool(fields["ignored_reason"])
     values: dict[str, Any] = {
@@ -262,22 +317,9 @@ def _event_insert(*, raw: str, fields: dict[str, Any], source: str) -> IntakeRes
         "processed_at": now if ignored else None,
         "updated_at": now,
     }
-    columns, params = [], []
-    for name, value in values.items():
-        field = cast("Field[Any, Any]", meta.get_field(name))
-        columns.append(connection.ops.quote_name(str(field.column)))
-        params.append(field.get_db_prep_save(value, connection))
-    payload_placeholder = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-    payload_field = cast("Field[Any, Any]", meta.get_field("payload"))
-    columns.append(connection.ops.quote_name(str(payload_field.column)))
+    params = [field.get_db_prep_save(values[field.name], connection) for field in _insert_fields()]
     params.append(raw)
-    placeholders = ", ".join(["%s"] * (len(columns) - 1) + [payload_placeholder])
-    # Only quoted identifiers from the model are interpolated; values are parameters.
-    sql = (
-        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
-        f"VALUES ({placeholders}) ON CONFLICT ({connection.ops.quote_name('stripe_id')}) "
-        f"DO NOTHING RETURNING {connection.ops.quote_name('id')}"
-    )
+    sql = _insert_sql(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -297,7 +339,8 @@ def event_store(*, event: dict[str, Any], source: str, account: str = "") -> boo
     if account and not event.get("account"):
         event = {**event, "account": account}
     fields = _event_fields(event)
-    return _event_insert(raw=json.dumps(event), fields=fields, source=source).stored
+    raw = json.dumps(event, default=str)
+    return _event_insert(raw=raw, fields=fields, source=source).stored
 
 
 # --- Wake-up ------------------------------------------------------------------------------------

@@ -6,8 +6,16 @@ import it below.
 
 from sandbox.resources import (  # noqa: F401
     accounts,
+    balances,
+    checkout,
     customers,
+    disputes,
     events,
+    payments,
+    payments_control,
+    payouts,
     products,
+    refunds,
+    transfers,
     webhook_endpoints,
 )

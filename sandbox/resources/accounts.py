@@ -22,6 +22,7 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from stripe.params import (
     AccountCreateParams,
     AccountDeleteParams,
@@ -306,6 +307,20 @@ def _connected(account_id: str, *, for_update: bool = False) -> Any:
     )
 
 
+def accessible(account_id: str, *, param: str = "account") -> JSON:
+    """The account's JSON for a platform call: 404 if unknown, 403 once it disconnected the
+    platform (as Stripe answers after ``account.application.deauthorized``)."""
+    row = store.get_row(account_id, object_type="account", account="", name="account", param=param)
+    if row.private.get("deauthorized"):
+        raise StripeError(
+            f"The provided key does not have access to account '{account_id}' (or that account "
+            "does not exist). Application access may have been revoked.",
+            status=403,
+            code="account_invalid",
+        )
+    return copy.deepcopy(row.data)
+
+
 def account_update(account_id: str, mutate: Any) -> JSON:
     """Apply ``mutate(data)`` to the account's JSON; if anything changed, save and emit
     ``account.updated`` (Connect event) with ``previous_attributes``. Returns the new JSON."""
@@ -332,7 +347,7 @@ def retrieve(req: Request) -> JSON:
             f"The account '{account_id}' is not the account in the Stripe-Account header.",
             status=403,
         )
-    return store.get(account_id, object_type="account", account="", name="account", param="account")
+    return accessible(account_id)
 
 
 @route("GET", "/v1/account", params=AccountRetrieveCurrentParams)
@@ -369,6 +384,7 @@ def platform_account() -> JSON:
 def update(req: Request) -> JSON:
     p = dict(req.params)
     p.pop("expand", None)
+    accessible(req.args["account"])
 
     def mutate(data: JSON) -> None:
         if "metadata" in p:
@@ -410,9 +426,10 @@ def delete(req: Request) -> JSON:
 
 @route("GET", "/v1/accounts", params=AccountListParams, connect=False)
 def list_(req: Request) -> JSON:
-    return store.list_response(
-        store.queryset("account", account=""), req.params, url="/v1/accounts"
+    qs = store.queryset("account", account="").filter(
+        Q(private__deauthorized__isnull=True) | Q(private__deauthorized=False)
     )
+    return store.list_response(qs, req.params, url="/v1/accounts")
 
 
 # --- external accounts ----------------------------------------------------------------------
@@ -452,6 +469,7 @@ def bank_account_create(
     row = store.get_row(bank["id"])
     row.data.pop("created", None)
     store.save(row)
+    emit("account.external_account.created", bank, account=account_id)
     return bank
 
 
@@ -531,7 +549,7 @@ def site_url(path: str) -> str:
     connect=False,
 )
 def login_link_create(req: Request) -> JSON:
-    account = store.get(req.args["account"], object_type="account", account="", param="account")
+    account = accessible(req.args["account"])
     if account["controller"]["stripe_dashboard"]["type"] != "express":
         raise invalid_request(
             "Login links can only be created for accounts with access to the Express Dashboard.",
@@ -562,9 +580,7 @@ def login_link_create(req: Request) -> JSON:
 @route("POST", "/v1/account_links", params=AccountLinkCreateParams, connect=False)
 def account_link_create(req: Request) -> JSON:
     p = req.params
-    account = store.get(
-        p["account"], object_type="account", account="", name="account", param="account"
-    )
+    account = accessible(p["account"])
     if p["type"] not in ("account_onboarding", "account_update"):
         raise invalid_request(f"Invalid type: {p['type']}", param="type")
     if p["type"] == "account_update" and not account["details_submitted"]:
@@ -610,7 +626,9 @@ OUTCOMES = {
     "document_eventually_due": "Verified for now; an identity document is eventually due",
     "external_account_due": "No bank account yet: payouts disabled, external_account currently due",
     "restricted": "Restricted: information past due, charges and payouts disabled",
+    "pending_verification": "Submitted, verification pending: enabled a minute later (sandbox clock)",
 }
+VERIFICATION_SECONDS = 60
 
 
 def apply_onboarding(
@@ -659,6 +677,10 @@ def apply_onboarding(
             requirements["eventually_due"] = ["external_account"]
             requirements["current_deadline"] = now + REQUIREMENT_DEADLINE
             payouts = bool(data["external_accounts"]["data"])
+        elif outcome == "pending_verification":
+            requirements["pending_verification"] = ["individual.verification.document"]
+            requirements["disabled_reason"] = "requirements.pending_verification"
+            enabled = payouts = False
         elif outcome == "restricted":
             due = ["individual.id_number", "individual.verification.document"]
             requirements["currently_due"] = list(due)
@@ -670,9 +692,39 @@ def apply_onboarding(
         data["charges_enabled"] = enabled
         data["payouts_enabled"] = payouts
         status = "active" if enabled else "inactive"
+        if outcome == "pending_verification":
+            status = "pending"
         data["capabilities"] = {name: status for name in data["capabilities"]}
 
-    return account_update(account_id, mutate)
+    updated = account_update(account_id, mutate)
+    if outcome == "pending_verification":
+        row = _connected(account_id, for_update=True)
+        row.private["verify_at"] = now + VERIFICATION_SECONDS
+        store.save(row)
+    return updated
+
+
+def finish_verifications() -> None:
+    """Clock job: accounts whose verification was pending become verified and enabled."""
+    now = clock.now()
+    due = store.queryset("account", account="").filter(private__verify_at__lte=now)
+    for row in due:
+        account_id = row.id
+        locked = _connected(account_id, for_update=True)
+        locked.private.pop("verify_at", None)
+        store.save(locked)
+
+        def mutate(data: JSON) -> None:
+            data["requirements"] = _empty_requirements()
+            data["charges_enabled"] = True
+            data["payouts_enabled"] = bool(data["external_accounts"]["data"])
+            if not data["payouts_enabled"]:
+                data["requirements"]["currently_due"] = ["external_account"]
+                data["requirements"]["eventually_due"] = ["external_account"]
+                data["requirements"]["current_deadline"] = now + REQUIREMENT_DEADLINE
+            data["capabilities"] = {name: "active" for name in data["capabilities"]}
+
+        account_update(account_id, mutate)
 
 
 def deauthorize(account_id: str) -> JSON:
@@ -700,3 +752,4 @@ def expire_links() -> None:
 
 
 clock.register_job(expire_links, name="sandbox.accounts.expire_links")
+clock.register_job(finish_verifications, name="sandbox.accounts.finish_verifications")

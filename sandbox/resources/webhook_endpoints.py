@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from stripe.params import (
     WebhookEndpointCreateParams,
     WebhookEndpointListParams,
@@ -14,6 +15,7 @@ from stripe.params import (
 from sandbox import store
 from sandbox.errors import invalid_request
 from sandbox.ids import new_id
+from sandbox.models import SandboxObject
 from sandbox.router import Request, route
 
 JSON = dict[str, Any]
@@ -33,12 +35,13 @@ def endpoint_create(
     description: str | None = None,
     metadata: dict[str, str] | None = None,
     api_version: str | None = None,
+    secret: str | None = None,
 ) -> JSON:
     """Create an endpoint and return its JSON including ``secret`` (only time it is shown)."""
     _check_url(url)
     if not enabled_events:
         raise invalid_request("Missing required param: enabled_events.", param="enabled_events")
-    secret = new_id("whsec", 32)
+    secret = secret or new_id("whsec", 32)
     obj = store.create(
         "we",
         "webhook_endpoint",
@@ -55,6 +58,40 @@ def endpoint_create(
         private={"secret": secret, "connect": bool(connect)},
     )
     return {**obj, "secret": secret}
+
+
+DEFAULT_ENDPOINTS = (
+    ("/stripe/webhook/", False, "SANDBOX_WEBHOOK_SECRET"),
+    ("/stripe/webhook/connect/", True, "SANDBOX_CONNECT_WEBHOOK_SECRET"),
+)
+
+
+def ensure_default_endpoints(*, force: bool = False) -> list[JSON]:
+    """Register this site's own webhook endpoints (``SITE_URL`` + ``/stripe/webhook/`` for
+    platform events, ``/stripe/webhook/connect/`` for Connect events) with the secrets in
+    ``SANDBOX_WEBHOOK_SECRET`` / ``SANDBOX_CONNECT_WEBHOOK_SECRET``, which settings also put in
+    ``STRIPE_WEBHOOK_SECRETS`` / ``STRIPE_CONNECT_WEBHOOK_SECRETS`` in sandbox mode, so the
+    site's intake verifies sandbox deliveries with no setup. Only when
+    ``SANDBOX_DEFAULT_ENDPOINTS`` is on (or ``force``); an endpoint deleted by hand stays
+    deleted. Returns the endpoints created now."""
+    if not force and not getattr(settings, "SANDBOX_DEFAULT_ENDPOINTS", False):
+        return []
+    base = str(getattr(settings, "SITE_URL", "") or "http://127.0.0.1:8000").rstrip("/")
+    created = []
+    for path, connect, secret_setting in DEFAULT_ENDPOINTS:
+        url = base + path
+        if SandboxObject.objects.filter(object="webhook_endpoint", data__url=url).exists():
+            continue
+        created.append(
+            endpoint_create(
+                url=url,
+                enabled_events=["*"],
+                connect=connect,
+                description="This site's own endpoint (SANDBOX_DEFAULT_ENDPOINTS)",
+                secret=getattr(settings, secret_setting, None) or None,
+            )
+        )
+    return created
 
 
 @route("POST", "/v1/webhook_endpoints", params=WebhookEndpointCreateParams, connect=False)

@@ -79,3 +79,38 @@ def test_non_staff_cannot_see_events(client, post_event):
     response = client.get(CHANGELIST)
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_detail_page_replay_button(staff_client, post_event, handlers):
+    calls = []
+    handlers["account.updated"] = lambda event: calls.append(event.stripe_id)
+    post_event(make_event(stripe_id="evt_btn"))
+    StripeEvent.objects.update(status="dead", attempts=8)
+    event = StripeEvent.objects.get()
+    page = staff_client.get(reverse("admin:events_stripeevent_change", args=[event.id]))
+    replay_url = reverse("admin:events_stripeevent_replay", args=[event.id])
+    assert replay_url in page.content.decode()
+    assert staff_client.get(replay_url).status_code == 405
+    response = staff_client.post(replay_url, follow=True)
+    assert "Re-queued evt_btn for processing." in response.content.decode()
+    services.events_drain()
+    assert calls == ["evt_btn"]
+    event.refresh_from_db()
+    assert event.status == "succeeded"
+
+
+def test_replay_button_needs_the_change_permission(client, post_event):
+    from django.contrib.auth.models import Permission
+
+    post_event(make_event())
+    event = StripeEvent.objects.get()
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_stripeevent"))
+    client.force_login(viewer)
+    page = client.get(reverse("admin:events_stripeevent_change", args=[event.id]))
+    assert page.status_code == 200
+    replay_url = reverse("admin:events_stripeevent_replay", args=[event.id])
+    assert replay_url not in page.content.decode()
+    assert client.post(replay_url).status_code == 403
+    event.refresh_from_db()
+    assert event.status == "received"

@@ -279,3 +279,29 @@ def test_drain_lingers_for_events_committed_just_after_it_started(handlers, monk
     result = services.events_drain(linger=0.2)
     assert calls == [late["id"]]
     assert result.processed == 1
+
+
+def test_worker_dying_mid_batch_leaves_nothing_applied_then_everything_once(post_event, handlers):
+    """SystemExit stands for the worker being killed inside a handler: not an error to record."""
+    state = {"die": True}
+
+    def write_then_maybe_die(event):
+        User.objects.create(username=event.stripe_id)
+        if state["die"] and event.stripe_id == "evt_second":
+            raise SystemExit("worker killed")
+
+    handlers["account.updated"] = write_then_maybe_die
+    post_event(make_event(stripe_id="evt_first"))
+    post_event(make_event(stripe_id="evt_second"))
+    with pytest.raises(SystemExit):
+        services.events_drain()
+    # Nothing of the batch is applied, not even the first event's completed handler.
+    assert not User.objects.exists()
+    assert set(StripeEvent.objects.values_list("status", flat=True)) == {"processing"}
+    # The claims expire; the events run again, each exactly once.
+    state["die"] = False
+    StripeEvent.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert services.events_release_expired() == 2
+    services.events_drain()
+    assert sorted(User.objects.values_list("username", flat=True)) == ["evt_first", "evt_second"]
+    assert set(StripeEvent.objects.values_list("status", flat=True)) == {"succeeded"}

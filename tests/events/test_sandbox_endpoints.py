@@ -125,3 +125,23 @@ def test_ensure_refuses_with_real_stripe(settings):
     settings.STRIPE_SANDBOX = False
     with pytest.raises(stripe_gateway.GatewayError, match="only with the sandbox"):
         services.webhook_endpoints_ensure_sandbox()
+
+
+def test_sandbox_default_endpoint_with_configured_secret_is_not_duplicated(settings, sandbox):
+    """The sandbox may register our URL itself with a secret settings know: keep that one."""
+    settings.STRIPE_WEBHOOK_SECRETS = ["whsec_sandbox_platform_default"]
+    sandbox.create(url="http://testserver/stripe/webhook/", connect=False)
+    sandbox.calls.clear()
+    result = services.webhook_endpoints_ensure_sandbox()
+    assert set(result) == {"connect"}
+    assert [c[1] for c in sandbox.calls if c[0] == "create"] == [
+        "http://testserver/stripe/webhook/connect/"
+    ]
+
+
+def test_no_lazy_registration_when_secrets_are_configured(settings, sandbox, post_event):
+    settings.STRIPE_WEBHOOK_SECRETS = ["whsec_sandbox_platform_default"]
+    settings.STRIPE_CONNECT_WEBHOOK_SECRETS = ["whsec_sandbox_connect_default"]
+    assert post_event(make_event(), secret="whsec_sandbox_platform_default").status_code == 200
+    assert sandbox.calls == []
+    assert not WebhookEndpoint.objects.exists()

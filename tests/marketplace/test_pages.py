@@ -54,3 +54,12 @@ def test_posts_need_csrf():
     response = client.post("/accounts/login/", {"login": "a@example.com", "password": "x"})
     assert response.status_code == 403
     assert "This form has expired" in response.content.decode()
+
+
+def test_uploaded_media_is_served(client, settings, tmp_path):
+    (tmp_path / "hello.txt").write_text("an upload")
+    settings.MEDIA_ROOT = tmp_path
+    response = client.get("/media/hello.txt")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"an upload"
+    assert client.get("/media/../settings.py").status_code in (400, 404)  # never the file

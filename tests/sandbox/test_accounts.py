@@ -158,8 +158,11 @@ def test_end_to_end_onboarding_delivers_a_verified_account_updated(
     assert response["Location"] == "http://testserver/sell/onboarding/return/"
 
     # Delivered to the Connect endpoint, signature verified by stripe.Webhook.construct_event.
-    [event] = receiver.received["connect"]
-    assert event.type == "account.updated"
+    assert [e.type for e in receiver.received["connect"]] == [
+        "account.external_account.created",
+        "account.updated",
+    ]
+    event = receiver.received["connect"][1]
     assert event.account == account.id
     assert event.data.object.charges_enabled is True
     assert event.data.previous_attributes.charges_enabled is False
@@ -308,3 +311,41 @@ def test_connect_events_are_listable_with_stripe_account(sdk, settings, web):
         account_events.data[0].id, options={"stripe_account": account.id}
     )
     assert fetched.account == account.id
+
+
+def test_pending_verification_finishes_on_the_clock(
+    sdk, web, hook, receiver, django_capture_on_commit_callbacks
+):
+    hook("connect", connect=True)
+    account = create_express(sdk)
+    link = onboarding_link(sdk, account.id)
+    submit(web, link, open_link(web, link), outcome="pending_verification")
+    pending = sdk.v1.accounts.retrieve(account.id)
+    assert pending.details_submitted is True and pending.charges_enabled is False
+    assert pending.requirements.pending_verification == ["individual.verification.document"]
+    assert pending.requirements.disabled_reason == "requirements.pending_verification"
+    assert pending.capabilities.transfers == "pending"
+    check_object(as_json(pending))
+    with django_capture_on_commit_callbacks(execute=True):
+        testing.advance(30)
+    assert sdk.v1.accounts.retrieve(account.id).charges_enabled is False
+    with django_capture_on_commit_callbacks(execute=True):
+        testing.advance(31)
+    verified = sdk.v1.accounts.retrieve(account.id)
+    assert verified.charges_enabled and verified.payouts_enabled
+    assert verified.requirements.pending_verification == []
+    last = [e for e in receiver.received["connect"] if e.type == "account.updated"][-1]
+    assert last.data.object.charges_enabled is True
+    assert last.data.previous_attributes.charges_enabled is False
+
+
+def test_deauthorized_account_is_gone_for_the_platform(sdk, web):
+    from sandbox.resources.accounts import deauthorize
+
+    account = create_express(sdk)
+    deauthorize(account.id)
+    with pytest.raises(stripe.PermissionError):
+        sdk.v1.accounts.retrieve(account.id)
+    with pytest.raises(stripe.PermissionError):
+        onboarding_link(sdk, account.id)
+    assert sdk.v1.accounts.list().data == []

@@ -165,3 +165,26 @@ def test_objects_are_scoped_to_the_connected_account(sdk):
     )
     [event] = testing.events(event_type="product.created")
     assert event["account"] == account.id
+
+
+def test_events_list_filters(sdk, settings, hook, receiver, django_capture_on_commit_callbacks):
+    settings.SANDBOX_WEBHOOK_DELIVERY = "inline"
+    hook("platform")
+    receiver.answers["platform"] = [500]
+    with django_capture_on_commit_callbacks(execute=True):
+        failing = sdk.v1.customers.create({"email": "x@example.com"})
+    with django_capture_on_commit_callbacks(execute=True):
+        sdk.v1.products.create({"name": "Mug"})
+    created = sdk.v1.events.list({"type": "customer.created"})
+    assert [e.data.object.id for e in created.data] == [failing.id]
+    assert {e.type for e in sdk.v1.events.list({"type": "product.*"}).data} == {"product.created"}
+    both = sdk.v1.events.list({"types": ["customer.created", "product.created"]})
+    assert len(both.data) == 2
+    assert [e.type for e in sdk.v1.events.list({"delivery_success": False}).data] == [
+        "customer.created"
+    ]
+    assert [e.type for e in sdk.v1.events.list({"delivery_success": True}).data] == [
+        "product.created"
+    ]
+    later = sdk.v1.events.list({"created": {"gt": testing.now() + 10}})
+    assert later.data == []

@@ -195,3 +195,26 @@ def test_management_command_runs_due_retries(hook, receiver, django_capture_on_c
         event = emit("customer.created", {"id": "cus_1", "object": "customer"})
     call_command("sandbox_tick", advance=60)
     assert Delivery.objects.get(event_id=event["id"]).status == "succeeded"
+
+
+def test_site_endpoints_are_registered_with_fixed_secrets_when_asked(db, settings):
+    from sandbox.models import SandboxObject
+
+    settings.SANDBOX_DEFAULT_ENDPOINTS = True
+    settings.SANDBOX_WEBHOOK_DELIVERY = "manual"
+    emit("customer.created", {"id": "cus_1", "object": "customer"})
+    rows = {row.data["url"]: row for row in SandboxObject.objects.filter(object="webhook_endpoint")}
+    platform = rows[settings.SITE_URL + "/stripe/webhook/"]
+    connect = rows[settings.SITE_URL + "/stripe/webhook/connect/"]
+    assert (platform.private["connect"], connect.private["connect"]) == (False, True)
+    # With SANDBOX_DEFAULT_ENDPOINTS, settings make the intake accept these secrets.
+    assert platform.private["secret"] == settings.SANDBOX_WEBHOOK_SECRET
+    assert connect.private["secret"] == settings.SANDBOX_CONNECT_WEBHOOK_SECRET
+    [item] = Delivery.objects.all()
+    assert item.endpoint_id == platform.id
+
+    # An endpoint deleted by hand is not brought back.
+    platform.deleted = True
+    platform.save()
+    emit("customer.updated", {"id": "cus_1", "object": "customer"})
+    assert SandboxObject.objects.filter(object="webhook_endpoint").count() == 2

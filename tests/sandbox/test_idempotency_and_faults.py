@@ -100,3 +100,87 @@ def test_latency_is_added(sdk):
     started = time.monotonic()
     sdk.v1.webhook_endpoints.list()
     assert time.monotonic() - started >= 0.15
+
+
+def test_keys_expire_after_24_hours_on_the_sandbox_clock(sdk):
+    first = sdk.v1.webhook_endpoints.create(PARAMS, options={"idempotency_key": "we-old"})
+    testing.advance(hours=25)
+    again = sdk.v1.webhook_endpoints.create(
+        {**PARAMS, "url": "https://example.com/new"}, options={"idempotency_key": "we-old"}
+    )
+    assert again.id != first.id
+    assert endpoint_count() == 2
+
+
+def test_post_with_a_stripe_account_header_on_a_platform_only_endpoint(sdk):
+    from tests.sandbox.test_accounts import create_express
+
+    account = create_express(sdk)
+    with pytest.raises(stripe.InvalidRequestError):
+        sdk.v1.webhook_endpoints.create(PARAMS, options={"stripe_account": account.id})
+
+
+@pytest.mark.skipif(
+    "postgres" not in __import__("os").environ.get("DATABASE_URL", ""),
+    reason="needs PostgreSQL (DATABASE_URL): SQLite's in-memory test database locks whole tables",
+)
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_one_key_create_one_object():
+    import threading
+
+    from django.db import connection
+
+    results: list[str] = []
+    errors: list[Exception] = []
+
+    def call() -> None:
+        try:
+            client = testing.stripe_client(max_network_retries=5)
+            endpoint = client.v1.webhook_endpoints.create(
+                PARAMS, options={"idempotency_key": "race-1"}
+            )
+            results.append(endpoint.id)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert len(results) == 4 and len(set(results)) == 1
+    assert endpoint_count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_contention_is_a_retryable_409_lock_timeout():
+    from django.db import OperationalError
+
+    from sandbox.router import ROUTES, route
+
+    calls = []
+
+    @route("POST", "/v1/test_helpers/contended")
+    def contended(req):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return {"object": "ok"}
+
+    try:
+        from sandbox.dispatcher import handle
+
+        auth = {"Authorization": "Bearer sk_test_x"}
+        status, headers, body = handle("POST", "/v1/test_helpers/contended", auth, "")
+        assert status == 409
+        assert headers["Stripe-Should-Retry"] == "true"
+        assert '"lock_timeout"' in body
+        client = testing.stripe_client(max_network_retries=1)
+        calls.clear()
+        assert client.raw_request("post", "/v1/test_helpers/contended") is not None
+    finally:
+        ROUTES[:] = [r for r in ROUTES if r.pattern != "/v1/test_helpers/contended"]
+    assert len(calls) == 2  # the SDK retried the 409

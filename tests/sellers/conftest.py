@@ -139,3 +139,15 @@ def fake_stripe(monkeypatch) -> FakeStripe:
     for name in ("account_create", "account_retrieve", "account_link_create", "login_link_create"):
         monkeypatch.setattr(stripe_gateway, name, getattr(fake, name))
     return fake
+
+
+@pytest.fixture
+def eager_tasks():
+    """Run enqueued Celery tasks in this process even when REDIS_URL names a broker: the fakes
+    and the sandbox's in-process deliveries live here, and no worker runs in these tests."""
+    from marketplace.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

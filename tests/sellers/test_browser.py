@@ -66,7 +66,7 @@ def test_fee_preview_updates_while_typing_and_listing_publishes(
     assert "on sale" in row.inner_text() and "€24.50" in row.inner_text()
 
 
-def test_sign_up_onboard_through_sandbox_and_publish(page, live_server, settings):
+def test_sign_up_onboard_through_sandbox_and_publish(page, live_server, settings, eager_tasks):
     """A new user signs up, starts selling, goes through the sandbox's hosted onboarding pages,
     comes back to a dashboard that says they can sell, and publishes a listing."""
     from marketplace import stripe_gateway

@@ -136,7 +136,9 @@ def test_deauthorized_disconnects_hides_and_notifies(
     assert fake_stripe.count("account_retrieve") == 0
 
 
-def test_signed_connect_event_through_the_real_intake_and_pipeline(client, settings, fake_stripe):
+def test_signed_connect_event_through_the_real_intake_and_pipeline(
+    client, settings, fake_stripe, eager_tasks
+):
     from marketplace.events import services as event_services
     from tests.events.signing import CONNECT_SECRET, body_of, sign
     from tests.events.signing import make_event as stripe_event

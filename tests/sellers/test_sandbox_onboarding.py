@@ -14,6 +14,7 @@ from django.urls import reverse
 from marketplace import stripe_gateway
 from marketplace.events.models import StripeEvent
 from marketplace.events.services import webhook_endpoints_ensure_sandbox
+from marketplace.money import Money
 from sellers import selectors, services
 from sellers.models import Listing, Seller
 from tests.factories import UserFactory
@@ -29,7 +30,7 @@ START = {
 
 
 @pytest.fixture
-def sandbox(settings):
+def sandbox(settings, eager_tasks):
     """The sandbox behind the gateway, our two endpoints registered with it."""
     settings.STRIPE_SANDBOX = True
     settings.SITE_URL = "http://testserver"
@@ -197,7 +198,7 @@ def test_restricted_account_makes_listings_temporarily_unavailable(sandbox, user
     listing = services.listing_create(
         seller=seller,
         title="Mug",
-        price=__import__("marketplace.money").money.Money(100, "eur"),
+        price=Money(100, "eur"),
         stock=1,
     )
     Listing.objects.filter(pk=listing.pk).update(status=Listing.Status.PUBLISHED)
@@ -224,3 +225,32 @@ def test_deauthorization_through_the_pipeline(sandbox, user_client, settings):
     assert any("disconnected" in m.subject for m in mail.outbox)
     html = user_client.get(reverse("sellers:dashboard")).content.decode()
     assert "disconnected" in html
+
+
+def test_lost_response_is_retried_into_the_same_account(sandbox, user_client):
+    from sandbox import testing
+
+    # Stripe creates the account, then the connection drops before we read the answer: the SDK
+    # retries with the same idempotency key and gets the same account, not a second one.
+    testing.fail_next(1, "timeout_after", method="POST", path_prefix="/v1/accounts")
+    response = user_client.post(reverse("sellers:start"), START)
+    assert "/sandbox/onboarding/" in response["Location"]
+    seller = Seller.objects.get()
+    creates = testing.requests(path="/v1/accounts", method="POST")
+    assert len(creates) == 2
+    accounts = stripe_gateway.client().v1.accounts.list().data
+    assert [a.id for a in accounts] == [seller.stripe_account_id]
+
+
+def test_stripe_down_after_retries_shows_a_retry_button(sandbox, user_client):
+    from sandbox import testing
+
+    testing.fail_next(3, "500", path_prefix="/v1/account_links")
+    response = user_client.post(reverse("sellers:start"), START, follow=True)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "We could not set up payments with Stripe" in html and "Continue onboarding" in html
+    seller = Seller.objects.get()
+    assert seller.stripe_account_id  # recorded before the link failed
+    retry = user_client.post(reverse("sellers:onboarding"))
+    assert "/sandbox/onboarding/" in retry["Location"]

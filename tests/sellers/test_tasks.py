@@ -16,17 +16,6 @@ def test_periodic_sync_is_scheduled():
     assert entry["task"] == "sellers.tasks.sync_all_seller_accounts"
 
 
-@pytest.fixture
-def eager_tasks():
-    # The fake Stripe lives in this process: run the enqueued tasks here even with a broker.
-    from marketplace.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
 def test_sync_all_rereads_every_connected_seller(
     fake_stripe, eager_tasks, django_capture_on_commit_callbacks
 ):

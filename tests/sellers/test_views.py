@@ -418,3 +418,14 @@ def test_suspended_seller_sees_why_and_cannot_list_or_sell(seller_client, fake_s
     )
     services.seller_reinstate(seller=seller_client.seller)
     assert listing in selectors.purchasable_listings()
+
+
+def test_dashboard_pages_long_listing_lists(seller_client, monkeypatch):
+    from sellers import views
+
+    monkeypatch.setattr(views, "LISTINGS_PER_PAGE", 2)
+    listings = [ListingFactory(seller=seller_client.seller) for _ in range(3)]
+    first = seller_client.get(reverse("sellers:dashboard")).content.decode()
+    second = seller_client.get(reverse("sellers:dashboard") + "?page=2").content.decode()
+    assert "Page 1 of 2" in first and f'id="listing-{listings[0].pk}"' not in first
+    assert f'id="listing-{listings[0].pk}"' in second

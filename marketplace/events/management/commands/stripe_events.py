@@ -109,3 +109,5 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         for endpoint in endpoints.values():
             self.stdout.write(f"{endpoint.kind:<9} {endpoint.url} ({endpoint.stripe_id})")
+        for kind in sorted(set(services.ENDPOINT_URL_NAMES) - set(endpoints)):
+            self.stdout.write(f"{kind:<9} already registered, with the secret from settings")

@@ -1,0 +1,228 @@
+"""Hosted pages of the payments resources: the Checkout page (``/sandbox/checkout/<cs_…>/``),
+the 3D Secure challenge (``/sandbox/authenticate/<pi_…>/``) and charge receipts
+(``/sandbox/receipts/<ch_…>/``). Each stands in for a Stripe-hosted page, with the SANDBOX banner."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from sandbox import store
+from sandbox.errors import StripeError
+from sandbox.models import SandboxObject
+from sandbox.resources import checkout, payments
+
+TEST_CARDS = [
+    ("4242424242424242", "succeeds"),
+    ("4000000000000002", "declined (generic_decline)"),
+    ("4000000000009995", "declined (insufficient_funds)"),
+    ("4000002500003155", "asks for 3D Secure"),
+    ("4000000000000259", "succeeds, then disputed"),
+    ("4000000000000077", "succeeds, funds available at once"),
+]
+
+
+def format_amount(amount: int, currency: str) -> str:
+    if currency.lower() in payments.ZERO_DECIMAL:
+        return f"{amount:,} {currency.upper()}"
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    return f"{sign}{amount // 100:,}.{amount % 100:02d} {currency.upper()}"
+
+
+class CardForm(forms.Form):
+    email = forms.EmailField(label="Email")
+    card_number = forms.CharField(label="Card number", max_length=23, initial="4242 4242 4242 4242")
+    expiry = forms.RegexField(
+        label="Expiry (MM / YY)",
+        regex=r"^\s*(0[1-9]|1[0-2])\s*/\s*\d{2}\s*$",
+        initial="12 / 34",
+        error_messages={"invalid": "Enter the expiry as MM / YY."},
+    )
+    cvc = forms.RegexField(
+        label="CVC",
+        regex=r"^\d{3,4}$",
+        initial="123",
+        error_messages={"invalid": "Enter the 3 or 4 digits of the CVC."},
+    )
+    name = forms.CharField(label="Name on card", max_length=200, required=False)
+
+
+def _session_row(session_id: str) -> SandboxObject:
+    row = SandboxObject.objects.filter(pk=session_id, object="checkout.session").first()
+    if row is None:
+        raise Http404("No such Checkout Session")
+    return row
+
+
+def _page_context(
+    session: dict[str, Any], items: list[dict[str, Any]], form: CardForm, error: str | None
+) -> dict[str, Any]:
+    return {
+        "session": session,
+        "items": [
+            {
+                **item,
+                "unit": format_amount(item["price"]["unit_amount"], item["currency"]),
+                "total": format_amount(item["amount_total"], item["currency"]),
+            }
+            for item in items
+        ],
+        "total": format_amount(session["amount_total"], session["currency"]),
+        "form": form,
+        "error": error,
+        "test_cards": TEST_CARDS,
+        "success_url": checkout.success_redirect(session) if session.get("success_url") else None,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def checkout_page(request: HttpRequest, session_id: str) -> HttpResponse:
+    row = _session_row(session_id)
+    error = None
+    if request.method == "GET":
+        with transaction.atomic():
+            session, items = checkout.session_for_page(session_id)
+            row = store.get_row(session_id, object_type="checkout.session", for_update=True)
+            error = row.private.pop("page_error", None)
+            if error:
+                store.save(row)
+            pi = (
+                store.get(session["payment_intent"], object_type="payment_intent")
+                if session.get("payment_intent")
+                else None
+            )
+        if session["status"] == "open" and pi and pi["status"] == "requires_action":
+            return HttpResponseRedirect(reverse("sandbox:authenticate", args=[pi["id"]]))
+        form = CardForm(initial={"email": session.get("customer_email") or ""})
+        return render(
+            request, "sandbox/checkout/page.html", _page_context(session, items, form, error)
+        )
+    posted = request.POST.copy()
+    session, items = row.data, list(row.private["line_items"])
+    if session.get("customer_email"):
+        posted["email"] = session["customer_email"]
+    form = CardForm(posted)
+    if not form.is_valid():
+        return render(
+            request,
+            "sandbox/checkout/page.html",
+            _page_context(session, items, form, None),
+            status=400,
+        )
+    try:
+        with transaction.atomic():
+            session, pi, failure = checkout.pay(
+                session_id,
+                number=form.cleaned_data["card_number"],
+                email=form.cleaned_data["email"],
+                name=form.cleaned_data["name"],
+            )
+    except StripeError as exc:
+        session, items = checkout.session_for_page(session_id)
+        return render(
+            request,
+            "sandbox/checkout/page.html",
+            _page_context(session, items, form, exc.message),
+            status=402,
+        )
+    if failure is not None:
+        return render(
+            request,
+            "sandbox/checkout/page.html",
+            _page_context(session, items, form, failure.message),
+            status=402,
+        )
+    if pi is not None and pi["status"] == "requires_action":
+        return HttpResponseRedirect(reverse("sandbox:authenticate", args=[pi["id"]]))
+    return HttpResponseRedirect(checkout.success_redirect(session))
+
+
+@require_http_methods(["GET", "POST"])
+def authenticate(request: HttpRequest, intent_id: str) -> HttpResponse:
+    """The 3D Secure challenge: approve or fail the authentication."""
+    row = SandboxObject.objects.filter(pk=intent_id, object="payment_intent").first()
+    if row is None:
+        raise Http404("No such PaymentIntent")
+    session_id = row.private.get("checkout_session")
+    pi = row.data
+    if request.method == "GET":
+        if pi["status"] != "requires_action":
+            if session_id:
+                return HttpResponseRedirect(reverse("sandbox:checkout", args=[session_id]))
+            return render(
+                request,
+                "sandbox/checkout/authenticate.html",
+                {"pi": pi, "done": True, "amount": format_amount(pi["amount"], pi["currency"])},
+            )
+        return render(
+            request,
+            "sandbox/checkout/authenticate.html",
+            {"pi": pi, "amount": format_amount(pi["amount"], pi["currency"])},
+        )
+    approve = request.POST.get("outcome") == "approve"
+    try:
+        with transaction.atomic():
+            pi, failure = payments.intent_authenticate(intent_id, approve=approve)
+            if session_id and failure is not None:
+                srow = store.get_row(session_id, object_type="checkout.session", for_update=True)
+                srow.private["page_error"] = failure.message
+                store.save(srow)
+    except StripeError as exc:
+        return render(
+            request,
+            "sandbox/checkout/authenticate.html",
+            {"pi": pi, "error": exc.message, "amount": format_amount(pi["amount"], pi["currency"])},
+            status=400,
+        )
+    if session_id:
+        session = store.get(session_id, object_type="checkout.session")
+        if session["status"] == "complete":
+            return HttpResponseRedirect(checkout.success_redirect(session))
+        return HttpResponseRedirect(reverse("sandbox:checkout", args=[session_id]))
+    return_url = row.private.get("return_url")
+    if return_url:
+        query = urlencode(
+            {
+                "payment_intent": pi["id"],
+                "payment_intent_client_secret": pi["client_secret"],
+                "redirect_status": "succeeded" if failure is None else "failed",
+            }
+        )
+        return HttpResponseRedirect(f"{return_url}{'&' if '?' in return_url else '?'}{query}")
+    return render(
+        request,
+        "sandbox/checkout/authenticate.html",
+        {"pi": pi, "done": True, "amount": format_amount(pi["amount"], pi["currency"])},
+    )
+
+
+@require_http_methods(["GET"])
+def receipt(request: HttpRequest, charge_id: str) -> HttpResponse:
+    row = SandboxObject.objects.filter(pk=charge_id, object="charge").first()
+    if row is None:
+        raise Http404("No such receipt")
+    charge = row.data
+    refunds = [
+        {**r.data, "display": format_amount(r.data["amount"], r.data["currency"])}
+        for r in store.queryset("refund", account=row.account).filter(data__charge=charge_id)
+    ]
+    card = (charge.get("payment_method_details") or {}).get("card") or {}
+    return render(
+        request,
+        "sandbox/checkout/receipt.html",
+        {
+            "charge": charge,
+            "card": card,
+            "amount": format_amount(charge["amount"], charge["currency"]),
+            "refunded": format_amount(charge["amount_refunded"], charge["currency"]),
+            "refunds": refunds,
+        },
+    )

@@ -1,0 +1,424 @@
+"""Checkout Sessions in payment mode (``/v1/checkout/sessions``: create, retrieve, list,
+expire, line items) and the hosted checkout page's services (``pay``, ``authenticate``).
+
+A session is ``open`` until paid (``complete``, ``payment_status`` ``paid``) or expired
+(``expire`` or ``expires_at`` passing on the sandbox clock: ``checkout.session.expired``).
+As on Stripe (API versions since 2022-08-01) the PaymentIntent is created when the buyer
+first submits a card; a declined card leaves the session open for another try.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe.params.checkout import (
+    SessionCreateParams,
+    SessionExpireParams,
+    SessionListLineItemsParams,
+    SessionListParams,
+    SessionRetrieveParams,
+)
+
+from sandbox import cards, clock, store
+from sandbox.errors import StripeError, invalid_request
+from sandbox.events import emit
+from sandbox.ids import new_id, random_token
+from sandbox.resources import payments
+from sandbox.resources.accounts import site_url
+from sandbox.resources.products import price_create
+from sandbox.router import Request, route
+
+JSON = dict[str, Any]
+MIN_EXPIRY = 30 * 60
+MAX_EXPIRY = 24 * 3600
+
+
+def _event_account(account: str) -> str | None:
+    return account or None
+
+
+def _line_items(p: JSON, account: str) -> list[JSON]:
+    given = p.get("line_items")
+    if not given:
+        raise invalid_request(
+            "You must specify either `line_items` or `subscription_data` when creating a "
+            "Checkout Session in `payment` mode.",
+            param="line_items",
+            code="parameter_missing",
+        )
+    items: list[JSON] = []
+    for index, item in enumerate(given):
+        param = f"line_items[{index}]"
+        quantity = item.get("quantity")
+        if quantity is None:
+            raise invalid_request(
+                f"Missing required param: {param}[quantity].",
+                param=f"{param}[quantity]",
+                code="parameter_missing",
+            )
+        quantity = int(quantity)
+        if quantity < 1:
+            raise invalid_request(
+                f"Invalid {param}[quantity]: must be at least 1", param=f"{param}[quantity]"
+            )
+        if item.get("price"):
+            price = store.get(
+                str(item["price"]), object_type="price", account=account, param=f"{param}[price]"
+            )
+            if not price.get("active", True):
+                raise invalid_request(
+                    "The price specified is inactive. This field only accepts active prices.",
+                    param=f"{param}[price]",
+                )
+        elif isinstance(item.get("price_data"), dict):
+            data = dict(item["price_data"])
+            if not data.get("product") and not isinstance(data.get("product_data"), dict):
+                raise invalid_request(
+                    f"Missing required param: {param}[price_data][product_data].",
+                    param=f"{param}[price_data][product_data]",
+                    code="parameter_missing",
+                )
+            price = price_create({**data, "active": False}, account=account)
+        else:
+            raise invalid_request(
+                f"Missing required param: {param}[price].",
+                param=f"{param}[price]",
+                code="parameter_missing",
+            )
+        if price.get("recurring"):
+            raise invalid_request(
+                "You specified `payment` mode but passed a recurring price. Either switch to "
+                "`subscription` mode or use only one-time prices.",
+                param=f"{param}[price]",
+            )
+        product = store.get(price["product"], object_type="product", account=account)
+        amount = int(price["unit_amount"]) * quantity
+        items.append(
+            {
+                "id": new_id("li"),
+                "object": "item",
+                "amount_discount": 0,
+                "amount_subtotal": amount,
+                "amount_tax": 0,
+                "amount_total": amount,
+                "currency": price["currency"],
+                "description": product["name"],
+                "metadata": dict(item.get("metadata") or {}),
+                "price": price,
+                "quantity": quantity,
+            }
+        )
+    currencies = {item["currency"] for item in items}
+    if len(currencies) > 1:
+        raise invalid_request("All line items must use the same currency.", param="line_items")
+    return items
+
+
+def session_create(p: JSON, *, account: str = "") -> JSON:
+    mode = p.get("mode")
+    if mode != "payment":
+        if mode is None:
+            raise invalid_request(
+                "Missing required param: mode.", param="mode", code="parameter_missing"
+            )
+        raise invalid_request(
+            f"The sandbox supports Checkout in `payment` mode only (got `{mode}`).", param="mode"
+        )
+    if not p.get("success_url") and p.get("ui_mode") not in ("embedded", "custom"):
+        raise invalid_request(
+            "Missing required param: success_url.", param="success_url", code="parameter_missing"
+        )
+    now = clock.now()
+    expires_at = int(p.get("expires_at") or now + MAX_EXPIRY)
+    if not now + MIN_EXPIRY <= expires_at <= now + MAX_EXPIRY:
+        raise invalid_request(
+            "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout "
+            "Session creation.",
+            param="expires_at",
+        )
+    items = _line_items(p, account)
+    currency = items[0]["currency"]
+    total = sum(item["amount_total"] for item in items)
+    pid = dict(p.get("payment_intent_data") or {})
+    # Validate the PaymentIntent the session will create now, as Stripe does.
+    transfer = pid.get("transfer_data") if isinstance(pid.get("transfer_data"), dict) else None
+    destination = None
+    if transfer and transfer.get("destination"):
+        destination = payments.check_destination(
+            transfer["destination"], param="payment_intent_data[transfer_data][destination]"
+        )
+    if pid.get("application_fee_amount") is not None:
+        try:
+            payments.check_application_fee(
+                pid["application_fee_amount"], total, account=account, destination=destination
+            )
+        except StripeError as exc:
+            exc.param = "payment_intent_data[application_fee_amount]"
+            raise
+    if pid.get("on_behalf_of"):
+        payments.check_destination(pid["on_behalf_of"], param="payment_intent_data[on_behalf_of]")
+    payments.check_amount(total, currency, param="line_items")
+    if p.get("customer"):
+        store.get(str(p["customer"]), object_type="customer", account=account, param="customer")
+    session_id = new_id("cs_test", 58)
+    metadata = p.get("metadata")
+    session = store.create(
+        "cs_test",
+        "checkout.session",
+        {
+            "adaptive_pricing": {"enabled": False},
+            "after_expiration": None,
+            "allow_promotion_codes": None,
+            "amount_subtotal": total,
+            "amount_total": total,
+            "automatic_tax": {
+                "enabled": False,
+                "liability": None,
+                "provider": None,
+                "status": None,
+            },
+            "billing_address_collection": None,
+            "cancel_url": p.get("cancel_url"),
+            "client_reference_id": p.get("client_reference_id"),
+            "client_secret": None,
+            "consent": None,
+            "consent_collection": None,
+            "currency": currency,
+            "custom_fields": [],
+            "custom_text": {
+                "after_submit": None,
+                "shipping_address": None,
+                "submit": None,
+                "terms_of_service_acceptance": None,
+            },
+            "customer": p.get("customer"),
+            "customer_creation": p.get("customer_creation")
+            or ("if_required" if not p.get("customer") else None),
+            "customer_details": None,
+            "customer_email": p.get("customer_email"),
+            "discounts": [],
+            "expires_at": expires_at,
+            "invoice": None,
+            "invoice_creation": None,
+            "livemode": False,
+            "locale": p.get("locale"),
+            "metadata": metadata if isinstance(metadata, dict) else {},
+            "mode": "payment",
+            "payment_intent": None,
+            "payment_link": None,
+            "payment_method_collection": "if_required",
+            "payment_method_configuration_details": None,
+            "payment_method_options": {},
+            "payment_method_types": ["card"],
+            "payment_status": "unpaid",
+            "phone_number_collection": {"enabled": False},
+            "recovered_from": None,
+            "saved_payment_method_options": None,
+            "setup_intent": None,
+            "shipping_address_collection": None,
+            "shipping_cost": None,
+            "shipping_options": [],
+            "status": "open",
+            "submit_type": p.get("submit_type"),
+            "subscription": None,
+            "success_url": p.get("success_url"),
+            "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+            "ui_mode": "hosted",
+            "url": site_url(f"/sandbox/checkout/{session_id}/"),
+        },
+        account=account,
+        object_id=session_id,
+        private={"line_items": items, "payment_intent_data": pid, "token": random_token(16)},
+    )
+    return session
+
+
+def payment_succeeded(session_id: str, pi: JSON) -> None:
+    """The session's PaymentIntent succeeded (or is authorized, for manual capture):
+    ``complete`` and ``checkout.session.completed``."""
+    row = store.get_row(session_id, object_type="checkout.session", for_update=True)
+    session = row.data
+    if session["status"] != "open":
+        return
+    email = row.private.get("email") or session.get("customer_email")
+    session.update(
+        status="complete",
+        payment_status="paid" if pi["status"] == "succeeded" else "unpaid",
+        url=None,
+        customer_details={
+            "address": None,
+            "email": email,
+            "name": row.private.get("name"),
+            "phone": None,
+            "tax_exempt": "none",
+            "tax_ids": [],
+        },
+    )
+    saved = store.save(row)
+    emit("checkout.session.completed", saved, account=_event_account(row.account))
+
+
+def session_expire(session_id: str, *, account: str | None) -> JSON:
+    row = store.get_row(
+        session_id,
+        object_type="checkout.session",
+        account=account,
+        for_update=True,
+        name="checkout.session",
+        param="session",
+    )
+    session = row.data
+    if session["status"] != "open":
+        raise invalid_request(
+            f'Only Checkout Sessions with a status in ["open"] can be expired. This Checkout '
+            f'Session has a status of "{session["status"]}".',
+            param="session",
+        )
+    session.update(status="expired", url=None)
+    if session.get("payment_intent"):
+        pi_row = payments.intent_row(session["payment_intent"], account=row.account)
+        if pi_row.data["status"] in payments.PI_ACTIVE:
+            payments.intent_cancel(pi_row, reason="abandoned")
+    saved = store.save(row)
+    emit("checkout.session.expired", saved, account=_event_account(row.account))
+    return saved
+
+
+def expire_due() -> None:
+    """Clock job: open sessions whose ``expires_at`` has passed expire."""
+    now = clock.now()
+    for row in store.queryset("checkout.session", account=None).filter(
+        data__status="open", data__expires_at__lte=now
+    ):
+        session_expire(row.id, account=row.account)
+
+
+clock.register_job(expire_due, name="sandbox.checkout.expire_due")
+
+
+def session_for_page(session_id: str) -> tuple[JSON, list[JSON]]:
+    """The session and its line items for the hosted page (expiring it if its time is up)."""
+    row = store.get_row(session_id, object_type="checkout.session")
+    if row.data["status"] == "open" and int(row.data["expires_at"]) <= clock.now():
+        return session_expire(session_id, account=row.account), list(row.private["line_items"])
+    return row.data, list(row.private["line_items"])
+
+
+def pay(
+    session_id: str, *, number: str, email: str, name: str = ""
+) -> tuple[JSON, JSON | None, StripeError | None]:
+    """The buyer submits a card on the hosted page: create (first time) and confirm the
+    session's PaymentIntent. Returns ``(session, payment_intent, error)``; on a decline the
+    session stays open."""
+    row = store.get_row(session_id, object_type="checkout.session", for_update=True)
+    session = row.data
+    if session["status"] == "open" and int(session["expires_at"]) <= clock.now():
+        session = session_expire(session_id, account=row.account)
+    if session["status"] != "open":
+        raise invalid_request(f"This Checkout Session is {session['status']}.")
+    account = row.account
+    row.private["email"] = email
+    row.private["name"] = name or None
+    pm = cards.payment_method_create(number=number, account=account)
+    store.update(
+        pm["id"],
+        {"billing_details": {**pm["billing_details"], "email": email, "name": name or None}},
+        object_type="payment_method",
+    )
+    pi_id = session.get("payment_intent")
+    if not pi_id:
+        pid = dict(row.private.get("payment_intent_data") or {})
+        fields: JSON = {
+            "amount": session["amount_total"],
+            "currency": session["currency"],
+            "capture_method": pid.get("capture_method") or "automatic",
+            "application_fee_amount": pid.get("application_fee_amount"),
+            "transfer_data": pid.get("transfer_data"),
+            "on_behalf_of": pid.get("on_behalf_of"),
+            "metadata": pid.get("metadata") or {},
+            "description": pid.get("description"),
+            "receipt_email": pid.get("receipt_email"),
+            "transfer_group": pid.get("transfer_group"),
+            "statement_descriptor": pid.get("statement_descriptor"),
+            "customer": session.get("customer"),
+        }
+        pi = payments.intent_create(fields, account=account, checkout_session=session_id)
+        pi_id = pi["id"]
+        session["payment_intent"] = pi_id
+    store.save(row)
+    pi_row = payments.intent_row(pi_id, account=account)
+    pi_row.private["email"] = email
+    store.save(pi_row)
+    pi, error = payments.intent_confirm(pi_id, account=account, payment_method=pm["id"])
+    return store.get(session_id), pi, error
+
+
+def success_redirect(session: JSON) -> str:
+    return str(session.get("success_url") or "/").replace("{CHECKOUT_SESSION_ID}", session["id"])
+
+
+# --- routes ------------------------------------------------------------------------------------
+def _with_line_items(session: JSON, req: Request) -> JSON:
+    if "line_items" in req.expand:
+        row = store.get_row(session["id"], object_type="checkout.session")
+        session["line_items"] = store.list_of(
+            list(row.private["line_items"]), url=f"/v1/checkout/sessions/{session['id']}/line_items"
+        )
+    return session
+
+
+@route("POST", "/v1/checkout/sessions", params=SessionCreateParams)
+def create(req: Request) -> JSON:
+    return _with_line_items(session_create(req.params, account=req.account), req)
+
+
+@route("GET", "/v1/checkout/sessions/{session}", params=SessionRetrieveParams)
+def retrieve(req: Request) -> JSON:
+    row = store.get_row(
+        req.args["session"],
+        object_type="checkout.session",
+        account=req.account,
+        name="checkout.session",
+        param="session",
+    )
+    if row.data["status"] == "open" and int(row.data["expires_at"]) <= clock.now():
+        return _with_line_items(session_expire(row.id, account=row.account), req)
+    return _with_line_items(dict(row.data), req)
+
+
+@route("POST", "/v1/checkout/sessions/{session}/expire", params=SessionExpireParams)
+def expire(req: Request) -> JSON:
+    return session_expire(req.args["session"], account=req.account)
+
+
+@route("GET", "/v1/checkout/sessions/{session}/line_items", params=SessionListLineItemsParams)
+def line_items(req: Request) -> JSON:
+    row = store.get_row(
+        req.args["session"],
+        object_type="checkout.session",
+        account=req.account,
+        name="checkout.session",
+        param="session",
+    )
+    items = list(row.private["line_items"])
+    limit = int(req.params.get("limit") or 10)
+    start = 0
+    if req.params.get("starting_after"):
+        ids = [item["id"] for item in items]
+        if req.params["starting_after"] in ids:
+            start = ids.index(req.params["starting_after"]) + 1
+    page = items[start : start + limit]
+    return store.list_of(
+        page,
+        url=f"/v1/checkout/sessions/{row.id}/line_items",
+        has_more=start + limit < len(items),
+    )
+
+
+@route("GET", "/v1/checkout/sessions", params=SessionListParams)
+def list_(req: Request) -> JSON:
+    qs = store.queryset("checkout.session", account=req.account)
+    for key in ("payment_intent", "status", "customer"):
+        if req.params.get(key):
+            qs = qs.filter(**{f"data__{key}": req.params[key]})
+    return store.list_response(qs, req.params, url="/v1/checkout/sessions")
