@@ -8,7 +8,15 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from payouts.models import FeeRule, LedgerEntry, LedgerTransaction, Payout, SellerBalance
+from payouts.models import (
+    Dispute,
+    FeeRule,
+    LedgerEntry,
+    LedgerTransaction,
+    Payout,
+    ReconciliationRun,
+    SellerBalance,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -77,3 +85,32 @@ class PayoutAdmin(ReadOnlyAdmin):
 @admin.register(SellerBalance)
 class SellerBalanceAdmin(ReadOnlyAdmin):
     list_display = ("seller", "ledger", "stripe_available", "stripe_pending", "stripe_refreshed_at")
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "started_at",
+        "period_start",
+        "period_end",
+        "status",
+        "stripe_transactions",
+        "missing_in_ledger",
+        "missing_in_stripe",
+    )
+    list_filter = ("status",)
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    list_display = (
+        "stripe_id",
+        "order_id",
+        "seller",
+        "amount",
+        "currency",
+        "status",
+        "evidence_due_by",
+    )
+    list_filter = ("status",)
+    search_fields = ("stripe_id", "charge_id")

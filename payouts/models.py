@@ -357,3 +357,49 @@ class Dispute(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status not in self.CLOSED
+
+
+class ReconciliationRun(models.Model):
+    """One comparison of Stripe's balance transactions with the ledger over a period."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        CLEAN = "clean", "Clean"
+        MISMATCHES = "mismatches", "Mismatches found"
+        FAILED = "failed", "Failed"
+
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    stripe_transactions = models.PositiveBigIntegerField(default=0)
+    missing_in_ledger = models.PositiveBigIntegerField(default=0)
+    missing_in_stripe = models.PositiveBigIntegerField(default=0)
+    unreadable_accounts = models.PositiveIntegerField(default=0)
+    # The first issues found, as lines (the counts above are complete).
+    issues = models.JSONField(default=list)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return (
+            f"reconciliation {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d} {self.status}"
+        )
+
+
+class ReconciliationSeen(models.Model):
+    """Stripe movements met by a running reconciliation (scratch rows, removed when it ends),
+    so finding ledger entries without their Stripe movement is one query, memory flat in N."""
+
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32)
+    stripe_object_id = models.CharField(max_length=255)
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "kind", "stripe_object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.stripe_object_id}"

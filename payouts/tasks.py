@@ -50,3 +50,14 @@ def send_dispute_opened_email(dispute_id: int) -> None:
 
     dispute = Dispute.objects.select_related("seller__user").get(pk=dispute_id)
     emails.dispute_opened(dispute=dispute)
+
+
+@shared_task(acks_late=True)
+def reconcile_yesterday() -> int:
+    """Daily: reconcile the previous UTC day; returns the run id (admins see the report)."""
+    from datetime import UTC, datetime, timedelta
+
+    from payouts.reconciliation import reconcile
+
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return reconcile(start=today - timedelta(days=1), end=today).pk

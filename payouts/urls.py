@@ -23,3 +23,4 @@ urlpatterns += [
     path("disputes/", views.disputes, name="disputes"),
     path("disputes/<int:dispute_id>/", views.dispute_detail, name="dispute_detail"),
 ]
+urlpatterns += [path("reconciliation/", views.reconciliation, name="reconciliation")]

@@ -21,7 +21,7 @@ from marketplace.money import Money
 from payouts import selectors, services
 from payouts.charts import daily_bar_chart
 from payouts.forms import EvidenceForm, FeeRuleForm, FeeSimulatorForm, TransferFilterForm
-from payouts.models import FeeRule, SellerBalance
+from payouts.models import FeeRule, ReconciliationRun, SellerBalance
 
 # --- Fee rules (staff) ------------------------------------------------------------------------
 
@@ -371,3 +371,18 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
             messages.success(request, "Evidence sent to the bank through Stripe.")
             return redirect("payouts:dispute_detail", dispute_id=dispute.pk)
     return render(request, "payouts/dispute_detail.html", {"dispute": dispute, "form": form})
+
+
+@login_required
+@require_GET
+def reconciliation(request: HttpRequest) -> HttpResponse:
+    """Staff: the latest reconciliation reports, failed payouts and open disputes at a glance."""
+    selectors.staff_only(request.user)
+    return render(
+        request,
+        "payouts/reconciliation.html",
+        {
+            "runs": ReconciliationRun.objects.all()[:20],
+            "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:50],
+        },
+    )
