@@ -172,3 +172,23 @@ class EvidenceForm(forms.Form):
         max_length=20_000,
         help_text="What the bank should know: delivery proof, tracking, messages with the buyer.",
     )
+
+
+class RefundForm(forms.Form):
+    amount = forms.CharField(help_text="In major units, e.g. 12.50; at most what remains")
+    reason = forms.ChoiceField(choices=[])
+    note = forms.CharField(max_length=500, required=False, widget=forms.TextInput)
+    client_token = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from payouts.models import RefundRequest
+
+        self.currency = currency
+        self.fields["reason"].choices = RefundRequest.Reason.choices  # type: ignore[attr-defined]
+
+    def clean_amount(self) -> int:
+        try:
+            return Money.from_major(self.cleaned_data["amount"], self.currency).amount
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None

@@ -403,3 +403,51 @@ class ReconciliationSeen(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.stripe_object_id}"
+
+
+class RefundRequest(models.Model):
+    """A refund asked by an admin or the seller, sent to Stripe with its own idempotency key.
+
+    The ledger and the order follow from Stripe's events; this row keeps who asked, why, and
+    what Stripe answered.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Sending to Stripe"
+        SUCCEEDED = "succeeded", "Accepted by Stripe"
+        FAILED = "failed", "Refused"
+
+    class Reason(models.TextChoices):
+        REQUESTED = "requested_by_customer", "The buyer asked"
+        DAMAGED = "damaged", "Damaged or not as described"
+        NOT_DELIVERED = "not_delivered", "Not delivered"
+        OUT_OF_STOCK = "out_of_stock", "Out of stock"
+        OTHER = "other", "Other"
+
+    client_token = models.UUIDField(unique=True, help_text="From the form: a double submit is one")
+    charge_id = models.CharField(max_length=255, db_index=True)
+    order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    seller = models.ForeignKey(
+        Seller, on_delete=models.PROTECT, null=True, blank=True, related_name="refund_requests"
+    )
+    amount = models.PositiveBigIntegerField(help_text="Minor units")
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    note = models.CharField(max_length=500, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    stripe_refund_id = models.CharField(max_length=255, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_request_amount_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"refund request {self.pk} of {self.charge_id}: {self.amount} {self.currency}"

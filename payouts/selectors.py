@@ -11,7 +11,15 @@ from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Sum, Value, 
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from payouts.models import Dispute, FeeRule, LedgerEntry, LedgerTransaction, Payout, SellerBalance
+from payouts.models import (
+    Dispute,
+    FeeRule,
+    LedgerEntry,
+    LedgerTransaction,
+    Payout,
+    RefundRequest,
+    SellerBalance,
+)
 from payouts.services import PLATFORM_BALANCE, PLATFORM_FEES
 from sellers.models import Seller
 
@@ -189,3 +197,21 @@ def disputes_for_staff(*, user: Any) -> QuerySet[Dispute]:
 def failed_payouts_for_staff(*, user: Any) -> QuerySet[Payout]:
     staff_only(user)
     return Payout.objects.filter(status=Payout.Status.FAILED).select_related("seller")
+
+
+def refundable_sales(*, user: Any) -> QuerySet[LedgerTransaction]:
+    """Sales (ledger charges) the user may refund: a seller's own; everyone's for staff."""
+    qs = LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.CHARGE).select_related(
+        "seller"
+    )
+    if not (user.is_authenticated and user.is_staff):
+        qs = qs.filter(seller=seller_of(user))
+    result: QuerySet[LedgerTransaction] = qs.order_by("-occurred_at", "-id")
+    return result
+
+
+def refund_requests_for(*, user: Any) -> QuerySet[RefundRequest]:
+    qs = RefundRequest.objects.select_related("requested_by", "seller")
+    if not (user.is_authenticated and user.is_staff):
+        qs = qs.filter(seller=seller_of(user))
+    return qs

@@ -7,6 +7,7 @@ are new rows.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import zlib
 from collections import defaultdict
@@ -1005,3 +1006,152 @@ def dispute_submit_evidence(*, actor: Any, dispute_id: int, text: str) -> Disput
         )
         dispute.save()
     return dispute
+
+
+# --- Refunds ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refundable:
+    captured: int
+    refunded: int
+    currency: str
+
+    @property
+    def remaining(self) -> int:
+        return max(self.captured - self.refunded, 0)
+
+
+def refundable_of(*, charge_id: str) -> Refundable | None:
+    """What has been captured and refunded for a charge, as far as we know: the ledger's
+    refunds plus refunds Stripe accepted whose events have not arrived yet."""
+    from payouts.models import RefundRequest
+
+    charge = LedgerTransaction.objects.filter(
+        kind=LedgerTransaction.Kind.CHARGE, stripe_object_id=charge_id
+    ).first()
+    if charge is None:
+        return None
+    legs = LedgerEntry.objects.filter(transaction=charge, account=PLATFORM_BALANCE)
+    captured_leg = legs.first()
+    if captured_leg is None:
+        return None
+    refunds = LedgerTransaction.objects.filter(
+        kind=LedgerTransaction.Kind.REFUND, charge_id=charge_id
+    )
+    in_ledger = set(refunds.values_list("stripe_object_id", flat=True))
+    refunded = (
+        LedgerEntry.objects.filter(transaction__in=refunds, account=BUYER_REFUNDS).aggregate(
+            total=Sum("amount")
+        )["total"]
+        or 0
+    )
+    refunded += sum(
+        RefundRequest.objects.filter(charge_id=charge_id, status=RefundRequest.Status.SUCCEEDED)
+        .exclude(stripe_refund_id__in=in_ledger)
+        .values_list("amount", flat=True)
+    )
+    return Refundable(
+        captured=int(captured_leg.amount), refunded=int(refunded), currency=captured_leg.currency
+    )
+
+
+def refund_request_create(
+    *,
+    actor: Any,
+    charge_id: str,
+    amount: int,
+    reason: str,
+    client_token: Any,
+    note: str = "",
+) -> Any:
+    """Refund ``amount`` (minor units) of a paid sale, in full or in part, through Stripe.
+
+    Who: staff for any sale; the seller for their own sales within
+    ``MARKETPLACE_REFUND_WINDOW`` of the payment (anyone else: ``PermissionDenied``).
+    Refused with a message (``UserFacingError``): an unpaid or unknown sale, zero or a negative
+    amount, more than remains refundable, a second refund while one is being sent (the sale is
+    locked; the second waits and then sees the first), the same form submitted twice
+    (``client_token``). Stripe reverses the seller's transfer and refunds the platform's fee pro
+    rata (``reverse_transfer``, ``refund_application_fee``); the idempotency key is the request's.
+    Side effects: a RefundRequest row with Stripe's answer; the ledger records the refund at once
+    (and again, harmlessly, from Stripe's events).
+    """
+    from django.core.exceptions import PermissionDenied
+
+    from marketplace import stripe_gateway as gw
+    from payouts.models import RefundRequest
+
+    if reason not in RefundRequest.Reason.values:
+        raise UserFacingError("Choose a reason for the refund.", field="reason")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise UserFacingError("Enter an amount above zero.", field="amount")
+    with transaction.atomic():
+        sale = (
+            LedgerTransaction.objects.select_for_update(of=("self",))
+            .filter(kind=LedgerTransaction.Kind.CHARGE, stripe_object_id=charge_id)
+            .select_related("seller__user")
+            .first()
+        )
+        is_staff = bool(getattr(actor, "is_staff", False))
+        is_owner = sale is not None and sale.seller is not None and sale.seller.user_id == actor.pk
+        if not (is_staff or is_owner):
+            raise PermissionDenied("not your sale")
+        if sale is None:
+            raise UserFacingError("This order is not paid (yet): there is nothing to refund.")
+        if not is_staff and sale.occurred_at + settings.MARKETPLACE_REFUND_WINDOW < timezone.now():
+            days = settings.MARKETPLACE_REFUND_WINDOW.days
+            raise UserFacingError(
+                f"The {days}-day refund window has passed; ask the platform team to refund."
+            )
+        existing = RefundRequest.objects.filter(client_token=client_token).first()
+        if existing is not None:
+            raise UserFacingError("This refund was already submitted.")
+        if RefundRequest.objects.filter(
+            charge_id=charge_id, status=RefundRequest.Status.PENDING
+        ).exists():
+            raise UserFacingError(
+                "Another refund of this order is being sent to Stripe; reload in a moment."
+            )
+        refundable = refundable_of(charge_id=charge_id)
+        assert refundable is not None
+        if amount > refundable.remaining:
+            left = Money(refundable.remaining, refundable.currency)
+            raise UserFacingError(
+                f"At most {left} can still be refunded on this order."
+                if refundable.remaining
+                else "This order is already fully refunded.",
+                field="amount",
+            )
+        request = RefundRequest.objects.create(
+            client_token=client_token,
+            charge_id=charge_id,
+            order_id=sale.order_id,
+            seller=sale.seller,
+            amount=amount,
+            currency=refundable.currency,
+            reason=reason,
+            note=note[:500],
+            requested_by=actor,
+        )
+        try:
+            refund = gw.refund_create(
+                charge_id=charge_id,
+                amount=amount,
+                order_id=sale.order_id or 0,
+                reason=reason,
+                idempotency_key=gw.idempotency_key("refund-request", request.pk),
+            )
+        except gw.GatewayError as exc:
+            request.status = RefundRequest.Status.FAILED
+            request.error = exc.message[:500]
+        else:
+            request.status = RefundRequest.Status.SUCCEEDED
+            request.stripe_refund_id = str(_plain(refund)["id"])
+        request.save(update_fields=["status", "error", "stripe_refund_id", "updated_at"])
+    if request.status == RefundRequest.Status.FAILED:
+        raise UserFacingError(f"Stripe refused the refund: {request.error}")
+    # Record it now so the balance moves at once; if Stripe is slow, the events will.
+    with contextlib.suppress(gw.GatewayError, LedgerError):
+        ledger_sync_charge(charge_id=charge_id)
+    return request

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import csv
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -20,7 +22,13 @@ from marketplace.fees import fee_quote
 from marketplace.money import Money
 from payouts import selectors, services
 from payouts.charts import daily_bar_chart
-from payouts.forms import EvidenceForm, FeeRuleForm, FeeSimulatorForm, TransferFilterForm
+from payouts.forms import (
+    EvidenceForm,
+    FeeRuleForm,
+    FeeSimulatorForm,
+    RefundForm,
+    TransferFilterForm,
+)
 from payouts.models import FeeRule, ReconciliationRun, SellerBalance
 
 # --- Fee rules (staff) ------------------------------------------------------------------------
@@ -385,4 +393,59 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
             "runs": ReconciliationRun.objects.all()[:20],
             "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:50],
         },
+    )
+
+
+# --- Refunds (sellers: their own sales within the window; staff: any) ----------------------------
+
+
+@login_required
+@require_GET
+def refunds(request: HttpRequest) -> HttpResponse:
+    sales = list(selectors.refundable_sales(user=request.user)[:50])
+    requests = selectors.refund_requests_for(user=request.user)[:50]
+    return render(request, "payouts/refunds.html", {"sales": sales, "requests": requests})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
+    sale = get_object_or_404(
+        selectors.refundable_sales(user=request.user), stripe_object_id=charge_id
+    )
+    refundable = services.refundable_of(charge_id=charge_id)
+    if refundable is None:
+        raise Http404("No such sale")
+    form = RefundForm(
+        request.POST or None,
+        currency=refundable.currency,
+        initial={
+            "client_token": uuid.uuid4(),
+            "amount": Money(refundable.remaining, refundable.currency).major_str(),
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.refund_request_create(
+                actor=request.user,
+                charge_id=charge_id,
+                amount=data["amount"],
+                reason=data["reason"],
+                note=data.get("note") or "",
+                client_token=data["client_token"],
+            )
+        except UserFacingError as exc:
+            form.add_error("amount" if exc.field == "amount" else None, exc.message)
+        except PermissionDenied:
+            raise Http404("No such sale") from None
+        else:
+            messages.success(
+                request, f"Refund of {Money(data['amount'], refundable.currency)} sent to Stripe."
+            )
+            return redirect("payouts:refunds")
+    return render(
+        request,
+        "payouts/refund_form.html",
+        {"form": form, "sale": sale, "refundable": refundable},
     )
