@@ -64,7 +64,7 @@ def test_bad_amounts_refused(sale, fake_stripe, amount, message):
 
 
 def test_unpaid_order_refused_and_others_denied(sale, staff):
-    seller, charge = sale
+    _seller, charge = sale
     with pytest.raises(UserFacingError, match="not paid"):
         refund(staff, {"id": "ch_never_paid"}, 100)
     with pytest.raises(PermissionDenied):
