@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.db import models
 from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 from django.http import Http404
+from django.utils import timezone
 
 from payouts.models import (
     Dispute,
@@ -215,3 +216,38 @@ def refund_requests_for(*, user: Any) -> QuerySet[RefundRequest]:
     if not (user.is_authenticated and user.is_staff):
         qs = qs.filter(seller=seller_of(user))
     return qs
+
+
+DASHBOARD_SERIES = {
+    # name: (ledger kind, account, sign): each a daily sum of those entries.
+    "Gross volume": ("charge", "platform:stripe_balance", 1),
+    "Platform fees (net)": (None, "platform:fees", 1),
+    "Refunds": ("refund", "buyer:refunds", 1),
+    "Disputes (net)": (None, "buyer:disputes", 1),
+}
+
+
+def dashboard_daily(*, user: Any, days: int = 30) -> dict[str, dict[str, dict[str, int]]]:
+    """{currency: {series: {"YYYY-MM-DD": minor units}}} for the last ``days`` days (staff).
+
+    One aggregate query over the period's entries."""
+    staff_only(user)
+    since = timezone.now() - timedelta(days=days)
+    rows = (
+        LedgerEntry.objects.filter(
+            transaction__occurred_at__gte=since,
+            account__in=[account for _, account, _ in DASHBOARD_SERIES.values()],
+        )
+        .annotate(day=TruncDate("transaction__occurred_at"))
+        .values("day", "account", "currency", "transaction__kind")
+        .annotate(total=Sum("amount"))
+    )
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for row in rows:
+        for name, (kind, account, sign) in DASHBOARD_SERIES.items():
+            if row["account"] != account or (kind and row["transaction__kind"] != kind):
+                continue
+            series = out.setdefault(row["currency"], {n: {} for n in DASHBOARD_SERIES})[name]
+            key = row["day"].isoformat()
+            series[key] = series.get(key, 0) + sign * int(row["total"])
+    return out

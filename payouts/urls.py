@@ -28,3 +28,4 @@ urlpatterns += [
     path("refunds/", views.refunds, name="refunds"),
     path("refunds/<str:charge_id>/new/", views.refund_new, name="refund_new"),
 ]
+urlpatterns += [path("dashboard/", views.dashboard, name="dashboard")]

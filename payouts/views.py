@@ -449,3 +449,33 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
         "payouts/refund_form.html",
         {"form": form, "sale": sale, "refundable": refundable},
     )
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Staff: money per day (gross volume, fees, refunds, disputes), open disputes, failed
+    payouts and failed events."""
+    from marketplace.events.models import StripeEvent
+
+    daily = selectors.dashboard_daily(user=request.user, days=30)
+    today = timezone.now().date()
+    charts = [
+        (currency, name, daily_bar_chart(values=values, currency=currency, today=today, days=30))
+        for currency, series in sorted(daily.items())
+        for name, values in series.items()
+    ]
+    return render(
+        request,
+        "payouts/dashboard.html",
+        {
+            "charts": charts,
+            "open_disputes": [
+                d for d in selectors.disputes_for_staff(user=request.user)[:200] if d.is_open
+            ],
+            "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:20],
+            "failed_events": StripeEvent.objects.filter(
+                status__in=[StripeEvent.Status.FAILED, StripeEvent.Status.DEAD]
+            ).count(),
+        },
+    )

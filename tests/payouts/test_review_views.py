@@ -135,3 +135,15 @@ def test_sellers_balance_and_csv_show_only_their_own_money(client, sales):
     html = client.get("/money/balance/").content.decode()
     assert "$4.50" in html and "€" not in html.split("<h1>Balance</h1>")[1].split("</section>")[0]
     assert ada.pk != bob.pk
+
+
+def test_dashboard_charts_and_counts(client, staff, sales, fake_stripe):
+    dispute = fake_stripe.dispute(sales["charges"][0]["id"])
+    deliver("charge.dispute.created", dispute)
+    client.force_login(staff)
+    html = client.get("/money/dashboard/").content.decode()
+    assert "Gross volume" in html and "€30.00" in html  # 20 + 10 EUR sold
+    assert "Refunds" in html and "€4.00" in html
+    assert "<svg" in html and "1</strong> open dispute" in html
+    client.force_login(sales["ada"].user)
+    assert client.get("/money/dashboard/").status_code == 404
