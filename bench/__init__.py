@@ -6,4 +6,5 @@ BENCHMARKS: dict[str, str] = {
     "events_intake": "bench.events_intake",
     "events_processing": "bench.events_processing",
     "balance_page": "bench.balance_page",
+    "reconciliation": "bench.reconciliation",
 }
