@@ -329,3 +329,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Payouts: periodic jobs -------------------------------------------------------------------
+CELERY_BEAT_SCHEDULE["payouts-refresh-seller-balances"] = {
+    "task": "payouts.tasks.refresh_all_seller_balances",
+    "schedule": 15 * 60.0,  # seconds
+}
+# When a dispute is lost, take the seller's share back with a transfer reversal (the platform is
+# liable for destination charges; this passes the loss on to the seller who made the sale).
+MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER = env_bool("MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER", True)
+CELERY_BEAT_SCHEDULE["payouts-reconcile-daily"] = {
+    "task": "payouts.tasks.reconcile_yesterday",
+    "schedule": 24 * 3600.0,  # seconds
+}
