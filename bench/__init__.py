@@ -7,4 +7,6 @@ BENCHMARKS: dict[str, str] = {
     "events_processing": "bench.events_processing",
     "catalogue": "bench.catalogue",
     "checkout": "bench.checkout",
+    "balance_page": "bench.balance_page",
+    "reconciliation": "bench.reconciliation",
 }

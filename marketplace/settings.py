@@ -189,6 +189,9 @@ SANDBOX_WEBHOOK_TIMEOUT = env_int("SANDBOX_WEBHOOK_TIMEOUT", 5, minimum=1)
 # Cap in milliseconds on the SDK's sleep between retries against the sandbox (-1: the SDK's own).
 _sandbox_retry_ms = env_int("SANDBOX_MAX_RETRY_DELAY_MS", -1, minimum=-1)
 SANDBOX_MAX_RETRY_DELAY: float | None = None if _sandbox_retry_ms < 0 else _sandbox_retry_ms / 1000
+# Who may use the control page /sandbox/ (clock, faults, disconnect buttons): anyone when on
+# (the default with DEBUG), staff only when off. Hosted pages stay reachable by their links.
+SANDBOX_CONTROL_OPEN = env_bool("SANDBOX_CONTROL_OPEN", DEBUG)
 # Off by default: the events pipeline registers our endpoints through the API. On, the sandbox
 # registers this site's /stripe/webhook/ and /stripe/webhook/connect/ itself with these secrets,
 # which the intake then accepts (for running the sandbox without that registration).
@@ -325,4 +328,17 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Payouts: periodic jobs -------------------------------------------------------------------
+CELERY_BEAT_SCHEDULE["payouts-refresh-seller-balances"] = {
+    "task": "payouts.tasks.refresh_all_seller_balances",
+    "schedule": 15 * 60.0,  # seconds
+}
+# When a dispute is lost, take the seller's share back with a transfer reversal (the platform is
+# liable for destination charges; this passes the loss on to the seller who made the sale).
+MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER = env_bool("MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER", True)
+CELERY_BEAT_SCHEDULE["payouts-reconcile-daily"] = {
+    "task": "payouts.tasks.reconcile_yesterday",
+    "schedule": 24 * 3600.0,  # seconds
 }

@@ -334,6 +334,144 @@ def refund_create_for_order(
 # --- Balances, payouts, transfers, refunds, disputes, fees (payouts) ------------------------------
 
 
+@translate_errors
+def balance_retrieve(*, stripe_account: str | None = None) -> stripe.Balance:
+    """Stripe's balance (available and pending, per currency) of a connected account, or of the
+    platform when ``stripe_account`` is None."""
+    if stripe_account:
+        return client().v1.balance.retrieve(options={"stripe_account": stripe_account})
+    return client().v1.balance.retrieve()
+
+
+@translate_errors
+def charge_retrieve(*, charge_id: str) -> stripe.Charge:
+    """Re-read a charge (amount, refunds, transfer and application fee ids): the source of truth."""
+    return client().v1.charges.retrieve(charge_id)
+
+
+@translate_errors
+def transfer_retrieve(*, transfer_id: str) -> stripe.Transfer:
+    return client().v1.transfers.retrieve(transfer_id)
+
+
+@translate_errors
+def transfer_reversals_list(*, transfer_id: str) -> Iterator[stripe.TransferReversal]:
+    """Every reversal of a transfer (auto-paginated)."""
+    params: stripe.params.TransferReversalListParams = {"limit": 100}
+    return _translated_iter(
+        client().v1.transfers.reversals.list(transfer_id, params).auto_paging_iter()
+    )
+
+
+@translate_errors
+def transfer_reversal_create(
+    *, transfer_id: str, amount: int, reason: str, idempotency_key: str
+) -> stripe.TransferReversal:
+    """Take (part of) a seller's share back, e.g. after a lost dispute."""
+    params: stripe.params.TransferReversalCreateParams = {
+        "amount": amount,
+        "metadata": {"reason": reason},
+    }
+    return client().v1.transfers.reversals.create(
+        transfer_id, params, options={"idempotency_key": idempotency_key}
+    )
+
+
+@translate_errors
+def application_fee_retrieve(*, fee_id: str) -> stripe.ApplicationFee:
+    return client().v1.application_fees.retrieve(fee_id)
+
+
+@translate_errors
+def application_fee_refunds_list(*, fee_id: str) -> Iterator[stripe.ApplicationFeeRefund]:
+    """Every refund of an application fee (auto-paginated)."""
+    params: stripe.params.ApplicationFeeRefundListParams = {"limit": 100}
+    return _translated_iter(
+        client().v1.application_fees.refunds.list(fee_id, params).auto_paging_iter()
+    )
+
+
+@translate_errors
+def refunds_list(*, charge_id: str) -> Iterator[stripe.Refund]:
+    """Every refund of a charge (auto-paginated)."""
+    params: stripe.params.RefundListParams = {"charge": charge_id, "limit": 100}
+    return _translated_iter(client().v1.refunds.list(params).auto_paging_iter())
+
+
+@translate_errors
+def refund_retrieve(*, refund_id: str) -> stripe.Refund:
+    return client().v1.refunds.retrieve(refund_id)
+
+
+@translate_errors
+def refund_create(
+    *, charge_id: str, amount: int, order_id: int, reason: str, idempotency_key: str
+) -> stripe.Refund:
+    """Refund ``amount`` of a destination charge; the seller's transfer is reversed and the
+    platform's application fee refunded pro rata, so each side gives back its share.
+
+    ``idempotency_key`` is per refund request (``refund-request-7``): a retry or double click
+    never refunds twice.
+    """
+    params: stripe.params.RefundCreateParams = {
+        "charge": charge_id,
+        "amount": amount,
+        "reverse_transfer": True,
+        "refund_application_fee": True,
+        "reason": "requested_by_customer",
+        "metadata": {"order_id": str(order_id), "reason": reason[:500]},
+    }
+    return client().v1.refunds.create(params, options={"idempotency_key": idempotency_key})
+
+
+@translate_errors
+def dispute_retrieve(*, dispute_id: str) -> stripe.Dispute:
+    return client().v1.disputes.retrieve(dispute_id)
+
+
+@translate_errors
+def dispute_submit_evidence(*, dispute_id: str, text: str, idempotency_key: str) -> stripe.Dispute:
+    """Send evidence text to the bank (``uncategorized_text``), submitted immediately."""
+    params: stripe.params.DisputeUpdateParams = {
+        "evidence": {"uncategorized_text": text},
+        "submit": True,
+    }
+    return client().v1.disputes.update(
+        dispute_id, params, options={"idempotency_key": idempotency_key}
+    )
+
+
+@translate_errors
+def disputes_list(*, charge_id: str) -> Iterator[stripe.Dispute]:
+    """Every dispute of a charge (auto-paginated)."""
+    params: stripe.params.DisputeListParams = {"charge": charge_id, "limit": 100}
+    return _translated_iter(client().v1.disputes.list(params).auto_paging_iter())
+
+
+@translate_errors
+def payout_retrieve(*, payout_id: str, stripe_account: str) -> stripe.Payout:
+    return client().v1.payouts.retrieve(payout_id, options={"stripe_account": stripe_account})
+
+
+@translate_errors
+def balance_transactions_iter(
+    *, created_gte: int, created_lt: int, stripe_account: str | None = None
+) -> Iterator[stripe.BalanceTransaction]:
+    """Balance transactions created in [created_gte, created_lt) of the platform or a connected
+    account, page by page (100 at a time): memory stays flat in the number of transactions."""
+    params: stripe.params.BalanceTransactionListParams = {
+        "created": {"gte": created_gte, "lt": created_lt},
+        "limit": 100,
+    }
+    if stripe_account:
+        page = client().v1.balance_transactions.list(
+            params, options={"stripe_account": stripe_account}
+        )
+    else:
+        page = client().v1.balance_transactions.list(params)
+    return _translated_iter(page.auto_paging_iter())
+
+
 # (end of payouts section)
 
 
