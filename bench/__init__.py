@@ -5,4 +5,5 @@ in the same run, and the ratio. Register a benchmark in ``BENCHMARKS`` (name -> 
 BENCHMARKS: dict[str, str] = {
     "events_intake": "bench.events_intake",
     "events_processing": "bench.events_processing",
+    "sandbox_balance": "bench.sandbox_balance",
 }
