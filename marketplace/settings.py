@@ -144,13 +144,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "events-drain": {"task": "events.drain_events", "schedule": 30.0},
     "events-retry-due": {"task": "events.retry_due_events", "schedule": 60.0},
     "events-recover-missed": {"task": "events.recover_missed_events", "schedule": 600.0},
+    # --- buyers: expire Checkout Sessions of orders left pending past their deadline ---
+    "buyers-expire-checkouts": {"task": "buyers.tasks.expire_stale_orders", "schedule": 300.0},
     # --- sellers: re-read every connected account, a safety net for lost account.updated ---
     "sellers-sync-accounts": {
         "task": "sellers.tasks.sync_all_seller_accounts",
         "schedule": timedelta(hours=6),
     },
     # Reserved for the other issues' jobs (add the entry when the task exists):
-    # "buyers-expire-checkouts": expire stale checkout sessions and release stock
     # "payouts-refresh-balances": refresh sellers' balances
     # "payouts-reconcile": reconcile the ledger with Stripe
 }
@@ -222,6 +223,10 @@ MARKETPLACE_DEFAULT_FEE_BPS = env_int("MARKETPLACE_DEFAULT_FEE_BPS", 1000, minim
 MARKETPLACE_DEFAULT_FEE_FIXED = env_int("MARKETPLACE_DEFAULT_FEE_FIXED", 30, minimum=0)
 MARKETPLACE_REFUND_WINDOW = timedelta(days=env_int("MARKETPLACE_REFUND_WINDOW_DAYS", 30, minimum=0))
 CHECKOUT_EXPIRY = timedelta(minutes=30)
+# Countries Checkout collects a shipping address for (ISO codes, comma-separated; empty: none).
+CHECKOUT_SHIPPING_COUNTRIES = [c.upper() for c in env_list("CHECKOUT_SHIPPING_COUNTRIES", [])]
+# Most units of one listing a buyer may take in one order.
+ORDER_MAX_QUANTITY = env_int("ORDER_MAX_QUANTITY", 10, minimum=1)
 
 # --- Accounts (django-allauth) ----------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -323,4 +328,17 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Payouts: periodic jobs -------------------------------------------------------------------
+CELERY_BEAT_SCHEDULE["payouts-refresh-seller-balances"] = {
+    "task": "payouts.tasks.refresh_all_seller_balances",
+    "schedule": 15 * 60.0,  # seconds
+}
+# When a dispute is lost, take the seller's share back with a transfer reversal (the platform is
+# liable for destination charges; this passes the loss on to the seller who made the sale).
+MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER = env_bool("MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER", True)
+CELERY_BEAT_SCHEDULE["payouts-reconcile-daily"] = {
+    "task": "payouts.tasks.reconcile_yesterday",
+    "schedule": 24 * 3600.0,  # seconds
 }

@@ -17,7 +17,7 @@ import hmac
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import stripe
 from django.conf import settings
@@ -228,10 +228,248 @@ def login_link_create(*, account_id: str, request_key: str) -> stripe.LoginLink:
 # --- Checkout, payment intents, charges (buyers) ------------------------------------------------
 
 
+@translate_errors
+def checkout_session_create(
+    *,
+    order_id: int,
+    title: str,
+    unit_amount: int,
+    quantity: int,
+    currency: str,
+    application_fee_amount: int,
+    destination: str,
+    on_behalf_of: bool,
+    customer_email: str,
+    expires_at: int,
+    success_url: str,
+    cancel_url: str,
+    idempotency_key: str,
+    shipping_countries: list[str] | None = None,
+) -> stripe.checkout.Session:
+    """Create a Checkout Session for one order: a destination charge with an application fee.
+
+    The money goes to the platform, ``application_fee_amount`` stays there and the rest is
+    transferred to ``destination`` (the seller's connected account). ``idempotency_key`` comes
+    from the order (``order-42-checkout``): a retry or a double click with the same key returns
+    the same session instead of making a second one. ``shipping_countries`` (ISO codes) makes
+    Checkout collect a shipping address in those countries.
+    """
+    payment_intent_data: stripe.params.checkout.SessionCreateParamsPaymentIntentData = {
+        "application_fee_amount": application_fee_amount,
+        "transfer_data": {"destination": destination},
+        "metadata": {"order_id": str(order_id)},
+    }
+    if on_behalf_of:
+        payment_intent_data["on_behalf_of"] = destination
+    params: stripe.params.checkout.SessionCreateParams = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": quantity,
+                "price_data": {
+                    "currency": currency,
+                    "unit_amount": unit_amount,
+                    "product_data": {"name": title},
+                },
+            }
+        ],
+        "payment_intent_data": payment_intent_data,
+        "client_reference_id": str(order_id),
+        "metadata": {"order_id": str(order_id)},
+        "customer_email": customer_email,
+        "expires_at": expires_at,
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    if shipping_countries:
+        # The SDK types the countries as a Literal union; ours come from settings.
+        params["shipping_address_collection"] = {
+            "allowed_countries": cast(Any, [c.upper() for c in shipping_countries])
+        }
+    return client().v1.checkout.sessions.create(
+        params, options={"idempotency_key": idempotency_key}
+    )
+
+
+@translate_errors
+def checkout_session_retrieve(
+    *, session_id: str, expand: list[str] | None = None
+) -> stripe.checkout.Session:
+    """Re-read a Checkout Session (the source of truth for payment, never the browser's URL)."""
+    params: stripe.params.checkout.SessionRetrieveParams = {}
+    if expand:
+        params["expand"] = expand
+    return client().v1.checkout.sessions.retrieve(session_id, params)
+
+
+@translate_errors
+def checkout_session_expire(*, session_id: str, idempotency_key: str) -> stripe.checkout.Session:
+    """Expire an open Checkout Session so it can no longer be paid."""
+    return client().v1.checkout.sessions.expire(
+        session_id, options={"idempotency_key": idempotency_key}
+    )
+
+
+@translate_errors
+def refund_create_for_order(
+    *, payment_intent_id: str, order_id: int, reason: str, idempotency_key: str
+) -> stripe.Refund:
+    """Refund the whole payment of an order (buyers: a late payment whose stock is gone).
+
+    For a destination charge, ``reverse_transfer`` takes the seller's share back and
+    ``refund_application_fee`` gives the platform's fee back, so the buyer gets everything.
+    """
+    params: stripe.params.RefundCreateParams = {
+        "payment_intent": payment_intent_id,
+        "reverse_transfer": True,
+        "refund_application_fee": True,
+        "metadata": {"order_id": str(order_id), "reason": reason},
+    }
+    return client().v1.refunds.create(params, options={"idempotency_key": idempotency_key})
+
+
 # (end of buyers section)
 
 
 # --- Balances, payouts, transfers, refunds, disputes, fees (payouts) ------------------------------
+
+
+@translate_errors
+def balance_retrieve(*, stripe_account: str | None = None) -> stripe.Balance:
+    """Stripe's balance (available and pending, per currency) of a connected account, or of the
+    platform when ``stripe_account`` is None."""
+    if stripe_account:
+        return client().v1.balance.retrieve(options={"stripe_account": stripe_account})
+    return client().v1.balance.retrieve()
+
+
+@translate_errors
+def charge_retrieve(*, charge_id: str) -> stripe.Charge:
+    """Re-read a charge (amount, refunds, transfer and application fee ids): the source of truth."""
+    return client().v1.charges.retrieve(charge_id)
+
+
+@translate_errors
+def transfer_retrieve(*, transfer_id: str) -> stripe.Transfer:
+    return client().v1.transfers.retrieve(transfer_id)
+
+
+@translate_errors
+def transfer_reversals_list(*, transfer_id: str) -> Iterator[stripe.TransferReversal]:
+    """Every reversal of a transfer (auto-paginated)."""
+    params: stripe.params.TransferReversalListParams = {"limit": 100}
+    return _translated_iter(
+        client().v1.transfers.reversals.list(transfer_id, params).auto_paging_iter()
+    )
+
+
+@translate_errors
+def transfer_reversal_create(
+    *, transfer_id: str, amount: int, reason: str, idempotency_key: str
+) -> stripe.TransferReversal:
+    """Take (part of) a seller's share back, e.g. after a lost dispute."""
+    params: stripe.params.TransferReversalCreateParams = {
+        "amount": amount,
+        "metadata": {"reason": reason},
+    }
+    return client().v1.transfers.reversals.create(
+        transfer_id, params, options={"idempotency_key": idempotency_key}
+    )
+
+
+@translate_errors
+def application_fee_retrieve(*, fee_id: str) -> stripe.ApplicationFee:
+    return client().v1.application_fees.retrieve(fee_id)
+
+
+@translate_errors
+def application_fee_refunds_list(*, fee_id: str) -> Iterator[stripe.ApplicationFeeRefund]:
+    """Every refund of an application fee (auto-paginated)."""
+    params: stripe.params.ApplicationFeeRefundListParams = {"limit": 100}
+    return _translated_iter(
+        client().v1.application_fees.refunds.list(fee_id, params).auto_paging_iter()
+    )
+
+
+@translate_errors
+def refunds_list(*, charge_id: str) -> Iterator[stripe.Refund]:
+    """Every refund of a charge (auto-paginated)."""
+    params: stripe.params.RefundListParams = {"charge": charge_id, "limit": 100}
+    return _translated_iter(client().v1.refunds.list(params).auto_paging_iter())
+
+
+@translate_errors
+def refund_retrieve(*, refund_id: str) -> stripe.Refund:
+    return client().v1.refunds.retrieve(refund_id)
+
+
+@translate_errors
+def refund_create(
+    *, charge_id: str, amount: int, order_id: int, reason: str, idempotency_key: str
+) -> stripe.Refund:
+    """Refund ``amount`` of a destination charge; the seller's transfer is reversed and the
+    platform's application fee refunded pro rata, so each side gives back its share.
+
+    ``idempotency_key`` is per refund request (``refund-request-7``): a retry or double click
+    never refunds twice.
+    """
+    params: stripe.params.RefundCreateParams = {
+        "charge": charge_id,
+        "amount": amount,
+        "reverse_transfer": True,
+        "refund_application_fee": True,
+        "reason": "requested_by_customer",
+        "metadata": {"order_id": str(order_id), "reason": reason[:500]},
+    }
+    return client().v1.refunds.create(params, options={"idempotency_key": idempotency_key})
+
+
+@translate_errors
+def dispute_retrieve(*, dispute_id: str) -> stripe.Dispute:
+    return client().v1.disputes.retrieve(dispute_id)
+
+
+@translate_errors
+def dispute_submit_evidence(*, dispute_id: str, text: str, idempotency_key: str) -> stripe.Dispute:
+    """Send evidence text to the bank (``uncategorized_text``), submitted immediately."""
+    params: stripe.params.DisputeUpdateParams = {
+        "evidence": {"uncategorized_text": text},
+        "submit": True,
+    }
+    return client().v1.disputes.update(
+        dispute_id, params, options={"idempotency_key": idempotency_key}
+    )
+
+
+@translate_errors
+def disputes_list(*, charge_id: str) -> Iterator[stripe.Dispute]:
+    """Every dispute of a charge (auto-paginated)."""
+    params: stripe.params.DisputeListParams = {"charge": charge_id, "limit": 100}
+    return _translated_iter(client().v1.disputes.list(params).auto_paging_iter())
+
+
+@translate_errors
+def payout_retrieve(*, payout_id: str, stripe_account: str) -> stripe.Payout:
+    return client().v1.payouts.retrieve(payout_id, options={"stripe_account": stripe_account})
+
+
+@translate_errors
+def balance_transactions_iter(
+    *, created_gte: int, created_lt: int, stripe_account: str | None = None
+) -> Iterator[stripe.BalanceTransaction]:
+    """Balance transactions created in [created_gte, created_lt) of the platform or a connected
+    account, page by page (100 at a time): memory stays flat in the number of transactions."""
+    params: stripe.params.BalanceTransactionListParams = {
+        "created": {"gte": created_gte, "lt": created_lt},
+        "limit": 100,
+    }
+    if stripe_account:
+        page = client().v1.balance_transactions.list(
+            params, options={"stripe_account": stripe_account}
+        )
+    else:
+        page = client().v1.balance_transactions.list(params)
+    return _translated_iter(page.auto_paging_iter())
 
 
 # (end of payouts section)

@@ -1,1 +1,453 @@
-"""Models of the payouts app."""
+"""Money of the marketplace: fee rules, the double-entry ledger, seller balances and payouts.
+
+Amounts are integer minor units of a lower-case ISO 4217 currency (see marketplace/money.py),
+never floats. Ledger amounts are signed: an entry adds ``amount`` to its account's balance.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from sellers.models import Category, Seller
+
+
+class ImmutableRowError(RuntimeError):
+    """A ledger row or a fee-rule version was about to be changed or deleted: they never are."""
+
+
+class ImmutableQuerySet(models.QuerySet[Any]):
+    """Refuses bulk ``update()`` and ``delete()``: rows are written once and never changed."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise ImmutableRowError(f"{self.model.__name__} rows are never updated")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ImmutableRowError(f"{self.model.__name__} rows are never deleted")
+
+
+class ImmutableModel(models.Model):
+    """A model whose rows are inserted once: save() of an existing row and delete() raise."""
+
+    objects: ClassVar[Any] = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ImmutableRowError(
+                f"{type(self).__name__} {self.pk} is immutable; record a correction instead"
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ImmutableRowError(f"{type(self).__name__} rows are never deleted")
+
+
+# --- Fee rules --------------------------------------------------------------------------------
+
+
+class FeeRule(ImmutableModel):
+    """One version of a fee rule. Rules are never edited in place: a change is a new row that
+    ``supersedes`` the previous version (who and when kept); retiring a rule is a new version
+    with ``is_active`` False. The *current* version of a rule is the one nothing supersedes.
+
+    Terms: ``bps`` basis points of the amount plus ``fixed_fees[currency]`` minor units, raised to
+    ``minimums[currency]`` and lowered to ``maximums[currency]`` when set. A rule applies only to
+    the ``currencies`` it covers; the most specific current, active rule whose start is not in the
+    future wins (seller > category > platform, then the newest start).
+    """
+
+    class Scope(models.TextChoices):
+        PLATFORM = "platform", "Platform default"
+        CATEGORY = "category", "Category"
+        SELLER = "seller", "Seller"
+
+    SPECIFICITY: ClassVar[dict[str, int]] = {"platform": 0, "category": 1, "seller": 2}
+
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, null=True, blank=True, related_name="fee_rules"
+    )
+    seller = models.ForeignKey(
+        Seller, on_delete=models.PROTECT, null=True, blank=True, related_name="fee_rules"
+    )
+    starts_on = models.DateField(help_text="The rule applies from this day (UTC) on")
+    bps = models.PositiveIntegerField(help_text="Basis points of the amount (100 = 1 %)")
+    # Lower-case currency codes the rule covers, e.g. ["eur", "usd"].
+    currencies = models.JSONField(default=list)
+    # {currency: minor units}; keys are a subset of ``currencies``.
+    fixed_fees = models.JSONField(default=dict, blank=True)
+    minimums = models.JSONField(default=dict, blank=True)
+    maximums = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True, help_text="False: this version retires the rule")
+    supersedes = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="superseded_by",
+        help_text="The previous version of this rule",
+    )
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["scope", "starts_on"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(scope="platform", seller__isnull=True, category__isnull=True)
+                    | Q(scope="category", seller__isnull=True, category__isnull=False)
+                    | Q(scope="seller", seller__isnull=False, category__isnull=True)
+                ),
+                name="feerule_target_matches_scope",
+            ),
+            models.CheckConstraint(condition=Q(bps__lte=10_000), name="feerule_bps_at_most_100pc"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target_label}: {self.bps} bps from {self.starts_on} (v{self.pk})"
+
+    @property
+    def target_label(self) -> str:
+        if self.scope == self.Scope.SELLER and self.seller is not None:
+            return f"Seller {self.seller.display_name}"
+        if self.scope == self.Scope.CATEGORY and self.category is not None:
+            return f"Category {self.category.name}"
+        return "Platform"
+
+    def currency_terms(self) -> list[str]:
+        """Human summary per covered currency: 'EUR + €0.30, min €0.50, max €20.00'."""
+        from marketplace.money import Money
+
+        parts = []
+        for currency in self.currencies:
+            text = currency.upper()
+            if self.fixed_fees.get(currency):
+                text += f" + {Money(int(self.fixed_fees[currency]), currency)}"
+            if self.minimums.get(currency) is not None:
+                text += f", min {Money(int(self.minimums[currency]), currency)}"
+            if self.maximums.get(currency) is not None:
+                text += f", max {Money(int(self.maximums[currency]), currency)}"
+            parts.append(text)
+        return parts
+
+
+# --- Ledger -------------------------------------------------------------------------------------
+
+
+class LedgerTransaction(ImmutableModel):
+    """One money movement, mirrored from one Stripe object (unique per kind).
+
+    Its entries sum to zero per currency (``ledger_record`` refuses anything else).
+    """
+
+    class Kind(models.TextChoices):
+        CHARGE = "charge", "Charge"
+        APPLICATION_FEE = "application_fee", "Application fee"
+        TRANSFER = "transfer", "Transfer to seller"
+        REFUND = "refund", "Refund"
+        FEE_REFUND = "fee_refund", "Application fee refund"
+        TRANSFER_REVERSAL = "transfer_reversal", "Transfer reversal"
+        DISPUTE_FUNDS_WITHDRAWN = "dispute_funds_withdrawn", "Dispute: funds withdrawn"
+        DISPUTE_FUNDS_REINSTATED = "dispute_funds_reinstated", "Dispute: funds reinstated"
+        PAYOUT = "payout", "Payout"
+        PAYOUT_FAILED = "payout_failed", "Payout failed or canceled (returned)"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # The Stripe object the movement comes from (ch_, fee_, tr_, re_, fr_, trr_, dp_, po_ ...).
+    stripe_object_id = models.CharField(max_length=255)
+    seller = models.ForeignKey(
+        Seller, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_transactions"
+    )
+    # The order, where known (buyers.Order id; kept as a plain id so the ledger survives any
+    # order lifecycle and so payouts does not depend on buyers' table layout).
+    order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # The charge the movement belongs to (ch_...), so a transfer finds its fee, refunds, reversals.
+    charge_id = models.CharField(max_length=255, blank=True, db_index=True)
+    description = models.CharField(max_length=255, blank=True)
+    # When the movement happened at Stripe (object's ``created``); recorded_at is when we wrote it.
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "stripe_object_id"], name="ledger_txn_unique_stripe_object"
+            )
+        ]
+        indexes = [models.Index(fields=["seller", "-occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.stripe_object_id}"
+
+
+class LedgerEntry(ImmutableModel):
+    """One leg of a ledger transaction: ``amount`` minor units (signed) on ``account``.
+
+    Accounts: ``platform:stripe_balance``, ``platform:fees``, ``stripe:fees``, ``buyer:payments``,
+    ``buyer:refunds``, ``buyer:disputes``, ``seller:<id>:balance``, ``seller:<id>:payouts``.
+    """
+
+    transaction = models.ForeignKey(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
+    )
+    account = models.CharField(max_length=64)
+    # Set for seller accounts, so a seller's entries are one indexed range scan.
+    seller = models.ForeignKey(
+        Seller, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+    )
+    amount = models.BigIntegerField(help_text="Signed, minor units")
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["account", "currency"]),
+            models.Index(fields=["seller", "id"]),
+        ]
+        verbose_name_plural = "ledger entries"
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.amount} {self.currency}"
+
+
+class SellerBalance(models.Model):
+    """The pre-aggregated money view of one seller: read by the balance page in one row.
+
+    ``ledger`` is {currency: minor units} of ``seller:<id>:balance``, kept up to date by
+    ``ledger_record`` in the same transaction as the entries (the ledger_check command verifies it
+    against the entries). ``paid_out`` is the same for ``seller:<id>:payouts``. ``earnings_by_day``
+    is {currency: {"YYYY-MM-DD": net change of the balance that day, payouts excluded}}.
+    ``stripe_available``/``stripe_pending`` are the last snapshot of Stripe's balance of the
+    connected account, taken at ``stripe_refreshed_at``.
+    """
+
+    seller = models.OneToOneField(Seller, on_delete=models.PROTECT, related_name="money")
+    ledger = models.JSONField(default=dict)
+    paid_out = models.JSONField(default=dict)
+    earnings_by_day = models.JSONField(default=dict)
+    entry_count = models.PositiveBigIntegerField(default=0)
+    stripe_available = models.JSONField(default=dict)
+    stripe_pending = models.JSONField(default=dict)
+    stripe_refreshed_at = models.DateTimeField(null=True, blank=True)
+    stripe_refresh_error = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"balance of seller {self.seller_id}"
+
+    def currencies(self) -> list[str]:
+        keys = set(self.ledger) | set(self.stripe_available) | set(self.stripe_pending)
+        return sorted(keys)
+
+    def stripe_total(self, currency: str) -> int:
+        return int(self.stripe_available.get(currency, 0)) + int(
+            self.stripe_pending.get(currency, 0)
+        )
+
+    def disagreements(self) -> list[str]:
+        """Currencies where Stripe's balance (available + pending) differs from the ledger's."""
+        if self.stripe_refreshed_at is None:
+            return []
+        return [c for c in self.currencies() if self.stripe_total(c) != int(self.ledger.get(c, 0))]
+
+
+# --- Payouts --------------------------------------------------------------------------------
+
+
+class Payout(models.Model):
+    """A payout from a seller's connected account to their bank, mirrored from ``payout.*`` events."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_TRANSIT = "in_transit", "In transit"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    # Forward-only order of the statuses: a stale event never moves a payout back.
+    RANK: ClassVar[dict[str, int]] = {
+        "pending": 0,
+        "in_transit": 1,
+        "paid": 2,
+        "failed": 3,
+        "canceled": 3,
+    }
+
+    stripe_id = models.CharField(max_length=255, unique=True)
+    seller = models.ForeignKey(Seller, on_delete=models.PROTECT, related_name="payouts")
+    amount = models.BigIntegerField(help_text="Minor units")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    arrival_date = models.DateTimeField(null=True, blank=True)
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    stripe_created = models.DateTimeField()
+    failure_notified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-stripe_created", "-id"]
+        indexes = [models.Index(fields=["seller", "-stripe_created"])]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_id} {self.status}"
+
+
+class Dispute(models.Model):
+    """A dispute (chargeback) on a charge, mirrored from ``charge.dispute.*`` events.
+
+    It flags the order (``order_id``) for the seller's and admins' pages.
+    """
+
+    class Status(models.TextChoices):
+        WARNING_NEEDS_RESPONSE = "warning_needs_response", "Inquiry: needs response"
+        WARNING_UNDER_REVIEW = "warning_under_review", "Inquiry: under review"
+        WARNING_CLOSED = "warning_closed", "Inquiry closed"
+        NEEDS_RESPONSE = "needs_response", "Needs response"
+        UNDER_REVIEW = "under_review", "Under review"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        PREVENTED = "prevented", "Prevented"
+
+    CLOSED = frozenset({"won", "lost", "warning_closed", "prevented"})
+
+    stripe_id = models.CharField(max_length=255, unique=True)
+    charge_id = models.CharField(max_length=255, db_index=True)
+    order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    seller = models.ForeignKey(
+        Seller, on_delete=models.PROTECT, null=True, blank=True, related_name="disputes"
+    )
+    amount = models.BigIntegerField(help_text="Minor units")
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=32, choices=Status.choices)
+    evidence_due_by = models.DateTimeField(null=True, blank=True)
+    evidence_text = models.TextField(blank=True)
+    evidence_submitted_at = models.DateTimeField(null=True, blank=True)
+    evidence_submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    seller_share_reversal_id = models.CharField(max_length=255, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    stripe_created = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-stripe_created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_id} {self.status}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in self.CLOSED
+
+
+class ReconciliationRun(models.Model):
+    """One comparison of Stripe's balance transactions with the ledger over a period."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        CLEAN = "clean", "Clean"
+        MISMATCHES = "mismatches", "Mismatches found"
+        FAILED = "failed", "Failed"
+
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    stripe_transactions = models.PositiveBigIntegerField(default=0)
+    missing_in_ledger = models.PositiveBigIntegerField(default=0)
+    missing_in_stripe = models.PositiveBigIntegerField(default=0)
+    unreadable_accounts = models.PositiveIntegerField(default=0)
+    # The first issues found, as lines (the counts above are complete).
+    issues = models.JSONField(default=list)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return (
+            f"reconciliation {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d} {self.status}"
+        )
+
+
+class ReconciliationSeen(models.Model):
+    """Stripe movements met by a running reconciliation (scratch rows, removed when it ends),
+    so finding ledger entries without their Stripe movement is one query, memory flat in N."""
+
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32)
+    stripe_object_id = models.CharField(max_length=255)
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "kind", "stripe_object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.stripe_object_id}"
+
+
+class RefundRequest(models.Model):
+    """A refund asked by an admin or the seller, sent to Stripe with its own idempotency key.
+
+    The ledger and the order follow from Stripe's events; this row keeps who asked, why, and
+    what Stripe answered.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Sending to Stripe"
+        SUCCEEDED = "succeeded", "Accepted by Stripe"
+        FAILED = "failed", "Refused"
+
+    class Reason(models.TextChoices):
+        REQUESTED = "requested_by_customer", "The buyer asked"
+        DAMAGED = "damaged", "Damaged or not as described"
+        NOT_DELIVERED = "not_delivered", "Not delivered"
+        OUT_OF_STOCK = "out_of_stock", "Out of stock"
+        OTHER = "other", "Other"
+
+    client_token = models.UUIDField(unique=True, help_text="From the form: a double submit is one")
+    charge_id = models.CharField(max_length=255, db_index=True)
+    order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    seller = models.ForeignKey(
+        Seller, on_delete=models.PROTECT, null=True, blank=True, related_name="refund_requests"
+    )
+    amount = models.PositiveBigIntegerField(help_text="Minor units")
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    note = models.CharField(max_length=500, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    stripe_refund_id = models.CharField(max_length=255, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_request_amount_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"refund request {self.pk} of {self.charge_id}: {self.amount} {self.currency}"

@@ -1,0 +1,155 @@
+"""Reconciliation of N balance transactions from the sandbox (default N = 10,000 and 50,000).
+
+Workload: N platform balance transactions (type ``charge``) stored in the sandbox, each with its
+ledger transaction on our side, all in one day; ``reconcile`` pages through them with the SDK
+(100 per request) and checks them against the ledger. Reported per N: peak Python memory of the
+reconciliation (tracemalloc; flat in N is the claim), rows per second, and the baseline measured in
+the same run: rows per second of a bare bulk insert of the same N rows (the sandbox's own
+``BalanceEntry`` rows). tracemalloc is on for the whole run, so both rates pay the same overhead.
+
+``python -m bench reconciliation -- 100000 1000000`` picks other sizes (the issue's 1,000,000
+takes about 35 minutes on a 2-core machine: the sandbox answers a page of 100 in ~0.2 s, with
+its fidelity checks; our side costs one ledger query per 500 rows).
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+
+from bench.balance_page import setup
+
+BATCH = 10_000
+DAY = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def _rows(lo: int, hi: int, base: int):
+    from sandbox.ledger_models import BalanceEntry
+    from sandbox.models import SandboxObject
+
+    objects, entries = [], []
+    for i in range(lo, hi):
+        txn_id, created = f"txn_bench{i:09d}", base + i % 80_000
+        data = {
+            "id": txn_id,
+            "object": "balance_transaction",
+            "amount": 1000,
+            "available_on": created,
+            "balance_type": "payments",
+            "created": created,
+            "currency": "eur",
+            "description": None,
+            "exchange_rate": None,
+            "fee": 59,
+            "fee_details": [],
+            "net": 941,
+            "reporting_category": "charge",
+            "source": f"ch_bench{i:09d}",
+            "status": "available",
+            "type": "charge",
+        }
+        objects.append(
+            SandboxObject(
+                id=txn_id,
+                object="balance_transaction",
+                account="",
+                created=created,
+                seq=i,
+                data=data,
+            )
+        )
+        entries.append(
+            BalanceEntry(
+                id=txn_id,
+                account="",
+                currency="eur",
+                type="charge",
+                amount=1000,
+                fee=59,
+                net=941,
+                created=created,
+                seq=i,
+                available_on=created,
+                status="available",
+                source=f"ch_bench{i:09d}",
+            )
+        )
+    return objects, entries
+
+
+def fill(lo: int, hi: int) -> float:
+    """Store transactions lo..hi-1 in the sandbox and the ledger; returns the seconds the bare
+    bulk insert of the sandbox's BalanceEntry rows took (the baseline)."""
+    from django.db import connection, transaction
+
+    from sandbox.ledger_models import BalanceEntry
+    from sandbox.models import SandboxObject
+
+    base = int(DAY.timestamp()) + 3600
+    bare = 0.0
+    for start in range(lo, hi, BATCH):
+        stop = min(start + BATCH, hi)
+        objects, entries = _rows(start, stop, base)
+        with transaction.atomic():
+            SandboxObject.objects.bulk_create(objects)
+            t0 = time.perf_counter()
+            BalanceEntry.objects.bulk_create(entries)
+            bare += time.perf_counter() - t0
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO payouts_ledgertransaction (kind, stripe_object_id, seller_id, "
+                    "order_id, charge_id, description, occurred_at, recorded_at) "
+                    "VALUES ('charge', %s, NULL, NULL, %s, '', %s, %s)",
+                    [
+                        (f"ch_bench{i:09d}", f"ch_bench{i:09d}", DAY + timedelta(hours=2), DAY)
+                        for i in range(start, stop)
+                    ],
+                )
+    return bare
+
+
+def main(argv: list[str] | None = None) -> int:
+    sizes = [int(a) for a in (argv or []) if a.isdigit()] or [10_000, 50_000]
+    where = setup()
+    import logging
+
+    logging.getLogger("stripe").setLevel(logging.WARNING)  # one INFO line per request otherwise
+    from marketplace import stripe_gateway
+    from payouts.reconciliation import reconcile
+
+    stripe_gateway.reset_client()
+    print(f"database: {where}; sizes: {', '.join(f'{n:,}' for n in sizes)}")
+    tracemalloc.start()
+    done, results = 0, []
+    for n in sizes:
+        bare = fill(done, n)
+        done = n
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        t0 = time.perf_counter()
+        run = reconcile(start=DAY, end=DAY + timedelta(days=1), accounts=[])
+        seconds = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1] - before
+        assert run.stripe_transactions == n, (run.stripe_transactions, n)
+        assert run.status == "clean", run.issues[:5]
+        rate = n / seconds
+        # the baseline inserted only the rows added for this size; scale to rows per second
+        added = n - (results[-1][0] if results else 0)
+        bare_rate = added / bare if bare else float("inf")
+        results.append((n, peak, rate))
+        print(
+            f"  {n:>9,} transactions: reconciled in {seconds:.1f} s = {rate:,.0f} rows/s; "
+            f"bare bulk insert of the same rows {bare_rate:,.0f} rows/s "
+            f"(ratio {rate / bare_rate:.3f}); peak memory {peak / 1e6:.1f} MB",
+            flush=True,
+        )
+    if len(results) > 1:
+        growth = results[-1][1] / max(results[0][1], 1)
+        flat = growth <= 1.5
+        print(
+            f"peak memory {results[-1][0]:,} vs {results[0][0]:,}: x{growth:.2f} "
+            f"({'flat' if flat else 'NOT flat'} in N)"
+        )
+        return 0 if flat else 1
+    return 0

@@ -1,0 +1,194 @@
+"""Forms of the payouts app: they parse input; the services decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from marketplace.money import KNOWN_CURRENCIES, Money
+from payouts.models import FeeRule
+from sellers.models import Category, Seller
+
+
+def _minor(value: str, currency: str, label: str) -> int | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return Money.from_major(value, currency).amount
+    except ValueError as exc:
+        raise forms.ValidationError(f"{label} in {currency.upper()}: {exc}") from None
+
+
+class FeeRuleForm(forms.Form):
+    """A fee rule version. Per currency: covered?, fixed fee, minimum, maximum (major units)."""
+
+    scope = forms.ChoiceField(choices=FeeRule.Scope.choices)
+    seller = forms.ModelChoiceField(
+        queryset=Seller.objects.order_by("display_name"), required=False
+    )
+    category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False)
+    starts_on = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}), help_text="The rule applies from this day"
+    )
+    bps = forms.IntegerField(
+        label="Basis points", help_text="100 basis points = 1 % of the amount (at most 10,000)"
+    )
+    note = forms.CharField(max_length=200, required=False, help_text="Why (kept in the history)")
+
+    def __init__(self, *args: Any, currencies: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currencies = currencies or list(settings.MARKETPLACE_CURRENCIES)
+        for currency in self.currencies:
+            code = currency.upper()
+            self.fields[f"cover_{currency}"] = forms.BooleanField(
+                required=False, label=f"Covers {code}"
+            )
+            self.fields[f"fixed_{currency}"] = forms.CharField(
+                required=False, label=f"Fixed fee ({code})"
+            )
+            self.fields[f"min_{currency}"] = forms.CharField(
+                required=False, label=f"Minimum ({code})"
+            )
+            self.fields[f"max_{currency}"] = forms.CharField(
+                required=False, label=f"Maximum ({code})"
+            )
+        if not self.is_bound and "starts_on" not in self.initial:
+            self.initial["starts_on"] = timezone.now().date()
+
+    def currency_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "code": c.upper(),
+                "cover": self[f"cover_{c}"],
+                "fixed": self[f"fixed_{c}"],
+                "min": self[f"min_{c}"],
+                "max": self[f"max_{c}"],
+            }
+            for c in self.currencies
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        covered, fixed, mins, maxs = [], {}, {}, {}
+        for currency in self.currencies:
+            if data.get(f"cover_{currency}"):
+                covered.append(currency)
+            try:
+                fixed[currency] = _minor(data.get(f"fixed_{currency}", ""), currency, "Fixed fee")
+                mins[currency] = _minor(data.get(f"min_{currency}", ""), currency, "Minimum")
+                maxs[currency] = _minor(data.get(f"max_{currency}", ""), currency, "Maximum")
+            except forms.ValidationError as exc:
+                self.add_error(f"fixed_{currency}", exc)
+        data["currencies"], data["fixed_fees"], data["minimums"], data["maximums"] = (
+            covered,
+            fixed,
+            mins,
+            maxs,
+        )
+        return data
+
+    @classmethod
+    def initial_from(cls, rule: FeeRule) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            "scope": rule.scope,
+            "seller": rule.seller_id,
+            "category": rule.category_id,
+            "starts_on": rule.starts_on,
+            "bps": rule.bps,
+        }
+        for currency in rule.currencies:
+            initial[f"cover_{currency}"] = True
+        for key, values in (
+            ("fixed", rule.fixed_fees),
+            ("min", rule.minimums),
+            ("max", rule.maximums),
+        ):
+            for currency, amount in values.items():
+                initial[f"{key}_{currency}"] = Money(int(amount), currency).major_str()
+        return initial
+
+
+class FeeSimulatorForm(forms.Form):
+    amount = forms.CharField(initial="25.00", help_text="In major units, e.g. 25.00")
+    currency = forms.ChoiceField(choices=[])
+    category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False)
+    seller = forms.ModelChoiceField(
+        queryset=Seller.objects.order_by("display_name"), required=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [  # type: ignore[attr-defined]
+            (c, c.upper()) for c in settings.MARKETPLACE_CURRENCIES
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        currency = data.get("currency")
+        if currency and currency in KNOWN_CURRENCIES and "amount" in data:
+            try:
+                money = Money.from_major(data["amount"], currency)
+            except ValueError as exc:
+                self.add_error("amount", str(exc))
+            else:
+                if money.amount <= 0:
+                    self.add_error("amount", "Enter an amount above zero.")
+                else:
+                    data["money"] = money
+        return data
+
+
+class TransferFilterForm(forms.Form):
+    seller = forms.ModelChoiceField(
+        queryset=Seller.objects.order_by("display_name"), required=False
+    )
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    status = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any status"),
+            ("paid", "Paid"),
+            ("partially_reversed", "Partially reversed"),
+            ("reversed", "Fully reversed"),
+        ],
+    )
+    currency = forms.ChoiceField(required=False, choices=[])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [("", "Any currency")] + [  # type: ignore[attr-defined]
+            (c, c.upper()) for c in settings.MARKETPLACE_CURRENCIES
+        ]
+
+
+class EvidenceForm(forms.Form):
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        max_length=20_000,
+        help_text="What the bank should know: delivery proof, tracking, messages with the buyer.",
+    )
+
+
+class RefundForm(forms.Form):
+    amount = forms.CharField(help_text="In major units, e.g. 12.50; at most what remains")
+    reason = forms.ChoiceField(choices=[])
+    note = forms.CharField(max_length=500, required=False, widget=forms.TextInput)
+    client_token = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from payouts.models import RefundRequest
+
+        self.currency = currency
+        self.fields["reason"].choices = RefundRequest.Reason.choices  # type: ignore[attr-defined]
+
+    def clean_amount(self) -> int:
+        try:
+            return Money.from_major(self.cleaned_data["amount"], self.currency).amount
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None

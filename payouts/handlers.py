@@ -1,0 +1,88 @@
+"""Stripe events that move money: each records the ledger and mirrors state, idempotently.
+
+Registered in ``PayoutsConfig.ready()``. The event pipeline runs each handler in one transaction
+per event and retries it when it raises. Forward-only state and the ledger's uniqueness on the
+Stripe object make duplicated and out-of-order deliveries harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from marketplace.events.models import StripeEvent
+from marketplace.events.registry import handles
+from payouts import services
+from sellers.models import Seller
+
+logger = logging.getLogger(__name__)
+
+
+def _seller_for_account(account: str) -> Seller | None:
+    if not account:
+        return None
+    return Seller.objects.filter(stripe_account_id=account).first()
+
+
+@handles("payout.created", "payout.updated", "payout.paid", "payout.failed", "payout.canceled")
+def on_payout(event: StripeEvent) -> None:
+    """A payout of a connected account: mirror it, record the ledger, email on failure."""
+    data = event.data_object
+    if data.get("object") not in (None, "payout") or not data.get("id"):
+        return
+    seller = _seller_for_account(event.account)
+    if seller is None:
+        logger.info(
+            "event %s: payout of account %r, not one of our sellers", event.stripe_id, event.account
+        )
+        return
+    services.payout_sync(seller=seller, data=data)
+
+
+def _charge_id_of(event: StripeEvent) -> str:
+    obj = event.data_object
+    kind = obj.get("object")
+    if kind == "charge":
+        return str(obj.get("id") or "")
+    if kind in ("refund", "dispute", "application_fee"):
+        value = obj.get("charge") or obj.get("originating_transaction")
+        return str(value.get("id") if isinstance(value, dict) else value or "")
+    if kind == "transfer":
+        value = obj.get("source_transaction")
+        return str(value.get("id") if isinstance(value, dict) else value or "")
+    return ""
+
+
+@handles(
+    "charge.succeeded",
+    "charge.refunded",
+    "charge.refund.updated",
+    "refund.created",
+    "refund.updated",
+    "transfer.reversed",
+    "application_fee.refunded",
+)
+def on_money_moved(event: StripeEvent) -> None:
+    """Record in the ledger what Stripe did with the charge, re-read from Stripe."""
+    charge_id = _charge_id_of(event)
+    if not charge_id.startswith(("ch_", "py_")):
+        logger.info("event %s: no charge to sync", event.stripe_id)
+        return
+    services.ledger_sync_charge(charge_id=charge_id)
+
+
+@handles(
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+)
+def on_dispute(event: StripeEvent) -> None:
+    """Mirror the dispute (flag the order, emails, evidence deadline) and record its money."""
+    data = event.data_object
+    if data.get("object") not in (None, "dispute") or not data.get("id"):
+        return
+    charge_id = _charge_id_of(event)
+    if charge_id:
+        services.ledger_sync_charge(charge_id=charge_id)
+    services.dispute_sync(data=data)

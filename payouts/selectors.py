@@ -1,0 +1,253 @@
+"""Reads of the payouts app: QuerySets and values scoped to the person asking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from django.db import models
+from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncDate
+from django.http import Http404
+from django.utils import timezone
+
+from payouts.models import (
+    Dispute,
+    FeeRule,
+    LedgerEntry,
+    LedgerTransaction,
+    Payout,
+    RefundRequest,
+    SellerBalance,
+)
+from payouts.services import PLATFORM_BALANCE, PLATFORM_FEES
+from sellers.models import Seller
+
+
+def staff_only(user: Any) -> None:
+    """Raise Http404 unless ``user`` is platform staff (fees, simulator, transfer review)."""
+    if not (user.is_authenticated and user.is_staff):
+        raise Http404("No such page")
+
+
+def seller_of(user: Any) -> Seller:
+    """The seller profile of ``user``; Http404 for anyone who is not a seller."""
+    if not user.is_authenticated:
+        raise Http404("No such page")
+    seller = Seller.objects.filter(user=user).select_related("money").first()
+    if seller is None:
+        raise Http404("No such page")
+    return seller
+
+
+@dataclass
+class FeeRuleLineage:
+    """One fee rule: its current version and the versions before it, newest first."""
+
+    current: FeeRule
+    history: list[FeeRule] = field(default_factory=list)
+
+
+def fee_rule_lineages(*, user: Any) -> list[FeeRuleLineage]:
+    """Every fee rule with its version history, most specific scope first (staff only)."""
+    staff_only(user)
+    rules = list(FeeRule.objects.select_related("seller", "category", "created_by", "supersedes"))
+    by_id = {rule.pk: rule for rule in rules}
+    superseded = {rule.supersedes_id for rule in rules if rule.supersedes_id}
+    lineages = []
+    for rule in rules:
+        if rule.pk in superseded:
+            continue
+        lineage = FeeRuleLineage(current=rule)
+        previous = rule.supersedes_id
+        while previous is not None and previous in by_id:
+            lineage.history.append(by_id[previous])
+            previous = by_id[previous].supersedes_id
+        lineages.append(lineage)
+    lineages.sort(
+        key=lambda lin: (
+            not lin.current.is_active,
+            -FeeRule.SPECIFICITY[lin.current.scope],
+            lin.current.target_label,
+            lin.current.starts_on,
+        )
+    )
+    return lineages
+
+
+def seller_ledger_entries(*, seller: Seller) -> QuerySet[LedgerEntry]:
+    """The seller's own ledger entries (balance and payouts accounts), oldest first."""
+    return LedgerEntry.objects.filter(seller=seller).select_related("transaction").order_by("id")
+
+
+def seller_payouts(*, seller: Seller) -> QuerySet[Payout]:
+    return Payout.objects.filter(seller=seller)
+
+
+def seller_balance_row(*, seller: Seller) -> SellerBalance | None:
+    try:
+        return seller.money
+    except SellerBalance.DoesNotExist:
+        return None
+
+
+# --- Transfer review (staff) --------------------------------------------------------------------
+
+
+def _sum_of(entries: QuerySet[LedgerEntry]) -> Subquery:
+    return Subquery(
+        entries.order_by().values("currency").annotate(total=Sum("amount")).values("total")[:1],
+        output_field=models.BigIntegerField(),
+    )
+
+
+TRANSFER_STATUSES = {
+    "paid": "Paid",
+    "partially_reversed": "Partially reversed",
+    "reversed": "Fully reversed",
+}
+
+
+def transfers_for_review(
+    *,
+    user: Any,
+    seller_id: int | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    status: str = "",
+    currency: str = "",
+) -> QuerySet[LedgerTransaction]:
+    """Every transfer to a seller (staff only), with its amount, the application fee and the
+    reversed amount of its charge, and a status; filtered as asked, newest first."""
+    staff_only(user)
+    seller_leg = LedgerEntry.objects.filter(transaction=OuterRef("pk"), seller__isnull=False)
+    fee_legs = LedgerEntry.objects.filter(
+        transaction__kind=LedgerTransaction.Kind.APPLICATION_FEE,
+        transaction__charge_id=OuterRef("charge_id"),
+        account=PLATFORM_FEES,
+    )
+    reversal_legs = LedgerEntry.objects.filter(
+        transaction__kind=LedgerTransaction.Kind.TRANSFER_REVERSAL,
+        transaction__charge_id=OuterRef("charge_id"),
+        account=PLATFORM_BALANCE,
+    )
+    qs = (
+        LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.TRANSFER)
+        .select_related("seller")
+        .annotate(
+            amount=_sum_of(seller_leg),
+            currency=Subquery(seller_leg.values("currency")[:1]),
+            fee=Coalesce(_sum_of(fee_legs), Value(0)),
+            reversed_amount=Coalesce(_sum_of(reversal_legs), Value(0)),
+        )
+        .annotate(
+            status=Case(
+                When(reversed_amount__lte=0, then=Value("paid")),
+                When(reversed_amount__lt=F("amount"), then=Value("partially_reversed")),
+                default=Value("reversed"),
+                output_field=models.CharField(),
+            )
+        )
+        .order_by("-occurred_at", "-id")
+    )
+    if seller_id:
+        qs = qs.filter(seller_id=seller_id)
+    if date_from:
+        qs = qs.filter(occurred_at__date__gte=date_from)
+    if date_to:
+        qs = qs.filter(occurred_at__date__lte=date_to)
+    if status in TRANSFER_STATUSES:
+        qs = qs.filter(status=status)
+    if currency:
+        qs = qs.filter(currency=currency.lower())
+    result: QuerySet[LedgerTransaction] = qs
+    return result
+
+
+def transfer_totals(transfers: Any) -> list[dict[str, Any]]:
+    """Totals per currency of a transfer-review queryset: count, transferred, fees, reversed."""
+    rows: dict[str, dict[str, Any]] = {}
+    for t in transfers.values("currency", "amount", "fee", "reversed_amount").iterator():
+        row = rows.setdefault(
+            t["currency"],
+            {"currency": t["currency"], "count": 0, "amount": 0, "fee": 0, "reversed": 0},
+        )
+        row["count"] += 1
+        row["amount"] += t["amount"] or 0
+        row["fee"] += t["fee"] or 0
+        row["reversed"] += t["reversed_amount"] or 0
+    return [rows[c] for c in sorted(rows)]
+
+
+def charge_movements(*, user: Any, charge_id: str) -> QuerySet[LedgerTransaction]:
+    """Every ledger transaction of one charge with its entries (staff only)."""
+    staff_only(user)
+    return (
+        LedgerTransaction.objects.filter(charge_id=charge_id)
+        .prefetch_related("entries")
+        .order_by("occurred_at", "id")
+    )
+
+
+def disputes_for_staff(*, user: Any) -> QuerySet[Dispute]:
+    staff_only(user)
+    return Dispute.objects.select_related("seller").order_by("evidence_due_by", "-id")
+
+
+def failed_payouts_for_staff(*, user: Any) -> QuerySet[Payout]:
+    staff_only(user)
+    return Payout.objects.filter(status=Payout.Status.FAILED).select_related("seller")
+
+
+def refundable_sales(*, user: Any) -> QuerySet[LedgerTransaction]:
+    """Sales (ledger charges) the user may refund: a seller's own; everyone's for staff."""
+    qs = LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.CHARGE).select_related(
+        "seller"
+    )
+    if not (user.is_authenticated and user.is_staff):
+        qs = qs.filter(seller=seller_of(user))
+    result: QuerySet[LedgerTransaction] = qs.order_by("-occurred_at", "-id")
+    return result
+
+
+def refund_requests_for(*, user: Any) -> QuerySet[RefundRequest]:
+    qs = RefundRequest.objects.select_related("requested_by", "seller")
+    if not (user.is_authenticated and user.is_staff):
+        qs = qs.filter(seller=seller_of(user))
+    return qs
+
+
+DASHBOARD_SERIES = {
+    # name: (ledger kind, account, sign): each a daily sum of those entries.
+    "Gross volume": ("charge", "platform:stripe_balance", 1),
+    "Platform fees (net)": (None, "platform:fees", 1),
+    "Refunds": ("refund", "buyer:refunds", 1),
+    "Disputes (net)": (None, "buyer:disputes", 1),
+}
+
+
+def dashboard_daily(*, user: Any, days: int = 30) -> dict[str, dict[str, dict[str, int]]]:
+    """{currency: {series: {"YYYY-MM-DD": minor units}}} for the last ``days`` days (staff).
+
+    One aggregate query over the period's entries."""
+    staff_only(user)
+    since = timezone.now() - timedelta(days=days)
+    rows = (
+        LedgerEntry.objects.filter(
+            transaction__occurred_at__gte=since,
+            account__in=[account for _, account, _ in DASHBOARD_SERIES.values()],
+        )
+        .annotate(day=TruncDate("transaction__occurred_at"))
+        .values("day", "account", "currency", "transaction__kind")
+        .annotate(total=Sum("amount"))
+    )
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for row in rows:
+        for name, (kind, account, sign) in DASHBOARD_SERIES.items():
+            if row["account"] != account or (kind and row["transaction__kind"] != kind):
+                continue
+            series = out.setdefault(row["currency"], {n: {} for n in DASHBOARD_SERIES})[name]
+            key = row["day"].isoformat()
+            series[key] = series.get(key, 0) + sign * int(row["total"])
+    return out

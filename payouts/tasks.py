@@ -1,0 +1,63 @@
+"""Celery tasks of the payouts app: they take ids and call a service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from marketplace.errors import UserFacingError
+from payouts import services
+from sellers.models import Seller
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True)
+def refresh_seller_balance(seller_id: int) -> None:
+    try:
+        services.seller_balance_refresh(seller_id=seller_id)
+    except UserFacingError as exc:
+        logger.warning("balance refresh of seller %s failed: %s", seller_id, exc.message)
+
+
+@shared_task(acks_late=True)
+def refresh_all_seller_balances() -> int:
+    """Periodic: enqueue a balance refresh for every seller with a connected account."""
+    ids = list(
+        Seller.objects.exclude(stripe_account_id__isnull=True)
+        .exclude(stripe_account_id="")
+        .values_list("id", flat=True)
+    )
+    for seller_id in ids:
+        refresh_seller_balance.delay(seller_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True)
+def send_payout_failed_email(payout_id: int) -> None:
+    from payouts import emails
+    from payouts.models import Payout
+
+    payout = Payout.objects.select_related("seller__user").get(pk=payout_id)
+    emails.payout_failed(payout=payout)
+
+
+@shared_task(acks_late=True)
+def send_dispute_opened_email(dispute_id: int) -> None:
+    from payouts import emails
+    from payouts.models import Dispute
+
+    dispute = Dispute.objects.select_related("seller__user").get(pk=dispute_id)
+    emails.dispute_opened(dispute=dispute)
+
+
+@shared_task(acks_late=True)
+def reconcile_yesterday() -> int:
+    """Daily: reconcile the previous UTC day; returns the run id (admins see the report)."""
+    from datetime import UTC, datetime, timedelta
+
+    from payouts.reconciliation import reconcile
+
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return reconcile(start=today - timedelta(days=1), end=today).pk

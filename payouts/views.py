@@ -1,0 +1,481 @@
+"""Views of the payouts app: they parse, call one service or selector, render."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from marketplace.errors import UserFacingError
+from marketplace.fees import fee_quote
+from marketplace.money import Money
+from payouts import selectors, services
+from payouts.charts import daily_bar_chart
+from payouts.forms import (
+    EvidenceForm,
+    FeeRuleForm,
+    FeeSimulatorForm,
+    RefundForm,
+    TransferFilterForm,
+)
+from payouts.models import FeeRule, ReconciliationRun, SellerBalance
+
+# --- Fee rules (staff) ------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def fee_rules(request: HttpRequest) -> HttpResponse:
+    lineages = selectors.fee_rule_lineages(user=request.user)
+    return render(
+        request,
+        "payouts/fee_rules.html",
+        {
+            "lineages": lineages,
+            "default_bps": settings.MARKETPLACE_DEFAULT_FEE_BPS,
+            "default_fixed": settings.MARKETPLACE_DEFAULT_FEE_FIXED,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def fee_rule_new(request: HttpRequest) -> HttpResponse:
+    selectors.staff_only(request.user)
+    previous: FeeRule | None = None
+    raw_previous = request.GET.get("supersedes") or request.POST.get("supersedes")
+    if raw_previous:
+        if not raw_previous.isdigit():
+            return redirect("payouts:fee_rules")
+        previous = get_object_or_404(FeeRule, pk=int(raw_previous))
+    currencies = list(settings.MARKETPLACE_CURRENCIES)
+    if previous is not None:
+        currencies += [c for c in previous.currencies if c not in currencies]
+    if request.method == "POST":
+        form = FeeRuleForm(request.POST, currencies=currencies)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                rule = services.fee_rule_create(
+                    actor=request.user,
+                    scope=data["scope"],
+                    seller=data.get("seller"),
+                    category=data.get("category"),
+                    starts_on=data["starts_on"],
+                    bps=data["bps"],
+                    currencies=data["currencies"],
+                    fixed_fees=data["fixed_fees"],
+                    minimums=data["minimums"],
+                    maximums=data["maximums"],
+                    supersedes=previous,
+                    note=data.get("note") or "",
+                )
+            except services.FeeRuleError as exc:
+                field = exc.field if exc.field in form.fields else None
+                form.add_error(field, exc.message)
+            else:
+                messages.success(request, f"Saved: {rule}.")
+                return redirect("payouts:fee_rules")
+    else:
+        initial = FeeRuleForm.initial_from(previous) if previous else {}
+        form = FeeRuleForm(initial=initial, currencies=currencies)
+    return render(request, "payouts/fee_rule_form.html", {"form": form, "previous": previous})
+
+
+@login_required
+@require_POST
+def fee_rule_retire(request: HttpRequest, rule_id: int) -> HttpResponse:
+    selectors.staff_only(request.user)
+    rule = get_object_or_404(FeeRule, pk=rule_id)
+    try:
+        services.fee_rule_retire(actor=request.user, rule=rule, note=request.POST.get("note", ""))
+    except services.FeeRuleError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Retired the {rule.target_label.lower()} rule.")
+    return redirect("payouts:fee_rules")
+
+
+@login_required
+@require_GET
+def fee_simulate(request: HttpRequest) -> HttpResponse:
+    """A staff page: quote the fee of a sale; the quote partial updates live through htmx."""
+    selectors.staff_only(request.user)
+    form = FeeSimulatorForm(request.GET or None)
+    quote = None
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        quote = fee_quote(
+            amount=data["money"], seller=data.get("seller"), category=data.get("category")
+        )
+    template = "payouts/fee_simulate.html"
+    if getattr(request, "htmx", False):
+        template += "#quote"
+    return render(request, template, {"form": form, "quote": quote})
+
+
+# --- Seller balance ---------------------------------------------------------------------------
+
+CSV_HEADER = [
+    "date",
+    "kind",
+    "stripe_object_id",
+    "order_id",
+    "account",
+    "amount",
+    "currency",
+    "description",
+]
+
+
+def _balance_context(request: HttpRequest) -> dict[str, Any]:
+    seller = selectors.seller_of(request.user)
+    request.user.seller = seller  # type: ignore[union-attr]  # cache for the nav: no extra query
+    balance = selectors.seller_balance_row(seller=seller) or SellerBalance(seller=seller)
+    today = timezone.now().date()
+    rows = [
+        {
+            "currency": currency,
+            "ledger": int(balance.ledger.get(currency, 0)),
+            "paid_out": int(balance.paid_out.get(currency, 0)),
+            "available": balance.stripe_available.get(currency),
+            "pending": balance.stripe_pending.get(currency),
+            "disagrees": currency in balance.disagreements(),
+        }
+        for currency in balance.currencies()
+    ]
+    charts = [
+        daily_bar_chart(values=days, currency=currency, today=today, days=30)
+        for currency, days in sorted(balance.earnings_by_day.items())
+    ]
+    return {
+        "seller": seller,
+        "balance": balance,
+        "rows": rows,
+        "disagreements": balance.disagreements(),
+        "charts": charts,
+    }
+
+
+@login_required
+@require_GET
+def balance(request: HttpRequest) -> HttpResponse:
+    """The seller's money: Stripe's balance and the ledger's, payouts, earnings chart."""
+    context = _balance_context(request)
+    context["payouts"] = list(selectors.seller_payouts(seller=context["seller"])[:20])
+    return render(request, "payouts/balance.html", context)
+
+
+@login_required
+@require_POST
+def balance_refresh(request: HttpRequest) -> HttpResponse:
+    """Re-read the balance from Stripe now; htmx swaps the balance card, others redirect."""
+    seller = selectors.seller_of(request.user)
+    error = None
+    try:
+        services.seller_balance_refresh(seller_id=seller.pk)
+    except UserFacingError as exc:
+        error = exc.message
+    if getattr(request, "htmx", False):
+        context = _balance_context(request)
+        context["refresh_error"] = error
+        return render(request, "payouts/balance.html#stripe-balance", context)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, "Balance refreshed from Stripe.")
+    return redirect("payouts:balance")
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+@require_GET
+def balance_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The seller's ledger entries as CSV, streamed (memory flat in the number of entries)."""
+    seller = selectors.seller_of(request.user)
+    writer = csv.writer(_Echo())
+
+    def rows() -> Iterator[str]:
+        yield writer.writerow(CSV_HEADER)
+        for entry in selectors.seller_ledger_entries(seller=seller).iterator(chunk_size=2000):
+            txn = entry.transaction
+            yield writer.writerow(
+                [
+                    txn.occurred_at.isoformat(),
+                    txn.kind,
+                    txn.stripe_object_id,
+                    txn.order_id or "",
+                    entry.account.rsplit(":", 1)[1],
+                    Money(entry.amount, entry.currency).major_str(),
+                    entry.currency.upper(),
+                    txn.description,
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    filename = f"{seller.slug}-ledger-{timezone.now():%Y%m%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- Transfer review (staff) --------------------------------------------------------------------
+
+
+def _transfers(request: HttpRequest) -> tuple[TransferFilterForm, Any]:
+    form = TransferFilterForm(request.GET or None)
+    filters: dict[str, Any] = {}
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        filters = {
+            "seller_id": data["seller"].pk if data.get("seller") else None,
+            "date_from": data.get("date_from"),
+            "date_to": data.get("date_to"),
+            "status": data.get("status") or "",
+            "currency": data.get("currency") or "",
+        }
+    return form, selectors.transfers_for_review(user=request.user, **filters)
+
+
+@login_required
+@require_GET
+def transfers(request: HttpRequest) -> HttpResponse:
+    """Every transfer with seller, order, amount, fee, status; filters, totals, CSV."""
+    selectors.staff_only(request.user)
+    form, qs = _transfers(request)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "payouts/transfers.html",
+        {
+            "form": form,
+            "page": page,
+            "totals": selectors.transfer_totals(qs),
+            "query": query.urlencode(),
+            "statuses": selectors.TRANSFER_STATUSES,
+        },
+    )
+
+
+@login_required
+@require_GET
+def transfers_export(request: HttpRequest) -> StreamingHttpResponse:
+    selectors.staff_only(request.user)
+    _, qs = _transfers(request)
+    writer = csv.writer(_Echo())
+
+    def rows() -> Iterator[str]:
+        yield writer.writerow(
+            [
+                "created",
+                "transfer_id",
+                "charge_id",
+                "order_id",
+                "seller_id",
+                "seller",
+                "amount",
+                "fee",
+                "reversed",
+                "currency",
+                "status",
+            ]
+        )
+        for t in qs.iterator(chunk_size=2000):
+            yield writer.writerow(
+                [
+                    t.occurred_at.isoformat(),
+                    t.stripe_object_id,
+                    t.charge_id,
+                    t.order_id or "",
+                    t.seller_id or "",
+                    t.seller.display_name if t.seller else "",
+                    Money(t.amount or 0, t.currency or "eur").major_str(),
+                    Money(t.fee or 0, t.currency or "eur").major_str(),
+                    Money(t.reversed_amount or 0, t.currency or "eur").major_str(),
+                    (t.currency or "").upper(),
+                    t.status,
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="transfers-{timezone.now():%Y%m%d}.csv"'
+    )
+    return response
+
+
+@login_required
+@require_GET
+def transfer_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
+    """One transfer and everything that happened to its charge: fee, refunds, reversals, disputes."""
+    selectors.staff_only(request.user)
+    transfer = get_object_or_404(
+        selectors.transfers_for_review(user=request.user), pk=transaction_id
+    )
+    movements = (
+        selectors.charge_movements(user=request.user, charge_id=transfer.charge_id)
+        if transfer.charge_id
+        else []
+    )
+    disputes = (
+        selectors.disputes_for_staff(user=request.user).filter(charge_id=transfer.charge_id)
+        if transfer.charge_id
+        else []
+    )
+    return render(
+        request,
+        "payouts/transfer_detail.html",
+        {"transfer": transfer, "movements": movements, "disputes": disputes},
+    )
+
+
+# --- Disputes (staff) ---------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def disputes(request: HttpRequest) -> HttpResponse:
+    items = selectors.disputes_for_staff(user=request.user)
+    return render(
+        request,
+        "payouts/disputes.html",
+        {
+            "open": [d for d in items if d.is_open],
+            "closed": [d for d in items if not d.is_open][:50],
+            "now": timezone.now(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    dispute = get_object_or_404(selectors.disputes_for_staff(user=request.user), pk=dispute_id)
+    form = EvidenceForm(request.POST or None, initial={"text": dispute.evidence_text})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.dispute_submit_evidence(
+                actor=request.user, dispute_id=dispute.pk, text=form.cleaned_data["text"]
+            )
+        except UserFacingError as exc:
+            form.add_error("text" if exc.field == "text" else None, exc.message)
+        else:
+            messages.success(request, "Evidence sent to the bank through Stripe.")
+            return redirect("payouts:dispute_detail", dispute_id=dispute.pk)
+    return render(request, "payouts/dispute_detail.html", {"dispute": dispute, "form": form})
+
+
+@login_required
+@require_GET
+def reconciliation(request: HttpRequest) -> HttpResponse:
+    """Staff: the latest reconciliation reports, failed payouts and open disputes at a glance."""
+    selectors.staff_only(request.user)
+    return render(
+        request,
+        "payouts/reconciliation.html",
+        {
+            "runs": ReconciliationRun.objects.all()[:20],
+            "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:50],
+        },
+    )
+
+
+# --- Refunds (sellers: their own sales within the window; staff: any) ----------------------------
+
+
+@login_required
+@require_GET
+def refunds(request: HttpRequest) -> HttpResponse:
+    sales = list(selectors.refundable_sales(user=request.user)[:50])
+    requests = selectors.refund_requests_for(user=request.user)[:50]
+    return render(request, "payouts/refunds.html", {"sales": sales, "requests": requests})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
+    sale = get_object_or_404(
+        selectors.refundable_sales(user=request.user), stripe_object_id=charge_id
+    )
+    refundable = services.refundable_of(charge_id=charge_id)
+    if refundable is None:
+        raise Http404("No such sale")
+    form = RefundForm(
+        request.POST or None,
+        currency=refundable.currency,
+        initial={
+            "client_token": uuid.uuid4(),
+            "amount": Money(refundable.remaining, refundable.currency).major_str(),
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.refund_request_create(
+                actor=request.user,
+                charge_id=charge_id,
+                amount=data["amount"],
+                reason=data["reason"],
+                note=data.get("note") or "",
+                client_token=data["client_token"],
+            )
+        except UserFacingError as exc:
+            form.add_error("amount" if exc.field == "amount" else None, exc.message)
+        except PermissionDenied:
+            raise Http404("No such sale") from None
+        else:
+            messages.success(
+                request, f"Refund of {Money(data['amount'], refundable.currency)} sent to Stripe."
+            )
+            return redirect("payouts:refunds")
+    return render(
+        request,
+        "payouts/refund_form.html",
+        {"form": form, "sale": sale, "refundable": refundable},
+    )
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Staff: money per day (gross volume, fees, refunds, disputes), open disputes, failed
+    payouts and failed events."""
+    from marketplace.events.models import StripeEvent
+
+    daily = selectors.dashboard_daily(user=request.user, days=30)
+    today = timezone.now().date()
+    charts = [
+        (currency, name, daily_bar_chart(values=values, currency=currency, today=today, days=30))
+        for currency, series in sorted(daily.items())
+        for name, values in series.items()
+    ]
+    return render(
+        request,
+        "payouts/dashboard.html",
+        {
+            "charts": charts,
+            "open_disputes": [
+                d for d in selectors.disputes_for_staff(user=request.user)[:200] if d.is_open
+            ],
+            "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:20],
+            "failed_events": StripeEvent.objects.filter(
+                status__in=[StripeEvent.Status.FAILED, StripeEvent.Status.DEAD]
+            ).count(),
+        },
+    )

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from marketplace import stripe_gateway
+from payouts.models import LedgerTransaction, Payout, SellerBalance
+from payouts.services import ledger_record, movement_postings
+from tests.payouts.factories import SellerFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+K = LedgerTransaction.Kind
+
+
+def earn(seller, amount, suffix, *, days_ago=0, currency="eur"):
+    ledger_record(
+        kind=K.TRANSFER,
+        stripe_object_id=f"tr_{suffix}",
+        seller=seller,
+        occurred_at=timezone.now() - timedelta(days=days_ago),
+        postings=movement_postings(
+            kind=K.TRANSFER, amount=amount, currency=currency, seller_id=seller.pk
+        ),
+    )
+
+
+@pytest.fixture
+def fake_stripe_balance(monkeypatch):
+    state = {"available": [{"amount": 1500, "currency": "eur"}], "pending": [], "calls": []}
+
+    def balance_retrieve(*, stripe_account=None):
+        state["calls"].append(stripe_account)
+        if state.get("error"):
+            raise stripe_gateway.GatewayError("Stripe is down", retryable=True)
+        return {"available": state["available"], "pending": state["pending"]}
+
+    monkeypatch.setattr(stripe_gateway, "balance_retrieve", balance_retrieve)
+    return state
+
+
+def test_balance_page_shows_ledger_chart_and_payouts(client):
+    seller = SellerFactory()
+    earn(seller, 2000, "a", days_ago=1)
+    earn(seller, 500, "b", days_ago=0)
+    Payout.objects.create(
+        stripe_id="po_1",
+        seller=seller,
+        amount=700,
+        currency="eur",
+        status="failed",
+        failure_code="account_closed",
+        failure_message="The bank account has been closed.",
+        stripe_created=timezone.now(),
+    )
+    client.force_login(seller.user)
+    html = client.get("/money/balance/").content.decode()
+    assert "€25.00" in html  # ledger balance
+    assert "<svg" in html and "€20.00" in html  # a bar's tooltip
+    assert "The bank account has been closed." in html and "Update bank details" in html
+    assert "Express dashboard" in html and "Stripe balance not fetched yet" in html
+
+
+def test_balance_page_has_at_most_4_queries(client):
+    seller = SellerFactory()
+    for i in range(30):
+        earn(seller, 100 + i, f"q{i}", days_ago=i % 10)
+    for i in range(5):
+        Payout.objects.create(
+            stripe_id=f"po_{i}",
+            seller=seller,
+            amount=1,
+            currency="eur",
+            stripe_created=timezone.now(),
+        )
+    client.force_login(seller.user)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/money/balance/")
+    assert response.status_code == 200
+    assert len(queries) <= 4, [q["sql"] for q in queries]
+
+
+def test_refresh_stores_snapshot_and_warns_on_disagreement(client, fake_stripe_balance):
+    seller = SellerFactory()
+    earn(seller, 2000, "a")
+    client.force_login(seller.user)
+    response = client.post("/money/balance/refresh/", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html
+    assert fake_stripe_balance["calls"] == [seller.stripe_account_id]
+    assert "€15.00" in html and "disagree" in html
+    fake_stripe_balance["pending"] = [{"amount": 500, "currency": "eur"}]
+    html = client.post("/money/balance/refresh/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-testid="disagree"' not in html
+    row = SellerBalance.objects.get(seller=seller)
+    assert row.stripe_available == {"eur": 1500} and row.stripe_pending == {"eur": 500}
+
+
+def test_refresh_failure_keeps_snapshot_and_says_so(client, fake_stripe_balance):
+    seller = SellerFactory()
+    client.force_login(seller.user)
+    client.post("/money/balance/refresh/")
+    fake_stripe_balance["error"] = True
+    response = client.post("/money/balance/refresh/", follow=True)
+    assert "Could not refresh the balance from Stripe: Stripe is down" in response.content.decode()
+    assert SellerBalance.objects.get(seller=seller).stripe_available == {"eur": 1500}
+
+
+def test_periodic_task_refreshes_every_connected_seller(fake_stripe_balance):
+    from payouts.tasks import refresh_all_seller_balances
+
+    sellers = [SellerFactory(), SellerFactory(), SellerFactory(stripe_account_id=None)]
+    assert refresh_all_seller_balances.apply().get() == 2
+    assert set(fake_stripe_balance["calls"]) == {s.stripe_account_id for s in sellers[:2]}
+    assert SellerBalance.objects.filter(stripe_refreshed_at__isnull=False).count() == 2
+
+
+def test_csv_export_streams_the_sellers_entries_only(client):
+    seller, other = SellerFactory(), SellerFactory()
+    earn(seller, 1234, "mine")
+    earn(other, 999, "theirs")
+    client.force_login(seller.user)
+    response = client.get("/money/balance/export.csv")
+    assert response.streaming
+    body = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[0][:3] == ["date", "kind", "stripe_object_id"]
+    assert len(rows) == 2 and rows[1][1:3] == ["transfer", "tr_mine"] and rows[1][5] == "12.34"
+
+
+@pytest.mark.parametrize(
+    "method,url",
+    [
+        ("get", "/money/balance/"),
+        ("post", "/money/balance/refresh/"),
+        ("get", "/money/balance/export.csv"),
+    ],
+)
+def test_non_sellers_get_404(client, method, url):
+    assert getattr(client, method)(url).status_code == 302
+    client.force_login(UserFactory())
+    assert getattr(client, method)(url).status_code == 404
+
+
+def test_nav_shows_balance_to_sellers_and_fees_to_staff(client, staff):
+    seller = SellerFactory()
+    client.force_login(seller.user)
+    html = client.get("/").content.decode()
+    assert "/money/balance/" in html and "/money/fees/" not in html
+    client.force_login(staff)
+    html = client.get("/").content.decode()
+    assert "/money/fees/" in html and "/money/balance/" not in html

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.utils import timezone
+
+from payouts.models import Dispute
+from tests.payouts.events import deliver
+from tests.payouts.factories import SellerFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sales(fake_stripe):
+    ada, bob = SellerFactory(display_name="Ada"), SellerFactory(display_name="Bob")
+    c1 = fake_stripe.sale(account=ada.stripe_account_id, amount=2000, fee=200, order_id=1)
+    c2 = fake_stripe.sale(account=ada.stripe_account_id, amount=1000, fee=100, order_id=2)
+    c3 = fake_stripe.sale(
+        account=bob.stripe_account_id, amount=500, fee=50, currency="usd", order_id=3
+    )
+    for charge in (c1, c2, c3):
+        deliver("charge.succeeded", charge)
+    fake_stripe.refund_create(
+        charge_id=c2["id"], amount=400, order_id=2, reason="damaged", idempotency_key="r1"
+    )
+    deliver("charge.refunded", fake_stripe.charges[c2["id"]])
+    return {"ada": ada, "bob": bob, "charges": (c1, c2, c3)}
+
+
+def test_transfer_review_lists_totals_and_statuses(client, staff, sales):
+    client.force_login(staff)
+    html = client.get("/money/transfers/").content.decode()
+    assert "€30.00" in html  # EUR transferred total
+    assert "€3.00" in html  # EUR fees total
+    assert "$5.00" in html
+    assert "Partiallyreversed" in html or "Partially" in html
+    only_bob = client.get("/money/transfers/", {"seller": sales["bob"].pk}).content.decode()
+    assert "Bob" in only_bob and "€30.00" not in only_bob
+    reversed_only = client.get("/money/transfers/", {"status": "partially_reversed"})
+    assert (
+        "€10.00" in reversed_only.content.decode()
+        and "€20.00" not in reversed_only.content.decode()
+    )
+    usd = client.get("/money/transfers/", {"currency": "usd"}).content.decode()
+    assert "$5.00" in usd and "€" not in usd.split("<h2>Totals</h2>")[1]
+
+
+def test_transfer_csv_and_detail(client, staff, sales):
+    client.force_login(staff)
+    response = client.get("/money/transfers/export.csv", {"currency": "eur"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][0] == "created" and len(rows) == 3
+    statuses = {row[-1] for row in rows[1:]}
+    assert statuses == {"paid", "partially_reversed"}
+    from payouts.models import LedgerTransaction
+
+    transfer = LedgerTransaction.objects.get(kind="transfer", order_id=2)
+    detail = client.get(f"/money/transfers/{transfer.pk}/").content.decode()
+    assert (
+        "Refund" in detail and "Transfer reversal" in detail and "Application fee refund" in detail
+    )
+
+
+def test_dispute_evidence_submission(client, staff, fake_stripe, sales):
+    charge = sales["charges"][0]
+    dispute = fake_stripe.dispute(charge["id"])
+    deliver("charge.dispute.created", dispute)
+    row = Dispute.objects.get()
+    client.force_login(staff)
+    page = client.get("/money/disputes/").content.decode()
+    assert dispute["id"] in page and "#1" in page
+    empty = client.post(f"/money/disputes/{row.pk}/", {"text": "  "})
+    assert empty.status_code == 200 and not fake_stripe.disputes[dispute["id"]].get("evidence")
+    response = client.post(f"/money/disputes/{row.pk}/", {"text": "Tracking 1Z999, delivered."})
+    assert response.status_code == 302
+    assert fake_stripe.disputes[dispute["id"]]["evidence"] == {
+        "uncategorized_text": "Tracking 1Z999, delivered."
+    }
+    row.refresh_from_db()
+    assert row.evidence_submitted_by == staff and row.status == "under_review"
+    again = client.post(f"/money/disputes/{row.pk}/", {"text": "more"}, follow=True)
+    assert "no longer takes evidence" in again.content.decode()
+
+
+def test_dispute_deadline_passed_is_refused(client, staff, fake_stripe, sales):
+    dispute = fake_stripe.dispute(sales["charges"][0]["id"])
+    dispute["evidence_details"]["due_by"] = int(timezone.now().timestamp()) - 60
+    deliver("charge.dispute.created", dispute)
+    client.force_login(staff)
+    row = Dispute.objects.get()
+    html = client.post(f"/money/disputes/{row.pk}/", {"text": "late"}).content.decode()
+    assert "deadline has passed" in html
+
+
+STAFF_URLS = [
+    "/money/transfers/",
+    "/money/transfers/export.csv",
+    "/money/disputes/",
+    "/money/fees/",
+    "/money/fees/simulate/",
+]
+
+
+@pytest.mark.parametrize("url", STAFF_URLS)
+def test_staff_pages_404_for_sellers_and_buyers(client, url, sales):
+    client.force_login(sales["ada"].user)
+    assert client.get(url).status_code == 404
+    client.force_login(UserFactory())
+    assert client.get(url).status_code == 404
+
+
+def test_sweep_other_ids_404_for_non_staff(client, fake_stripe, sales):
+    from payouts.models import LedgerTransaction
+
+    dispute = fake_stripe.dispute(sales["charges"][0]["id"])
+    deliver("charge.dispute.created", dispute)
+    ids = list(LedgerTransaction.objects.values_list("pk", flat=True))
+    client.force_login(sales["ada"].user)  # even the seller the transfer paid
+    for pk in ids:
+        assert client.get(f"/money/transfers/{pk}/").status_code == 404
+    d = Dispute.objects.get()
+    assert client.get(f"/money/disputes/{d.pk}/").status_code == 404
+    assert client.post(f"/money/disputes/{d.pk}/", {"text": "x"}).status_code == 404
+    assert not fake_stripe.disputes[dispute["id"]].get("evidence")
+
+
+def test_sellers_balance_and_csv_show_only_their_own_money(client, sales):
+    ada, bob = sales["ada"], sales["bob"]
+    client.force_login(bob.user)
+    body = b"".join(client.get("/money/balance/export.csv").streaming_content).decode()
+    assert "USD" in body and "EUR" not in body
+    html = client.get("/money/balance/").content.decode()
+    assert "$4.50" in html and "€" not in html.split("<h1>Balance</h1>")[1].split("</section>")[0]
+    assert ada.pk != bob.pk
+
+
+def test_dashboard_charts_and_counts(client, staff, sales, fake_stripe):
+    dispute = fake_stripe.dispute(sales["charges"][0]["id"])
+    deliver("charge.dispute.created", dispute)
+    client.force_login(staff)
+    html = client.get("/money/dashboard/").content.decode()
+    assert "Gross volume" in html and "€30.00" in html  # 20 + 10 EUR sold
+    assert "Refunds" in html and "€4.00" in html
+    assert "<svg" in html and "1</strong> open dispute" in html
+    client.force_login(sales["ada"].user)
+    assert client.get("/money/dashboard/").status_code == 404
