@@ -5,6 +5,8 @@ in the same run, and the ratio. Register a benchmark in ``BENCHMARKS`` (name -> 
 BENCHMARKS: dict[str, str] = {
     "events_intake": "bench.events_intake",
     "events_processing": "bench.events_processing",
+    "catalogue": "bench.catalogue",
+    "checkout": "bench.checkout",
     "balance_page": "bench.balance_page",
     "reconciliation": "bench.reconciliation",
 }

@@ -144,13 +144,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "events-drain": {"task": "events.drain_events", "schedule": 30.0},
     "events-retry-due": {"task": "events.retry_due_events", "schedule": 60.0},
     "events-recover-missed": {"task": "events.recover_missed_events", "schedule": 600.0},
+    # --- buyers: expire Checkout Sessions of orders left pending past their deadline ---
+    "buyers-expire-checkouts": {"task": "buyers.tasks.expire_stale_orders", "schedule": 300.0},
     # --- sellers: re-read every connected account, a safety net for lost account.updated ---
     "sellers-sync-accounts": {
         "task": "sellers.tasks.sync_all_seller_accounts",
         "schedule": timedelta(hours=6),
     },
     # Reserved for the other issues' jobs (add the entry when the task exists):
-    # "buyers-expire-checkouts": expire stale checkout sessions and release stock
     # "payouts-refresh-balances": refresh sellers' balances
     # "payouts-reconcile": reconcile the ledger with Stripe
 }
@@ -188,6 +189,9 @@ SANDBOX_WEBHOOK_TIMEOUT = env_int("SANDBOX_WEBHOOK_TIMEOUT", 5, minimum=1)
 # Cap in milliseconds on the SDK's sleep between retries against the sandbox (-1: the SDK's own).
 _sandbox_retry_ms = env_int("SANDBOX_MAX_RETRY_DELAY_MS", -1, minimum=-1)
 SANDBOX_MAX_RETRY_DELAY: float | None = None if _sandbox_retry_ms < 0 else _sandbox_retry_ms / 1000
+# Who may use the control page /sandbox/ (clock, faults, disconnect buttons): anyone when on
+# (the default with DEBUG), staff only when off. Hosted pages stay reachable by their links.
+SANDBOX_CONTROL_OPEN = env_bool("SANDBOX_CONTROL_OPEN", DEBUG)
 # Off by default: the events pipeline registers our endpoints through the API. On, the sandbox
 # registers this site's /stripe/webhook/ and /stripe/webhook/connect/ itself with these secrets,
 # which the intake then accepts (for running the sandbox without that registration).
@@ -219,6 +223,10 @@ MARKETPLACE_DEFAULT_FEE_BPS = env_int("MARKETPLACE_DEFAULT_FEE_BPS", 1000, minim
 MARKETPLACE_DEFAULT_FEE_FIXED = env_int("MARKETPLACE_DEFAULT_FEE_FIXED", 30, minimum=0)
 MARKETPLACE_REFUND_WINDOW = timedelta(days=env_int("MARKETPLACE_REFUND_WINDOW_DAYS", 30, minimum=0))
 CHECKOUT_EXPIRY = timedelta(minutes=30)
+# Countries Checkout collects a shipping address for (ISO codes, comma-separated; empty: none).
+CHECKOUT_SHIPPING_COUNTRIES = [c.upper() for c in env_list("CHECKOUT_SHIPPING_COUNTRIES", [])]
+# Most units of one listing a buyer may take in one order.
+ORDER_MAX_QUANTITY = env_int("ORDER_MAX_QUANTITY", 10, minimum=1)
 
 # --- Accounts (django-allauth) ----------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -17,7 +17,7 @@ import hmac
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import stripe
 from django.conf import settings
@@ -226,6 +226,106 @@ def login_link_create(*, account_id: str, request_key: str) -> stripe.LoginLink:
 
 
 # --- Checkout, payment intents, charges (buyers) ------------------------------------------------
+
+
+@translate_errors
+def checkout_session_create(
+    *,
+    order_id: int,
+    title: str,
+    unit_amount: int,
+    quantity: int,
+    currency: str,
+    application_fee_amount: int,
+    destination: str,
+    on_behalf_of: bool,
+    customer_email: str,
+    expires_at: int,
+    success_url: str,
+    cancel_url: str,
+    idempotency_key: str,
+    shipping_countries: list[str] | None = None,
+) -> stripe.checkout.Session:
+    """Create a Checkout Session for one order: a destination charge with an application fee.
+
+    The money goes to the platform, ``application_fee_amount`` stays there and the rest is
+    transferred to ``destination`` (the seller's connected account). ``idempotency_key`` comes
+    from the order (``order-42-checkout``): a retry or a double click with the same key returns
+    the same session instead of making a second one. ``shipping_countries`` (ISO codes) makes
+    Checkout collect a shipping address in those countries.
+    """
+    payment_intent_data: stripe.params.checkout.SessionCreateParamsPaymentIntentData = {
+        "application_fee_amount": application_fee_amount,
+        "transfer_data": {"destination": destination},
+        "metadata": {"order_id": str(order_id)},
+    }
+    if on_behalf_of:
+        payment_intent_data["on_behalf_of"] = destination
+    params: stripe.params.checkout.SessionCreateParams = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": quantity,
+                "price_data": {
+                    "currency": currency,
+                    "unit_amount": unit_amount,
+                    "product_data": {"name": title},
+                },
+            }
+        ],
+        "payment_intent_data": payment_intent_data,
+        "client_reference_id": str(order_id),
+        "metadata": {"order_id": str(order_id)},
+        "customer_email": customer_email,
+        "expires_at": expires_at,
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    if shipping_countries:
+        # The SDK types the countries as a Literal union; ours come from settings.
+        params["shipping_address_collection"] = {
+            "allowed_countries": cast(Any, [c.upper() for c in shipping_countries])
+        }
+    return client().v1.checkout.sessions.create(
+        params, options={"idempotency_key": idempotency_key}
+    )
+
+
+@translate_errors
+def checkout_session_retrieve(
+    *, session_id: str, expand: list[str] | None = None
+) -> stripe.checkout.Session:
+    """Re-read a Checkout Session (the source of truth for payment, never the browser's URL)."""
+    params: stripe.params.checkout.SessionRetrieveParams = {}
+    if expand:
+        params["expand"] = expand
+    return client().v1.checkout.sessions.retrieve(session_id, params)
+
+
+@translate_errors
+def checkout_session_expire(*, session_id: str, idempotency_key: str) -> stripe.checkout.Session:
+    """Expire an open Checkout Session so it can no longer be paid."""
+    return client().v1.checkout.sessions.expire(
+        session_id, options={"idempotency_key": idempotency_key}
+    )
+
+
+@translate_errors
+def refund_create_for_order(
+    *, payment_intent_id: str, order_id: int, reason: str, idempotency_key: str
+) -> stripe.Refund:
+    """Refund the whole payment of an order (buyers: a late payment whose stock is gone).
+
+    For a destination charge, ``reverse_transfer`` takes the seller's share back and
+    ``refund_application_fee`` gives the platform's fee back, so the buyer gets everything.
+    """
+    params: stripe.params.RefundCreateParams = {
+        "payment_intent": payment_intent_id,
+        "reverse_transfer": True,
+        "refund_application_fee": True,
+        "metadata": {"order_id": str(order_id), "reason": reason},
+    }
+    return client().v1.refunds.create(params, options={"idempotency_key": idempotency_key})
 
 
 # (end of buyers section)

@@ -6,10 +6,12 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
+from buyers import views as buyers_views
 from marketplace import views
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("", views.home, name="home"),
+    # The home page is the catalogue (buyers issue); core's views.home stays as a fallback page.
+    path("", buyers_views.catalogue, name="home"),
     path("healthz/", views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

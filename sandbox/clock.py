@@ -33,7 +33,12 @@ def offset() -> int:
 
 
 def now() -> int:
-    """Unix seconds on the sandbox clock."""
+    """Unix seconds on the sandbox clock (fixed for the duration of one API request)."""
+    from sandbox import context
+
+    request = context.current.get()
+    if request is not None and request.now is not None:
+        return request.now
     return int(time.time()) + offset()
 
 

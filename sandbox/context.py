@@ -11,6 +11,9 @@ class RequestContext:
     request_id: str
     idempotency_key: str | None
     account: str
+    # The sandbox time when the request started: every timestamp the request writes uses it,
+    # so ``created`` and ``expires_at = created + ttl`` agree as on Stripe.
+    now: int | None = None
 
 
 current: ContextVar[RequestContext | None] = ContextVar("sandbox_request", default=None)

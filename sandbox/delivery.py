@@ -15,6 +15,7 @@ gives up after three days.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import hmac
 import json
@@ -88,7 +89,20 @@ def _kick(ids: list[int]) -> None:
             attempt(pk)
         return
     thread = threading.Thread(target=_deliver_in_thread, args=(ids,), daemon=True)
+    _threads.add(thread)
     thread.start()
+
+
+_threads: set[threading.Thread] = set()
+
+
+@atexit.register
+def _finish_deliveries(timeout: float = 5.0) -> None:
+    """At interpreter exit (a management command, a test run), give in-flight background
+    deliveries a few seconds to finish instead of killing them mid-POST."""
+    deadline = time.monotonic() + timeout
+    for thread in list(_threads):
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _deliver_in_thread(ids: list[int]) -> None:
@@ -104,6 +118,7 @@ def _deliver_in_thread(ids: list[int]) -> None:
         from django.db import connection
 
         connection.close()
+        _threads.discard(threading.current_thread())
 
 
 # Opportunistic due work in "thread" mode: after an API request commits, at most every

@@ -285,7 +285,7 @@ def _handle(
         raw_params=raw,
     )
     token = context.current.set(
-        context.RequestContext(request_id, idempotency_key or None, account)
+        context.RequestContext(request_id, idempotency_key or None, account, clock.now())
     )
     extra: dict[str, str] = {}
     if idempotency_key:

@@ -107,6 +107,8 @@ def checkout_page(request: HttpRequest, session_id: str) -> HttpResponse:
         )
     posted = request.POST.copy()
     session, items = row.data, list(row.private["line_items"])
+    if session["status"] == "complete":  # a second click on Pay: already paid
+        return HttpResponseRedirect(checkout.success_redirect(session))
     if session.get("customer_email"):
         posted["email"] = session["customer_email"]
     form = CardForm(posted)

@@ -33,8 +33,9 @@ def create(
     created: int | None = None,
 ) -> JSON:
     """Store a new object and return its JSON: ``{"id": <prefix>_…, "object": object_type,
-    **fields}`` (``created`` added on the sandbox clock unless ``fields`` has one or
-    ``created`` is False-y and the object has no such field: pass ``created=0`` to omit it).
+    "created": <sandbox now>, **fields}``. A ``created`` in ``fields`` wins. Passing
+    ``created=<unix>`` sets only the row's sort time and adds no ``created`` field (for objects
+    Stripe shows without one). ``private`` is hidden state never returned by the API.
     """
     oid = object_id or new_id(prefix)
     timestamp = clock.now() if created is None else created

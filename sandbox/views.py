@@ -4,9 +4,13 @@ login links) and the control page at ``/sandbox/``."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -46,15 +50,6 @@ def api(request: HttpRequest, path: str) -> HttpResponse:
 
 
 # --- hosted onboarding (account links) ----------------------------------------------------------
-def _link_row(token: str, object_type: str) -> SandboxObject:
-    row = SandboxObject.objects.filter(
-        pk=f"{'al' if object_type == 'account_link_token' else 'll'}_{token}", object=object_type
-    ).first()
-    if row is None:
-        raise Http404("No such link")
-    return row
-
-
 @require_http_methods(["GET", "POST"])
 def onboarding(request: HttpRequest, token: str) -> HttpResponse:
     """The page behind an account link. The URL works once: the first GET consumes it and
@@ -162,7 +157,26 @@ def express(request: HttpRequest, token: str) -> HttpResponse:
 
 
 # --- control page -------------------------------------------------------------------------------
+def control_access(view: Any) -> Any:
+    """Anyone when ``SANDBOX_CONTROL_OPEN`` (the default with DEBUG), else staff only (others
+    are sent to the login page)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if getattr(settings, "SANDBOX_CONTROL_OPEN", False):
+            return view(request, *args, **kwargs)  # type: ignore[no-any-return]
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not user.is_staff:
+            raise PermissionDenied("The sandbox control page is for staff.")
+        return view(request, *args, **kwargs)  # type: ignore[no-any-return]
+
+    return wrapper
+
+
 @require_http_methods(["GET"])
+@control_access
 def control(request: HttpRequest) -> HttpResponse:
     clock.run_due()
     panels = [(panel, panel.context(request)) for panel in ordered(CONTROL_PANELS)]
@@ -170,6 +184,7 @@ def control(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET"])
+@control_access
 def panel(request: HttpRequest, name: str) -> HttpResponse:
     """One control panel alone (htmx refresh)."""
     found = CONTROL_PANELS.get(name)
@@ -181,6 +196,7 @@ def panel(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_POST
+@control_access
 def action(request: HttpRequest, name: str) -> HttpResponse:
     handler = ACTIONS.get(name)
     if handler is None:

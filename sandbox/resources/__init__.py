@@ -16,6 +16,7 @@ from sandbox.resources import (  # noqa: F401
     payouts,
     products,
     refunds,
+    subscriptions,
     transfers,
     webhook_endpoints,
 )

@@ -157,10 +157,12 @@ def release_available() -> None:
             "id", flat=True
         )[:5000]
     )
+    touched: set[str] = set()
     while due:
         rows = list(SandboxObject.objects.filter(pk__in=due))
         for row in rows:
             row.data["status"] = "available"
+            touched.add(row.account)
         SandboxObject.objects.bulk_update(rows, ["data"], batch_size=500)
         BalanceEntry.objects.filter(pk__in=due).update(status="available")
         due = list(
@@ -168,6 +170,11 @@ def release_available() -> None:
                 "id", flat=True
             )[:5000]
         )
+    from sandbox.events import emit
+
+    for account in sorted(touched):
+        # Stripe's balance.available: the available balance of an account changed.
+        emit("balance.available", balance_of(account), account=account or None)
 
 
 clock.register_job(release_available, name="sandbox.balances.release_available")

@@ -37,7 +37,7 @@ def _event_account(account: str) -> str | None:
     return account or None
 
 
-def _line_items(p: JSON, account: str) -> list[JSON]:
+def _line_items(p: JSON, account: str, mode: str = "payment") -> list[JSON]:
     given = p.get("line_items")
     if not given:
         raise invalid_request(
@@ -85,7 +85,12 @@ def _line_items(p: JSON, account: str) -> list[JSON]:
                 param=f"{param}[price]",
                 code="parameter_missing",
             )
-        if price.get("recurring"):
+        if mode == "subscription" and not price.get("recurring"):
+            raise invalid_request(
+                "The sandbox's `subscription` mode needs recurring prices in every line item.",
+                param=f"{param}[price]",
+            )
+        if mode == "payment" and price.get("recurring"):
             raise invalid_request(
                 "You specified `payment` mode but passed a recurring price. Either switch to "
                 "`subscription` mode or use only one-time prices.",
@@ -108,6 +113,15 @@ def _line_items(p: JSON, account: str) -> list[JSON]:
                 "quantity": quantity,
             }
         )
+    intervals = {
+        (item["price"]["recurring"]["interval"], item["price"]["recurring"]["interval_count"])
+        for item in items
+        if item["price"].get("recurring")
+    }
+    if len(intervals) > 1:
+        raise invalid_request(
+            "All recurring line items must have the same billing interval.", param="line_items"
+        )
     currencies = {item["currency"] for item in items}
     if len(currencies) > 1:
         raise invalid_request("All line items must use the same currency.", param="line_items")
@@ -116,13 +130,14 @@ def _line_items(p: JSON, account: str) -> list[JSON]:
 
 def session_create(p: JSON, *, account: str = "") -> JSON:
     mode = p.get("mode")
-    if mode != "payment":
+    if mode not in ("payment", "subscription"):
         if mode is None:
             raise invalid_request(
                 "Missing required param: mode.", param="mode", code="parameter_missing"
             )
         raise invalid_request(
-            f"The sandbox supports Checkout in `payment` mode only (got `{mode}`).", param="mode"
+            f"The sandbox supports Checkout in `payment` and `subscription` mode (got `{mode}`).",
+            param="mode",
         )
     if not p.get("success_url") and p.get("ui_mode") not in ("embedded", "custom"):
         raise invalid_request(
@@ -136,10 +151,18 @@ def session_create(p: JSON, *, account: str = "") -> JSON:
             "Session creation.",
             param="expires_at",
         )
-    items = _line_items(p, account)
+    items = _line_items(p, account, mode)
     currency = items[0]["currency"]
     total = sum(item["amount_total"] for item in items)
     pid = dict(p.get("payment_intent_data") or {})
+    subscription_data = dict(p.get("subscription_data") or {})
+    if mode == "subscription":
+        if pid:
+            raise invalid_request(
+                "You can not pass `payment_intent_data` in `subscription` mode.",
+                param="payment_intent_data",
+            )
+        _check_subscription_data(subscription_data, account)
     # Validate the PaymentIntent the session will create now, as Stripe does.
     transfer = pid.get("transfer_data") if isinstance(pid.get("transfer_data"), dict) else None
     destination = None
@@ -203,7 +226,7 @@ def session_create(p: JSON, *, account: str = "") -> JSON:
             "livemode": False,
             "locale": p.get("locale"),
             "metadata": metadata if isinstance(metadata, dict) else {},
-            "mode": "payment",
+            "mode": mode,
             "payment_intent": None,
             "payment_link": None,
             "payment_method_collection": "if_required",
@@ -228,9 +251,35 @@ def session_create(p: JSON, *, account: str = "") -> JSON:
         },
         account=account,
         object_id=session_id,
-        private={"line_items": items, "payment_intent_data": pid, "token": random_token(16)},
+        private={
+            "line_items": items,
+            "payment_intent_data": pid,
+            "subscription_data": subscription_data,
+            "token": random_token(16),
+        },
     )
     return session
+
+
+def _check_subscription_data(data: JSON, account: str) -> None:
+    transfer = data.get("transfer_data") if isinstance(data.get("transfer_data"), dict) else None
+    if transfer and transfer.get("destination"):
+        payments.check_destination(
+            transfer["destination"], param="subscription_data[transfer_data][destination]"
+        )
+    percent = data.get("application_fee_percent")
+    if percent is not None:
+        if not 0 <= float(percent) <= 100:
+            raise invalid_request(
+                "application_fee_percent must be between 0 and 100.",
+                param="subscription_data[application_fee_percent]",
+            )
+        if not account and not (transfer and transfer.get("destination")):
+            raise invalid_request(
+                "Can only apply an application_fee_percent with a Stripe-Account header or "
+                "subscription_data[transfer_data][destination].",
+                param="subscription_data[application_fee_percent]",
+            )
 
 
 def payment_succeeded(session_id: str, pi: JSON) -> None:
@@ -241,6 +290,10 @@ def payment_succeeded(session_id: str, pi: JSON) -> None:
     if session["status"] != "open":
         return
     email = row.private.get("email") or session.get("customer_email")
+    if session["mode"] == "subscription":
+        session["subscription"] = row.private.get("subscription")
+        session["invoice"] = row.private.get("invoice")
+        session["customer"] = row.private.get("customer") or session.get("customer")
     session.update(
         status="complete",
         payment_status="paid" if pi["status"] == "succeeded" else "unpaid",
@@ -325,6 +378,8 @@ def pay(
         {"billing_details": {**pm["billing_details"], "email": email, "name": name or None}},
         object_type="payment_method",
     )
+    if session["mode"] == "subscription":
+        return _pay_subscription(row, pm, email)
     pi_id = session.get("payment_intent")
     if not pi_id:
         pid = dict(row.private.get("payment_intent_data") or {})
@@ -351,6 +406,45 @@ def pay(
     store.save(pi_row)
     pi, error = payments.intent_confirm(pi_id, account=account, payment_method=pm["id"])
     return store.get(session_id), pi, error
+
+
+def _pay_subscription(
+    row: Any, pm: JSON, email: str
+) -> tuple[JSON, JSON | None, StripeError | None]:
+    """Subscription mode: a customer, the card attached, an incomplete subscription and its
+    first invoice, paid with the card (retried with another card after a decline)."""
+    from sandbox.resources import subscriptions
+
+    session = row.data
+    account = row.account
+    customer = row.private.get("customer") or session.get("customer")
+    if not customer:
+        customer = subscriptions.customer_for_checkout(email, account)
+        row.private["customer"] = customer
+    subscriptions.attach_card(pm["id"], customer)
+    sub_id = row.private.get("subscription")
+    if not sub_id:
+        sub = subscriptions.subscription_create(
+            customer=customer,
+            line_items=list(row.private["line_items"]),
+            payment_method=pm["id"],
+            subscription_data=dict(row.private.get("subscription_data") or {}),
+            account=account,
+        )
+        sub_id = sub["id"]
+        row.private["subscription"] = sub_id
+        row.private["invoice"] = sub["latest_invoice"]
+    else:
+        store.update(sub_id, {"default_payment_method": pm["id"]}, object_type="subscription")
+    store.save(row)
+    invoice_row = store.get_row(row.private["invoice"], object_type="invoice")
+    pi_row = payments.intent_row(invoice_row.private["payment_intent"], account=account)
+    pi_row.private["checkout_session"] = row.id
+    pi_row.private["email"] = email
+    store.save(pi_row)
+    _, error = subscriptions.invoice_pay(invoice_row.id, payment_method=pm["id"])
+    pi = store.get(pi_row.id)
+    return store.get(row.id), pi, error
 
 
 def success_redirect(session: JSON) -> str:

@@ -555,6 +555,11 @@ def capture(
 
 
 def _after_success(row: SandboxObject) -> None:
+    invoice_id = row.private.get("invoice")
+    if invoice_id and row.data["status"] == "succeeded":
+        from sandbox.resources import subscriptions
+
+        subscriptions.invoice_paid(invoice_id, row.data)
     session_id = row.private.get("checkout_session")
     if session_id:
         from sandbox.resources import checkout

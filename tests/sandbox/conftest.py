@@ -6,6 +6,12 @@ from sandbox import testing
 from tests.sandbox.receiver import RECEIVER
 
 
+@pytest.fixture(autouse=True)
+def _control_page_open(settings):
+    # The control page is open with DEBUG (the demo); tests run with DEBUG off.
+    settings.SANDBOX_CONTROL_OPEN = True
+
+
 @pytest.fixture
 def sdk(db):
     """A StripeClient on the in-process sandbox (2 network retries, no sleeping)."""

@@ -129,3 +129,19 @@ def test_testing_helpers_advance_and_count(db):
     assert testing.advance(minutes=1, seconds=5) - start >= 65
     testing.fail_next(1, "latency", latency_ms=1)
     assert Fault.objects.count() == 1
+
+
+def test_closed_control_page_is_for_staff_only(client, settings, db, receiver):
+    from tests.factories import StaffFactory, UserFactory
+
+    settings.SANDBOX_CONTROL_OPEN = False
+    response = client.get("/sandbox/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert client.post("/sandbox/action/advance_clock/", {"seconds": "60"}).status_code == 302
+    assert clock.offset() == 0
+    client.force_login(UserFactory())
+    assert client.get("/sandbox/").status_code == 403
+    client.force_login(StaffFactory())
+    assert client.get("/sandbox/").status_code == 200
+    assert client.post("/sandbox/action/advance_clock/", {"seconds": "60"}).status_code == 302
+    assert clock.offset() == 60

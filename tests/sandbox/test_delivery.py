@@ -218,3 +218,51 @@ def test_site_endpoints_are_registered_with_fixed_secrets_when_asked(db, setting
     platform.save()
     emit("customer.updated", {"id": "cus_1", "object": "customer"})
     assert SandboxObject.objects.filter(object="webhook_endpoint").count() == 2
+
+
+def test_remote_endpoints_get_a_real_http_post(db, settings, monkeypatch):
+    """Endpoints on other hosts are posted to over HTTP (a local server stands in)."""
+    import http.server
+    import threading
+
+    got: list[tuple[str, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            got.append((body, self.headers["Stripe-Signature"]))
+            self.send_response(503 if len(got) == 1 else 200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setattr(delivery, "is_local", lambda url: False)
+        settings.SANDBOX_WEBHOOK_DELIVERY = "manual"
+        endpoint = testing.register_endpoint(f"http://127.0.0.1:{server.server_port}/hook")
+        event = emit("customer.created", {"id": "cus_1", "object": "customer"})
+        [first] = testing.deliver_pending()
+        assert (first.status, first.last_status_code) == ("pending", 503)
+        [second] = testing.deliver_pending()
+        assert (second.status, second.last_status_code) == ("succeeded", 200)
+        body, signature = got[-1]
+        verified = stripe.Webhook.construct_event(body, signature, endpoint["secret"])
+        assert verified.id == event["id"]
+    finally:
+        server.shutdown()
+
+
+def test_unreachable_remote_endpoint_is_retried(db, settings):
+    settings.SANDBOX_WEBHOOK_DELIVERY = "manual"
+    settings.SANDBOX_WEBHOOK_TIMEOUT = 1
+    testing.register_endpoint("http://sandbox-unreachable.invalid/hook")
+    emit("customer.created", {"id": "cus_1", "object": "customer"})
+    [item] = testing.deliver_pending()
+    assert item.status == "pending" and item.last_status_code is None
+    assert "URLError" in item.last_error or "Error" in item.last_error
+    assert item.next_attempt_at is not None

@@ -246,3 +246,48 @@ def test_idempotent_replay_of_session_creation(sdk, seller):
         sdk.v1.checkout.sessions.create(
             session_params(seller.id, amount=999), options={"idempotency_key": "order-42-checkout"}
         )
+
+
+def test_manual_capture_session_and_double_submit(sdk, web, seller):
+    params = session_params(seller.id)
+    params["payment_intent_data"]["capture_method"] = "manual"
+    session = sdk.v1.checkout.sessions.create(params)
+    assert pay(web, session).status_code == 302
+    again = pay(web, session)  # double click: no second charge
+    assert again.status_code == 302 and again["Location"].endswith(session.id)
+    session = sdk.v1.checkout.sessions.retrieve(session.id, {"expand": ["payment_intent"]})
+    assert session.status == "complete" and session.payment_status == "unpaid"
+    assert session.payment_intent.status == "requires_capture"
+    assert len(sdk.v1.charges.list({"payment_intent": session.payment_intent.id}).data) == 1
+    captured = sdk.v1.payment_intents.capture(session.payment_intent.id)
+    assert captured.status == "succeeded"
+
+
+def test_balance_available_event_when_funds_release(sdk, seller):
+    from tests.sandbox.payhelpers import destination_intent
+
+    sdk.v1.accounts.update(
+        seller.id, {"settings": {"payouts": {"schedule": {"interval": "manual"}}}}
+    )
+    destination_intent(sdk, seller.id)
+    testing.advance(days=3)
+    events = testing.events(event_type="balance.available")
+    by_account = {e.get("account"): e for e in events}
+    assert by_account[seller.id]["data"]["object"]["available"][0]["amount"] == 1800
+    assert by_account[None]["data"]["object"]["available"][0]["amount"] == 200 - 88
+    for event in events:
+        check_object(event)
+
+
+def test_unknown_session_page_is_404(web, db):
+    assert web.get("/sandbox/checkout/cs_test_nope/").status_code == 404
+
+
+def test_expired_session_page_refuses_payment(sdk, web, seller):
+    session = sdk.v1.checkout.sessions.create(session_params(seller.id))
+    sdk.v1.checkout.sessions.expire(session.id)
+    page = web.get(page_path(session))
+    assert page.status_code == 200 and b"has expired" in page.content
+    response = pay(web, session)
+    assert response.status_code == 402 and b"has expired" in response.content
+    assert sdk.v1.charges.list().data == []

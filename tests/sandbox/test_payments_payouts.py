@@ -123,3 +123,30 @@ def test_control_action_runs_due_payouts(sdk, web):
     assert payout.amount == 1800
     page = web.get("/sandbox/")
     assert page.status_code == 200 and payout.id.encode() in page.content
+
+
+def test_other_accounts_objects_are_not_found(sdk, web):
+    """A sweep over one seller's object ids with another seller's Stripe-Account: all 404."""
+    seller = onboarded_account(sdk, web)
+    other = onboarded_account(sdk, web)
+    pi = destination_intent(sdk, seller.id)
+    transfer = sdk.v1.transfers.retrieve(sdk.v1.charges.retrieve(pi.latest_charge).transfer)
+    payment = sdk.v1.charges.retrieve(
+        transfer.destination_payment, options={"stripe_account": seller.id}
+    )
+    testing.advance(days=3)
+    [payout] = sdk.v1.payouts.list(options={"stripe_account": seller.id}).data
+    as_other = {"stripe_account": other.id}
+    calls = [
+        lambda: sdk.v1.charges.retrieve(payment.id, options=as_other),
+        lambda: sdk.v1.charges.retrieve(pi.latest_charge, options=as_other),
+        lambda: sdk.v1.payouts.retrieve(payout.id, options=as_other),
+        lambda: sdk.v1.balance_transactions.retrieve(payment.balance_transaction, options=as_other),
+        lambda: sdk.v1.payment_intents.retrieve(pi.id, options=as_other),
+    ]
+    for call in calls:
+        with pytest.raises(stripe.InvalidRequestError) as caught:
+            call()
+        assert caught.value.http_status == 404
+    assert sdk.v1.balance_transactions.list(options=as_other).data == []
+    assert sdk.v1.payouts.list(options=as_other).data == []

@@ -1,0 +1,50 @@
+"""The emails of the buying side, plain text and HTML, rendered from templates/buyers/email/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from buyers.models import Order
+
+
+@dataclass(frozen=True)
+class OrderEmail:
+    subject: str
+    to_seller: bool = False
+
+
+EMAILS: dict[str, OrderEmail] = {
+    "order_paid_buyer": OrderEmail("Your order #{id} is paid: {title}"),
+    "order_paid_seller": OrderEmail("New sale #{id}: {title}", to_seller=True),
+    "order_payment_failed": OrderEmail("Payment failed for order #{id}: {title}"),
+    "order_refunded_buyer": OrderEmail("Order #{id} refunded: {title}"),
+    "order_refunded_late_buyer": OrderEmail("Order #{id} refunded: {title}"),
+    "order_shipped_buyer": OrderEmail("Order #{id} is on its way: {title}"),
+}
+
+
+def send_order_email(*, order_id: int, kind: str) -> None:
+    """Render and send the ``kind`` email of an order to its buyer or its seller."""
+    spec = EMAILS[kind]
+    order = Order.objects.select_related("buyer", "seller__user", "listing").get(pk=order_id)
+    if spec.to_seller:
+        recipient = order.seller.user.email
+        page = reverse("buyers:sale_detail", args=[order.pk])
+    else:
+        recipient = order.buyer_email or order.buyer.email
+        page = reverse("buyers:order_detail", args=[order.pk])
+    if not recipient:
+        return
+    context = {"order": order, "order_url": settings.SITE_URL + page, "site_url": settings.SITE_URL}
+    message = EmailMultiAlternatives(
+        subject=spec.subject.format(id=order.pk, title=order.title),
+        body=render_to_string(f"buyers/email/{kind}.txt", context),
+        to=[recipient],
+    )
+    message.attach_alternative(render_to_string(f"buyers/email/{kind}.html", context), "text/html")
+    message.send()

@@ -1,0 +1,274 @@
+"""Reads of the buying side: the catalogue, listings as a buyer sees them, orders.
+
+Every selector is scoped to the person asking: a buyer's orders, a seller's sales. Views turn an
+empty result into a 404, so nobody learns whether someone else's order exists.
+
+The catalogue is paginated by keyset (a cursor on the sort key and the id), never by OFFSET, so a
+deep page costs what the first does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.cache import cache
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from buyers.models import Order
+from marketplace.money import Money
+from sellers import selectors as sellers_selectors
+from sellers.models import Category, Listing, ListingImage, Seller
+
+PAGE_SIZE = 24
+
+SORTS = {
+    # name: (label, listing field of the key, descending)
+    "newest": ("Newest", "created_at", True),
+    "price_asc": ("Price: low to high", "price_amount", False),
+    "price_desc": ("Price: high to low", "price_amount", True),
+}
+DEFAULT_SORT = "newest"
+
+
+def _selling_sellers_q(prefix: str = "") -> Q:
+    """Sellers buyers can pay: active, charges enabled, with a connected account."""
+    return Q(
+        **{
+            f"{prefix}status": Seller.Status.ACTIVE,
+            f"{prefix}charges_enabled": True,
+            f"{prefix}stripe_account_id__isnull": False,
+        }
+    ) & ~Q(**{f"{prefix}stripe_account_id": ""})
+
+
+def purchasable_listings() -> QuerySet[Listing]:
+    """Listings a buyer can buy right now (the sellers app's definition)."""
+    return sellers_selectors.purchasable_listings()
+
+
+def catalogue_listings() -> QuerySet[Listing]:
+    """Listings shown in the catalogue: the sellers app's public listings (published, seller
+    active). Sold-out listings and those of a seller who cannot take payments right now stay
+    visible, marked unavailable, so a shared link still finds them.
+
+    The first image comes as an annotation (``first_image``) rather than a prefetch: one query
+    per page.
+    """
+    first_image = (
+        ListingImage.objects.filter(listing=OuterRef("pk"))
+        .order_by("position", "id")
+        .values("image")[:1]
+    )
+    return (
+        sellers_selectors.public_listings()
+        .prefetch_related(None)
+        .select_related("seller", "category")
+        .annotate(first_image=Subquery(first_image))
+    )
+
+
+def listing_unavailable_reason(listing: Listing, *, quantity: int = 1) -> str | None:
+    """Why ``listing`` cannot be bought (in ``quantity``) right now, or None when it can.
+
+    The sellers app says why a listing is unavailable at all; a quantity above what is left
+    is the buyers' own reason.
+    """
+    reason = sellers_selectors.listing_unavailable_reason(listing)
+    if reason is not None:
+        return reason
+    available = listing.available
+    if available is not None and quantity > available:
+        return f"Only {available} left in stock."
+    return None
+
+
+def listing_for_buyer(*, listing_id: int) -> Listing | None:
+    """A listing as shown on its own page: published or paused ones; None otherwise."""
+    return (
+        Listing.objects.filter(
+            pk=listing_id, status__in=[Listing.Status.PUBLISHED, Listing.Status.PAUSED]
+        )
+        .exclude(seller__status=Seller.Status.DISCONNECTED)
+        .select_related("seller", "category")
+        .prefetch_related("images")
+        .first()
+    )
+
+
+def shop_seller(*, slug: str) -> Seller | None:
+    """The seller behind /shop/<slug>/: any seller not disconnected (a suspended shop says so)."""
+    return Seller.objects.filter(slug=slug).exclude(status=Seller.Status.DISCONNECTED).first()
+
+
+# --- Catalogue search ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CatalogueQuery:
+    """Parsed, validated browse parameters (see buyers/forms.py)."""
+
+    q: str = ""
+    category: str = ""  # category slug
+    seller: str = ""  # seller slug
+    min_price: Decimal | None = None  # major units
+    max_price: Decimal | None = None
+    sort: str = DEFAULT_SORT
+    cursor: str = ""
+
+
+@dataclass
+class CataloguePage:
+    listings: list[Listing]
+    next_cursor: str | None
+    is_first: bool
+
+
+def _price_q(lookup: str, value: Decimal) -> Q:
+    """Price bound in major units, per currency (each has its own exponent)."""
+    q = Q()
+    for currency in settings.MARKETPLACE_CURRENCIES:
+        try:
+            bound = Money.from_major(value, currency)
+        except ValueError:
+            # More decimals than the currency allows: round toward including more listings.
+            exp = Money.zero(currency).exponent
+            scaled = value.scaleb(exp)
+            minor = int(
+                scaled.to_integral_value(
+                    rounding="ROUND_FLOOR" if lookup == "lte" else "ROUND_CEILING"
+                )
+            )
+            bound = Money(minor, currency)
+        q |= Q(currency=currency, **{f"price_amount__{lookup}": bound.amount})
+    return q
+
+
+def encode_cursor(sort: str, listing: Listing) -> str:
+    _, field, _ = SORTS[sort]
+    value = getattr(listing, field)
+    raw = value.isoformat() if isinstance(value, dt.datetime) else str(value)
+    return base64.urlsafe_b64encode(f"{raw}|{listing.pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(sort: str, cursor: str) -> tuple[Any, int] | None:
+    """(sort key value, id) from a cursor, or None when it is malformed (then page 1 is shown)."""
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = base64.urlsafe_b64decode(padded.encode()).decode()
+        value_s, id_s = raw.rsplit("|", 1)
+        pk = int(id_s)
+        _, field, _ = SORTS[sort]
+        value: Any
+        if field == "created_at":
+            value = dt.datetime.fromisoformat(value_s)
+            if timezone.is_naive(value):
+                return None
+        else:
+            value = int(value_s)
+            if value < 0:
+                return None
+        if pk < 0:
+            return None
+    except (ValueError, UnicodeDecodeError, binascii.Error, KeyError):
+        return None
+    return value, pk
+
+
+def catalogue_page(
+    *, query: CatalogueQuery, base: QuerySet[Listing] | None = None, page_size: int = PAGE_SIZE
+) -> CataloguePage:
+    """One page of the catalogue for ``query``: one SQL query, whatever the depth."""
+    qs = base if base is not None else catalogue_listings()
+    if query.q:
+        for word in query.q.split()[:8]:
+            qs = qs.filter(Q(title__icontains=word) | Q(description__icontains=word))
+    if query.category:
+        qs = qs.filter(category__slug=query.category)
+    if query.seller:
+        qs = qs.filter(seller__slug=query.seller)
+    if query.min_price is not None:
+        qs = qs.filter(_price_q("gte", query.min_price))
+    if query.max_price is not None:
+        qs = qs.filter(_price_q("lte", query.max_price))
+
+    sort = query.sort if query.sort in SORTS else DEFAULT_SORT
+    _, field, descending = SORTS[sort]
+    position = decode_cursor(sort, query.cursor)
+    if position is not None:
+        value, pk = position
+        # (key, id) < (value, pk), written so that the database sees a plain range on the
+        # indexed sort key first (key <= value), with the tie on the key broken by the id.
+        if descending:
+            qs = qs.filter(**{f"{field}__lte": value}).filter(
+                Q(**{f"{field}__lt": value}) | Q(pk__lt=pk)
+            )
+        else:
+            qs = qs.filter(**{f"{field}__gte": value}).filter(
+                Q(**{f"{field}__gt": value}) | Q(pk__gt=pk)
+            )
+    order = [f"-{field}", "-pk"] if descending else [field, "pk"]
+    rows = list(qs.order_by(*order)[: page_size + 1])
+    listings = rows[:page_size]
+    next_cursor = encode_cursor(sort, listings[-1]) if len(rows) > page_size else None
+    return CataloguePage(listings=listings, next_cursor=next_cursor, is_first=position is None)
+
+
+FILTER_CHOICES_TTL = 60  # seconds; new categories and shops show up in the filters within a minute
+
+
+def filter_choices() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(slug, name) of the categories and of the sellers buyers can pay, for the filter form.
+
+    Cached briefly: they change rarely and every catalogue page shows them.
+    """
+    cached = cache.get("buyers:filter-choices")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    categories = list(Category.objects.order_by("name").values_list("slug", "name"))
+    sellers = list(
+        Seller.objects.filter(_selling_sellers_q())
+        .order_by("display_name")
+        .values_list("slug", "display_name")[:200]
+    )
+    cache.set("buyers:filter-choices", (categories, sellers), FILTER_CHOICES_TTL)
+    return categories, sellers
+
+
+# --- Orders -----------------------------------------------------------------------------------
+
+
+def buyer_orders(*, buyer: User | AnonymousUser) -> QuerySet[Order]:
+    """The orders ``buyer`` placed, newest first. Empty for anyone not signed in."""
+    if not buyer.is_authenticated:
+        return Order.objects.none()
+    return Order.objects.filter(buyer=buyer).select_related("seller", "listing")
+
+
+def seller_orders(*, seller: Seller | None) -> QuerySet[Order]:
+    """The sales of ``seller`` that reached Stripe, newest first (pending ones included)."""
+    if seller is None:
+        return Order.objects.none()
+    return Order.objects.filter(seller=seller).select_related("buyer", "listing")
+
+
+def seller_for_user(user: User | AnonymousUser) -> Seller | None:
+    if not user.is_authenticated:
+        return None
+    return Seller.objects.filter(user=user).first()
+
+
+def stale_pending_orders(*, now: dt.datetime | None = None) -> QuerySet[Order]:
+    """Pending orders whose deadline passed: their reservation must be released."""
+    return Order.objects.filter(
+        status=Order.Status.PENDING, expires_at__lt=now or timezone.now()
+    ).order_by("expires_at", "id")

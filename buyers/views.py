@@ -1,0 +1,252 @@
+"""Views of the buying side: parse, call one service or selector, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from buyers import selectors, services
+from buyers.forms import BuyForm, CatalogueForm, ShipForm
+from buyers.models import Order
+from marketplace.errors import UserFacingError
+from marketplace.stripe_gateway import GatewayError
+from sellers.models import Seller
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _see_other(url: str) -> HttpResponseRedirect:
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+def _browse(
+    request: HtmxHttpRequest, *, template: str, base_url: str, extra: dict[str, object]
+) -> HttpResponse:
+    form = CatalogueForm(request.GET)
+    query = form.to_query()
+    seller = extra.get("shop")
+    base = selectors.catalogue_listings()
+    if isinstance(seller, Seller):
+        base = base.filter(seller=seller)
+    page = selectors.catalogue_page(query=query, base=base)
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    context = {
+        "form": form,
+        "query": query,
+        "page": page,
+        "base_url": base_url,
+        "filters_qs": params.urlencode(),
+        **extra,
+    }
+    if request.htmx:
+        return render(request, f"{template}#results", context)
+    categories, sellers = selectors.filter_choices()
+    context["categories"] = categories
+    if seller is None:
+        context["sellers"] = sellers
+    context["sorts"] = [(key, label) for key, (label, _, _) in selectors.SORTS.items()]
+    return render(request, template, context)
+
+
+@require_GET
+def catalogue(request: HtmxHttpRequest) -> HttpResponse:
+    """The home page: browse, search and filter what is for sale."""
+    return _browse(request, template="buyers/catalogue.html", base_url=reverse("home"), extra={})
+
+
+@require_GET
+def shop(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """One seller's shop: their listings, with the same search and filters."""
+    seller = selectors.shop_seller(slug=slug)
+    if seller is None:
+        raise Http404("No such shop")
+    return _browse(
+        request,
+        template="buyers/shop.html",
+        base_url=reverse("buyers:shop", args=[seller.slug]),
+        extra={"shop": seller, "shop_open": seller.can_sell},
+    )
+
+
+@require_GET
+def listing_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    listing = selectors.listing_for_buyer(listing_id=pk)
+    if listing is None:
+        raise Http404("No such listing")
+    reason = selectors.listing_unavailable_reason(listing)
+    own = request.user.is_authenticated and listing.seller.user_id == request.user.pk
+    form = BuyForm(max_quantity=listing.available)
+    return render(
+        request,
+        "buyers/listing_detail.html",
+        {"listing": listing, "reason": reason, "own": own, "form": form},
+    )
+
+
+@login_required
+@require_POST
+def listing_buy(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Create the order (reserving stock), then send the buyer to Stripe Checkout (303)."""
+    listing_url = reverse("buyers:listing", args=[pk])
+    form = BuyForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return _see_other(listing_url)
+    try:
+        order = services.order_create(
+            buyer=request.user,  # type: ignore[arg-type]  # login_required
+            listing_id=pk,
+            quantity=form.cleaned_data["quantity"],
+            client_token=form.cleaned_data.get("client_token"),
+        )
+    except UserFacingError as exc:
+        messages.error(request, exc.message)
+        return _see_other(listing_url)
+    return _go_to_checkout(request, order)
+
+
+def _go_to_checkout(request: HtmxHttpRequest, order: Order) -> HttpResponse:
+    order_url = reverse("buyers:order_detail", args=[order.pk])
+    try:
+        url = services.order_checkout_url(order_id=order.pk)
+    except UserFacingError as exc:
+        messages.error(request, exc.message)
+        return _see_other(order_url)
+    if not url:
+        messages.error(request, "The payment page is not available; please try again.")
+        return _see_other(order_url)
+    return _see_other(url)
+
+
+@login_required
+@require_GET
+def order_list(request: HtmxHttpRequest) -> HttpResponse:
+    orders = selectors.buyer_orders(buyer=request.user)[:200]
+    return render(request, "buyers/order_list.html", {"orders": orders})
+
+
+@login_required
+@require_GET
+def order_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(selectors.buyer_orders(buyer=request.user), pk=pk)
+    # Back from Checkout: the page refreshes its status until the payment is confirmed.
+    context = {"order": order, "confirming": request.GET.get("confirming") == "1"}
+    if request.htmx:
+        return render(request, "buyers/order_detail.html#status", context)
+    return render(request, "buyers/order_detail.html", context)
+
+
+@login_required
+@require_POST
+def order_pay(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Try Checkout again for a pending order (after Stripe was down, or the buyer came back)."""
+    order = get_object_or_404(selectors.buyer_orders(buyer=request.user), pk=pk)
+    return _go_to_checkout(request, order)
+
+
+@login_required
+@require_POST
+def order_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(selectors.buyer_orders(buyer=request.user), pk=pk)
+    return _cancel(request, order)
+
+
+def _cancel(request: HtmxHttpRequest, order: Order) -> HttpResponse:
+    order = services.order_close(order_id=order.pk, status=Order.Status.CANCELED)
+    if order.status == Order.Status.CANCELED:
+        messages.info(request, "Your order was canceled; nothing was charged.")
+    elif order.status == Order.Status.PENDING:
+        messages.warning(
+            request,
+            "We could not confirm the cancellation with our payment provider yet; the items stay "
+            "held until the deadline and nothing is charged unless you complete the payment.",
+        )
+    return _see_other(reverse("buyers:order_detail", args=[order.pk]))
+
+
+@login_required
+@require_GET
+def checkout_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Stripe's cancel_url: the buyer left Checkout without paying. Release the reservation."""
+    order = get_object_or_404(selectors.buyer_orders(buyer=request.user), pk=pk)
+    if order.status != Order.Status.PENDING:
+        return _see_other(reverse("buyers:order_detail", args=[order.pk]))
+    return _cancel(request, order)
+
+
+@login_required
+@require_GET
+def checkout_success(request: HtmxHttpRequest) -> HttpResponse:
+    """Stripe's success_url. The session id in the URL is only a pointer: Stripe is re-read."""
+    session_id = request.GET.get("session_id", "")
+    order = (
+        selectors.buyer_orders(buyer=request.user).filter(checkout_session_id=session_id).first()
+        if session_id
+        else None
+    )
+    if order is None:
+        raise Http404("No such order")
+    try:
+        services.order_fulfil(checkout_session_id=session_id)
+    except (GatewayError, UserFacingError):
+        messages.info(request, "We are confirming your payment with Stripe; this page updates.")
+    return _see_other(reverse("buyers:order_detail", args=[order.pk]) + "?confirming=1")
+
+
+# --- The seller's side ------------------------------------------------------------------------
+
+
+def _seller_or_404(request: HtmxHttpRequest) -> Seller:
+    seller = selectors.seller_for_user(request.user)
+    if seller is None:
+        raise Http404("Not a seller")
+    return seller
+
+
+@login_required
+@require_GET
+def sale_list(request: HtmxHttpRequest) -> HttpResponse:
+    seller = _seller_or_404(request)
+    orders = selectors.seller_orders(seller=seller).exclude(status=Order.Status.PENDING)[:200]
+    return render(request, "buyers/sale_list.html", {"orders": orders, "seller": seller})
+
+
+@login_required
+@require_GET
+def sale_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    seller = _seller_or_404(request)
+    order = get_object_or_404(selectors.seller_orders(seller=seller), pk=pk)
+    return render(request, "buyers/sale_detail.html", {"order": order, "form": ShipForm()})
+
+
+@login_required
+@require_POST
+def sale_ship(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    seller = _seller_or_404(request)
+    order = get_object_or_404(selectors.seller_orders(seller=seller), pk=pk)
+    form = ShipForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "buyers/sale_detail.html", {"order": order, "form": form}, status=400
+        )
+    try:
+        services.order_mark_fulfilled(
+            order_id=order.pk, seller=seller, note=form.cleaned_data["note"]
+        )
+    except UserFacingError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Marked as shipped; the buyer has been told.")
+    return _see_other(reverse("buyers:sale_detail", args=[order.pk]))

@@ -1,0 +1,146 @@
+"""Headless Chromium: live filtering with htmx, then buying on the sandbox's hosted checkout page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.buyers.factories import CategoryFactory, ListingFactory, SellerFactory
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _unhashed_static(settings):
+    # live_server serves static files through the finders, which know no hashed names.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def log_in(page, live_server, user):
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+
+
+def test_live_filters_keep_the_url_and_back_works(page, live_server):
+    mugs = CategoryFactory(name="Mugs", slug="mugs")
+    seller = SellerFactory(display_name="Pottery Co")
+    ListingFactory(seller=seller, title="Blue mug", category=mugs, price_amount=1500)
+    ListingFactory(seller=seller, title="Green mug", category=mugs, price_amount=4500)
+    ListingFactory(seller=seller, title="Oak bowl", price_amount=3000)
+
+    page.goto(live_server.url + "/")
+    results = page.locator("#results")
+    assert results.get_by_text("Oak bowl").is_visible()
+
+    page.fill("input[name=q]", "mug")  # no submit: htmx fires on input
+    page.wait_for_function("location.search.includes('q=mug')")
+    results.get_by_text("Oak bowl").wait_for(state="detached")
+    assert results.get_by_text("Blue mug").is_visible()
+
+    page.fill("input[name=max_price]", "20")
+    page.locator("input[name=max_price]").dispatch_event("change")
+    page.wait_for_function("location.search.includes('max_price=20')")
+    results.get_by_text("Green mug").wait_for(state="detached")
+    assert results.get_by_text("Blue mug").is_visible()
+
+    # Reload: the filters come back from the URL.
+    page.reload()
+    assert page.locator("input[name=q]").input_value() == "mug"
+    assert page.locator("#results").get_by_text("Green mug").count() == 0
+
+    # Back: the previous filter state.
+    page.go_back()
+    page.wait_for_function("!location.search.includes('max_price=20')")
+    page.locator("#results").get_by_text("Green mug").wait_for()
+
+
+# --- against the sandbox's hosted checkout page ------------------------------------------------
+
+
+@pytest.fixture
+def sandbox_live(settings, live_server):
+    """The sandbox behind the gateway; its hosted pages and return URLs on the live server."""
+    from marketplace import stripe_gateway
+    from marketplace.events.services import webhook_endpoints_ensure_sandbox
+    from tests.buyers.sandbox_support import HAS_CHECKOUT
+
+    if not HAS_CHECKOUT:
+        pytest.skip("the sandbox does not serve Checkout Sessions yet")
+    settings.STRIPE_SANDBOX = True
+    settings.SITE_URL = live_server.url
+    settings.SANDBOX_WEBHOOK_DELIVERY = "inline"
+    stripe_gateway.reset_client()
+    webhook_endpoints_ensure_sandbox()
+    yield
+    stripe_gateway.reset_client()
+
+
+def sandbox_shop():
+    from tests.buyers.sandbox_support import onboarded_account
+
+    seller = SellerFactory(display_name="Pottery Co", stripe_account_id=onboarded_account())
+    listing = ListingFactory(seller=seller, title="Blue mug", stock=2, price_amount=2500)
+    ListingFactory(seller=seller, title="Oak bowl")
+    return listing
+
+
+def pay_on_sandbox_page(page, card):
+    page.wait_for_url(re.compile(r".*/sandbox/checkout/cs_.*"))
+    assert "SANDBOX" in page.content()
+    page.fill("input[name=card_number]", card)
+    page.fill("input[name=name]", "Ada Lovelace")
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+
+
+def test_sandbox_search_buy_with_4242_and_land_on_the_paid_order(page, live_server, sandbox_live):
+    listing = sandbox_shop()
+    log_in(page, live_server, UserFactory(email="buyer@example.com"))
+    page.goto(live_server.url + "/")
+    page.fill("input[name=q]", "blue")
+    page.wait_for_function("location.search.includes('q=blue')")
+    page.locator("#results").get_by_text("Oak bowl").wait_for(state="detached")
+    page.locator("#results").get_by_role("link", name="Blue mug").click()
+    page.get_by_role("button", name="Buy now").click()
+    pay_on_sandbox_page(page, "4242 4242 4242 4242")
+    page.wait_for_url(re.compile(rf"{live_server.url}/orders/\d+/.*"))
+    assert page.locator(".order-state").get_by_text("Paid").is_visible()
+    assert page.get_by_role("link", name="Payment receipt").is_visible()
+    listing.refresh_from_db()
+    assert (listing.reserved, listing.sold) == (0, 1)
+
+
+def test_sandbox_declined_card_shows_the_error_and_keeps_stock(page, live_server, sandbox_live):
+    from buyers.models import Order
+
+    listing = sandbox_shop()
+    log_in(page, live_server, UserFactory(email="buyer@example.com"))
+    page.goto(f"{live_server.url}/listing/{listing.pk}/")
+    page.get_by_role("button", name="Buy now").click()
+    pay_on_sandbox_page(page, "4000 0000 0000 0002")
+    assert "declined" in page.locator("#checkout-error").inner_text().lower()
+    listing.refresh_from_db()
+    assert (listing.reserved, listing.sold) == (1, 0)  # held for this buyer, nothing sold
+    assert Order.objects.get().status == Order.Status.PENDING
+
+    page.get_by_role("link", name=re.compile("Back")).click()
+    page.wait_for_url(re.compile(rf"{live_server.url}/orders/\d+/"))
+    assert "nothing was charged" in page.content()
+    listing.refresh_from_db()
+    assert (listing.reserved, listing.sold) == (0, 0)
