@@ -54,6 +54,11 @@ def test_paid_order_then_seller_refunds_part_and_rest(shop, buyer_client, client
     assert balance.ledger == {"eur": 0} == {"eur": sandbox_balance(seller.stripe_account_id)}
     assert list(ledger_violations()) == []
     call_command("ledger_check")
+    # Every event the sandbox delivered was handled (none failed in our handlers).
+    from marketplace.events.models import StripeEvent
+
+    failed = StripeEvent.objects.exclude(status__in=["succeeded", "ignored"])
+    assert list(failed.values_list("type", "status", "last_error")) == []
 
 
 def test_ledger_check_compares_orders_with_the_ledger(shop, buyer_client, capsys):  # noqa: F811
