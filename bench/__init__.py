@@ -9,4 +9,5 @@ BENCHMARKS: dict[str, str] = {
     "checkout": "bench.checkout",
     "balance_page": "bench.balance_page",
     "reconciliation": "bench.reconciliation",
+    "sandbox_balance": "bench.sandbox_balance",
 }

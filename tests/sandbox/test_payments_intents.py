@@ -172,3 +172,37 @@ def test_list_intents(sdk, seller):
     page = sdk.v1.payment_intents.list({"limit": 2})
     check_list(as_json(page))
     assert [p.id for p in page.data] == ids[::-1][:2] and page.has_more
+
+
+def test_direct_charge_on_the_connected_account(sdk, seller):
+    """With Stripe-Account: the charge is the seller's; Stripe's fee and the application fee
+    come out of it, the platform gets the application fee."""
+    on_seller = {"stripe_account": seller.id}
+    pi = sdk.v1.payment_intents.create(
+        {
+            "amount": 2000,
+            "currency": "eur",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+            "application_fee_amount": 100,
+        },
+        options=on_seller,
+    )
+    assert pi.status == "succeeded"
+    charge = sdk.v1.charges.retrieve(
+        pi.latest_charge, {"expand": ["balance_transaction"]}, options=on_seller
+    )
+    txn = charge.balance_transaction
+    assert (txn.amount, txn.fee, txn.net) == (2000, 88 + 100, 1812)
+    assert sorted(d.type for d in txn.fee_details) == ["application_fee", "stripe_fee"]
+    assert balance(sdk, seller.id) == (0, 1812) and balance(sdk) == (0, 100)
+    fee = sdk.v1.application_fees.retrieve(charge.application_fee)
+    assert fee.account == seller.id and fee.amount == 100
+    with pytest.raises(stripe.InvalidRequestError):  # not the platform's PaymentIntent
+        sdk.v1.payment_intents.retrieve(pi.id)
+    refund = sdk.v1.refunds.create(
+        {"charge": charge.id, "amount": 1000, "refund_application_fee": True}, options=on_seller
+    )
+    assert refund.amount == 1000
+    assert sum(balance(sdk, seller.id)) == 1812 - 1000 + 50
+    assert sum(balance(sdk)) == 100 - 50
