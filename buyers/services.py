@@ -589,8 +589,13 @@ def orders_expire_stale(*, now: datetime | None = None, limit: int = 200) -> int
     return closed
 
 
-def order_record_refund(*, order_id: int, refund_id: str, refunded_total: int) -> Order:
+def order_record_refund(
+    *, order_id: int, refund_id: str, refunded_total: int, charge_id: str = ""
+) -> Order:
     """Record a refund Stripe made on the order's charge (e.g. from ``charge.refunded``).
+
+    ``charge_id`` names the refunded charge: a refund of any other charge (a stray second
+    Checkout Session of the same order, refunded automatically) leaves the order untouched.
 
     ``refunded_total`` is the charge's cumulative ``amount_refunded`` in minor units, so calls
     are idempotent and order-insensitive: the order keeps the largest total seen. A full refund
@@ -599,6 +604,8 @@ def order_record_refund(*, order_id: int, refund_id: str, refunded_total: int) -
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
+        if charge_id and order.charge_id and charge_id != order.charge_id:
+            return order
         if refunded_total <= order.refunded_amount:
             return order
         if refunded_total > order.amount:
