@@ -192,7 +192,16 @@ def test_sepa_debit_succeeds_after_the_delay(
     with django_capture_on_commit_callbacks(execute=True):
         testing.advance(minutes=10)
     assert types_of(payment_events(receiver)).count("payment_intent.succeeded") == 1
-    assert balance(sdk, seller.id)[1] in (0, 1800)  # still one payment (or paid out later)
+    assert len(sdk.v1.transfers.list().data) == 1
+    assert len(sdk.v1.application_fees.list().data) == 1
+
+    # a settled debit refunds like a card charge
+    refund = sdk.v1.refunds.create(
+        {"charge": charge.id, "reverse_transfer": True, "refund_application_fee": True}
+    )
+    check_object(as_json(refund))
+    assert (refund.amount, refund.status) == (2000, "succeeded")
+    assert sdk.v1.transfers.retrieve(charge.transfer.id).amount_reversed == 2000
 
 
 def test_sepa_debit_fails_after_the_delay(
