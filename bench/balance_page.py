@@ -66,8 +66,8 @@ def fill(seller_id: int, start: int, stop: int) -> None:
             (last_id,) = cursor.fetchone()
             cursor.executemany(
                 "INSERT INTO payouts_ledgertransaction (kind, stripe_object_id, seller_id, "
-                "order_id, description, occurred_at, recorded_at) "
-                "VALUES (%s, %s, %s, NULL, '', %s, %s)",
+                "order_id, charge_id, description, occurred_at, recorded_at) "
+                "VALUES (%s, %s, %s, NULL, '', '', %s, %s)",
                 [("payout", f"po_bench{i}", seller_id, now, now) for i in range(lo, hi)],
             )
             cursor.execute(

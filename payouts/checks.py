@@ -98,6 +98,65 @@ def order_splits() -> Iterator[str]:
             yield f"order {order_id}: refunded {bucket['refunded']} > captured {captured}"
 
 
+def orders_against_ledger() -> Iterator[str]:
+    """3 and 7 with buyers' orders: a paid order's charge is in the ledger (an hour after payment,
+    time for its events), for its amount, with the application fee stored on the order; the
+    order's refunded amount is what the ledger refunded."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from buyers.models import Order
+
+    paid = [Order.Status.PAID, Order.Status.FULFILLED, Order.Status.REFUNDED]
+    captured: dict[int, int] = {}
+    fees: dict[int, int] = {}
+    refunded: dict[int, int] = defaultdict(int)
+    rows = (
+        LedgerEntry.objects.filter(
+            transaction__order_id__isnull=False,
+            transaction__kind__in=[K.CHARGE, K.APPLICATION_FEE, K.REFUND],
+            account__in=[PLATFORM_BALANCE, PLATFORM_FEES, BUYER_REFUNDS],
+        )
+        .values("transaction__order_id", "transaction__kind", "account")
+        .annotate(total=Sum("amount"))
+    )
+    for row in rows:
+        order_id, kind, account = (
+            row["transaction__order_id"],
+            row["transaction__kind"],
+            row["account"],
+        )
+        if kind == K.CHARGE and account == PLATFORM_BALANCE:
+            captured[order_id] = int(row["total"])
+        elif kind == K.APPLICATION_FEE and account == PLATFORM_FEES:
+            fees[order_id] = int(row["total"])
+        elif kind == K.REFUND and account == BUYER_REFUNDS:
+            refunded[order_id] += int(row["total"])
+    settled = timezone.now() - timedelta(hours=1)
+    for order in (
+        Order.objects.filter(status__in=paid, charge_id__gt="")
+        .only("id", "amount", "application_fee_amount", "refunded_amount", "paid_at", "status")
+        .iterator(chunk_size=2000)
+    ):
+        if order.pk not in captured:
+            if order.paid_at is not None and order.paid_at < settled:
+                yield f"order {order.pk}: paid at Stripe but its charge is not in the ledger"
+            continue
+        if captured[order.pk] != order.amount:
+            yield f"order {order.pk}: amount {order.amount} but the ledger captured {captured[order.pk]}"
+        if order.pk in fees and fees[order.pk] != order.application_fee_amount:
+            yield (
+                f"order {order.pk}: application fee {order.application_fee_amount} stored on the "
+                f"order but {fees[order.pk]} in the ledger"
+            )
+        if order.refunded_amount < refunded.get(order.pk, 0):
+            yield (
+                f"order {order.pk}: the ledger refunded {refunded[order.pk]} but the order says "
+                f"{order.refunded_amount}"
+            )
+
+
 def seller_balances() -> Iterator[str]:
     """5. A seller's balance is never negative unless a dispute says so, and the pre-aggregated
     balance the seller page shows equals the sum of the seller's entries."""
@@ -161,6 +220,7 @@ CHECKS = [
     unbalanced_transactions,
     immutability_guard,
     order_splits,
+    orders_against_ledger,
     seller_balances,
     unique_stripe_ids,
     stock,

@@ -63,6 +63,10 @@ def _charge_id_of(event: StripeEvent) -> str:
 )
 def on_money_moved(event: StripeEvent) -> None:
     """Record in the ledger what Stripe did with the charge, re-read from Stripe."""
+    if event.account:
+        # Destination charges live on the platform; a connected account's copy of the movement
+        # (its py_ payment, its refund) is already in the ledger through the platform's events.
+        return
     charge_id = _charge_id_of(event)
     if not charge_id.startswith(("ch_", "py_")):
         logger.info("event %s: no charge to sync", event.stripe_id)
@@ -80,7 +84,7 @@ def on_money_moved(event: StripeEvent) -> None:
 def on_dispute(event: StripeEvent) -> None:
     """Mirror the dispute (flag the order, emails, evidence deadline) and record its money."""
     data = event.data_object
-    if data.get("object") not in (None, "dispute") or not data.get("id"):
+    if event.account or data.get("object") not in (None, "dispute") or not data.get("id"):
         return
     charge_id = _charge_id_of(event)
     if charge_id:

@@ -8,6 +8,7 @@ are new rows.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import zlib
 from collections import defaultdict
@@ -33,6 +34,8 @@ from payouts.models import (
     SellerBalance,
 )
 from sellers.models import Category, Seller
+
+logger = logging.getLogger(__name__)
 
 # --- Fee rules --------------------------------------------------------------------------------
 
@@ -674,19 +677,28 @@ def _order_id_of(charge: Mapping[str, Any]) -> int | None:
 
 def order_id_for_charge(*, charge_id: str, payment_intent_id: str) -> int | None:
     """The order paid by this charge, from buyers' Order (charge or payment intent id)."""
-    from django.apps import apps
+    from buyers.models import Order
 
-    try:
-        # Looked up by name: buyers' Order may not be installed (and payouts stays loosely tied).
-        order_model: str = "buyers.Order"
-        Order: Any = apps.get_model(order_model)
-    except LookupError:  # buyers' orders not installed
-        return None
     lookup = Q(charge_id=charge_id)
     if payment_intent_id:
         lookup |= Q(payment_intent_id=payment_intent_id)
     found = Order.objects.filter(lookup).values_list("id", flat=True).first()
     return int(found) if found is not None else None
+
+
+def _sync_order_refund(*, order_id: int, refund_id: str, refunded_total: int) -> None:
+    """Tell buyers' order how much of its charge is refunded (it moves to refunded when all is)."""
+    from buyers import services as buyer_services
+    from buyers.models import Order
+
+    try:
+        buyer_services.order_record_refund(
+            order_id=order_id, refund_id=refund_id, refunded_total=refunded_total
+        )
+    except Order.DoesNotExist:
+        logger.warning("refund of unknown order %s", order_id)
+    except buyer_services.InvalidTransition as exc:
+        logger.warning("order %s: refund not recorded on the order: %s", order_id, exc)
 
 
 @dataclass
@@ -784,15 +796,23 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
                     ]
                 record(K.FEE_REFUND, str(fr["id"]), postings, fr.get("created"))
     if int(charge.get("amount_refunded") or 0):
+        last_refund_id = ""
         for refund in gw.refunds_list(charge_id=charge_id):
             re_ = _plain(refund)
             if re_.get("status") != "succeeded":
                 continue
+            last_refund_id = last_refund_id or str(re_["id"])
             record(
                 K.REFUND,
                 str(re_["id"]),
                 movement_postings(kind=K.REFUND, amount=int(re_["amount"]), currency=currency),
                 re_.get("created"),
+            )
+        if order_id is not None:
+            _sync_order_refund(
+                order_id=order_id,
+                refund_id=last_refund_id,
+                refunded_total=int(charge["amount_refunded"]),
             )
     if transfer and seller is not None and int(transfer.get("amount_reversed") or 0):
         for reversal in gw.transfer_reversals_list(transfer_id=transfer_id):

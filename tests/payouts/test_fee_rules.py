@@ -221,3 +221,18 @@ def test_quote_through_rules_is_capped(staff, amount, bps, fixed):
 def test_dates_are_days(staff):
     r = rule(staff, starts_on=date(2020, 1, 1))
     assert str(r.starts_on) == "2020-01-01"
+
+
+def test_demo_seed_makes_fee_rules_once():
+    import io
+
+    from payouts.seed import seed_fee_rules
+
+    CategoryFactory(name="Ceramics")
+    seed_fee_rules(io.StringIO())
+    seed_fee_rules(io.StringIO())
+    assert FeeRule.objects.count() == 2
+    ceramics = fee_quote(
+        amount=Money(10_000, "eur"), category=FeeRule.objects.get(scope="category").category
+    )
+    assert ceramics.fee == Money(800, "eur")

@@ -241,3 +241,12 @@ def run_script(fake_stripe, script, seed):
             "eur", 0
         )
     call_command("ledger_check")
+
+
+def test_connected_accounts_copies_of_money_events_are_ignored(fake_stripe):
+    seller = SellerFactory()
+    payment = {"id": "py_copy", "object": "charge", "amount": 100, "currency": "eur"}
+    deliver("charge.succeeded", payment, account=seller.stripe_account_id)
+    deliver("charge.refunded", payment, account=seller.stripe_account_id)
+    assert not LedgerTransaction.objects.exists()
+    assert "charge_retrieve" not in fake_stripe.calls
