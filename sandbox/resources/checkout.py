@@ -494,6 +494,7 @@ def pay(
             "transfer_group": pid.get("transfer_group"),
             "statement_descriptor": pid.get("statement_descriptor"),
             "customer": session.get("customer"),
+            "payment_method_types": list(session["payment_method_types"]),
         }
         pi = payments.intent_create(fields, account=account, checkout_session=session_id)
         pi_id = pi["id"]
@@ -501,7 +502,6 @@ def pay(
     store.save(row)
     pi_row = payments.intent_row(pi_id, account=account)
     pi_row.private["email"] = email
-    pi_row.data["payment_method_types"] = list(session["payment_method_types"])
     store.save(pi_row)
     pi, error = payments.intent_confirm(pi_id, account=account, payment_method=pm["id"])
     return store.get(session_id), pi, error

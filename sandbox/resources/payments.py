@@ -202,7 +202,7 @@ def intent_create(p: JSON, *, account: str = "", checkout_session: str | None = 
         "on_behalf_of": p.get("on_behalf_of"),
         "payment_method": None,
         "payment_method_options": {},
-        "payment_method_types": ["card"],
+        "payment_method_types": [str(t) for t in p.get("payment_method_types") or ["card"]],
         "processing": None,
         "receipt_email": p.get("receipt_email"),
         "review": None,

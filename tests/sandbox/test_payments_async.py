@@ -124,6 +124,7 @@ def test_sepa_debit_succeeds_after_the_delay(
     ]
     for event in events:
         check_object(as_json(event))
+    assert events[0].data.object.payment_method_types == ["card", "sepa_debit"]
     assert events[-1].data.object.payment_status == "unpaid"
     session = sdk.v1.checkout.sessions.retrieve(
         session.id, {"expand": ["payment_intent", "payment_intent.latest_charge"]}
