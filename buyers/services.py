@@ -366,12 +366,24 @@ def order_fulfil(*, checkout_session_id: str) -> Order | None:
             logger.warning("checkout session %s names unknown order %s", session.id, order_id)
             return None
         if order.checkout_session_id and order.checkout_session_id != session.id:
-            logger.warning(
-                "session %s is not the session of order %s (%s): ignored",
+            # A stray second session of this order (its URL was never shown to the buyer). If
+            # it was paid anyway, that money is not for the order: give it back in full.
+            logger.error(
+                "session %s is not the session of order %s (%s)",
                 session.id,
                 order.pk,
                 order.checkout_session_id,
             )
+            payment_intent = _id_of(session.payment_intent)
+            if session.payment_status == "paid" and payment_intent:
+                stripe_gateway.refund_create_for_order(
+                    payment_intent_id=payment_intent,
+                    order_id=order.pk,
+                    reason="stray_checkout_session",
+                    idempotency_key=stripe_gateway.idempotency_key(
+                        "order", order.pk, "refund", session.id
+                    ),
+                )
             return order
         if not order.checkout_session_id:
             # The webhook came before our own request stored the session id.
@@ -577,8 +589,13 @@ def orders_expire_stale(*, now: datetime | None = None, limit: int = 200) -> int
     return closed
 
 
-def order_record_refund(*, order_id: int, refund_id: str, refunded_total: int) -> Order:
+def order_record_refund(
+    *, order_id: int, refund_id: str, refunded_total: int, charge_id: str = ""
+) -> Order:
     """Record a refund Stripe made on the order's charge (e.g. from ``charge.refunded``).
+
+    ``charge_id`` names the refunded charge: a refund of any other charge (a stray second
+    Checkout Session of the same order, refunded automatically) leaves the order untouched.
 
     ``refunded_total`` is the charge's cumulative ``amount_refunded`` in minor units, so calls
     are idempotent and order-insensitive: the order keeps the largest total seen. A full refund
@@ -587,6 +604,8 @@ def order_record_refund(*, order_id: int, refund_id: str, refunded_total: int) -
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
+        if charge_id and order.charge_id and charge_id != order.charge_id:
+            return order
         if refunded_total <= order.refunded_amount:
             return order
         if refunded_total > order.amount:

@@ -686,14 +686,19 @@ def order_id_for_charge(*, charge_id: str, payment_intent_id: str) -> int | None
     return int(found) if found is not None else None
 
 
-def _sync_order_refund(*, order_id: int, refund_id: str, refunded_total: int) -> None:
+def _sync_order_refund(
+    *, order_id: int, refund_id: str, refunded_total: int, charge_id: str
+) -> None:
     """Tell buyers' order how much of its charge is refunded (it moves to refunded when all is)."""
     from buyers import services as buyer_services
     from buyers.models import Order
 
     try:
         buyer_services.order_record_refund(
-            order_id=order_id, refund_id=refund_id, refunded_total=refunded_total
+            order_id=order_id,
+            refund_id=refund_id,
+            refunded_total=refunded_total,
+            charge_id=charge_id,
         )
     except Order.DoesNotExist:
         logger.warning("refund of unknown order %s", order_id)
@@ -812,6 +817,7 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
             _sync_order_refund(
                 order_id=order_id,
                 refund_id=last_refund_id,
+                charge_id=str(charge["id"]),
                 refunded_total=int(charge["amount_refunded"]),
             )
     if transfer and seller is not None and int(transfer.get("amount_reversed") or 0):

@@ -574,3 +574,40 @@ def test_seller_refunds_partial_then_full(
     assert order.status == Order.Status.REFUNDED and order.refunded_amount == 5000
     with pytest.raises(ValueError):
         services.order_record_refund(order_id=order.pk, refund_id="re_3", refunded_total=5001)
+
+
+def test_refund_of_another_charge_leaves_the_order_alone(buyer, listing, fake_stripe):
+    order = checkout(buyer, listing, fake_stripe)
+    fake_stripe.pay(order.checkout_session_id)
+    services.order_fulfil(checkout_session_id=order.checkout_session_id)
+    order.refresh_from_db()
+    assert order.charge_id
+    # A stray charge of the same order (refunded automatically) is not this order's refund.
+    services.order_record_refund(
+        order_id=order.pk, refund_id="re_stray", refunded_total=order.amount, charge_id="ch_stray"
+    )
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID and order.refunded_amount == 0
+    services.order_record_refund(
+        order_id=order.pk,
+        refund_id="re_own",
+        refunded_total=order.amount,
+        charge_id=order.charge_id,
+    )
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED
+
+
+def test_a_paid_stray_session_of_an_order_is_refunded_not_counted(buyer, listing, fake_stripe):
+    order = checkout(buyer, listing, fake_stripe)
+    # A second session for the same order (say a lost response, then a new key).
+    stray = fake_stripe.checkout_session_create(
+        **{**fake_stripe.create_calls[0], "idempotency_key": "other-key"}
+    )
+    fake_stripe.pay(stray.id)
+    services.order_fulfil(checkout_session_id=stray.id)
+    services.order_fulfil(checkout_session_id=stray.id)
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING and stock_of(listing) == (3, 1, 0)
+    (refund,) = fake_stripe.refunds
+    assert refund["idempotency_key"] == f"order-{order.pk}-refund-{stray.id}"
