@@ -196,6 +196,11 @@ SANDBOX_CONTROL_OPEN = env_bool("SANDBOX_CONTROL_OPEN", DEBUG)
 # registers this site's /stripe/webhook/ and /stripe/webhook/connect/ itself with these secrets,
 # which the intake then accepts (for running the sandbox without that registration).
 SANDBOX_DEFAULT_ENDPOINTS = env_bool("SANDBOX_DEFAULT_ENDPOINTS", False)
+# Payment method types of a Checkout Session that names none (Stripe's Dashboard setting):
+# "card" and/or "sepa_debit" (EUR). SEPA debits settle after SANDBOX_ASYNC_PAYMENT_DELAY seconds
+# of sandbox time.
+SANDBOX_PAYMENT_METHOD_TYPES = env_list("SANDBOX_PAYMENT_METHOD_TYPES", ["card"])
+SANDBOX_ASYNC_PAYMENT_DELAY = env_int("SANDBOX_ASYNC_PAYMENT_DELAY", 180, minimum=0)
 SANDBOX_WEBHOOK_SECRET = env_str("SANDBOX_WEBHOOK_SECRET", "whsec_sandbox_platform_not_a_secret")
 SANDBOX_CONNECT_WEBHOOK_SECRET = env_str(
     "SANDBOX_CONNECT_WEBHOOK_SECRET", "whsec_sandbox_connect_not_a_secret"

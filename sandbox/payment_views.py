@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from sandbox import store
+from sandbox import sepa, store
 from sandbox.errors import StripeError
 from sandbox.models import SandboxObject
 from sandbox.resources import checkout, payments
@@ -55,6 +55,32 @@ class CardForm(forms.Form):
     name = forms.CharField(label="Name on card", max_length=200, required=False)
 
 
+class SepaForm(forms.Form):
+    """SEPA Direct Debit on the hosted page: the account holder, the IBAN, the mandate."""
+
+    email = forms.EmailField(label="Email")
+    name = forms.CharField(label="Account holder name", max_length=200)
+    iban = forms.CharField(label="IBAN", max_length=42, initial="DE89 3704 0044 0532 0130 00")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "sepa_%s")  # ids apart from the card form's on one page
+        super().__init__(*args, **kwargs)
+
+    def clean_iban(self) -> str:
+        iban = sepa.normalize(self.cleaned_data["iban"])
+        if not sepa.iban_ok(iban):
+            raise forms.ValidationError(
+                "Enter a valid IBAN (for example DE89 3704 0044 0532 0130 00)."
+            )
+        return iban
+
+
+TEST_IBANS = [
+    ("DE89370400440532013000", "succeeds after the delay"),
+    ("DE62370400440532013001", "fails after the delay (insufficient_funds)"),
+]
+
+
 def _session_row(session_id: str) -> SandboxObject:
     row = SandboxObject.objects.filter(pk=session_id, object="checkout.session").first()
     if row is None:
@@ -63,9 +89,22 @@ def _session_row(session_id: str) -> SandboxObject:
 
 
 def _page_context(
-    session: dict[str, Any], items: list[dict[str, Any]], form: CardForm, error: str | None
+    session: dict[str, Any],
+    items: list[dict[str, Any]],
+    form: CardForm | None,
+    error: str | None,
+    sepa_form: SepaForm | None = None,
+    method: str = "card",
 ) -> dict[str, Any]:
+    types = session.get("payment_method_types") or ["card"]
+    email = session.get("customer_email") or ""
     return {
+        "allows_card": "card" in types,
+        "allows_sepa": "sepa_debit" in types,
+        "method": method,
+        "sepa_form": sepa_form or SepaForm(initial={"email": email}),
+        "mandate_text": sepa.MANDATE_TEXT,
+        "test_ibans": TEST_IBANS,
         "session": session,
         "items": [
             {
@@ -76,7 +115,7 @@ def _page_context(
             for item in items
         ],
         "total": format_amount(session["amount_total"], session["currency"]),
-        "form": form,
+        "form": form or CardForm(initial={"email": email}),
         "error": error,
         "test_cards": TEST_CARDS,
         "success_url": checkout.success_redirect(session) if session.get("success_url") else None,
@@ -101,9 +140,8 @@ def checkout_page(request: HttpRequest, session_id: str) -> HttpResponse:
             )
         if session["status"] == "open" and pi and pi["status"] == "requires_action":
             return HttpResponseRedirect(reverse("sandbox:authenticate", args=[pi["id"]]))
-        form = CardForm(initial={"email": session.get("customer_email") or ""})
         return render(
-            request, "sandbox/checkout/page.html", _page_context(session, items, form, error)
+            request, "sandbox/checkout/page.html", _page_context(session, items, None, error)
         )
     posted = request.POST.copy()
     session, items = row.data, list(row.private["line_items"])
@@ -111,35 +149,52 @@ def checkout_page(request: HttpRequest, session_id: str) -> HttpResponse:
         return HttpResponseRedirect(checkout.success_redirect(session))
     if session.get("customer_email"):
         posted["email"] = session["customer_email"]
-    form = CardForm(posted)
-    if not form.is_valid():
+    method = "sepa_debit" if posted.get("method") == "sepa_debit" else "card"
+    form: CardForm | None = None
+    sepa_form: SepaForm | None = None
+    if method == "sepa_debit":
+        sepa_form = SepaForm(posted)
+        valid = sepa_form.is_valid()
+    else:
+        form = CardForm(posted)
+        valid = form.is_valid()
+    if not valid:
         return render(
             request,
             "sandbox/checkout/page.html",
-            _page_context(session, items, form, None),
+            _page_context(session, items, form, None, sepa_form, method),
             status=400,
         )
     try:
         with transaction.atomic():
-            session, pi, failure = checkout.pay(
-                session_id,
-                number=form.cleaned_data["card_number"],
-                email=form.cleaned_data["email"],
-                name=form.cleaned_data["name"],
-            )
+            if sepa_form is not None:
+                session, pi, failure = checkout.pay(
+                    session_id,
+                    iban=sepa_form.cleaned_data["iban"],
+                    email=sepa_form.cleaned_data["email"],
+                    name=sepa_form.cleaned_data["name"],
+                )
+            else:
+                assert form is not None
+                session, pi, failure = checkout.pay(
+                    session_id,
+                    number=form.cleaned_data["card_number"],
+                    email=form.cleaned_data["email"],
+                    name=form.cleaned_data["name"],
+                )
     except StripeError as exc:
         session, items = checkout.session_for_page(session_id)
         return render(
             request,
             "sandbox/checkout/page.html",
-            _page_context(session, items, form, exc.message),
+            _page_context(session, items, form, exc.message, sepa_form, method),
             status=402,
         )
     if failure is not None:
         return render(
             request,
             "sandbox/checkout/page.html",
-            _page_context(session, items, form, failure.message),
+            _page_context(session, items, form, failure.message, sepa_form, method),
             status=402,
         )
     if pi is not None and pi["status"] == "requires_action":

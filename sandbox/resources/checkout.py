@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from stripe.params.checkout import (
     SessionCreateParams,
     SessionExpireParams,
@@ -19,7 +20,7 @@ from stripe.params.checkout import (
     SessionRetrieveParams,
 )
 
-from sandbox import cards, clock, store
+from sandbox import cards, clock, sepa, store
 from sandbox.errors import StripeError, invalid_request
 from sandbox.events import emit
 from sandbox.ids import new_id, random_token
@@ -29,6 +30,20 @@ from sandbox.resources.products import price_create
 from sandbox.router import Request, route
 
 JSON = dict[str, Any]
+
+
+class CheckoutSessionCreateParams(SessionCreateParams, total=False):
+    """The SDK's create params plus ``payment_method_types``, the explicit list Stripe has
+    long accepted (the SDK 16.1 types only its newer filter ``allowed_payment_method_types``;
+    the sandbox takes either)."""
+
+    payment_method_types: list[str]
+
+
+# The inherited annotations are forward references into the SDK's module: resolve them there.
+CheckoutSessionCreateParams.__module__ = SessionCreateParams.__module__
+
+
 MIN_EXPIRY = 30 * 60
 MAX_EXPIRY = 24 * 3600
 
@@ -153,6 +168,7 @@ def session_create(p: JSON, *, account: str = "") -> JSON:
         )
     items = _line_items(p, account, mode)
     currency = items[0]["currency"]
+    method_types = _payment_method_types(p, mode=mode, currency=currency)
     total = sum(item["amount_total"] for item in items)
     pid = dict(p.get("payment_intent_data") or {})
     subscription_data = dict(p.get("subscription_data") or {})
@@ -232,7 +248,7 @@ def session_create(p: JSON, *, account: str = "") -> JSON:
             "payment_method_collection": "if_required",
             "payment_method_configuration_details": None,
             "payment_method_options": {},
-            "payment_method_types": ["card"],
+            "payment_method_types": method_types,
             "payment_status": "unpaid",
             "phone_number_collection": {"enabled": False},
             "recovered_from": None,
@@ -261,6 +277,51 @@ def session_create(p: JSON, *, account: str = "") -> JSON:
     return session
 
 
+def _payment_method_types(p: JSON, *, mode: str, currency: str) -> list[str]:
+    """The session's payment method types: ``payment_method_types`` or
+    ``allowed_payment_method_types`` when given (each supported by the sandbox and by the
+    currency, else Stripe's 400), otherwise the account's dynamic default: the setting
+    ``SANDBOX_PAYMENT_METHOD_TYPES`` (default ``["card"]``, standing in for the Dashboard's
+    payment method settings) filtered by what the currency accepts."""
+    for param in ("payment_method_types", "allowed_payment_method_types"):
+        given = p.get(param)
+        if not given:
+            continue
+        types: list[str] = []
+        for index, kind in enumerate(given):
+            kind = str(kind)
+            if kind not in sepa.SUPPORTED_TYPES:
+                raise invalid_request(
+                    f"The payment method type `{kind}` is not supported by the sandbox "
+                    f"(supported: {', '.join(sepa.SUPPORTED_TYPES)}).",
+                    param=f"{param}[{index}]",
+                )
+            currencies = sepa.SUPPORTED_TYPES[kind]
+            if currencies is not None and currency not in currencies:
+                raise invalid_request(
+                    f"The currency provided ({currency}) is invalid for one or more payment "
+                    f"method types on this Checkout Session: `{kind}` supports "
+                    f"{', '.join(sorted(currencies))}.",
+                    param=param,
+                )
+            if kind != "card" and mode != "payment":
+                raise invalid_request(
+                    f"The sandbox supports `{kind}` in `payment` mode only.", param=param
+                )
+            if kind not in types:
+                types.append(kind)
+        return types
+    default = [str(k) for k in getattr(settings, "SANDBOX_PAYMENT_METHOD_TYPES", ["card"])]
+    types = [
+        kind
+        for kind in default
+        if kind in sepa.SUPPORTED_TYPES
+        and (sepa.SUPPORTED_TYPES[kind] is None or currency in (sepa.SUPPORTED_TYPES[kind] or ()))
+        and (kind == "card" or mode == "payment")
+    ]
+    return types or ["card"]
+
+
 def _check_subscription_data(data: JSON, account: str) -> None:
     transfer = data.get("transfer_data") if isinstance(data.get("transfer_data"), dict) else None
     if transfer and transfer.get("destination"):
@@ -287,6 +348,17 @@ def payment_succeeded(session_id: str, pi: JSON) -> None:
     ``complete`` and ``checkout.session.completed``."""
     row = store.get_row(session_id, object_type="checkout.session", for_update=True)
     session = row.data
+    if session["status"] == "complete":
+        if session["payment_status"] == "unpaid" and pi["status"] == "succeeded":
+            # A delayed payment method's debit went through.
+            session["payment_status"] = "paid"
+            saved = store.save(row)
+            emit(
+                "checkout.session.async_payment_succeeded",
+                saved,
+                account=_event_account(row.account),
+            )
+        return
     if session["status"] != "open":
         return
     email = row.private.get("email") or session.get("customer_email")
@@ -309,6 +381,20 @@ def payment_succeeded(session_id: str, pi: JSON) -> None:
     )
     saved = store.save(row)
     emit("checkout.session.completed", saved, account=_event_account(row.account))
+
+
+def async_payment_failed(session_id: str) -> None:
+    """The delayed debit of a completed, unpaid session failed: the session stays ``complete``
+    and ``unpaid``; ``checkout.session.async_payment_failed``."""
+    row = store.get_row(session_id, object_type="checkout.session", for_update=True)
+    session = row.data
+    if session["status"] != "complete" or session["payment_status"] != "unpaid":
+        return
+    emit(
+        "checkout.session.async_payment_failed",
+        dict(session),
+        account=_event_account(row.account),
+    )
 
 
 def session_expire(session_id: str, *, account: str | None) -> JSON:
@@ -358,11 +444,14 @@ def session_for_page(session_id: str) -> tuple[JSON, list[JSON]]:
 
 
 def pay(
-    session_id: str, *, number: str, email: str, name: str = ""
+    session_id: str, *, number: str = "", email: str, name: str = "", iban: str = ""
 ) -> tuple[JSON, JSON | None, StripeError | None]:
-    """The buyer submits a card on the hosted page: create (first time) and confirm the
-    session's PaymentIntent. Returns ``(session, payment_intent, error)``; on a decline the
-    session stays open."""
+    """The buyer submits a card (``number``) or, where the session allows ``sepa_debit``, an
+    IBAN (``iban``, with the account holder's ``name``; accepting the mandate) on the hosted
+    page: create (first time) and confirm the session's PaymentIntent. Returns
+    ``(session, payment_intent, error)``; on a decline the session stays open. With an IBAN
+    the session completes ``unpaid`` and the intent is ``processing`` until the clock job
+    settles the debit."""
     row = store.get_row(session_id, object_type="checkout.session", for_update=True)
     session = row.data
     if session["status"] == "open" and int(session["expires_at"]) <= clock.now():
@@ -372,12 +461,21 @@ def pay(
     account = row.account
     row.private["email"] = email
     row.private["name"] = name or None
-    pm = cards.payment_method_create(number=number, account=account)
-    store.update(
-        pm["id"],
-        {"billing_details": {**pm["billing_details"], "email": email, "name": name or None}},
-        object_type="payment_method",
-    )
+    kind = "sepa_debit" if iban else "card"
+    if kind not in session["payment_method_types"]:
+        raise invalid_request(
+            f"This Checkout Session does not accept `{kind}` payments.",
+            param="payment_method_types",
+        )
+    if iban:
+        pm = sepa.payment_method_create(iban=iban, name=name, email=email, account=account)
+    else:
+        pm = cards.payment_method_create(number=number, account=account)
+        store.update(
+            pm["id"],
+            {"billing_details": {**pm["billing_details"], "email": email, "name": name or None}},
+            object_type="payment_method",
+        )
     if session["mode"] == "subscription":
         return _pay_subscription(row, pm, email)
     pi_id = session.get("payment_intent")
@@ -396,6 +494,7 @@ def pay(
             "transfer_group": pid.get("transfer_group"),
             "statement_descriptor": pid.get("statement_descriptor"),
             "customer": session.get("customer"),
+            "payment_method_types": list(session["payment_method_types"]),
         }
         pi = payments.intent_create(fields, account=account, checkout_session=session_id)
         pi_id = pi["id"]
@@ -461,7 +560,7 @@ def _with_line_items(session: JSON, req: Request) -> JSON:
     return session
 
 
-@route("POST", "/v1/checkout/sessions", params=SessionCreateParams)
+@route("POST", "/v1/checkout/sessions", params=CheckoutSessionCreateParams)
 def create(req: Request) -> JSON:
     return _with_line_items(session_create(req.params, account=req.account), req)
 

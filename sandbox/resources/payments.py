@@ -23,6 +23,7 @@ So the connected account nets ``amount - application_fee_amount`` and the platfo
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -39,7 +40,7 @@ from stripe.params import (
     PaymentIntentUpdateParams,
 )
 
-from sandbox import cards, clock, store
+from sandbox import cards, clock, sepa, store
 from sandbox.errors import StripeError, card_error, invalid_request
 from sandbox.events import emit
 from sandbox.ids import new_id, random_token
@@ -201,7 +202,7 @@ def intent_create(p: JSON, *, account: str = "", checkout_session: str | None = 
         "on_behalf_of": p.get("on_behalf_of"),
         "payment_method": None,
         "payment_method_options": {},
-        "payment_method_types": ["card"],
+        "payment_method_types": [str(t) for t in p.get("payment_method_types") or ["card"]],
         "processing": None,
         "receipt_email": p.get("receipt_email"),
         "review": None,
@@ -276,6 +277,10 @@ def intent_confirm(
             param="payment_method",
         )
     pm = cards.resolve(str(pm_id), account=account)
+    if pm.get("type") == "sepa_debit":
+        pi["payment_method"] = pm["id"]
+        pi["last_payment_error"] = None
+        return _attempt_async(row, pm), None
     number = cards.number_of(pm["id"])
     behaviour = cards.behaviour(number)
     pi["payment_method"] = pm["id"]
@@ -370,6 +375,66 @@ def _card_details(pm: JSON, amount: int, *, three_d_secure: bool) -> JSON:
     }
 
 
+def _charge_json(pi: JSON, pm: JSON, charge_id: str, *, email: str | None) -> JSON:
+    """The fields of a new charge of ``pi`` common to every payment method (the caller sets
+    ``status``, ``paid``, ``outcome``, ``failure_*`` and ``payment_method_details``)."""
+    return {
+        "amount": pi["amount"],
+        "amount_captured": 0,
+        "amount_refunded": 0,
+        "application": None,
+        "application_fee": None,
+        "application_fee_amount": pi.get("application_fee_amount"),
+        "balance_transaction": None,
+        "billing_details": {
+            "address": {
+                "city": None,
+                "country": None,
+                "line1": None,
+                "line2": None,
+                "postal_code": None,
+                "state": None,
+            },
+            "email": pi.get("receipt_email") or email,
+            "name": None,
+            "phone": None,
+            "tax_id": None,
+        },
+        "calculated_statement_descriptor": "SANDBOX MARKETPLACE",
+        "captured": False,
+        "currency": pi["currency"],
+        "customer": pi.get("customer"),
+        "description": pi.get("description"),
+        "disputed": False,
+        "failure_balance_transaction": None,
+        "failure_code": None,
+        "failure_message": None,
+        "fraud_details": {},
+        "livemode": False,
+        "metadata": dict(pi.get("metadata") or {}),
+        "on_behalf_of": pi.get("on_behalf_of"),
+        "outcome": None,
+        "paid": False,
+        "payment_intent": pi["id"],
+        "payment_method": pm["id"],
+        "payment_method_details": None,
+        "receipt_email": pi.get("receipt_email"),
+        "receipt_number": None,
+        "receipt_url": site_url(f"/sandbox/receipts/{charge_id}/"),
+        "refunded": False,
+        "review": None,
+        "shipping": None,
+        "source": None,
+        "source_transfer": None,
+        "statement_descriptor": pi.get("statement_descriptor"),
+        "statement_descriptor_suffix": pi.get("statement_descriptor_suffix"),
+        "status": "pending",
+        "transfer": None,
+        "transfer_data": pi.get("transfer_data"),
+        "transfer_group": pi.get("transfer_group"),
+    }
+
+
 def _attempt(
     row: SandboxObject, pm: JSON, number: str, *, three_d_secure: bool = False
 ) -> tuple[JSON, StripeError | None]:
@@ -405,61 +470,15 @@ def _attempt(
             "type": "authorized",
         }
     )
-    charge = {
-        "amount": pi["amount"],
-        "amount_captured": 0,
-        "amount_refunded": 0,
-        "application": None,
-        "application_fee": None,
-        "application_fee_amount": pi.get("application_fee_amount"),
-        "balance_transaction": None,
-        "billing_details": {
-            "address": {
-                "city": None,
-                "country": None,
-                "line1": None,
-                "line2": None,
-                "postal_code": None,
-                "state": None,
-            },
-            "email": pi.get("receipt_email") or row.private.get("email"),
-            "name": None,
-            "phone": None,
-            "tax_id": None,
-        },
-        "calculated_statement_descriptor": "SANDBOX MARKETPLACE",
-        "captured": False,
-        "currency": pi["currency"],
-        "customer": pi.get("customer"),
-        "description": pi.get("description"),
-        "disputed": False,
-        "failure_balance_transaction": None,
-        "failure_code": behaviour.error_code if declined else None,
-        "failure_message": behaviour.message if declined else None,
-        "fraud_details": {},
-        "livemode": False,
-        "metadata": dict(pi.get("metadata") or {}),
-        "on_behalf_of": pi.get("on_behalf_of"),
-        "outcome": outcome,
-        "paid": not declined,
-        "payment_intent": pi["id"],
-        "payment_method": pm["id"],
-        "payment_method_details": _card_details(pm, pi["amount"], three_d_secure=three_d_secure),
-        "receipt_email": pi.get("receipt_email"),
-        "receipt_number": None,
-        "receipt_url": site_url(f"/sandbox/receipts/{charge_id}/"),
-        "refunded": False,
-        "review": None,
-        "shipping": None,
-        "source": None,
-        "source_transfer": None,
-        "statement_descriptor": pi.get("statement_descriptor"),
-        "statement_descriptor_suffix": pi.get("statement_descriptor_suffix"),
-        "status": "failed" if declined else "succeeded",
-        "transfer": None,
-        "transfer_data": pi.get("transfer_data"),
-        "transfer_group": pi.get("transfer_group"),
-    }
+    charge = _charge_json(pi, pm, charge_id, email=row.private.get("email"))
+    charge.update(
+        failure_code=behaviour.error_code if declined else None,
+        failure_message=behaviour.message if declined else None,
+        outcome=outcome,
+        paid=not declined,
+        payment_method_details=_card_details(pm, pi["amount"], three_d_secure=three_d_secure),
+        status="failed" if declined else "succeeded",
+    )
     private: JSON = {"number": number}
     if behaviour.dispute and not declined:
         private["dispute_reason"] = behaviour.dispute
@@ -509,6 +528,109 @@ def _attempt(
     store.save(row)
     emit("charge.succeeded", charge, account=event_account)
     return capture(row, charge_id, pi["amount"], initial=True), None
+
+
+def _attempt_async(row: SandboxObject, pm: JSON) -> JSON:
+    """A delayed payment method (SEPA Direct Debit): a ``pending`` charge, the intent
+    ``processing`` (``charge.pending``, ``payment_intent.processing``); ``settle_async_due``
+    finishes it on the sandbox clock after ``sepa.delay_seconds()``."""
+    pi = row.data
+    account = row.account
+    charge_id = new_id("ch")
+    due = clock.now() + sepa.delay_seconds()
+    debit_date = datetime.fromtimestamp(due, tz=UTC).date().isoformat()
+    charge = _charge_json(pi, pm, charge_id, email=row.private.get("email"))
+    charge.update(
+        paid=False,
+        status="pending",
+        outcome={
+            "advice_code": None,
+            "network_advice_code": None,
+            "network_decline_code": None,
+            "network_status": "approved_by_network",
+            "reason": None,
+            "risk_level": "not_assessed",
+            "seller_message": "Payment complete.",
+            "type": "authorized",
+        },
+        billing_details=dict(pm["billing_details"]),
+        payment_method_details=sepa.charge_details(
+            pm, mandate=new_id("mandate"), expected_debit_date=debit_date
+        ),
+    )
+    charge = store.create("ch", "charge", charge, account=account, object_id=charge_id)
+    pi.update(
+        latest_charge=charge_id,
+        next_action=None,
+        status="processing",
+        payment_method=pm["id"],
+        payment_method_types=sorted({*pi.get("payment_method_types", []), "sepa_debit"}),
+    )
+    row.private["async_due_at"] = due
+    saved = store.save(row)
+    event_account = _event_account(account)
+    emit("charge.pending", charge, account=event_account)
+    emit("payment_intent.processing", saved, account=event_account)
+    _after_success(row)  # Checkout: the session completes with payment_status "unpaid"
+    return saved
+
+
+def settle_async_due() -> None:
+    """Clock job: ``processing`` intents whose delayed debit is due succeed (charge
+    ``succeeded``, then the same capture and money movement as a card) or fail (charge
+    ``failed``, intent back to ``requires_payment_method``, no money moves)."""
+    now = clock.now()
+    due = store.queryset("payment_intent", account=None).filter(
+        data__status="processing", private__async_due_at__lte=now
+    )
+    for pi_id in list(due.values_list("id", flat=True)):
+        row = intent_row(pi_id, account=None)
+        if row.data["status"] != "processing":
+            continue
+        row.private.pop("async_due_at", None)
+        pi = row.data
+        event_account = _event_account(row.account)
+        charge_row = store.get_row(pi["latest_charge"], object_type="charge", for_update=True)
+        if sepa.outcome(pi["payment_method"]) == sepa.FAILS:
+            code, message = sepa.FAILURE
+            charge_row.data.update(status="failed", failure_code=code, failure_message=message)
+            charge_row.data["outcome"].update(
+                network_status="declined_by_network",
+                reason=code,
+                seller_message="The bank returned the debit.",
+                type="issuer_declined",
+            )
+            charge = store.save(charge_row)
+            pm = store.get(pi["payment_method"], object_type="payment_method")
+            pi.update(
+                status="requires_payment_method",
+                payment_method=None,
+                last_payment_error={
+                    "charge": charge["id"],
+                    "code": code,
+                    "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}",
+                    "message": message,
+                    "payment_method": pm,
+                    "type": "invalid_request_error",
+                },
+            )
+            saved = store.save(row)
+            emit("charge.failed", charge, account=event_account)
+            emit("payment_intent.payment_failed", saved, account=event_account)
+            session_id = row.private.get("checkout_session")
+            if session_id:
+                from sandbox.resources import checkout
+
+                checkout.async_payment_failed(session_id)
+            continue
+        charge_row.data.update(status="succeeded", paid=True)
+        charge = store.save(charge_row)
+        store.save(row)
+        emit("charge.succeeded", charge, account=event_account)
+        capture(row, charge["id"], pi["amount"], initial=True)
+
+
+clock.register_job(settle_async_due, name="sandbox.payments.settle_async_due")
 
 
 def capture(
