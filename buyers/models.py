@@ -80,6 +80,10 @@ class Order(models.Model):
     receipt_url = models.URLField(max_length=2000, blank=True)
     refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     refunded_amount = models.PositiveBigIntegerField(default=0)
+    # The buyer's bank disputed the payment: Stripe's dispute status ("" = no dispute) and the
+    # deadline for evidence. Written by the payouts app, which owns disputes.
+    dispute_status = models.CharField(max_length=32, blank=True)
+    dispute_evidence_due_by = models.DateTimeField(null=True, blank=True)
 
     # Collected by Checkout when CHECKOUT_SHIPPING_COUNTRIES is set: name and address (Stripe's
     # address fields: line1, line2, postal_code, city, state, country).

@@ -624,6 +624,22 @@ def order_record_refund(
         return order
 
 
+def order_record_dispute(*, order_id: int, status: str, evidence_due_by: datetime | None) -> Order:
+    """Flag the order as disputed by the buyer's bank (from the payouts app's dispute mirror).
+
+    ``status`` is Stripe's dispute status (needs_response, under_review, won, lost ...); the
+    payouts app moves it only forward, this service only copies it. The order's own status is
+    left alone: a dispute is about money already paid.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.dispute_status != status or order.dispute_evidence_due_by != evidence_due_by:
+            order.dispute_status = status
+            order.dispute_evidence_due_by = evidence_due_by
+            order.save(update_fields=["dispute_status", "dispute_evidence_due_by", "updated_at"])
+        return order
+
+
 # --- The seller's side ------------------------------------------------------------------------
 
 

@@ -706,6 +706,22 @@ def _sync_order_refund(
         logger.warning("order %s: refund not recorded on the order: %s", order_id, exc)
 
 
+def _sync_order_dispute(dispute: Dispute) -> None:
+    """Show the dispute on buyers' order (the seller's sale page and the buyer's order page)."""
+    from buyers import services as buyer_services
+    from buyers.models import Order
+
+    assert dispute.order_id is not None
+    try:
+        buyer_services.order_record_dispute(
+            order_id=dispute.order_id,
+            status=dispute.status,
+            evidence_due_by=dispute.evidence_due_by,
+        )
+    except Order.DoesNotExist:
+        logger.warning("dispute %s of unknown order %s", dispute.stripe_id, dispute.order_id)
+
+
 @dataclass
 class ChargeSyncResult:
     charge_id: str
@@ -951,6 +967,8 @@ def dispute_sync(*, data: Mapping[str, Any]) -> Dispute:
             pk = dispute.pk
             transaction.on_commit(lambda: tasks.send_dispute_opened_email.delay(pk))
         dispute.save()
+        if dispute.order_id is not None:
+            _sync_order_dispute(dispute)
         if (
             dispute.status == "lost"
             and settings.MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER

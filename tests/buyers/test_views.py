@@ -357,3 +357,26 @@ def test_seller_dashboard_lists_recent_sales(client, buyer, listing, fake_stripe
     page = html(client.get(reverse("sellers:dashboard")))
     assert "Recent orders" in page and f"#{order.pk}" in page and "To ship" in page
     assert reverse("buyers:sale_detail", args=[order.pk]) in page
+
+
+def test_disputed_sale_shows_on_the_seller_and_buyer_pages(
+    client, buyer, seller, listing, fake_stripe
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from buyers import services
+
+    order = paid_order(client, buyer, listing, fake_stripe)
+    services.order_fulfil(checkout_session_id=order.checkout_session_id)
+    due = timezone.now() + timedelta(days=7)
+    services.order_record_dispute(order_id=order.pk, status="needs_response", evidence_due_by=due)
+    page = html(client.get(reverse("buyers:order_detail", args=[order.pk])))
+    assert "Your bank opened a dispute" in page
+    client.force_login(seller.user)
+    page = html(client.get(reverse("buyers:sale_detail", args=[order.pk])))
+    assert "disputed this payment" in page and due.strftime("%Y-%m-%d") in page
+    services.order_record_dispute(order_id=order.pk, status="won", evidence_due_by=due)
+    page = html(client.get(reverse("buyers:sale_detail", args=[order.pk])))
+    assert "The dispute was won" in page

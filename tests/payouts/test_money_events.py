@@ -250,3 +250,39 @@ def test_connected_accounts_copies_of_money_events_are_ignored(fake_stripe):
     deliver("charge.refunded", payment, account=seller.stripe_account_id)
     assert not LedgerTransaction.objects.exists()
     assert "charge_retrieve" not in fake_stripe.calls
+
+
+def test_dispute_is_shown_on_the_order(fake_stripe):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from buyers.models import Order
+    from tests.buyers.factories import ListingFactory
+    from tests.factories import UserFactory
+
+    seller = SellerFactory()
+    listing = ListingFactory(seller=seller)
+    order = Order.objects.create(
+        buyer=UserFactory(),
+        seller=seller,
+        listing=listing,
+        title=listing.title,
+        unit_amount=2000,
+        quantity=1,
+        currency="eur",
+        amount=2000,
+        application_fee_amount=200,
+        buyer_email="b@example.com",
+        status=Order.Status.PAID,
+        expires_at=timezone.now() + timedelta(minutes=30),
+    )
+    charge = fake_stripe.sale(
+        account=seller.stripe_account_id, amount=2000, fee=200, order_id=order.pk
+    )
+    deliver("charge.succeeded", charge)
+    deliver("charge.dispute.created", fake_stripe.dispute(charge["id"]))
+    order.refresh_from_db()
+    assert order.dispute_status == "needs_response"
+    assert order.dispute_evidence_due_by is not None
+    assert order.status == Order.Status.PAID  # the order itself stays paid
