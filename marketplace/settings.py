@@ -151,9 +151,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "sellers.tasks.sync_all_seller_accounts",
         "schedule": timedelta(hours=6),
     },
-    # Reserved for the other issues' jobs (add the entry when the task exists):
-    # "payouts-refresh-balances": refresh sellers' balances
-    # "payouts-reconcile": reconcile the ledger with Stripe
+    # payouts' balance refresh and daily reconciliation, and the sandbox's clock tick, are added
+    # further down, next to their own settings.
 }
 
 # --- Stripe event pipeline (marketplace/events) -------------------------------------------------
