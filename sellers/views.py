@@ -4,6 +4,7 @@ seller, so another seller's ids answer 404."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TypedDict
 
@@ -69,16 +70,28 @@ def start(request: HttpRequest) -> HttpResponse:
     return render(request, "sellers/start.html", {"form": form})
 
 
-def _go_onboard(request: HttpRequest, seller: Seller) -> HttpResponse:
+def _redirect_to_stripe(
+    request: HttpRequest, make_url: Callable[[], str], *, action: str
+) -> HttpResponse:
+    """Send the browser to a Stripe-hosted page (a fresh link); on failure back to the
+    dashboard with a message saying what could not be done."""
     try:
-        url = services.seller_start_onboarding(seller=seller)
+        url = make_url()
     except GatewayError as exc:
-        _stripe_failed(request, exc, "set up payments with Stripe")
+        _stripe_failed(request, exc, action)
         return redirect("sellers:dashboard")
     except UserFacingError as exc:
         messages.error(request, exc.message)
         return redirect("sellers:dashboard")
     return HttpResponseRedirect(url)
+
+
+def _go_onboard(request: HttpRequest, seller: Seller) -> HttpResponse:
+    return _redirect_to_stripe(
+        request,
+        lambda: services.seller_start_onboarding(seller=seller),
+        action="set up payments with Stripe",
+    )
 
 
 @login_required
@@ -94,15 +107,11 @@ def onboarding(request: HttpRequest) -> HttpResponse:
 def onboarding_refresh(request: HttpRequest, account_id: str) -> HttpResponse:
     """Stripe's ``refresh_url``: the link expired or was used; make a new one (owner only)."""
     seller = selectors.seller_by_account_for_user(user=request.user, account_id=account_id)
-    try:
-        url = services.seller_onboarding_link(seller=seller)
-    except GatewayError as exc:
-        _stripe_failed(request, exc, "reopen Stripe onboarding")
-        return redirect("sellers:dashboard")
-    except UserFacingError as exc:
-        messages.error(request, exc.message)
-        return redirect("sellers:dashboard")
-    return HttpResponseRedirect(url)
+    return _redirect_to_stripe(
+        request,
+        lambda: services.seller_onboarding_link(seller=seller),
+        action="reopen Stripe onboarding",
+    )
 
 
 @login_required
@@ -110,15 +119,11 @@ def onboarding_refresh(request: HttpRequest, account_id: str) -> HttpResponse:
 def onboarding_update(request: HttpRequest) -> HttpResponse:
     """Update details with Stripe (including what Stripe will need later)."""
     seller = selectors.seller_get_for_user(user=request.user)
-    try:
-        url = services.seller_onboarding_link(seller=seller, update=True)
-    except GatewayError as exc:
-        _stripe_failed(request, exc, "open Stripe")
-        return redirect("sellers:dashboard")
-    except UserFacingError as exc:
-        messages.error(request, exc.message)
-        return redirect("sellers:dashboard")
-    return HttpResponseRedirect(url)
+    return _redirect_to_stripe(
+        request,
+        lambda: services.seller_onboarding_link(seller=seller, update=True),
+        action="open Stripe",
+    )
 
 
 @login_required
@@ -126,15 +131,11 @@ def onboarding_update(request: HttpRequest) -> HttpResponse:
 def stripe_dashboard(request: HttpRequest) -> HttpResponse:
     """Open the seller's Express dashboard through a fresh login link."""
     seller = selectors.seller_get_for_user(user=request.user)
-    try:
-        url = services.seller_dashboard_login_link(seller=seller)
-    except GatewayError as exc:
-        _stripe_failed(request, exc, "open your Stripe dashboard")
-        return redirect("sellers:dashboard")
-    except UserFacingError as exc:
-        messages.error(request, exc.message)
-        return redirect("sellers:dashboard")
-    return HttpResponseRedirect(url)
+    return _redirect_to_stripe(
+        request,
+        lambda: services.seller_dashboard_login_link(seller=seller),
+        action="open your Stripe dashboard",
+    )
 
 
 # --- Dashboard ----------------------------------------------------------------------------------

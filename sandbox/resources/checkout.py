@@ -9,6 +9,7 @@ first submits a card; a declined card leaves the session open for another try.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -330,7 +331,7 @@ def _check_subscription_data(data: JSON, account: str) -> None:
         )
     percent = data.get("application_fee_percent")
     if percent is not None:
-        if not 0 <= float(percent) <= 100:
+        if not 0 <= Decimal(str(percent)) <= 100:
             raise invalid_request(
                 "application_fee_percent must be between 0 and 100.",
                 param="subscription_data[application_fee_percent]",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from stripe.params import (
@@ -72,7 +73,7 @@ def price_create(fields: JSON, *, account: str = "") -> JSON:
         )
     unit_amount = fields.get("unit_amount")
     if unit_amount is None and fields.get("unit_amount_decimal") is not None:
-        unit_amount = int(float(fields["unit_amount_decimal"]))
+        unit_amount = int(Decimal(str(fields["unit_amount_decimal"])))
     if unit_amount is None:
         raise invalid_request(
             "Missing required param: unit_amount.", param="unit_amount", code="parameter_missing"

@@ -2,23 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-import sandbox.resources  # noqa: F401  (registers the routes)
-from sandbox import router
-
-
-def sandbox_has(method: str, pattern: str) -> bool:
-    return any(r.method == method and r.pattern == pattern for r in router.ROUTES)
-
-
-HAS_CHECKOUT = sandbox_has("POST", "/v1/checkout/sessions")
-
-needs_sandbox_checkout = pytest.mark.skipif(
-    not HAS_CHECKOUT,
-    reason="the sandbox does not serve Checkout Sessions yet (sandbox payments part not in main)",
-)
-
 
 def onboarded_account(*, country: str = "FR", name: str = "Pottery Co") -> str:
     """A connected account in the sandbox that can take destination charges."""

@@ -16,7 +16,6 @@ from buyers.models import Order
 from marketplace import stripe_gateway
 from marketplace.events.models import StripeEvent
 from sandbox import testing
-from tests.buyers.sandbox_support import needs_sandbox_checkout
 from tests.buyers.test_sandbox_payments import (  # noqa: F401  (fixtures)
     buy,
     buyer_client,
@@ -26,7 +25,7 @@ from tests.buyers.test_sandbox_payments import (  # noqa: F401  (fixtures)
     stock,
 )
 
-pytestmark = [pytest.mark.django_db(transaction=True), needs_sandbox_checkout]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from buyers.models import Order
 from marketplace import stripe_gateway
 from marketplace.errors import PaymentError
 from tests.buyers.factories import ListingFactory, SellerFactory
-from tests.buyers.sandbox_support import needs_sandbox_checkout, onboarded_account
+from tests.buyers.sandbox_support import onboarded_account
 from tests.factories import UserFactory
 
-pytestmark = [pytest.mark.django_db, needs_sandbox_checkout]
+pytestmark = [pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)

@@ -17,10 +17,10 @@ from marketplace.events.models import StripeEvent
 from sandbox import testing
 from sellers.models import Listing
 from tests.buyers.factories import ListingFactory, SellerFactory
-from tests.buyers.sandbox_support import needs_sandbox_checkout, onboarded_account
+from tests.buyers.sandbox_support import onboarded_account
 from tests.factories import UserFactory
 
-pytestmark = [pytest.mark.django_db(transaction=True), needs_sandbox_checkout]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 DECLINES = {
     "4000000000000002": "declined",

@@ -13,10 +13,9 @@ from buyers.models import Order
 from marketplace import stripe_gateway
 from payouts.checks import ledger_violations
 from payouts.models import LedgerTransaction, SellerBalance
-from tests.buyers.sandbox_support import needs_sandbox_checkout
 from tests.buyers.test_sandbox_payments import buy, buyer_client, pay, sandbox, shop  # noqa: F401
 
-pytestmark = [pytest.mark.django_db(transaction=True), needs_sandbox_checkout]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def sandbox_balance(account: str) -> int:
