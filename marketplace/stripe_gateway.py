@@ -453,23 +453,36 @@ def payout_retrieve(*, payout_id: str, stripe_account: str) -> stripe.Payout:
     return client().v1.payouts.retrieve(payout_id, options={"stripe_account": stripe_account})
 
 
-@translate_errors
 def balance_transactions_iter(
     *, created_gte: int, created_lt: int, stripe_account: str | None = None
-) -> Iterator[stripe.BalanceTransaction]:
+) -> Iterator[dict[str, Any]]:
     """Balance transactions created in [created_gte, created_lt) of the platform or a connected
-    account, page by page (100 at a time): memory stays flat in the number of transactions."""
-    params: stripe.params.BalanceTransactionListParams = {
-        "created": {"gte": created_gte, "lt": created_lt},
-        "limit": 100,
-    }
+    account, newest first, as plain dicts, page by page (100 at a time): memory stays flat in
+    the number of transactions.
+
+    Pages are read with ``raw_request`` and not turned into ``StripeObject``s: reconciliation
+    reads a few fields of up to millions of rows, and building the SDK's objects (then turning
+    them back into dicts) was a third of its time (``bench/reconciliation.py``)."""
+    params: dict[str, Any] = {"created": {"gte": created_gte, "lt": created_lt}, "limit": 100}
     if stripe_account:
-        page = client().v1.balance_transactions.list(
-            params, options={"stripe_account": stripe_account}
-        )
-    else:
-        page = client().v1.balance_transactions.list(params)
-    return _translated_iter(page.auto_paging_iter())
+        params["stripe_account"] = stripe_account  # a request option, not a form field
+    return _translated_iter(_raw_pages(client(), "/v1/balance_transactions", params))
+
+
+def _raw_pages(
+    stripe_client: stripe.StripeClient, path: str, params: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """Every item of a Stripe list endpoint, following ``starting_after`` like the SDK's
+    ``auto_paging_iter``; errors are Stripe's exceptions (``_translated_iter`` maps them)."""
+    cursor: str | None = None
+    while True:
+        page_params = dict(params, starting_after=cursor) if cursor else params
+        page = stripe_client.raw_request("get", path, **page_params).data
+        items: list[dict[str, Any]] = page.get("data") or []
+        yield from items
+        if not page.get("has_more") or not items:
+            return
+        cursor = str(items[-1]["id"])
 
 
 # (end of payouts section)

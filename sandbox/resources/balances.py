@@ -281,14 +281,10 @@ def list_transactions(req: Request) -> JSON:
     ascending = False
     if p.get("starting_after"):
         cursor = _cursor(str(p["starting_after"]), req.account, "starting_after")
-        qs = qs.filter(
-            Q(created__lt=cursor.created) | Q(created=cursor.created, seq__lt=cursor.seq)
-        )
+        qs = qs.filter(store.after_cursor(cursor.created, cursor.seq, older=True))
     elif p.get("ending_before"):
         cursor = _cursor(str(p["ending_before"]), req.account, "ending_before")
-        qs = qs.filter(
-            Q(created__gt=cursor.created) | Q(created=cursor.created, seq__gt=cursor.seq)
-        )
+        qs = qs.filter(store.after_cursor(cursor.created, cursor.seq, older=False))
         ascending = True
     order = ("created", "seq") if ascending else ("-created", "-seq")
     ids = list(qs.order_by(*order).values_list("id", flat=True)[: limit + 1])

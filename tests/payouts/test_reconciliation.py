@@ -119,3 +119,41 @@ def test_staff_see_the_report_others_get_404(client, staff, monkeypatch):
     assert "po_orphan" in html and "Mismatches found" in html
     client.force_login(seller.user)
     assert client.get("/money/reconciliation/").status_code == 404
+
+
+def test_balance_transactions_are_streamed_page_by_page_per_account(sdk, client):
+    from sandbox.resources import balances
+
+    account = onboarded_account(sdk, client)
+    before = testing.now()
+    for i in range(230):
+        balances.record(
+            account=account.id,
+            type="payout",
+            amount=-i - 1,
+            currency="eur",
+            source=f"po_stream{i:03d}",
+        )
+        if i % 50 == 49:
+            testing.advance(seconds=1)  # several rows per second, as in real traffic
+    balances.record(account="", type="charge", amount=999, currency="eur", source="ch_platform")
+
+    got = list(
+        stripe_gateway.balance_transactions_iter(
+            created_gte=before, created_lt=testing.now() + 1, stripe_account=account.id
+        )
+    )
+    stream = [bt for bt in got if str(bt["source"]).startswith("po_stream")]
+    assert [bt["source"] for bt in stream] == [f"po_stream{i:03d}" for i in reversed(range(230))]
+    assert all(isinstance(bt, dict) for bt in got) and "ch_platform" not in str(got)
+    pages = testing.requests(path="/v1/balance_transactions", method="GET")
+    assert len(pages) == 3 and all(r.account == account.id for r in pages)
+
+    # Stripe failing mid-stream surfaces as the project's error, not the SDK's.
+    stream = stripe_gateway.balance_transactions_iter(
+        created_gte=before, created_lt=testing.now() + 1, stripe_account=account.id
+    )
+    next(stream)
+    testing.fail_next(5, "500", path_prefix="/v1/balance_transactions")
+    with pytest.raises(stripe_gateway.GatewayError):
+        list(stream)
