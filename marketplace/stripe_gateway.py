@@ -405,10 +405,18 @@ def refund_retrieve(*, refund_id: str) -> stripe.Refund:
 
 @translate_errors
 def refund_create(
-    *, charge_id: str, amount: int, order_id: int, reason: str, idempotency_key: str
+    *,
+    charge_id: str,
+    amount: int,
+    order_id: int,
+    reason: str,
+    idempotency_key: str,
+    take_back_seller_share: bool = True,
 ) -> stripe.Refund:
     """Refund ``amount`` of a destination charge; the seller's transfer is reversed and the
-    platform's application fee refunded pro rata, so each side gives back its share.
+    platform's application fee refunded pro rata, so each side gives back its share. With
+    ``take_back_seller_share=False`` neither happens: the platform pays the whole refund from
+    its own balance (the seller's balance cannot cover it).
 
     ``idempotency_key`` is per refund request (``refund-request-7``): a retry or double click
     never refunds twice.
@@ -416,8 +424,8 @@ def refund_create(
     params: stripe.params.RefundCreateParams = {
         "charge": charge_id,
         "amount": amount,
-        "reverse_transfer": True,
-        "refund_application_fee": True,
+        "reverse_transfer": take_back_seller_share,
+        "refund_application_fee": take_back_seller_share,
         "reason": "requested_by_customer",
         "metadata": {"order_id": str(order_id), "reason": reason[:500]},
     }

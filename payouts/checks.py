@@ -159,7 +159,12 @@ def orders_against_ledger() -> Iterator[str]:
 
 def seller_balances() -> Iterator[str]:
     """5. A seller's balance is never negative unless a dispute says so, and the pre-aggregated
-    balance the seller page shows equals the sum of the seller's entries."""
+    balance the seller page shows equals the sum of the seller's entries.
+
+    Refunds keep to it by refusing to take back more than the seller holds (or being paid by the
+    platform, ``refund_request_create``); a negative balance without a dispute means money left
+    the seller some other way (two refunds of different sales at the same moment, a reversal
+    made in Stripe's dashboard) and is for an admin to look at."""
     disputed = set(
         LedgerTransaction.objects.filter(kind=K.DISPUTE_FUNDS_WITHDRAWN, seller__isnull=False)
         .values_list("seller_id", flat=True)

@@ -178,14 +178,22 @@ class RefundForm(forms.Form):
     amount = forms.CharField(help_text="In major units, e.g. 12.50; at most what remains")
     reason = forms.ChoiceField(choices=[])
     note = forms.CharField(max_length=500, required=False, widget=forms.TextInput)
+    platform_covers = forms.BooleanField(
+        required=False,
+        label="Refund from the platform's balance",
+        help_text="The seller keeps their share and the platform keeps nothing of its fee: use "
+        "it when the seller's balance has been paid out",
+    )
     client_token = forms.UUIDField(widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, currency: str, staff: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from payouts.models import RefundRequest
 
         self.currency = currency
         self.fields["reason"].choices = RefundRequest.Reason.choices  # type: ignore[attr-defined]
+        if not staff:  # only staff may pay a refund from the platform's balance
+            del self.fields["platform_covers"]
 
     def clean_amount(self) -> int:
         try:

@@ -437,6 +437,10 @@ class RefundRequest(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+    platform_covers = models.BooleanField(
+        default=False,
+        help_text="Paid from the platform's balance: the seller's share was not taken back",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     stripe_refund_id = models.CharField(max_length=255, blank=True)
     error = models.CharField(max_length=500, blank=True)

@@ -200,6 +200,27 @@ def failed_payouts_for_staff(*, user: Any) -> QuerySet[Payout]:
     return Payout.objects.filter(status=Payout.Status.FAILED).select_related("seller")
 
 
+def sellers_in_debt(*, user: Any) -> list[tuple[Seller, str, int]]:
+    """Staff: (seller, currency, balance) for every seller whose ledger balance is below zero in
+    one of the marketplace's currencies: what a lost dispute or a late reversal left the seller
+    owing, which Stripe recovers from their next sales or their bank."""
+    from django.conf import settings
+    from django.db.models import Q
+
+    staff_only(user)
+    currencies = list(settings.MARKETPLACE_CURRENCIES)
+    owing = Q()
+    for currency in currencies:
+        owing |= Q(**{f"ledger__{currency}__lt": 0})
+    rows = SellerBalance.objects.filter(owing).select_related("seller")[:100] if currencies else []
+    return [
+        (row.seller, currency, int(row.ledger[currency]))
+        for row in rows
+        for currency in currencies
+        if int(row.ledger.get(currency, 0)) < 0
+    ]
+
+
 def refundable_sales(*, user: Any) -> QuerySet[LedgerTransaction]:
     """Sales (ledger charges) the user may refund: a seller's own; everyone's for staff."""
     qs = LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.CHARGE).select_related(

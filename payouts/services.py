@@ -1100,6 +1100,31 @@ def refundable_of(*, charge_id: str) -> Refundable | None:
     )
 
 
+def seller_share_of_refund(*, charge_id: str, seller_id: int, amount: int) -> int:
+    """What a refund of ``amount`` on a sale takes back from the seller's balance, from the
+    ledger: Stripe reverses the transfer and refunds the application fee pro rata to the refund
+    (``round_half_up(share * amount / captured)``, as the sandbox does), and a refund of all
+    that remains takes back all the seller still holds from the sale. Within a minor unit of
+    Stripe's figure for a partial refund."""
+    refundable = refundable_of(charge_id=charge_id)
+    if refundable is None or refundable.captured <= 0:
+        return 0
+    rows = (
+        LedgerEntry.objects.filter(
+            transaction__charge_id=charge_id, account=seller_balance_account(seller_id)
+        )
+        .values("transaction__kind")
+        .annotate(total=Sum("amount"))
+    )
+    by_kind = {row["transaction__kind"]: int(row["total"]) for row in rows}
+    K = LedgerTransaction.Kind
+    sold_net = by_kind.get(K.TRANSFER, 0) + by_kind.get(K.APPLICATION_FEE, 0)
+    still_held = sold_net + by_kind.get(K.TRANSFER_REVERSAL, 0) + by_kind.get(K.FEE_REFUND, 0)
+    if amount >= refundable.remaining:
+        return max(still_held, 0)
+    return max(min(round_half_up(sold_net * amount, refundable.captured), still_held), 0)
+
+
 def refund_request_create(
     *,
     actor: Any,
@@ -1108,6 +1133,7 @@ def refund_request_create(
     reason: str,
     client_token: Any,
     note: str = "",
+    platform_covers: bool = False,
 ) -> Any:
     """Refund ``amount`` (minor units) of a paid sale, in full or in part, through Stripe.
 
@@ -1118,6 +1144,12 @@ def refund_request_create(
     locked; the second waits and then sees the first), the same form submitted twice
     (``client_token``). Stripe reverses the seller's transfer and refunds the platform's fee pro
     rata (``reverse_transfer``, ``refund_application_fee``); the idempotency key is the request's.
+
+    A seller's balance never goes negative through a refund (design section 4, invariant 5):
+    when the seller's share of the refund is more than their balance holds (it has been paid
+    out), the seller is refused and told to ask the platform team, and staff are refused unless
+    they choose ``platform_covers``: then nothing is reversed or refunded from the seller, and
+    the platform pays the refund from its own balance. Only staff may choose it.
     Side effects: a RefundRequest row with Stripe's answer; the ledger records the refund at once
     (and again, harmlessly, from Stripe's events).
     """
@@ -1130,6 +1162,8 @@ def refund_request_create(
         raise UserFacingError("Choose a reason for the refund.", field="reason")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise UserFacingError("Enter an amount above zero.", field="amount")
+    if platform_covers and not getattr(actor, "is_staff", False):
+        raise PermissionDenied("only staff refund from the platform's balance")
     with transaction.atomic():
         sale = (
             LedgerTransaction.objects.select_for_update(of=("self",))
@@ -1167,6 +1201,10 @@ def refund_request_create(
                 else "This order is already fully refunded.",
                 field="amount",
             )
+        if sale.seller is not None and not platform_covers:
+            _refuse_refund_beyond_balance(
+                seller=sale.seller, charge_id=charge_id, amount=amount, is_staff=is_staff
+            )
         request = RefundRequest.objects.create(
             client_token=client_token,
             charge_id=charge_id,
@@ -1177,6 +1215,7 @@ def refund_request_create(
             reason=reason,
             note=note[:500],
             requested_by=actor,
+            platform_covers=platform_covers,
         )
         try:
             refund = gw.refund_create(
@@ -1185,6 +1224,7 @@ def refund_request_create(
                 order_id=sale.order_id or 0,
                 reason=reason,
                 idempotency_key=gw.idempotency_key("refund-request", request.pk),
+                take_back_seller_share=not platform_covers,
             )
         except gw.GatewayError as exc:
             request.status = RefundRequest.Status.FAILED
@@ -1199,3 +1239,31 @@ def refund_request_create(
     with contextlib.suppress(gw.GatewayError, LedgerError):
         ledger_sync_charge(charge_id=charge_id)
     return request
+
+
+def _refuse_refund_beyond_balance(
+    *, seller: Seller, charge_id: str, amount: int, is_staff: bool
+) -> None:
+    """Raise ``UserFacingError`` when the seller's share of this refund is more than the
+    seller's ledger balance in the sale's currency holds."""
+    share = seller_share_of_refund(charge_id=charge_id, seller_id=seller.pk, amount=amount)
+    if share <= 0:
+        return
+    currency = (refundable_of(charge_id=charge_id) or Refundable(0, 0, "")).currency
+    row = SellerBalance.objects.filter(seller=seller).first()
+    held = int((row.ledger if row else {}).get(currency, 0))
+    if share <= held:
+        return
+    share_label, held_label = _money_label(share, currency), _money_label(max(held, 0), currency)
+    if is_staff:
+        raise UserFacingError(
+            f"This refund takes {share_label} back from the seller, whose balance holds "
+            f"{held_label} (the rest has been paid out). Refund from the platform's balance "
+            "instead, or refund less.",
+            field="platform_covers",
+        )
+    raise UserFacingError(
+        f"This refund takes {share_label} of your share back, and your balance holds "
+        f"{held_label} (the rest has been paid out to your bank). Ask the platform team to "
+        "refund this order, or refund less."
+    )

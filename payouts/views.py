@@ -419,6 +419,7 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
     form = RefundForm(
         request.POST or None,
         currency=refundable.currency,
+        staff=request.user.is_staff,
         initial={
             "client_token": uuid.uuid4(),
             "amount": Money(refundable.remaining, refundable.currency).major_str(),
@@ -434,9 +435,11 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
                 reason=data["reason"],
                 note=data.get("note") or "",
                 client_token=data["client_token"],
+                platform_covers=bool(data.get("platform_covers")),
             )
         except UserFacingError as exc:
-            form.add_error("amount" if exc.field == "amount" else None, exc.message)
+            field = exc.field if exc.field in form.fields else None
+            form.add_error(field, exc.message)
         except PermissionDenied:
             raise Http404("No such sale") from None
         else:
@@ -444,10 +447,14 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
                 request, f"Refund of {Money(data['amount'], refundable.currency)} sent to Stripe."
             )
             return redirect("payouts:refunds")
+    held = None
+    if sale.seller is not None:
+        row = selectors.seller_balance_row(seller=sale.seller)
+        held = int((row.ledger if row else {}).get(refundable.currency, 0))
     return render(
         request,
         "payouts/refund_form.html",
-        {"form": form, "sale": sale, "refundable": refundable},
+        {"form": form, "sale": sale, "refundable": refundable, "seller_holds": held},
     )
 
 
@@ -474,6 +481,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 d for d in selectors.disputes_for_staff(user=request.user)[:200] if d.is_open
             ],
             "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:20],
+            "in_debt": selectors.sellers_in_debt(user=request.user),
             "failed_events": StripeEvent.objects.filter(
                 status__in=[StripeEvent.Status.FAILED, StripeEvent.Status.DEAD]
             ).count(),

@@ -180,7 +180,9 @@ class FakeStripe:
         self.idempotency[idempotency_key] = reversal
         return reversal
 
-    def refund_create(self, *, charge_id, amount, order_id, reason, idempotency_key):
+    def refund_create(
+        self, *, charge_id, amount, order_id, reason, idempotency_key, take_back_seller_share=True
+    ):
         self._check("refund_create")
         if idempotency_key in self.idempotency:
             return self.idempotency[idempotency_key]
@@ -203,12 +205,17 @@ class FakeStripe:
         }
         transfer = self.transfers[charge["transfer"]]
         fee = self.fees[charge["application_fee"]]
-        reversal_amount = pro_rata_part(
-            share=transfer["amount"], refunded_before=before, refunded_now=amount, captured=captured
-        )
-        fee_back = pro_rata_part(
-            share=fee["amount"], refunded_before=before, refunded_now=amount, captured=captured
-        )
+        reversal_amount = fee_back = 0
+        if take_back_seller_share:
+            reversal_amount = pro_rata_part(
+                share=transfer["amount"],
+                refunded_before=before,
+                refunded_now=amount,
+                captured=captured,
+            )
+            fee_back = pro_rata_part(
+                share=fee["amount"], refunded_before=before, refunded_now=amount, captured=captured
+            )
         charge["amount_refunded"] += amount
         self.refunds[refund["id"]] = refund
         if reversal_amount:

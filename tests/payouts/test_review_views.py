@@ -147,3 +147,23 @@ def test_dashboard_charts_and_counts(client, staff, sales, fake_stripe):
     assert "<svg" in html and "1</strong> open dispute" in html
     client.force_login(sales["ada"].user)
     assert client.get("/money/dashboard/").status_code == 404
+
+
+def test_dashboard_lists_sellers_whose_balance_is_below_zero(client, staff, sales):
+    from payouts.models import LedgerTransaction
+    from payouts.services import ledger_record, movement_postings
+
+    owing = SellerFactory(display_name="Owing Shop")
+    ledger_record(  # paid out 7.50 more than it ever held (as after a lost dispute)
+        kind=LedgerTransaction.Kind.PAYOUT,
+        stripe_object_id="po_overdrawn",
+        seller=owing,
+        postings=movement_postings(
+            kind=LedgerTransaction.Kind.PAYOUT, amount=750, currency="eur", seller_id=owing.pk
+        ),
+        occurred_at=timezone.now(),
+    )
+    client.force_login(staff)
+    html = client.get("/money/dashboard/").content.decode()
+    assert "Sellers owing money" in html and "Owing Shop" in html and "-€7.50" in html
+    assert str(sales["ada"]) not in html.split("Sellers owing money")[1].split("Last 30")[0]
