@@ -1,7 +1,7 @@
 """Reconciliation of N balance transactions from the sandbox (default N = 10,000 and 50,000).
 
 Workload: N platform balance transactions (type ``charge``) stored in the sandbox, each with its
-ledger transaction on our side, all in one day; ``reconcile`` pages through them with the SDK
+ledger transaction and two entries on our side, all in one day; ``reconcile`` pages through them with the SDK
 (100 per request) and checks them against the ledger. Reported per N: peak Python memory of the
 reconciliation (tracemalloc; flat in N is the claim), rows per second, and the baseline measured in
 the same run: rows per second of a bare bulk insert of the same N rows (the sandbox's own
@@ -97,13 +97,33 @@ def fill(lo: int, hi: int) -> float:
             BalanceEntry.objects.bulk_create(entries)
             bare += time.perf_counter() - t0
             with connection.cursor() as cursor:
+                # Our side, as ledger_record writes it: a transaction and its two entries (the
+                # ids are set here, the bench database being fresh, so entries can point at them).
                 cursor.executemany(
-                    "INSERT INTO payouts_ledgertransaction (kind, stripe_object_id, seller_id, "
-                    "order_id, charge_id, description, occurred_at, recorded_at) "
-                    "VALUES ('charge', %s, NULL, NULL, %s, '', %s, %s)",
+                    "INSERT INTO payouts_ledgertransaction (id, kind, stripe_object_id, "
+                    "seller_id, order_id, charge_id, description, occurred_at, recorded_at) "
+                    "VALUES (%s, 'charge', %s, NULL, NULL, %s, '', %s, %s)",
                     [
-                        (f"ch_bench{i:09d}", f"ch_bench{i:09d}", DAY + timedelta(hours=2), DAY)
+                        (
+                            i + 1,
+                            f"ch_bench{i:09d}",
+                            f"ch_bench{i:09d}",
+                            DAY + timedelta(hours=2),
+                            DAY,
+                        )
                         for i in range(start, stop)
+                    ],
+                )
+                cursor.executemany(
+                    "INSERT INTO payouts_ledgerentry (transaction_id, account, seller_id, amount, "
+                    "currency, created_at) VALUES (%s, %s, NULL, %s, 'eur', %s)",
+                    [
+                        row
+                        for i in range(start, stop)
+                        for row in (
+                            (i + 1, "buyer:payments", -1000, DAY),
+                            (i + 1, "platform:stripe_balance", 1000, DAY),
+                        )
                     ],
                 )
     return bare

@@ -97,6 +97,7 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         "stripe_transactions",
         "missing_in_ledger",
         "missing_in_stripe",
+        "amount_mismatches",
     )
     list_filter = ("status",)
 

@@ -374,6 +374,9 @@ class ReconciliationRun(models.Model):
     stripe_transactions = models.PositiveBigIntegerField(default=0)
     missing_in_ledger = models.PositiveBigIntegerField(default=0)
     missing_in_stripe = models.PositiveBigIntegerField(default=0)
+    amount_mismatches = models.PositiveBigIntegerField(
+        default=0, help_text="Movements on both sides whose amount or currency differ"
+    )
     unreadable_accounts = models.PositiveIntegerField(default=0)
     # The first issues found, as lines (the counts above are complete).
     issues = models.JSONField(default=list)

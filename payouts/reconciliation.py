@@ -4,6 +4,12 @@ transaction its Stripe movement (design section 4, invariant 7).
 Streams Stripe's balance transactions page by page (the gateway's iterator fetches 100 at a
 time), checks each batch against the ledger with one query, and keeps the sources met as scratch
 rows, so memory stays flat in the number of transactions.
+
+A movement found on both sides is also compared by amount and currency: the ledger transaction
+moved ``|amount|`` of the balance transaction (for a dispute, whose balance transaction carries
+the dispute fee, the platform's leg equals its ``net``). Stripe's processing fee on a charge is
+not in the ledger and not compared. A balance transaction converted from another currency
+(``exchange_rate`` set) is matched but not compared.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from marketplace import stripe_gateway
-from payouts.models import LedgerTransaction, ReconciliationRun, ReconciliationSeen
+from payouts.models import LedgerEntry, LedgerTransaction, ReconciliationRun, ReconciliationSeen
+from payouts.services import PLATFORM_BALANCE
 from sellers.models import Seller
 
 K = LedgerTransaction.Kind
@@ -63,6 +70,27 @@ def expected_kind(bt: dict[str, Any], *, connected: bool) -> str | None:
     return PLATFORM_TYPES.get(bt_type)
 
 
+DISPUTE_KINDS = {K.DISPUTE_FUNDS_WITHDRAWN, K.DISPUTE_FUNDS_REINSTATED}
+
+
+def amount_mismatch(bt: dict[str, Any], kind: str, ledger: dict[str, Any]) -> str | None:
+    """Why the ledger's side of a matched movement disagrees with Stripe's, or None.
+    ``ledger``: the transaction's ``currency``, ``moved`` (sum of its positive legs) and
+    ``platform`` (its leg on the platform's balance)."""
+    currency = str(bt.get("currency") or "").lower()
+    if bt.get("exchange_rate") is not None:
+        return None
+    if ledger["currency"] != currency:
+        return f"currency {currency.upper()} but the ledger has {ledger['currency'].upper()}"
+    if kind in DISPUTE_KINDS:
+        expected, found = int(bt.get("net") or 0), int(ledger["platform"] or 0)
+    else:
+        expected, found = abs(int(bt.get("amount") or 0)), int(ledger["moved"] or 0)
+    if expected != found:
+        return f"amount {expected} but the ledger moved {found}"
+    return None
+
+
 def _plain(obj: Any) -> dict[str, Any]:
     return obj if isinstance(obj, dict) else dict(obj.to_dict())
 
@@ -94,9 +122,10 @@ def reconcile(
         if len(issues) < MAX_ISSUES_KEPT:
             issues.append(line)
 
+    chosen = list(accounts) if accounts is not None else None
     connected: Iterable[Any] = (
-        accounts
-        if accounts is not None
+        chosen
+        if chosen is not None
         else Seller.objects.exclude(stripe_account_id__isnull=True)
         .exclude(stripe_account_id="")
         .values_list("stripe_account_id", flat=True)
@@ -116,11 +145,15 @@ def reconcile(
         seen = ReconciliationSeen.objects.filter(
             run=run, kind=OuterRef("kind"), stripe_object_id=OuterRef("stripe_object_id")
         )
-        orphans = (
-            LedgerTransaction.objects.filter(
-                occurred_at__gte=start, occurred_at__lt=end, kind__in=RECONCILED_KINDS
+        in_period = LedgerTransaction.objects.filter(
+            occurred_at__gte=start, occurred_at__lt=end, kind__in=RECONCILED_KINDS
+        )
+        if chosen is not None:  # connected accounts not read: their payouts are not compared
+            in_period = in_period.exclude(
+                Q(kind__in=set(CONNECTED_TYPES.values())) & ~Q(seller__stripe_account_id__in=chosen)
             )
-            .exclude(Exists(seen))
+        orphans = (
+            in_period.exclude(Exists(seen))
             .values_list("kind", "stripe_object_id")
             .iterator(chunk_size=2000)
         )
@@ -133,7 +166,10 @@ def reconcile(
     else:
         run.status = (
             ReconciliationRun.Status.MISMATCHES
-            if run.missing_in_ledger or run.missing_in_stripe or run.unreadable_accounts
+            if run.missing_in_ledger
+            or run.missing_in_stripe
+            or run.amount_mismatches
+            or run.unreadable_accounts
             else ReconciliationRun.Status.CLEAN
         )
     finally:
@@ -164,20 +200,30 @@ def _reconcile_scope(
         if not wanted:
             continue
         sources = {source for _, source, _ in wanted}
-        known = set(
-            LedgerTransaction.objects.filter(stripe_object_id__in=sources).values_list(
-                "kind", "stripe_object_id"
+        known = {
+            (row["transaction__kind"], row["transaction__stripe_object_id"]): row
+            for row in LedgerEntry.objects.filter(transaction__stripe_object_id__in=sources)
+            .values("transaction__kind", "transaction__stripe_object_id", "currency")
+            .annotate(
+                moved=Sum("amount", filter=Q(amount__gt=0)),
+                platform=Sum("amount", filter=Q(account=PLATFORM_BALANCE)),
             )
-        )
+        }
         for kind, source, bt in wanted:
-            if (kind, source) not in known:
+            where = f" on {account}" if account else ""
+            what = (
+                f"Stripe {bt.get('type')} {source}{where} ({bt.get('amount')} "
+                f"{str(bt.get('currency', '')).upper()}, {bt.get('id')})"
+            )
+            ledger = known.get((kind, source))
+            if ledger is None:
                 run.missing_in_ledger += 1
-                where = f" on {account}" if account else ""
-                issue(
-                    f"Stripe {bt.get('type')} {source}{where} ({bt.get('amount')} "
-                    f"{str(bt.get('currency', '')).upper()}, {bt.get('id')}) has no "
-                    f"ledger {kind} transaction"
-                )
+                issue(f"{what} has no ledger {kind} transaction")
+                continue
+            why = amount_mismatch(bt, kind, ledger)
+            if why is not None:
+                run.amount_mismatches += 1
+                issue(f"{what}: {why}")
         ReconciliationSeen.objects.bulk_create(
             ReconciliationSeen(run=run, kind=kind, stripe_object_id=source)
             for kind, source, _ in wanted

@@ -112,7 +112,9 @@ def test_staff_see_the_report_others_get_404(client, staff, monkeypatch):
         occurred_at=datetime(2026, 1, 1, 12, tzinfo=UTC),
     )
     reconcile(
-        start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 1, 2, tzinfo=UTC), accounts=[]
+        start=datetime(2026, 1, 1, tzinfo=UTC),
+        end=datetime(2026, 1, 2, tzinfo=UTC),
+        accounts=[seller.stripe_account_id],
     )
     client.force_login(staff)
     html = client.get("/money/reconciliation/").content.decode()
@@ -157,3 +159,62 @@ def test_balance_transactions_are_streamed_page_by_page_per_account(sdk, client)
     testing.fail_next(5, "500", path_prefix="/v1/balance_transactions")
     with pytest.raises(stripe_gateway.GatewayError):
         list(stream)
+
+
+def test_amounts_that_differ_are_reported(sdk, client):
+    account = onboarded_account(sdk, client)
+    seller = SellerFactory(stripe_account_id=account.id)
+    pi = destination_intent(sdk, account.id, amount=2000, fee=200)
+    # The ledger learnt of the charge with the wrong amount (a bug in a handler, say) ...
+    ledger_record(
+        kind=LedgerTransaction.Kind.CHARGE,
+        stripe_object_id=pi.latest_charge,
+        seller=seller,
+        charge_id=pi.latest_charge,
+        postings=movement_postings(kind=LedgerTransaction.Kind.CHARGE, amount=1990, currency="eur"),
+        occurred_at=datetime.fromtimestamp(testing.now(), tz=UTC),
+    )
+    feed_events(set(), random.Random(2))  # ... and everything else right.
+    start, end = window()
+    run = reconcile(start=start, end=end)
+    assert run.status == "mismatches"
+    assert (run.missing_in_ledger, run.missing_in_stripe, run.amount_mismatches) == (0, 0, 1)
+    assert f"charge {pi.latest_charge}" in run.issues[0]
+    assert "amount 2000 but the ledger moved 1990" in run.issues[0]
+
+
+def test_amount_mismatch_rules():
+    from payouts.reconciliation import amount_mismatch
+
+    ledger = {"currency": "eur", "moved": 500, "platform": -500}
+    refund = {"type": "refund", "amount": -500, "net": -500, "currency": "eur"}
+    assert amount_mismatch(refund, "refund", ledger) is None
+    assert "currency USD" in amount_mismatch({**refund, "currency": "usd"}, "refund", ledger)
+    # Converted from another currency: matched, not compared.
+    assert (
+        amount_mismatch({**refund, "amount": -470, "exchange_rate": 0.94}, "refund", ledger) is None
+    )
+    # A dispute's balance transaction carries the dispute fee: the platform's leg is its net.
+    withdrawal = {"amount": -2000, "fee": 1500, "net": -3500, "currency": "eur"}
+    disputed = {"currency": "eur", "moved": 3500, "platform": -3500}
+    assert amount_mismatch(withdrawal, "dispute_funds_withdrawn", disputed) is None
+    assert "3500" in amount_mismatch(
+        {**withdrawal, "net": -2000}, "dispute_funds_withdrawn", disputed
+    )
+
+
+def test_payouts_of_accounts_not_read_are_not_called_missing(monkeypatch):
+    monkeypatch.setattr(stripe_gateway, "balance_transactions_iter", lambda **kw: iter([]))
+    seller = SellerFactory()
+    ledger_record(
+        kind=LedgerTransaction.Kind.PAYOUT,
+        stripe_object_id="po_elsewhere",
+        seller=seller,
+        postings=movement_postings(
+            kind=LedgerTransaction.Kind.PAYOUT, amount=5, currency="eur", seller_id=seller.pk
+        ),
+        occurred_at=datetime(2026, 1, 1, 12, tzinfo=UTC),
+    )
+    day = {"start": datetime(2026, 1, 1, tzinfo=UTC), "end": datetime(2026, 1, 2, tzinfo=UTC)}
+    assert reconcile(**day, accounts=[]).status == "clean"  # the platform only
+    assert reconcile(**day, accounts=[seller.stripe_account_id]).missing_in_stripe == 1

@@ -1,11 +1,16 @@
 """Stateful property test against the sandbox: random sales (some later disputed), partial
-refunds and days passing (automatic payouts); after every step the sandbox's events are handed
-to our handlers duplicated and shuffled, and the ledger's invariants hold and its seller balance
-equals the sandbox's balance of the connected account."""
+refunds asked by the seller or by staff (through ``refund_request_create``, so the policy that a
+refund never overdraws the seller is exercised: refused refunds are paid by the platform) and
+days passing (automatic payouts); after every step the sandbox's events are handed to our
+handlers duplicated and shuffled, the ledger's invariants hold, its seller balance equals the
+sandbox's balance of the connected account, and reconciliation with the sandbox is clean,
+amounts included."""
 
 from __future__ import annotations
 
 import random
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
@@ -14,11 +19,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from marketplace import stripe_gateway
+from marketplace.errors import UserFacingError
 from payouts.checks import ledger_violations
 from payouts.models import SellerBalance
+from payouts.reconciliation import reconcile
+from payouts.services import refund_request_create
 from sandbox import testing
-from tests.payouts.factories import SellerFactory
-from tests.payouts.fake_stripe import _id as unique
+from tests.payouts.factories import SellerFactory, StaffFactory
 from tests.payouts.test_sandbox_money import feed_events
 from tests.sandbox.payhelpers import balance, destination_intent, onboarded_account
 
@@ -30,7 +37,9 @@ class MoneyMachine(RuleBasedStateMachine):
         self.sdk = testing.stripe_client()
         self.account = onboarded_account(self.sdk, Client())
         self.seller = SellerFactory(stripe_account_id=self.account.id)
+        self.staff = StaffFactory()
         self.rng, self.seen, self.charges = random.Random(seed), set(), []
+        self.covered = 0
 
     @rule(amount=st.integers(100, 50_000), bps=st.integers(0, 3000), disputed=st.booleans())
     def sale(self, amount, bps, disputed):
@@ -44,27 +53,38 @@ class MoneyMachine(RuleBasedStateMachine):
         )
         self.charges.append((pi.latest_charge, disputed))
 
-    @rule(fraction=st.integers(1, 100), pick=st.integers(0, 1000))
-    def refund(self, fraction, pick):
+    @rule(fraction=st.integers(1, 100), pick=st.integers(0, 1000), by_staff=st.booleans())
+    def refund(self, fraction, pick, by_staff):
         candidates = [c for c, disputed in self.charges if not disputed]
         if not candidates:
             return
         charge_id = candidates[pick % len(candidates)]
         charge = self.sdk.v1.charges.retrieve(charge_id)
-        held = sum(balance(self.sdk, self.account.id))
         left = charge.amount - charge.amount_refunded
-        amount = min(max(left * fraction // 100, 1), left, held)
+        amount = min(max(left * fraction // 100, 1), left)
         if amount <= 0:
             return
-        stripe_gateway.refund_create(
-            charge_id=charge_id,
-            amount=amount,
-            order_id=0,
-            reason="r",
-            idempotency_key=unique("refund-request"),
-        )
+        actor = self.staff if by_staff else self.seller.user
 
-    @rule(days=st.integers(0, 4))
+        def ask(**extra):
+            return refund_request_create(
+                actor=actor,
+                charge_id=charge_id,
+                amount=amount,
+                reason="damaged",
+                client_token=uuid.uuid4(),
+                **extra,
+            )
+
+        try:
+            ask()
+        except UserFacingError as refused:
+            assert "paid out" in refused.message, refused.message
+            if by_staff:  # the platform pays it; the seller keeps their share
+                ask(platform_covers=True)
+                self.covered += 1
+
+    @rule(days=st.integers(0, 9))
     def time_passes(self, days):
         testing.advance(days=days, minutes=3)
 
@@ -82,6 +102,12 @@ class MoneyMachine(RuleBasedStateMachine):
         row = SellerBalance.objects.filter(seller=self.seller).first()
         ours = row.ledger.get("eur", 0) if row else 0
         assert ours == sum(balance(self.sdk, self.account.id))
+        run = reconcile(
+            start=datetime(2000, 1, 1, tzinfo=UTC),
+            end=datetime(2100, 1, 1, tzinfo=UTC),
+            accounts=[self.account.id],
+        )
+        assert run.status == "clean", run.issues
 
     def teardown(self):
         import os

@@ -43,7 +43,8 @@ class Command(BaseCommand):
         summary = (
             f"{run.stripe_transactions} Stripe balance transactions, "
             f"{run.missing_in_ledger} without ledger entries, "
-            f"{run.missing_in_stripe} ledger entries without Stripe movement"
+            f"{run.missing_in_stripe} ledger entries without Stripe movement, "
+            f"{run.amount_mismatches} with amounts that differ"
         )
         if run.status == run.Status.FAILED:
             raise CommandError(f"reconciliation failed: {run.error}")
