@@ -64,8 +64,11 @@ class Order(models.Model):
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
-    # The reservation (and the Checkout Session) end at this time.
+    # The reservation (and the Checkout Session) end at this time; while a delayed payment
+    # (SEPA Direct Debit) is processing, the end of the time the bank may take.
     expires_at = models.DateTimeField()
+    # When Checkout completed with a delayed payment method still to clear (None otherwise).
+    payment_processing_since = models.DateTimeField(null=True, blank=True)
     # Number of failed attempts to create the Checkout Session (each retry uses a new key).
     checkout_attempts = models.PositiveSmallIntegerField(default=0)
     checkout_last_error = models.CharField(max_length=255, blank=True)

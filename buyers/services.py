@@ -200,6 +200,10 @@ def order_checkout_url(*, order_id: int) -> str:
         if order.status in Order.CONSUMED_STOCK:
             raise UserFacingError("This order is already paid.")
         raise UserFacingError("This order can no longer be paid; please order again.")
+    if order.payment_processing_since is not None:
+        raise UserFacingError(
+            "Your bank payment for this order is already on its way; there is nothing more to pay."
+        )
     now = timezone.now()
     if order.expires_at <= now:
         # Past its deadline: the session (if any) is expired in Stripe and the units released.
@@ -346,8 +350,10 @@ def order_fulfil(*, checkout_session_id: str) -> Order | None:
       buyer and the seller are emailed after commit. If the order's reservation was already
       released (canceled or expired) and the stock is gone meanwhile, the payment is refunded
       in full (transfer reversed, fee refunded) and the buyer is told.
-    - complete and unpaid (a delayed payment method): nothing yet; the
-      ``async_payment_succeeded`` / ``failed`` events decide.
+    - complete and unpaid (a delayed payment method): the order is marked as processing
+      (``payment_processing_since``) and its units stay reserved for
+      ``ORDER_DELAYED_PAYMENT_WINDOW``, so the stale-order job leaves it alone while the bank
+      works; the ``async_payment_succeeded`` / ``failed`` events decide.
     - expired: the reservation of a pending order is released.
     - open: nothing.
 
@@ -396,13 +402,22 @@ def order_fulfil(*, checkout_session_id: str) -> Order | None:
                 canceled = order.cancel_requested_at is not None
                 _release(order, Order.Status.CANCELED if canceled else Order.Status.EXPIRED)
             return order
-        if session.status != "complete" or session.payment_status not in (
-            "paid",
-            "no_payment_required",
-        ):
+        if session.status != "complete":
+            return order
+        if session.payment_status not in ("paid", "no_payment_required"):
+            if order.status == Order.Status.PENDING:
+                _mark_payment_processing(order)
             return order
         _record_payment(order, session)
         return order
+
+
+def _mark_payment_processing(order: Order) -> None:
+    """The buyer completed Checkout with a delayed payment method (locked, pending order)."""
+    now = timezone.now()
+    order.payment_processing_since = order.payment_processing_since or now
+    order.expires_at = max(order.expires_at, now + settings.ORDER_DELAYED_PAYMENT_WINDOW)
+    order.save(update_fields=["payment_processing_since", "expires_at", "updated_at"])
 
 
 def _release(order: Order, status: str) -> None:

@@ -165,7 +165,13 @@ def order_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 def _cancel(request: HtmxHttpRequest, order: Order) -> HttpResponse:
     order = services.order_close(order_id=order.pk, status=Order.Status.CANCELED)
-    if order.status == Order.Status.CANCELED:
+    if order.status == Order.Status.PENDING and order.payment_processing_since:
+        messages.warning(
+            request,
+            "Your bank payment is already on its way and cannot be canceled; once it clears, "
+            "the seller can refund you.",
+        )
+    elif order.status == Order.Status.CANCELED:
         messages.info(request, "Your order was canceled; nothing was charged.")
     elif order.status == Order.Status.PENDING:
         messages.warning(

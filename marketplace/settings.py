@@ -227,6 +227,11 @@ MARKETPLACE_DEFAULT_FEE_BPS = env_int("MARKETPLACE_DEFAULT_FEE_BPS", 1000, minim
 MARKETPLACE_DEFAULT_FEE_FIXED = env_int("MARKETPLACE_DEFAULT_FEE_FIXED", 30, minimum=0)
 MARKETPLACE_REFUND_WINDOW = timedelta(days=env_int("MARKETPLACE_REFUND_WINDOW_DAYS", 30, minimum=0))
 CHECKOUT_EXPIRY = timedelta(minutes=30)
+# How long an order waits for a delayed payment (SEPA Direct Debit: up to 14 days) before the
+# stale-order job asks Stripe about it again; the async payment events usually decide first.
+ORDER_DELAYED_PAYMENT_WINDOW = timedelta(
+    days=env_int("ORDER_DELAYED_PAYMENT_WINDOW_DAYS", 14, minimum=1)
+)
 # Countries Checkout collects a shipping address for (ISO codes, comma-separated; empty: none).
 CHECKOUT_SHIPPING_COUNTRIES = [c.upper() for c in env_list("CHECKOUT_SHIPPING_COUNTRIES", [])]
 # Most units of one listing a buyer may take in one order.

@@ -63,16 +63,33 @@ def test_sepa_order_stays_pending_until_the_debit_succeeds(
     assert event_status("checkout.session.completed") == StripeEvent.Status.SUCCEEDED
     order = Order.objects.get()
     assert order.status == Order.Status.PENDING and stock(shop) == (2, 0)
-    page = buyer_client.get(path_of(response["Location"]), follow=True)
-    assert "confirming your payment" in page.content.decode()
+    assert order.payment_processing_since is not None
+    # Held for the time the bank may take, not for the 30 minutes of a card checkout.
+    assert order.expires_at > timezone.now() + timedelta(days=13)
+    page = buyer_client.get(path_of(response["Location"]), follow=True).content.decode()
+    assert "Your bank payment (SEPA Direct Debit) is on its way" in page
+    assert "Bank payment processing" in page and "hx-trigger" not in page  # no polling
+    assert "Cancel order" not in page and "Continue to payment" not in page
     assert Order.objects.get().status == Order.Status.PENDING
     assert mailoutbox == []
+    # The debit is in flight: the buyer can neither cancel nor pay again.
+    detail = reverse("buyers:order_detail", args=[order.pk])
+    page = buyer_client.post(reverse("buyers:order_cancel", args=[order.pk]), follow=True)
+    assert "cannot be canceled" in page.content.decode()
+    page = buyer_client.post(reverse("buyers:order_pay", args=[order.pk]), follow=True)
+    assert "already on its way" in page.content.decode() and page.redirect_chain[-1][0] == detail
+    assert Order.objects.get().status == Order.Status.PENDING and stock(shop) == (2, 0)
 
-    # Our own checkout deadline passing does not drop a payment Stripe is still processing.
+    # The stale-order job leaves it alone while the bank works (no call to Stripe) ...
+    calls = len(testing.requests())
+    assert services.orders_expire_stale() == 0
+    assert len(testing.requests()) == calls
+    # ... and past even that window it asks Stripe, which still says processing: kept.
     Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert services.orders_expire_stale() == 0
     order.refresh_from_db()
     assert order.status == Order.Status.PENDING and stock(shop) == (2, 0)
+    assert order.expires_at > timezone.now() + timedelta(days=13)
 
     testing.advance(minutes=5)  # not due yet
     assert Order.objects.get().status == Order.Status.PENDING and stock(shop) == (2, 0)

@@ -263,7 +263,7 @@ def test_success_page_before_payment_is_confirmed_polls(client, buyer, listing, 
     client.force_login(buyer)
     buy(client, listing)
     order = Order.objects.get()
-    fake_stripe.pay(order.checkout_session_id, payment_status="unpaid")
+    # Stripe has not completed the session yet when the buyer lands on the success page.
     response = client.get(
         reverse("buyers:checkout_success"), {"session_id": order.checkout_session_id}
     )
@@ -271,6 +271,14 @@ def test_success_page_before_payment_is_confirmed_polls(client, buyer, listing, 
     assert "Awaiting payment" in page and 'hx-trigger="every 3s"' in page
     partial = html(client.get(response["Location"], **HTMX))
     assert partial.lstrip().startswith('<section id="order-status"')
+
+    # Completed with a delayed payment method: processing for days, so no polling.
+    fake_stripe.pay(order.checkout_session_id, payment_status="unpaid")
+    response = client.get(
+        reverse("buyers:checkout_success"), {"session_id": order.checkout_session_id}
+    )
+    page = html(client.get(response["Location"]))
+    assert "Bank payment processing" in page and "hx-trigger" not in page
 
 
 def test_cancel_url_releases_the_reservation(client, buyer, listing, fake_stripe):
