@@ -1,7 +1,8 @@
 """Reconciliation of N balance transactions from the sandbox (default N = 10,000 and 50,000).
 
 Workload: N platform balance transactions (type ``charge``) stored in the sandbox, each with its
-ledger transaction and two entries on our side, all in one day; ``reconcile`` pages through them with the SDK
+ledger transactions on our side (the charge and Stripe's processing fee, two entries each), all
+in one day; ``reconcile`` pages through them with the SDK
 (100 per request) and checks them against the ledger. Reported per N: peak Python memory of the
 reconciliation (tracemalloc; flat in N is the claim), rows per second, and the baseline measured in
 the same run: rows per second of a bare bulk insert of the same N rows (the sandbox's own
@@ -87,6 +88,7 @@ def fill(lo: int, hi: int) -> float:
     from sandbox.models import SandboxObject
 
     base = int(DAY.timestamp()) + 3600
+    at = DAY + timedelta(hours=2)
     bare = 0.0
     for start in range(lo, hi, BATCH):
         stop = min(start + BATCH, hi)
@@ -97,21 +99,27 @@ def fill(lo: int, hi: int) -> float:
             BalanceEntry.objects.bulk_create(entries)
             bare += time.perf_counter() - t0
             with connection.cursor() as cursor:
-                # Our side, as ledger_record writes it: a transaction and its two entries (the
-                # ids are set here, the bench database being fresh, so entries can point at them).
+                # Our side, as ledger_sync_charge writes it: per balance transaction, the charge
+                # and Stripe's processing fee, each a transaction with two entries (ids set
+                # here, the bench database being fresh, so entries can point at them).
                 cursor.executemany(
                     "INSERT INTO payouts_ledgertransaction (id, kind, stripe_object_id, "
                     "seller_id, order_id, charge_id, description, occurred_at, recorded_at) "
-                    "VALUES (%s, 'charge', %s, NULL, NULL, %s, '', %s, %s)",
+                    "VALUES (%s, %s, %s, NULL, NULL, %s, '', %s, %s)",
                     [
-                        (
-                            i + 1,
-                            f"ch_bench{i:09d}",
-                            f"ch_bench{i:09d}",
-                            DAY + timedelta(hours=2),
-                            DAY,
-                        )
+                        row
                         for i in range(start, stop)
+                        for row in (
+                            (2 * i + 1, "charge", f"ch_bench{i:09d}", f"ch_bench{i:09d}", at, DAY),
+                            (
+                                2 * i + 2,
+                                "stripe_fee",
+                                f"txn_bench{i:09d}",
+                                f"ch_bench{i:09d}",
+                                at,
+                                DAY,
+                            ),
+                        )
                     ],
                 )
                 cursor.executemany(
@@ -121,8 +129,10 @@ def fill(lo: int, hi: int) -> float:
                         row
                         for i in range(start, stop)
                         for row in (
-                            (i + 1, "buyer:payments", -1000, DAY),
-                            (i + 1, "platform:stripe_balance", 1000, DAY),
+                            (2 * i + 1, "buyer:payments", -1000, DAY),
+                            (2 * i + 1, "platform:stripe_balance", 1000, DAY),
+                            (2 * i + 2, "platform:stripe_balance", -59, DAY),
+                            (2 * i + 2, "stripe:fees", 59, DAY),
                         )
                     ],
                 )

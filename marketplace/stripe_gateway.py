@@ -345,8 +345,10 @@ def balance_retrieve(*, stripe_account: str | None = None) -> stripe.Balance:
 
 @translate_errors
 def charge_retrieve(*, charge_id: str) -> stripe.Charge:
-    """Re-read a charge (amount, refunds, transfer and application fee ids): the source of truth."""
-    return client().v1.charges.retrieve(charge_id)
+    """Re-read a charge (amount, refunds, transfer and application fee ids): the source of truth.
+    Its ``balance_transaction`` is expanded: Stripe's processing fee is there."""
+    params: stripe.params.ChargeRetrieveParams = {"expand": ["balance_transaction"]}
+    return client().v1.charges.retrieve(charge_id, params)
 
 
 @translate_errors

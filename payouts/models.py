@@ -163,9 +163,11 @@ class LedgerTransaction(ImmutableModel):
         PAYOUT = "payout", "Payout"
         PAYOUT_FAILED = "payout_failed", "Payout failed or canceled (returned)"
         ADJUSTMENT = "adjustment", "Adjustment"
+        STRIPE_FEE = "stripe_fee", "Stripe processing fee"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
-    # The Stripe object the movement comes from (ch_, fee_, tr_, re_, fr_, trr_, dp_, po_ ...).
+    # The Stripe object the movement comes from (ch_, fee_, tr_, re_, fr_, trr_, dp_, po_ ...;
+    # txn_ for Stripe's processing fee, which lives on the charge's balance transaction).
     stripe_object_id = models.CharField(max_length=255)
     seller = models.ForeignKey(
         Seller, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_transactions"

@@ -7,8 +7,9 @@ rows, so memory stays flat in the number of transactions.
 
 A movement found on both sides is also compared by amount and currency: the ledger transaction
 moved ``|amount|`` of the balance transaction (for a dispute, whose balance transaction carries
-the dispute fee, the platform's leg equals its ``net``). Stripe's processing fee on a charge is
-not in the ledger and not compared. A balance transaction converted from another currency
+the dispute fee, the platform's leg equals its ``net``). Stripe's processing fee on a charge
+(the balance transaction's ``fee``) is its own ledger transaction, named by the ``txn_`` id, and
+is compared too. A balance transaction converted from another currency
 (``exchange_rate`` set) is matched but not compared.
 """
 
@@ -45,6 +46,7 @@ CONNECTED_TYPES = {
     "payout_cancel": K.PAYOUT_FAILED,
 }
 RECONCILED_KINDS = set(PLATFORM_TYPES.values()) | {
+    K.STRIPE_FEE,
     K.DISPUTE_FUNDS_WITHDRAWN,
     K.DISPUTE_FUNDS_REINSTATED,
     K.PAYOUT,
@@ -84,6 +86,8 @@ def amount_mismatch(bt: dict[str, Any], kind: str, ledger: dict[str, Any]) -> st
         return f"currency {currency.upper()} but the ledger has {ledger['currency'].upper()}"
     if kind in DISPUTE_KINDS:
         expected, found = int(bt.get("net") or 0), int(ledger["platform"] or 0)
+    elif kind == K.STRIPE_FEE:
+        expected, found = int(bt.get("fee") or 0), int(ledger["moved"] or 0)
     else:
         expected, found = abs(int(bt.get("amount") or 0)), int(ledger["moved"] or 0)
     if expected != found:
@@ -197,6 +201,9 @@ def _reconcile_scope(
             kind = expected_kind(bt, connected=account is not None)
             if kind is not None:
                 wanted.append((kind, str(bt["source"]), bt))
+            if kind == K.CHARGE and int(bt.get("fee") or 0) and bt.get("exchange_rate") is None:
+                # Stripe's processing fee: its own ledger transaction, named by the txn_ id.
+                wanted.append((K.STRIPE_FEE, str(bt["id"]), bt))
         if not wanted:
             continue
         sources = {source for _, source, _ in wanted}

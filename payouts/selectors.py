@@ -245,6 +245,7 @@ DASHBOARD_SERIES = {
     "Platform fees (net)": (None, "platform:fees", 1),
     "Refunds": ("refund", "buyer:refunds", 1),
     "Disputes (net)": (None, "buyer:disputes", 1),
+    "Stripe fees": (None, "stripe:fees", 1),
 }
 
 

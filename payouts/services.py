@@ -731,7 +731,8 @@ class ChargeSyncResult:
 def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
     """Bring the ledger in line with everything Stripe did with one destination charge.
 
-    Re-reads from Stripe (never trusting a possibly stale event payload) the charge, its transfer,
+    Re-reads from Stripe (never trusting a possibly stale event payload) the charge (with its
+    balance transaction, for Stripe's processing fee), its transfer,
     its application fee and the fee's refunds, its refunds, the transfer's reversals and its
     disputes, and records every movement not yet in the ledger (``ledger_record`` is idempotent
     on the Stripe object, so running this again, or for duplicated or shuffled events, records
@@ -776,6 +777,25 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
 
     sid = seller.pk if seller else None
     record(K.CHARGE, charge_id, movement_postings(kind=K.CHARGE, amount=amount, currency=currency))
+    # Stripe's processing fee, paid by the platform (destination charges). Only when Stripe
+    # settled the charge in its own currency: a converted fee is in another currency than the
+    # order, and stays with reconciliation's "converted, not compared".
+    processing = charge.get("balance_transaction")
+    if (
+        isinstance(processing, dict)
+        and int(processing.get("fee") or 0) > 0
+        and str(processing.get("currency") or "").lower() == currency
+    ):
+        fee_paid = int(processing["fee"])
+        record(
+            K.STRIPE_FEE,
+            str(processing["id"]),
+            [
+                Posting(PLATFORM_BALANCE, -fee_paid, currency),
+                Posting(STRIPE_FEES, fee_paid, currency),
+            ],
+            processing.get("created"),
+        )
     transferred = 0
     if transfer and seller is not None:
         transferred = int(transfer["amount"])

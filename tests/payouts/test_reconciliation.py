@@ -43,6 +43,15 @@ def test_reconciliation_with_the_sandbox_finds_both_kinds_of_gap(sdk, client):
     clean = reconcile(start=start, end=end)
     assert clean.status == "clean", clean.issues
     assert clean.stripe_transactions >= 6 and clean.missing_in_ledger == 0
+    # Stripe's processing fee is in the ledger, paid from the platform's balance.
+    charge = sdk.v1.charges.retrieve(pi.latest_charge, {"expand": ["balance_transaction"]})
+    assert charge.balance_transaction.fee > 0
+    fee_txn = LedgerTransaction.objects.get(kind="stripe_fee")
+    assert fee_txn.stripe_object_id == charge.balance_transaction.id
+    assert {(e.account, e.amount) for e in fee_txn.entries.all()} == {
+        ("platform:stripe_balance", -charge.balance_transaction.fee),
+        ("stripe:fees", charge.balance_transaction.fee),
+    }
 
     # A movement Stripe made that never reached the ledger (a lost event) ...
     destination_intent(sdk, account.id, amount=700, fee=70)
@@ -58,7 +67,8 @@ def test_reconciliation_with_the_sandbox_finds_both_kinds_of_gap(sdk, client):
     )
     run = reconcile(start=start, end=end)
     assert run.status == "mismatches"
-    assert run.missing_in_ledger == 3  # charge, transfer, application fee of the new sale
+    # charge, Stripe's processing fee, transfer, application fee of the new sale
+    assert run.missing_in_ledger == 4
     assert run.missing_in_stripe == 1
     text = "\n".join(run.issues)
     assert "tr_phantom" in text and "has no ledger charge transaction" in text
