@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from django.db.models import Sum
 from django.test import Client
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -21,9 +22,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from marketplace import stripe_gateway
 from marketplace.errors import UserFacingError
 from payouts.checks import ledger_violations
-from payouts.models import SellerBalance
+from payouts.models import LedgerEntry, SellerBalance
 from payouts.reconciliation import reconcile
-from payouts.services import refund_request_create
+from payouts.services import PLATFORM_BALANCE, PLATFORM_FEES, refund_request_create
 from sandbox import testing
 from tests.payouts.factories import SellerFactory, StaffFactory
 from tests.payouts.test_sandbox_money import feed_events
@@ -102,6 +103,13 @@ class MoneyMachine(RuleBasedStateMachine):
         row = SellerBalance.objects.filter(seller=self.seller).first()
         ours = row.ledger.get("eur", 0) if row else 0
         assert ours == sum(balance(self.sdk, self.account.id))
+        # The platform's money too: Stripe's balance is what the ledger holds on the platform's
+        # Stripe balance plus its fees account (application fees arrive there), now that Stripe's
+        # processing fees are in the ledger.
+        platform = LedgerEntry.objects.filter(
+            account__in=[PLATFORM_BALANCE, PLATFORM_FEES], currency="eur"
+        ).aggregate(total=Sum("amount"))["total"]
+        assert (platform or 0) == sum(balance(self.sdk))
         run = reconcile(
             start=datetime(2000, 1, 1, tzinfo=UTC),
             end=datetime(2100, 1, 1, tzinfo=UTC),
