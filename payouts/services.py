@@ -1122,10 +1122,9 @@ def refundable_of(*, charge_id: str) -> Refundable | None:
 
 def seller_share_of_refund(*, charge_id: str, seller_id: int, amount: int) -> int:
     """What a refund of ``amount`` on a sale takes back from the seller's balance, from the
-    ledger: Stripe reverses the transfer and refunds the application fee pro rata to the refund
-    (``round_half_up(share * amount / captured)``, as the sandbox does), and a refund of all
-    that remains takes back all the seller still holds from the sale. Within a minor unit of
-    Stripe's figure for a partial refund."""
+    ledger, as Stripe computes it: the transfer is reversed and the application fee refunded
+    (back to the seller) pro rata to the refund, ``round_half_up(share * amount / captured)``
+    each; the refund of all that remains also sweeps the rounding residue of earlier refunds."""
     refundable = refundable_of(charge_id=charge_id)
     if refundable is None or refundable.captured <= 0:
         return 0
@@ -1138,11 +1137,18 @@ def seller_share_of_refund(*, charge_id: str, seller_id: int, amount: int) -> in
     )
     by_kind = {row["transaction__kind"]: int(row["total"]) for row in rows}
     K = LedgerTransaction.Kind
-    sold_net = by_kind.get(K.TRANSFER, 0) + by_kind.get(K.APPLICATION_FEE, 0)
-    still_held = sold_net + by_kind.get(K.TRANSFER_REVERSAL, 0) + by_kind.get(K.FEE_REFUND, 0)
-    if amount >= refundable.remaining:
-        return max(still_held, 0)
-    return max(min(round_half_up(sold_net * amount, refundable.captured), still_held), 0)
+    earlier = LedgerTransaction.objects.filter(kind=K.REFUND, charge_id=charge_id).count()
+    takes_all = amount >= refundable.remaining
+
+    def back(share: int, left: int) -> int:
+        part = min(round_half_up(share * amount, refundable.captured), left)
+        return left if takes_all and left - part <= earlier else max(part, 0)
+
+    transferred = by_kind.get(K.TRANSFER, 0)
+    reversed_part = back(transferred, transferred + by_kind.get(K.TRANSFER_REVERSAL, 0))
+    fee = -by_kind.get(K.APPLICATION_FEE, 0)  # taken from the seller (full transfer)
+    fee_part = back(fee, fee - by_kind.get(K.FEE_REFUND, 0))
+    return max(reversed_part - fee_part, 0)
 
 
 def refund_request_create(

@@ -5,8 +5,10 @@ platform (balance transaction ``refund``, negative; Stripe's processing fee is n
 ``reverse_transfer=true`` reverses the charge's transfer pro rata:
 ``round_half_up(transfer.amount * amount / charge.amount)``; ``refund_application_fee=true``
 refunds the application fee pro rata: ``round_half_up(fee.amount * amount / charge.amount)``.
-A refund of everything that remains reverses/refunds everything that remains, so partial
-refunds always add up to the totals. Card refunds succeed at once (``status`` ``succeeded``).
+A refund of everything that remains also sweeps the rounding residue of the earlier partial
+refunds (at most one minor unit each), so partial refunds add up to the totals; it does not
+take back the share of an earlier refund made without ``reverse_transfer`` (the platform paid
+that one). Card refunds succeed at once (``status`` ``succeeded``).
 Events: ``refund.created``, ``charge.refunded`` (and ``transfer.reversed`` /
 ``application_fee.refunded``); ``refund.updated`` on updates.
 """
@@ -109,6 +111,14 @@ def refund_create(p: JSON, *, account: str = "") -> JSON:
             f"Invalid reason: must be one of {', '.join(REASONS)}", param="reason"
         )
     takes_all = amount == remaining
+    earlier = store.queryset("refund", account=account).filter(data__charge=charge["id"]).count()
+
+    def share_back(share: int, left: int) -> int:
+        part = transfers.pro_rata(share, amount, total, remaining=left)
+        if takes_all and left - part <= earlier:  # the rounding residue of earlier refunds
+            return left
+        return part
+
     refund_id = new_id("re")
     txn = balances.record(
         account=account,
@@ -130,11 +140,7 @@ def refund_create(p: JSON, *, account: str = "") -> JSON:
             )
         transfer = store.get(charge["transfer"], object_type="transfer")
         left = int(transfer["amount"]) - int(transfer["amount_reversed"])
-        part = (
-            left
-            if takes_all
-            else transfers.pro_rata(int(transfer["amount"]), amount, total, remaining=left)
-        )
+        part = share_back(int(transfer["amount"]), left)
         if part > 0:
             reversal_id = transfers.reversal_create(
                 transfer["id"], amount=part, source_refund=refund_id
@@ -142,11 +148,7 @@ def refund_create(p: JSON, *, account: str = "") -> JSON:
     if p.get("refund_application_fee") and charge.get("application_fee"):
         fee = store.get(charge["application_fee"], object_type="application_fee")
         left = int(fee["amount"]) - int(fee["amount_refunded"])
-        part = (
-            left
-            if takes_all
-            else transfers.pro_rata(int(fee["amount"]), amount, total, remaining=left)
-        )
+        part = share_back(int(fee["amount"]), left)
         if part > 0:
             transfers.fee_refund_create(fee["id"], amount=part)
     metadata = p.get("metadata")

@@ -138,3 +138,23 @@ def test_staff_form_offers_the_platform_option_sellers_do_not_see_it(paid_out, c
     assert response.status_code == 302
     listing = client.get("/money/refunds/").content.decode()
     assert "paid by the platform" in listing
+
+
+def test_refund_of_the_rest_after_a_platform_paid_one_takes_back_only_its_own_share(
+    paid_out, sdk, staff
+):
+    seller, charge_id, seen, rng = paid_out
+    refund(staff, charge_id, 500, platform_covers=True)
+    destination_intent(sdk, seller.stripe_account_id, amount=3000, fee=300)  # new sale, 27.00
+    feed_events(seen, rng)
+    # The last 15.00 of the first sale: 15.00 of the transfer back, 1.50 of the fee returned.
+    assert seller_share_of_refund(charge_id=charge_id, seller_id=seller.pk, amount=1500) == 1350
+    request = refund(seller.user, charge_id, 1500)
+    feed_events(seen, rng)
+    charge = sdk.v1.charges.retrieve(charge_id, {"expand": ["transfer", "application_fee"]})
+    assert charge.amount_refunded == 2000
+    assert charge.transfer.amount_reversed == 1500  # not the 500 the platform paid
+    assert charge.application_fee.amount_refunded == 150
+    assert SellerBalance.objects.get(seller=seller).ledger["eur"] == 2700 - 1350
+    assert sum(balance(sdk, seller.stripe_account_id)) == 2700 - 1350
+    assert request.status == "succeeded" and list(ledger_violations()) == []
