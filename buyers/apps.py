@@ -6,8 +6,9 @@ class BuyersConfig(AppConfig):
 
     def ready(self) -> None:
         from buyers import handlers  # noqa: F401  (registers the checkout.session.* handlers)
-        from buyers.demo import seed_demo_orders_note
+        from buyers.demo import seed_demo_orders_note, seed_demo_purchases
         from marketplace.management.commands.demo_seed import EXTRA_SEEDERS
 
-        if seed_demo_orders_note not in EXTRA_SEEDERS:
-            EXTRA_SEEDERS.append(seed_demo_orders_note)
+        for seeder in (seed_demo_purchases, seed_demo_orders_note):
+            if seeder not in EXTRA_SEEDERS:
+                EXTRA_SEEDERS.append(seeder)

@@ -471,6 +471,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         (currency, name, daily_bar_chart(values=values, currency=currency, today=today, days=30))
         for currency, series in sorted(daily.items())
         for name, values in series.items()
+        if any(values.values())  # a series with no money moved says nothing
     ]
     return render(
         request,

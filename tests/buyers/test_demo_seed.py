@@ -1,0 +1,34 @@
+"""``make demo``'s data on the real sandbox: the demo buyer's paid orders reach the ledger."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from buyers.models import Order
+from marketplace import stripe_gateway
+from payouts.checks import ledger_violations
+from payouts.models import LedgerTransaction, SellerBalance
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_demo_seed_pays_a_few_orders_through_the_sandbox_and_is_repeatable():
+    stripe_gateway.reset_client()
+    out = io.StringIO()
+    call_command("demo_seed", stdout=out)
+    assert "3 demo order(s) paid by buyer@example.com" in out.getvalue()
+    orders = Order.objects.filter(buyer__email="buyer@example.com")
+    assert sorted(orders.values_list("status", flat=True)) == ["paid"] * 3
+    assert all(order.charge_id and order.transfer_id for order in orders)
+    # Stripe's events reached the ledger: every sale and its fees, invariants intact.
+    kinds = list(LedgerTransaction.objects.values_list("kind", flat=True))
+    for kind in ("charge", "transfer", "application_fee", "stripe_fee"):
+        assert kinds.count(kind) == 3, kind
+    assert list(ledger_violations()) == []
+    assert sum(b.ledger.get("eur", 0) for b in SellerBalance.objects.all()) > 0
+
+    call_command("demo_seed", stdout=io.StringIO())  # again: nothing bought twice
+    assert orders.count() == 3
