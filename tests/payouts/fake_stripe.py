@@ -2,8 +2,10 @@
 
 It moves money as Stripe does for destination charges with an application fee: the full amount
 is transferred to the connected account, the fee comes back to the platform; refunds with
-``reverse_transfer`` and ``refund_application_fee`` give back pro-rata shares. Until the sandbox
-covers payments, this stands in for it (the gateway boundary is the same).
+``reverse_transfer`` and ``refund_application_fee`` give back pro-rata shares. It keeps the
+services' unit tests fast and lets them inject a failure into one gateway call; the same flows
+run end to end on the sandbox in ``test_sandbox_money``, ``test_sandbox_stateful``,
+``test_refund_after_payout``, ``test_reconciliation`` and ``test_e2e_orders``.
 """
 
 from __future__ import annotations
