@@ -206,16 +206,7 @@ def _reconcile_scope(
                 wanted.append((K.STRIPE_FEE, str(bt["id"]), bt))
         if not wanted:
             continue
-        sources = {source for _, source, _ in wanted}
-        known = {
-            (row["transaction__kind"], row["transaction__stripe_object_id"]): row
-            for row in LedgerEntry.objects.filter(transaction__stripe_object_id__in=sources)
-            .values("transaction__kind", "transaction__stripe_object_id", "currency")
-            .annotate(
-                moved=Sum("amount", filter=Q(amount__gt=0)),
-                platform=Sum("amount", filter=Q(account=PLATFORM_BALANCE)),
-            )
-        }
+        known = _ledger_side(wanted)
         for kind, source, bt in wanted:
             where = f" on {account}" if account else ""
             what = (
@@ -235,3 +226,34 @@ def _reconcile_scope(
             ReconciliationSeen(run=run, kind=kind, stripe_object_id=source)
             for kind, source, _ in wanted
         )
+
+
+def _ledger_side(wanted: list[tuple[str, str, dict[str, Any]]]) -> dict[tuple[str, str], Any]:
+    """{(kind, stripe object id): {currency, moved, platform}} of the ledger transactions a
+    batch names. Two index-driven queries: the transactions by (kind, id), the unique index's
+    order (a lookup by id alone cannot use it, and made every batch scan the whole ledger:
+    quadratic in the number of transactions); then their entries by transaction id."""
+    by_kind: dict[str, set[str]] = {}
+    for kind, source, _ in wanted:
+        by_kind.setdefault(kind, set()).add(source)
+    named = Q()
+    for kind, sources in by_kind.items():
+        named |= Q(kind=kind, stripe_object_id__in=sources)
+    txns = {
+        pk: (kind, object_id)
+        for pk, kind, object_id in LedgerTransaction.objects.filter(named)
+        .order_by()
+        .values_list("id", "kind", "stripe_object_id")
+    }
+    if not txns:
+        return {}
+    rows = (
+        LedgerEntry.objects.filter(transaction_id__in=txns)
+        .values("transaction_id", "currency")
+        .annotate(
+            moved=Sum("amount", filter=Q(amount__gt=0)),
+            platform=Sum("amount", filter=Q(account=PLATFORM_BALANCE)),
+        )
+        .order_by()
+    )
+    return {txns[row["transaction_id"]]: row for row in rows}
