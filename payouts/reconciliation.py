@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
@@ -222,10 +223,7 @@ def _reconcile_scope(
             if why is not None:
                 run.amount_mismatches += 1
                 issue(f"{what}: {why}")
-        ReconciliationSeen.objects.bulk_create(
-            ReconciliationSeen(run=run, kind=kind, stripe_object_id=source)
-            for kind, source, _ in wanted
-        )
+        _remember_seen(run, [(kind, source) for kind, source, _ in wanted])
 
 
 def _ledger_side(wanted: list[tuple[str, str, dict[str, Any]]]) -> dict[tuple[str, str], Any]:
@@ -257,3 +255,12 @@ def _ledger_side(wanted: list[tuple[str, str, dict[str, Any]]]) -> dict[tuple[st
         .order_by()
     )
     return {txns[row["transaction_id"]]: row for row in rows}
+
+
+def _remember_seen(run: ReconciliationRun, seen: list[tuple[str, str]]) -> None:
+    """Insert the batch's scratch rows with one ``executemany``: building a model instance per
+    row for ``bulk_create`` was a third of the reconciliation's time (``bench/reconciliation``)."""
+    table = connection.ops.quote_name(ReconciliationSeen._meta.db_table)  # ours, not input
+    sql = f"INSERT INTO {table} (run_id, kind, stripe_object_id) VALUES (%s, %s, %s)"  # noqa: S608
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, [(run.pk, kind, object_id) for kind, object_id in seen])
