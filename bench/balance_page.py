@@ -13,39 +13,13 @@ from __future__ import annotations
 
 import os
 import statistics
-import tempfile
 import time
+
+from bench._django import setup
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "300"))
 SIZES = [100_000, 1_000_000]
 BATCH = 20_000
-
-
-def setup() -> str:
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789abcdef")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
-    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
-    os.environ["DEBUG"] = "0"
-    os.environ.pop("REDIS_URL", None)
-    bench_db = os.environ.get("BENCH_DATABASE_URL", "")
-    if bench_db:
-        os.environ["DATABASE_URL"] = bench_db
-        where = bench_db.rsplit("@", 1)[-1]
-    else:
-        os.environ.pop("DATABASE_URL", None)
-        path = os.path.join(tempfile.mkdtemp(prefix="bench-balance-"), "bench.sqlite3")
-        os.environ["SQLITE_PATH"] = path
-        where = f"sqlite {path}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    if bench_db:
-        call_command("flush", "--noinput", verbosity=0)
-    call_command("migrate", "--noinput", verbosity=0)
-    return where
 
 
 def fill(seller_id: int, start: int, stop: int) -> None:
@@ -133,7 +107,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    where = setup()
+    where = setup("balance")
     from django.test import Client
 
     from tests.factories import UserFactory

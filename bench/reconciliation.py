@@ -23,7 +23,7 @@ import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
-from bench.balance_page import setup
+from bench._django import setup
 
 BATCH = 10_000
 DAY = datetime(2026, 6, 1, tzinfo=UTC)
@@ -145,7 +145,7 @@ def fill(lo: int, hi: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     sizes = [int(a) for a in (argv or []) if a.isdigit()] or [10_000, 50_000]
-    where = setup()
+    where = setup("reconciliation")
     import logging
 
     logging.getLogger("stripe").setLevel(logging.WARNING)  # one INFO line per request otherwise

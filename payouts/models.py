@@ -255,6 +255,10 @@ class SellerBalance(models.Model):
         keys = set(self.ledger) | set(self.stripe_available) | set(self.stripe_pending)
         return sorted(keys)
 
+    def ledger_total(self, currency: str) -> int:
+        """The seller's balance in ``currency`` as the ledger has it (minor units)."""
+        return int(self.ledger.get(currency, 0))
+
     def stripe_total(self, currency: str) -> int:
         return int(self.stripe_available.get(currency, 0)) + int(
             self.stripe_pending.get(currency, 0)
@@ -264,7 +268,7 @@ class SellerBalance(models.Model):
         """Currencies where Stripe's balance (available + pending) differs from the ledger's."""
         if self.stripe_refreshed_at is None:
             return []
-        return [c for c in self.currencies() if self.stripe_total(c) != int(self.ledger.get(c, 0))]
+        return [c for c in self.currencies() if self.stripe_total(c) != self.ledger_total(c)]
 
 
 # --- Payouts --------------------------------------------------------------------------------

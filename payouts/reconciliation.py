@@ -96,10 +96,6 @@ def amount_mismatch(bt: dict[str, Any], kind: str, ledger: dict[str, Any]) -> st
     return None
 
 
-def _plain(obj: Any) -> dict[str, Any]:
-    return obj if isinstance(obj, dict) else dict(obj.to_dict())
-
-
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     batch: list[Any] = []
     for item in items:
@@ -196,8 +192,7 @@ def _reconcile_scope(
     )
     for batch in _batches(stream, BATCH):
         wanted: list[tuple[str, str, dict[str, Any]]] = []
-        for raw in batch:
-            bt = _plain(raw)
+        for bt in batch:
             run.stripe_transactions += 1
             kind = expected_kind(bt, connected=account is not None)
             if kind is not None:

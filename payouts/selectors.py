@@ -214,10 +214,10 @@ def sellers_in_debt(*, user: Any) -> list[tuple[Seller, str, int]]:
         owing |= Q(**{f"ledger__{currency}__lt": 0})
     rows = SellerBalance.objects.filter(owing).select_related("seller")[:100] if currencies else []
     return [
-        (row.seller, currency, int(row.ledger[currency]))
+        (row.seller, currency, row.ledger_total(currency))
         for row in rows
         for currency in currencies
-        if int(row.ledger.get(currency, 0)) < 0
+        if row.ledger_total(currency) < 0
     ]
 
 

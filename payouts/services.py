@@ -1120,12 +1120,15 @@ def refundable_of(*, charge_id: str) -> Refundable | None:
     )
 
 
-def seller_share_of_refund(*, charge_id: str, seller_id: int, amount: int) -> int:
+def seller_share_of_refund(
+    *, charge_id: str, seller_id: int, amount: int, refundable: Refundable | None = None
+) -> int:
     """What a refund of ``amount`` on a sale takes back from the seller's balance, from the
     ledger, as Stripe computes it: the transfer is reversed and the application fee refunded
     (back to the seller) pro rata to the refund, ``round_half_up(share * amount / captured)``
-    each; the refund of all that remains also sweeps the rounding residue of earlier refunds."""
-    refundable = refundable_of(charge_id=charge_id)
+    each; the refund of all that remains also sweeps the rounding residue of earlier refunds.
+    ``refundable``: the sale's ``refundable_of`` when the caller has it already."""
+    refundable = refundable or refundable_of(charge_id=charge_id)
     if refundable is None or refundable.captured <= 0:
         return 0
     rows = (
@@ -1229,7 +1232,11 @@ def refund_request_create(
             )
         if sale.seller is not None and not platform_covers:
             _refuse_refund_beyond_balance(
-                seller=sale.seller, charge_id=charge_id, amount=amount, is_staff=is_staff
+                seller=sale.seller,
+                charge_id=charge_id,
+                amount=amount,
+                refundable=refundable,
+                is_staff=is_staff,
             )
         request = RefundRequest.objects.create(
             client_token=client_token,
@@ -1268,16 +1275,18 @@ def refund_request_create(
 
 
 def _refuse_refund_beyond_balance(
-    *, seller: Seller, charge_id: str, amount: int, is_staff: bool
+    *, seller: Seller, charge_id: str, amount: int, refundable: Refundable, is_staff: bool
 ) -> None:
     """Raise ``UserFacingError`` when the seller's share of this refund is more than the
     seller's ledger balance in the sale's currency holds."""
-    share = seller_share_of_refund(charge_id=charge_id, seller_id=seller.pk, amount=amount)
+    share = seller_share_of_refund(
+        charge_id=charge_id, seller_id=seller.pk, amount=amount, refundable=refundable
+    )
     if share <= 0:
         return
-    currency = (refundable_of(charge_id=charge_id) or Refundable(0, 0, "")).currency
+    currency = refundable.currency
     row = SellerBalance.objects.filter(seller=seller).first()
-    held = int((row.ledger if row else {}).get(currency, 0))
+    held = row.ledger_total(currency) if row else 0
     if share <= held:
         return
     share_label, held_label = _money_label(share, currency), _money_label(max(held, 0), currency)

@@ -147,7 +147,7 @@ def _balance_context(request: HttpRequest) -> dict[str, Any]:
     rows = [
         {
             "currency": currency,
-            "ledger": int(balance.ledger.get(currency, 0)),
+            "ledger": balance.ledger_total(currency),
             "paid_out": int(balance.paid_out.get(currency, 0)),
             "available": balance.stripe_available.get(currency),
             "pending": balance.stripe_pending.get(currency),
@@ -450,7 +450,7 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
     held = None
     if sale.seller is not None:
         row = selectors.seller_balance_row(seller=sale.seller)
-        held = int((row.ledger if row else {}).get(refundable.currency, 0))
+        held = row.ledger_total(refundable.currency) if row else 0
     return render(
         request,
         "payouts/refund_form.html",

@@ -137,20 +137,7 @@ def payment_method_json(number: str, exp_month: int, exp_year: int) -> JSON:
     info = behaviour(number)
     return {
         "allow_redisplay": "unspecified",
-        "billing_details": {
-            "address": {
-                "city": None,
-                "country": None,
-                "line1": None,
-                "line2": None,
-                "postal_code": None,
-                "state": None,
-            },
-            "email": None,
-            "name": None,
-            "phone": None,
-            "tax_id": None,
-        },
+        "billing_details": store.billing_details(),
         "card": {
             "brand": info.brand,
             "checks": {

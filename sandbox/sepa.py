@@ -93,20 +93,7 @@ def outcome(payment_method_id: str) -> str:
 def payment_method_json(iban: str, *, name: str, email: str | None) -> JSON:
     return {
         "allow_redisplay": "unspecified",
-        "billing_details": {
-            "address": {
-                "city": None,
-                "country": None,
-                "line1": None,
-                "line2": None,
-                "postal_code": None,
-                "state": None,
-            },
-            "email": email or None,
-            "name": name or None,
-            "phone": None,
-            "tax_id": None,
-        },
+        "billing_details": store.billing_details(email=email or None, name=name or None),
         "customer": None,
         "livemode": False,
         "metadata": {},

@@ -243,6 +243,24 @@ def _list(
     return {"object": "list", "data": data, "has_more": has_more, "url": url}
 
 
+def billing_details(*, email: str | None = None, name: str | None = None) -> JSON:
+    """Stripe's ``billing_details`` (of a payment method or a charge): an empty address."""
+    return {
+        "address": {
+            "city": None,
+            "country": None,
+            "line1": None,
+            "line2": None,
+            "postal_code": None,
+            "state": None,
+        },
+        "email": email,
+        "name": name,
+        "phone": None,
+        "tax_id": None,
+    }
+
+
 def list_of(items: list[JSON], *, url: str, has_more: bool = False) -> JSON:
     """A list object around ready-made items (for sub-lists embedded in objects)."""
     return {"object": "list", "data": items, "has_more": has_more, "url": url}

@@ -11,6 +11,18 @@ def staff(db):
 
 
 @pytest.fixture
+def sdk(db):
+    """A StripeClient on the in-process sandbox; the gateway's cached client is reset around
+    the test so that it talks to the same sandbox."""
+    from marketplace import stripe_gateway
+    from sandbox import testing
+
+    stripe_gateway.reset_client()
+    yield testing.stripe_client()
+    stripe_gateway.reset_client()
+
+
+@pytest.fixture
 def fake_stripe(monkeypatch):
     from tests.payouts.fake_stripe import FakeStripe
 

@@ -19,11 +19,17 @@ from tests.sandbox.payhelpers import destination_intent, onboarded_account
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sdk(db):
-    stripe_gateway.reset_client()
-    yield testing.stripe_client()
-    stripe_gateway.reset_client()
+def record_payout(seller, payout_id, occurred_at):
+    """A 0.05 EUR payout of the seller in the ledger only (Stripe never made it)."""
+    ledger_record(
+        kind=LedgerTransaction.Kind.PAYOUT,
+        stripe_object_id=payout_id,
+        seller=seller,
+        postings=movement_postings(
+            kind=LedgerTransaction.Kind.PAYOUT, amount=5, currency="eur", seller_id=seller.pk
+        ),
+        occurred_at=occurred_at,
+    )
 
 
 def window():
@@ -80,15 +86,7 @@ def test_reconcile_command_exit_codes(sdk, client, capsys):
     call_command("reconcile", "--from", day, "--to", day)
     assert "reconciled:" in capsys.readouterr().out
     seller = SellerFactory()
-    ledger_record(
-        kind=LedgerTransaction.Kind.PAYOUT,
-        stripe_object_id="po_ghost",
-        seller=seller,
-        postings=movement_postings(
-            kind=LedgerTransaction.Kind.PAYOUT, amount=5, currency="eur", seller_id=seller.pk
-        ),
-        occurred_at=datetime.fromisoformat(day + "T12:00:00+00:00"),
-    )
+    record_payout(seller, "po_ghost", datetime.fromisoformat(day + "T12:00:00+00:00"))
     with pytest.raises(CommandError, match="1 ledger entries without Stripe movement"):
         call_command("reconcile", "--from", day)
     out = capsys.readouterr().out
@@ -112,15 +110,7 @@ def test_failure_to_reach_stripe_is_kept_on_the_run(monkeypatch):
 def test_staff_see_the_report_others_get_404(client, staff, monkeypatch):
     monkeypatch.setattr(stripe_gateway, "balance_transactions_iter", lambda **kw: iter([]))
     seller = SellerFactory()
-    ledger_record(
-        kind=LedgerTransaction.Kind.PAYOUT,
-        stripe_object_id="po_orphan",
-        seller=seller,
-        postings=movement_postings(
-            kind=LedgerTransaction.Kind.PAYOUT, amount=5, currency="eur", seller_id=seller.pk
-        ),
-        occurred_at=datetime(2026, 1, 1, 12, tzinfo=UTC),
-    )
+    record_payout(seller, "po_orphan", datetime(2026, 1, 1, 12, tzinfo=UTC))
     reconcile(
         start=datetime(2026, 1, 1, tzinfo=UTC),
         end=datetime(2026, 1, 2, tzinfo=UTC),
@@ -216,15 +206,7 @@ def test_amount_mismatch_rules():
 def test_payouts_of_accounts_not_read_are_not_called_missing(monkeypatch):
     monkeypatch.setattr(stripe_gateway, "balance_transactions_iter", lambda **kw: iter([]))
     seller = SellerFactory()
-    ledger_record(
-        kind=LedgerTransaction.Kind.PAYOUT,
-        stripe_object_id="po_elsewhere",
-        seller=seller,
-        postings=movement_postings(
-            kind=LedgerTransaction.Kind.PAYOUT, amount=5, currency="eur", seller_id=seller.pk
-        ),
-        occurred_at=datetime(2026, 1, 1, 12, tzinfo=UTC),
-    )
+    record_payout(seller, "po_elsewhere", datetime(2026, 1, 1, 12, tzinfo=UTC))
     day = {"start": datetime(2026, 1, 1, tzinfo=UTC), "end": datetime(2026, 1, 2, tzinfo=UTC)}
     assert reconcile(**day, accounts=[]).status == "clean"  # the platform only
     assert reconcile(**day, accounts=[seller.stripe_account_id]).missing_in_stripe == 1

@@ -14,7 +14,6 @@ import uuid
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from marketplace import stripe_gateway
 from marketplace.errors import UserFacingError
 from payouts.checks import ledger_violations
 from payouts.models import LedgerTransaction, Payout, RefundRequest, SellerBalance
@@ -25,13 +24,6 @@ from tests.payouts.test_sandbox_money import feed_events
 from tests.sandbox.payhelpers import balance, destination_intent, onboarded_account
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sdk(db):
-    stripe_gateway.reset_client()
-    yield testing.stripe_client()
-    stripe_gateway.reset_client()
 
 
 @pytest.fixture

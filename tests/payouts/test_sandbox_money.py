@@ -23,13 +23,6 @@ from tests.sandbox.payhelpers import balance, destination_intent, onboarded_acco
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sdk(db):
-    stripe_gateway.reset_client()
-    yield testing.stripe_client()
-    stripe_gateway.reset_client()
-
-
 def feed_events(seen: set[str], rng: random.Random) -> int:
     """Hand every new sandbox event we handle to its handler, duplicated and shuffled."""
     fresh = [

@@ -28,6 +28,20 @@ def receiver(settings):
 
 
 @pytest.fixture
+def web(client, receiver):
+    """The test client, with the webhook receivers' URLs mounted (hosted pages are posted to)."""
+    return client
+
+
+@pytest.fixture
+def seller(sdk, web):
+    """An Express account onboarded on the sandbox's hosted page (can take destination charges)."""
+    from tests.sandbox.payhelpers import onboarded_account
+
+    return onboarded_account(sdk, web)
+
+
+@pytest.fixture
 def hook(receiver, db):
     """``hook("platform", connect=False)`` registers an endpoint posting to /hooks/platform/."""
 

@@ -66,11 +66,6 @@ def submit(client, link, page, **fields):
     return client.post(urlsplit(link.url).path, data)
 
 
-@pytest.fixture
-def web(client, receiver):
-    return client
-
-
 def test_new_express_account_is_restricted_until_onboarded(sdk):
     account = create_express(sdk)
     check_object(as_json(account))

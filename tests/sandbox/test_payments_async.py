@@ -12,7 +12,6 @@ from sandbox.fidelity import check_object
 from tests.sandbox.payhelpers import (
     as_json,
     balance,
-    onboarded_account,
     page_error,
     page_path,
     pay,
@@ -21,16 +20,6 @@ from tests.sandbox.payhelpers import (
 
 SUCCEEDS = "DE89370400440532013000"
 FAILS = "DE62370400440532013001"
-
-
-@pytest.fixture
-def web(client, receiver):
-    return client
-
-
-@pytest.fixture
-def seller(sdk, web):
-    return onboarded_account(sdk, web)
 
 
 def pay_sepa(web, session, iban: str = SUCCEEDS, *, name: str = "Bo Buyer"):

@@ -15,11 +15,6 @@ from sandbox.resources import balances
 from tests.sandbox.payhelpers import as_json, destination_intent, onboarded_account
 
 
-@pytest.fixture
-def web(client, receiver):
-    return client
-
-
 def test_empty_balance_has_the_default_currency(sdk, web):
     found = sdk.v1.balance.retrieve()
     check_object(as_json(found))

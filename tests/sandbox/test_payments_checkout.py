@@ -10,22 +10,11 @@ from sandbox import testing
 from sandbox.fidelity import check_list, check_object
 from tests.sandbox.payhelpers import (
     as_json,
-    onboarded_account,
     page_error,
     page_path,
     pay,
     session_params,
 )
-
-
-@pytest.fixture
-def web(client, receiver):
-    return client
-
-
-@pytest.fixture
-def seller(sdk, web):
-    return onboarded_account(sdk, web)
 
 
 def test_create_retrieve_session_shape(sdk, seller):

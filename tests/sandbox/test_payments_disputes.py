@@ -12,21 +12,10 @@ from tests.sandbox.payhelpers import (
     as_json,
     balance,
     destination_intent,
-    onboarded_account,
     page_path,
     pay,
     session_params,
 )
-
-
-@pytest.fixture
-def web(client, receiver):
-    return client
-
-
-@pytest.fixture
-def seller(sdk, web):
-    return onboarded_account(sdk, web)
 
 
 def disputed_charge(sdk, seller):

@@ -8,17 +8,7 @@ import stripe
 
 from sandbox import testing
 from sandbox.fidelity import check_list, check_object
-from tests.sandbox.payhelpers import as_json, balance, destination_intent, onboarded_account
-
-
-@pytest.fixture
-def web(client, receiver):
-    return client
-
-
-@pytest.fixture
-def seller(sdk, web):
-    return onboarded_account(sdk, web)
+from tests.sandbox.payhelpers import as_json, balance, destination_intent
 
 
 def test_create_then_confirm_with_pm_card_visa(sdk, seller):

@@ -11,11 +11,6 @@ from sandbox.fidelity import check_list, check_object
 from tests.sandbox.payhelpers import as_json, balance, destination_intent, onboarded_account
 
 
-@pytest.fixture
-def web(client, receiver):
-    return client
-
-
 def test_automatic_payout_is_paid(sdk, web, hook, receiver, django_capture_on_commit_callbacks):
     hook("connect", connect=True)
     seller = onboarded_account(sdk, web)

@@ -9,17 +9,7 @@ import stripe
 from sandbox import testing
 from sandbox.fidelity import check_list, check_object
 from sandbox.resources.transfers import pro_rata
-from tests.sandbox.payhelpers import as_json, balance, destination_intent, onboarded_account
-
-
-@pytest.fixture
-def web(client, receiver):
-    return client
-
-
-@pytest.fixture
-def seller(sdk, web):
-    return onboarded_account(sdk, web)
+from tests.sandbox.payhelpers import as_json, balance, destination_intent
 
 
 @pytest.mark.parametrize(

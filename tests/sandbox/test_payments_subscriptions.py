@@ -9,17 +9,7 @@ import stripe
 from sandbox import testing
 from sandbox.fidelity import check_list, check_object
 from sandbox.resources.subscriptions import add_interval, fee_for
-from tests.sandbox.payhelpers import as_json, balance, onboarded_account, page_error, pay
-
-
-@pytest.fixture
-def web(client, receiver):
-    return client
-
-
-@pytest.fixture
-def seller(sdk, web):
-    return onboarded_account(sdk, web)
+from tests.sandbox.payhelpers import as_json, balance, page_error, pay
 
 
 def params(destination: str, *, amount: int = 1000, percent: float = 10) -> dict:
