@@ -57,6 +57,12 @@ def env_list(name: str, default: list[str], environ: Mapping[str, str] | None = 
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+# SQLite, however it is named (the default file or a sqlite:// DATABASE_URL): wait up to 20 s for
+# another connection's write instead of failing at once with "database is locked", and take the
+# write lock when a transaction starts (a read that later writes would otherwise deadlock).
+SQLITE_OPTIONS: dict[str, Any] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+
+
 def parse_database_url(url: str) -> dict[str, Any]:
     """Turn ``DATABASE_URL`` into a Django ``DATABASES['default']`` entry, or fail in one line."""
     import dj_database_url
@@ -76,6 +82,8 @@ def parse_database_url(url: str) -> dict[str, Any]:
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
     if scheme != "sqlite" and not config.get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL names no database (add /name at the end).")
+    if scheme == "sqlite":
+        config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
     return config
 
 
