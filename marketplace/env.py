@@ -83,7 +83,7 @@ def parse_database_url(url: str) -> dict[str, Any]:
     if scheme != "sqlite" and not config.get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL names no database (add /name at the end).")
     if scheme == "sqlite":
-        config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
+        config["OPTIONS"] = {**SQLITE_OPTIONS, **dict(config.get("OPTIONS") or {})}
     return config
 
 
