@@ -77,13 +77,15 @@ def parse_database_url(url: str) -> dict[str, Any]:
             f"DATABASE_URL uses the scheme {scheme!r}; only postgres:// and sqlite:// are supported."
         )
     try:
-        config = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+        config: dict[str, Any] = dict(
+            dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        )
     except Exception as exc:  # dj-database-url raises several types for malformed URLs
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
     if scheme != "sqlite" and not config.get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL names no database (add /name at the end).")
     if scheme == "sqlite":
-        config["OPTIONS"] = {**SQLITE_OPTIONS, **dict(config.get("OPTIONS") or {})}
+        config["OPTIONS"] = {**SQLITE_OPTIONS, **(config.get("OPTIONS") or {})}
     return config
 
 
