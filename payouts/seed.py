@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from payouts.models import FeeRule
-from payouts.services import fee_rule_create
+from payouts.services.fee_rules import fee_rule_create
 from sellers.models import Category
 
 
