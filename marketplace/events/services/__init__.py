@@ -1,6 +1,6 @@
 """Writes of the event pipeline, one module per concern.
 
-The flow:
+The flow (docs/architecture.md, "How a webhook travels"):
 
 1. ``intake.event_receive`` (called by the webhook views) verifies ``Stripe-Signature`` on the raw
    body (secrets from ``endpoints``), stores the event with one ``INSERT ... ON CONFLICT DO
