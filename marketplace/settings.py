@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "sellers",
     "buyers",
     "payouts",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -11,9 +11,4 @@ class PayoutsConfig(AppConfig):
 
         # The core's fee_quote asks the payouts fee rules (the core never imports an app).
         set_rule_provider(fee_rule_provider)
-        from marketplace.management.commands import demo_seed
         from payouts import handlers  # noqa: F401  (registers the Stripe event handlers)
-        from payouts.seed import seed_fee_rules
-
-        if seed_fee_rules not in demo_seed.EXTRA_SEEDERS:
-            demo_seed.EXTRA_SEEDERS.append(seed_fee_rules)
