@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import mail_admins, send_mail
 
+from marketplace.dates import format_datetime
 from marketplace.money import Money
 from payouts.models import Dispute, Payout
 
@@ -39,7 +40,7 @@ def dispute_opened(*, dispute: Dispute) -> None:
     """Tell the seller (when known) and the admins about a new dispute and its deadline."""
     amount = Money(dispute.amount, dispute.currency)
     due = (
-        dispute.evidence_due_by.strftime("%Y-%m-%d %H:%M UTC")
+        format_datetime(dispute.evidence_due_by)
         if dispute.evidence_due_by
         else "see the dispute"
     )
