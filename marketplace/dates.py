@@ -23,6 +23,11 @@ def format_date(value: dt.date | dt.datetime) -> str:
     return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
 
 
+def format_day_month(value: dt.date) -> str:
+    """``27 Nov``: a date axis's tick, where the year is written once elsewhere."""
+    return f"{value.day} {MONTHS[value.month - 1]}"
+
+
 def format_datetime(value: dt.datetime) -> str:
     """``27 Nov 2026, 21:32 UTC``: the site's time zone, named, so nobody guesses."""
     if timezone.is_aware(value):
