@@ -92,7 +92,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "marketplace.context_processors.site",
             ],
-            "builtins": ["marketplace.templatetags.money"],
+            "builtins": ["marketplace.templatetags.money", "marketplace.templatetags.dates"],
         },
     },
 ]
