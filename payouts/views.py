@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from marketplace.errors import UserFacingError
 from marketplace.fees import fee_quote
 from marketplace.money import Money
+from marketplace.staff import staff_second_factor
 from payouts import selectors, services
 from payouts.charts import daily_bar_chart
 from payouts.forms import (
@@ -36,6 +37,7 @@ from payouts.models import FeeRule, ReconciliationRun, SellerBalance
 
 @login_required
 @require_GET
+@staff_second_factor
 def fee_rules(request: HttpRequest) -> HttpResponse:
     lineages = selectors.fee_rule_lineages(user=request.user)
     return render(
@@ -51,6 +53,7 @@ def fee_rules(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@staff_second_factor
 def fee_rule_new(request: HttpRequest) -> HttpResponse:
     selectors.staff_only(request.user)
     previous: FeeRule | None = None
@@ -95,6 +98,7 @@ def fee_rule_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@staff_second_factor
 def fee_rule_retire(request: HttpRequest, rule_id: int) -> HttpResponse:
     selectors.staff_only(request.user)
     rule = get_object_or_404(FeeRule, pk=rule_id)
@@ -109,6 +113,7 @@ def fee_rule_retire(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def fee_simulate(request: HttpRequest) -> HttpResponse:
     """A staff page: quote the fee of a sale; the quote partial updates live through htmx."""
     selectors.staff_only(request.user)
@@ -253,6 +258,7 @@ def _transfers(request: HttpRequest) -> tuple[TransferFilterForm, Any]:
 
 @login_required
 @require_GET
+@staff_second_factor
 def transfers(request: HttpRequest) -> HttpResponse:
     """Every transfer with seller, order, amount, fee, status; filters, totals, CSV."""
     selectors.staff_only(request.user)
@@ -275,6 +281,7 @@ def transfers(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def transfers_export(request: HttpRequest) -> StreamingHttpResponse:
     selectors.staff_only(request.user)
     _, qs = _transfers(request)
@@ -322,6 +329,7 @@ def transfers_export(request: HttpRequest) -> StreamingHttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def transfer_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
     """One transfer and everything that happened to its charge: fee, refunds, reversals, disputes."""
     selectors.staff_only(request.user)
@@ -350,6 +358,7 @@ def transfer_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def disputes(request: HttpRequest) -> HttpResponse:
     items = selectors.disputes_for_staff(user=request.user)
     return render(
@@ -365,6 +374,7 @@ def disputes(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@staff_second_factor
 def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
     dispute = get_object_or_404(selectors.disputes_for_staff(user=request.user), pk=dispute_id)
     form = EvidenceForm(request.POST or None, initial={"text": dispute.evidence_text})
@@ -383,6 +393,7 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def reconciliation(request: HttpRequest) -> HttpResponse:
     """Staff: the latest reconciliation reports, failed payouts and open disputes at a glance."""
     selectors.staff_only(request.user)
@@ -401,6 +412,7 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def refunds(request: HttpRequest) -> HttpResponse:
     sales = list(selectors.refundable_sales(user=request.user)[:50])
     requests = selectors.refund_requests_for(user=request.user)[:50]
@@ -409,6 +421,7 @@ def refunds(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@staff_second_factor
 def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
     sale = get_object_or_404(
         selectors.refundable_sales(user=request.user), stripe_object_id=charge_id
@@ -460,6 +473,7 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Staff: money per day (gross volume, fees, refunds, disputes), open disputes, failed
     payouts and failed events."""
