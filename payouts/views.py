@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,10 +28,12 @@ from payouts.forms import (
     EvidenceForm,
     FeeRuleForm,
     FeeSimulatorForm,
+    ReconcileForm,
     RefundForm,
     TransferFilterForm,
 )
 from payouts.models import FeeRule, ReconciliationRun, SellerBalance
+from payouts.reconciliation import reconciliation_request
 
 # --- Fee rules (staff) ------------------------------------------------------------------------
 
@@ -392,15 +395,30 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 @staff_second_factor
 def reconciliation(request: HttpRequest) -> HttpResponse:
-    """Staff: the latest reconciliation reports, failed payouts and open disputes at a glance."""
+    """Staff: the latest reconciliation reports and failed payouts; a form runs one now."""
     selectors.staff_only(request.user)
+    yesterday = timezone.now().date() - timedelta(days=1)
+    form = ReconcileForm(
+        request.POST or None, initial={"start_day": yesterday, "end_day": yesterday}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            reconciliation_request(
+                start_day=form.cleaned_data["start_day"], end_day=form.cleaned_data["end_day"]
+            )
+        except UserFacingError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, "Reconciliation started; its report appears below.")
+            return redirect("payouts:reconciliation")
     return render(
         request,
         "payouts/reconciliation.html",
         {
+            "form": form,
             "runs": ReconciliationRun.objects.all()[:20],
             "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:50],
         },
