@@ -13,8 +13,8 @@ import pytest
 from allauth.mfa.models import Authenticator
 from django.core.management import call_command
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils import timezone
+from django.utils.html import escape
 
 from marketplace.audit.models import AuditEntry
 from marketplace.events.models import StripeEvent
