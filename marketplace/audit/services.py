@@ -16,9 +16,18 @@ from marketplace.audit.origin import current_origin
 Action = AuditEntry.Action
 
 
-def _jsonable(value: Any) -> Any:
+class _Encoder(DjangoJSONEncoder):
     """Dates, decimals, UUIDs as DjangoJSONEncoder writes them; anything else as its text."""
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
+
+    def default(self, o: Any) -> Any:
+        try:
+            return super().default(o)
+        except TypeError:
+            return str(o)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, cls=_Encoder))
 
 
 def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
