@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from marketplace.demo import ensure_user
 from payouts.models import FeeRule
-from payouts.services import fee_rule_create
+from payouts.services.fee_rules import fee_rule_create
 from sellers.models import Category
 
 
