@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "sellers",
     "buyers",
     "payouts",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -95,7 +96,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "marketplace.context_processors.site",
             ],
-            "builtins": ["marketplace.templatetags.money"],
+            "builtins": ["marketplace.templatetags.money", "marketplace.templatetags.dates"],
         },
     },
 ]

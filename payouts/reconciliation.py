@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from marketplace import stripe_gateway
 from payouts.models import LedgerEntry, LedgerTransaction, ReconciliationRun, ReconciliationSeen
-from payouts.services import PLATFORM_BALANCE
+from payouts.services.ledger import PLATFORM_BALANCE
 from sellers.models import Seller
 
 K = LedgerTransaction.Kind

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from marketplace.errors import UserFacingError
-from payouts import services
+from payouts.services.balances import seller_balance_refresh
 from sellers.models import Seller
 
 logger = logging.getLogger(__name__)
@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def refresh_seller_balance(seller_id: int) -> None:
     try:
-        services.seller_balance_refresh(seller_id=seller_id)
+        seller_balance_refresh(seller_id=seller_id)
     except UserFacingError as exc:
         logger.warning("balance refresh of seller %s failed: %s", seller_id, exc.message)
 
