@@ -55,7 +55,7 @@ def staff_enrol(
         new_password = None
         if user is None:
             new_password = password or secrets.token_urlsafe(18)
-            user = User(email=email, username=email.split("@")[0][:150])
+            user = User(email=email, username=email[:150])
             user.set_password(new_password)
         user.is_staff = True
         user.is_active = True
