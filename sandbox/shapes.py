@@ -46,7 +46,7 @@ CONDITIONAL: dict[str, dict[str, str]] = {
 
 
 def _payment_method_types() -> set[str]:
-    cls = class_for("payment_method")
+    cls: type | None = class_for("payment_method")
     tp = declared_fields(cls)["type"] if cls else None
     values: set[str] = set()
     for arg in typing.get_args(tp):
@@ -85,7 +85,7 @@ def complete(data: Any) -> Any:
         return data
     if "id" not in data and object_type not in TOP_LEVEL_WITHOUT_ID:
         return data
-    cls = class_for(object_type)
+    cls: type | None = class_for(object_type)
     if cls is None or data.get("deleted") is True:
         return data
     skip = conditional(data)
