@@ -17,7 +17,7 @@ export UV_PYTHON_DOWNLOADS ?= automatic
 # `make demo` serves here; SITE_URL (links in emails, Stripe return URLs) follows unless set.
 DEMO_ADDR ?= 127.0.0.1:8000
 
-.PHONY: install demo serve test lint typecheck check worker beat bench clean
+.PHONY: install demo serve test lint typecheck check worker beat bench clean sandbox contract contract-diff
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -49,6 +49,13 @@ demo: install
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py demo_seed
 	DEBUG=1 $(PY) manage.py runserver $(DEMO_ADDR)
+
+## make sandbox: only the Stripe sandbox (API, hosted pages, control page, deliveries, clock) on
+## its own port and SQLite file, for other languages' SDKs (docs/sandbox.md)
+SANDBOX_PORT ?= 12111
+sandbox: install
+	DJANGO_SETTINGS_MODULE=sandbox.standalone.settings SANDBOX_PORT=$(SANDBOX_PORT) $(PY) manage.py migrate --noinput
+	DJANGO_SETTINGS_MODULE=sandbox.standalone.settings SANDBOX_PORT=$(SANDBOX_PORT) $(PY) manage.py runserver 127.0.0.1:$(SANDBOX_PORT)
 
 ## make test: set up and run the whole suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
 test: install
