@@ -57,6 +57,17 @@ sandbox: install
 	DJANGO_SETTINGS_MODULE=sandbox.standalone.settings SANDBOX_PORT=$(SANDBOX_PORT) $(PY) manage.py migrate --noinput
 	DJANGO_SETTINGS_MODULE=sandbox.standalone.settings SANDBOX_PORT=$(SANDBOX_PORT) $(PY) manage.py runserver 127.0.0.1:$(SANDBOX_PORT)
 
+## make contract: record the money-flow contract over HTTP into tests/contract/cassettes/sandbox
+## (or, with STRIPE_SECRET_KEY=sk_test_..., against Stripe's test mode into .../stripe)
+contract: install
+	CONTRACT_RECORD=1 CONTRACT_STRIPE_KEY="$(STRIPE_SECRET_KEY)" STRIPE_SECRET_KEY= $(VENV)/bin/pytest tests/contract -p no:randomly -q
+
+## make contract-diff: compare two recordings structurally (default: sandbox vs stripe)
+CONTRACT_LEFT ?= tests/contract/cassettes/sandbox
+CONTRACT_RIGHT ?= tests/contract/cassettes/stripe
+contract-diff: install
+	$(PY) -m tests.contract.recording $(CONTRACT_LEFT) $(CONTRACT_RIGHT)
+
 ## make test: set up and run the whole suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
 test: install
 	DEBUG=1 $(PY) manage.py collectstatic --noinput --verbosity 0
