@@ -155,7 +155,14 @@ def session_create(p: JSON, *, account: str = "") -> JSON:
             f"The sandbox supports Checkout in `payment` and `subscription` mode (got `{mode}`).",
             param="mode",
         )
-    if not p.get("success_url") and p.get("ui_mode") not in ("embedded", "custom"):
+    ui_mode = p.get("ui_mode") or "hosted_page"
+    if ui_mode != "hosted_page":
+        raise invalid_request(
+            f"The Stripe sandbox emulates Checkout's hosted page only (ui_mode=hosted_page), "
+            f"not ui_mode={ui_mode}.",
+            param="ui_mode",
+        )
+    if not p.get("success_url"):
         raise invalid_request(
             "Missing required param: success_url.", param="success_url", code="parameter_missing"
         )
@@ -263,7 +270,7 @@ def session_create(p: JSON, *, account: str = "") -> JSON:
             "subscription": None,
             "success_url": p.get("success_url"),
             "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-            "ui_mode": "hosted",
+            "ui_mode": "hosted_page",
             "url": site_url(f"/sandbox/checkout/{session_id}/"),
         },
         account=account,
