@@ -14,6 +14,7 @@ moves an order's status only forward (``Order.TRANSITIONS``).
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -71,6 +72,14 @@ def _send_after_commit(order_id: int, kind: str) -> None:
 
 def _checkout_deadline(now: datetime) -> datetime:
     return now + settings.CHECKOUT_EXPIRY + SESSION_HEADROOM
+
+
+def _stripe_deadline(deadline: datetime) -> int:
+    """The order's ``deadline`` on Stripe's clock (unix seconds): ours moved by how far Stripe's
+    clock is from ours (the sandbox's clock may have been advanced by days; real Stripe's is ours
+    give or take a second), so Stripe sees the same time left as we do."""
+    skew = stripe_gateway.stripe_now() - int(time.time())
+    return int(deadline.timestamp()) + skew
 
 
 # --- Creating an order ------------------------------------------------------------------------
@@ -256,7 +265,7 @@ def order_checkout_url(*, order_id: int) -> str:
             destination=seller.stripe_account_id,
             on_behalf_of=settings.STRIPE_ON_BEHALF_OF,
             customer_email=order.buyer_email,
-            expires_at=int(order.expires_at.timestamp()),
+            expires_at=_stripe_deadline(order.expires_at),
             success_url=settings.SITE_URL
             + reverse("buyers:checkout_success")
             + "?session_id={CHECKOUT_SESSION_ID}",
@@ -278,6 +287,14 @@ def order_checkout_url(*, order_id: int) -> str:
             checkout_attempts=F("checkout_attempts") + (1 if ran else 0),
             checkout_last_error=str(exc)[:255],
         )
+        if status is not None and 400 <= status < 500 and status not in (409, 429):
+            # Stripe refused the request itself: trying again cannot help, so the order is
+            # canceled and its units go back on sale rather than held until the deadline.
+            order_close(order_id=order.pk, status=Order.Status.CANCELED)
+            raise UserFacingError(
+                "We could not start the payment for this order, so it was canceled and nothing "
+                "was charged. Please try again; if it keeps failing, contact us."
+            ) from exc
         raise PaymentError(
             "We could not reach our payment provider. Your order is saved and the items are held "
             "for you; please try again in a moment from the order page.",

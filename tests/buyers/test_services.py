@@ -197,7 +197,7 @@ def test_stripe_unreachable_leaves_order_pending_and_retry_keeps_the_key(
 
 
 @pytest.mark.parametrize(
-    ("status", "new_key"), [(500, True), (400, True), (409, False), (429, False)]
+    ("status", "new_key"), [(500, True), (502, True), (409, False), (429, False)]
 )
 def test_retry_after_a_stored_error_uses_a_new_key(buyer, listing, fake_stripe, status, new_key):
     order = services.order_create(buyer=buyer, listing_id=listing.pk, quantity=1)
@@ -209,6 +209,18 @@ def test_retry_after_a_stored_error_uses_a_new_key(buyer, listing, fake_stripe, 
     expected = f"order-{order.pk}-checkout-1" if new_key else f"order-{order.pk}-checkout"
     assert fake_stripe.create_calls[-1]["idempotency_key"] == expected
     assert len(fake_stripe.sessions) == 1
+
+
+def test_stripe_refusing_the_session_cancels_the_order_and_releases_its_units(
+    buyer, listing, fake_stripe
+):
+    order = services.order_create(buyer=buyer, listing_id=listing.pk, quantity=1)
+    fake_stripe.fail_with = 400
+    with pytest.raises(UserFacingError, match="canceled and nothing was charged"):
+        services.order_checkout_url(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELED
+    assert stock_of(listing) == (3, 0, 0)
 
 
 def test_retry_after_deadline_moved_close_pushes_the_deadline(buyer, listing, fake_stripe):
