@@ -466,7 +466,12 @@ def _record_payment(order: Order, session: Any) -> None:
     if shipping and not order.shipping_name and not order.shipping_address:
         order.shipping_name, order.shipping_address = shipping
         order.save(update_fields=["shipping_name", "shipping_address", "updated_at"])
-    if order.status in (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.REFUNDED):
+    if order.status in (
+        Order.Status.PAID,
+        Order.Status.FULFILLED,
+        Order.Status.REFUNDED,
+        Order.Status.DISPUTE_LOST,
+    ):
         # Already done; fill in ids an earlier, less expanded read did not have.
         missing = {k: v for k, v in ids.items() if v and not getattr(order, k)}
         if missing:
@@ -660,15 +665,23 @@ def order_record_dispute(*, order_id: int, status: str, evidence_due_by: datetim
     """Flag the order as disputed by the buyer's bank (from the payouts app's dispute mirror).
 
     ``status`` is Stripe's dispute status (needs_response, under_review, won, lost ...); the
-    payouts app moves it only forward, this service only copies it. The order's own status is
-    left alone: a dispute is about money already paid.
+    payouts app moves it only forward, this service only copies it. While the dispute is open or
+    once won, the order's own status is left alone. A lost dispute ends a paid or shipped order
+    as ``dispute_lost`` (the bank gave the payment back to the buyer: nothing left to ship) and
+    the buyer and the seller are emailed the outcome after commit; a won one emails them too.
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        if order.dispute_status != status or order.dispute_evidence_due_by != evidence_due_by:
+        changed = order.dispute_status != status
+        if changed or order.dispute_evidence_due_by != evidence_due_by:
             order.dispute_status = status
             order.dispute_evidence_due_by = evidence_due_by
             order.save(update_fields=["dispute_status", "dispute_evidence_due_by", "updated_at"])
+        if status == "lost" and order.can_move_to(Order.Status.DISPUTE_LOST):
+            _move(order, Order.Status.DISPUTE_LOST, closed_at=timezone.now())
+        if changed and status in ("won", "lost"):
+            _send_after_commit(order.pk, f"order_dispute_{status}_buyer")
+            _send_after_commit(order.pk, f"order_dispute_{status}_seller")
         return order
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -229,12 +230,20 @@ def sale_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "buyers/sale_list.html", {"orders": orders, "seller": seller})
 
 
+def _sale_context(order: Order, form: ShipForm) -> dict[str, object]:
+    return {
+        "order": order,
+        "form": form,
+        "recover_from_seller": settings.MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER,
+    }
+
+
 @login_required
 @require_GET
 def sale_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     seller = _seller_or_404(request)
     order = get_object_or_404(selectors.seller_orders(seller=seller), pk=pk)
-    return render(request, "buyers/sale_detail.html", {"order": order, "form": ShipForm()})
+    return render(request, "buyers/sale_detail.html", _sale_context(order, ShipForm()))
 
 
 @login_required
@@ -244,9 +253,7 @@ def sale_ship(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(selectors.seller_orders(seller=seller), pk=pk)
     form = ShipForm(request.POST)
     if not form.is_valid():
-        return render(
-            request, "buyers/sale_detail.html", {"order": order, "form": form}, status=400
-        )
+        return render(request, "buyers/sale_detail.html", _sale_context(order, form), status=400)
     try:
         services.order_mark_fulfilled(
             order_id=order.pk, seller=seller, note=form.cleaned_data["note"]
