@@ -2,7 +2,7 @@
 
 Embedded defaults make a fresh clone run: a SQLite file, no broker (Celery tasks run in-process after
 commit), the offline Stripe sandbox, console email. Production sets DATABASE_URL, REDIS_URL,
-STRIPE_* and SECRET_KEY. Every variable read here is listed in the README.
+STRIPE_* and SECRET_KEY. Every variable read here is listed in docs/operations.md.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0)
 # Direct charges on the seller's account name the seller on the statement when on_behalf_of is set.
 STRIPE_ON_BEHALF_OF = env_bool("STRIPE_ON_BEHALF_OF", False)
 
-# --- Stripe sandbox (only used when STRIPE_SECRET_KEY is empty; see sandbox/README.md) --------
+# --- Stripe sandbox (only used when STRIPE_SECRET_KEY is empty; see docs/sandbox.md) --------
 # When webhook events are posted: "thread" (background thread after commit), "inline"
 # (synchronously after commit; the tests' default) or "manual" (sandbox.testing.deliver_pending()).
 SANDBOX_WEBHOOK_DELIVERY = env_str("SANDBOX_WEBHOOK_DELIVERY", "thread")

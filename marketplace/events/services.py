@@ -1,6 +1,6 @@
 """Writes of the event pipeline: intake, processing, retries, replay, recovery, sandbox endpoints.
 
-The flow (DESIGN.md section 5):
+The flow (docs/architecture.md, "How a webhook travels"):
 
 1. ``event_receive`` (called by the webhook views) verifies ``Stripe-Signature`` on the raw body,
    stores the event with one ``INSERT ... ON CONFLICT DO NOTHING`` and wakes the workers (at most
