@@ -85,6 +85,62 @@ def seller_payouts(*, seller: Seller) -> QuerySet[Payout]:
     return Payout.objects.filter(seller=seller)
 
 
+@dataclass(frozen=True)
+class TakenBack:
+    """Money taken back from the seller's balance: when, how much, for which order and why."""
+
+    occurred_at: Any
+    amount: int  # minor units, positive: what left the balance
+    currency: str
+    order_id: int | None
+    why: str
+
+
+def seller_taken_back(*, seller: Seller, limit: int = 10) -> list[TakenBack]:
+    """The latest movements that took money back from the seller's balance (transfer reversals
+    for refunds and lost disputes, withdrawn dispute funds), newest first."""
+    K = LedgerTransaction.Kind
+    entries = (
+        LedgerEntry.objects.filter(
+            seller=seller,
+            account=f"seller:{seller.pk}:balance",
+            amount__lt=0,
+            transaction__kind__in=[K.TRANSFER_REVERSAL, K.DISPUTE_FUNDS_WITHDRAWN, K.ADJUSTMENT],
+        )
+        .select_related("transaction")
+        .order_by("-transaction__occurred_at", "-id")[:limit]
+    )
+    rows = list(entries)
+    lost = set(
+        Dispute.objects.filter(
+            seller=seller,
+            status="lost",
+            order_id__in=[e.transaction.order_id for e in rows if e.transaction.order_id],
+        ).values_list("order_id", flat=True)
+    )
+    result = []
+    for entry in rows:
+        txn = entry.transaction
+        if txn.order_id in lost:
+            why = "the buyer's bank won a dispute: the payment went back to the buyer"
+        elif txn.kind == K.TRANSFER_REVERSAL:
+            why = "the buyer was refunded: your share of the refund"
+        elif txn.kind == K.DISPUTE_FUNDS_WITHDRAWN:
+            why = "a dispute was opened: the amount is held until the bank decides"
+        else:
+            why = txn.description or "an adjustment by the platform"
+        result.append(
+            TakenBack(
+                occurred_at=txn.occurred_at,
+                amount=-int(entry.amount),
+                currency=entry.currency,
+                order_id=txn.order_id,
+                why=why,
+            )
+        )
+    return result
+
+
 def seller_balance_row(*, seller: Seller) -> SellerBalance | None:
     try:
         return seller.money

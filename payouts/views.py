@@ -174,6 +174,14 @@ def balance(request: HttpRequest) -> HttpResponse:
     """The seller's money: Stripe's balance and the ledger's, payouts, earnings chart."""
     context = _balance_context(request)
     context["payouts"] = list(selectors.seller_payouts(seller=context["seller"])[:20])
+    negative = [
+        row["currency"]
+        for row in context["rows"]
+        if (row["available"] is not None and row["available"] < 0) or row["ledger"] < 0
+    ]
+    context["negative"] = negative
+    if negative:
+        context["taken_back"] = selectors.seller_taken_back(seller=context["seller"])
     return render(request, "payouts/balance.html", context)
 
 
