@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Sum, Value, When
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.http import Http404
 from django.utils import timezone
 
@@ -21,7 +21,7 @@ from payouts.models import (
     RefundRequest,
     SellerBalance,
 )
-from payouts.services import PLATFORM_BALANCE, PLATFORM_FEES
+from payouts.services import BUYER_REFUNDS, PLATFORM_BALANCE, PLATFORM_FEES
 from sellers.models import Seller
 
 
@@ -286,6 +286,47 @@ def refundable_sales(*, user: Any) -> QuerySet[LedgerTransaction]:
         qs = qs.filter(seller=seller_of(user))
     result: QuerySet[LedgerTransaction] = qs.order_by("-occurred_at", "-id")
     return result
+
+
+def refundable_sales_listed(*, user: Any) -> QuerySet[LedgerTransaction]:
+    """``refundable_sales`` for the refunds list: each with the order's item (``title``), the
+    amount captured (``captured``) and refunded so far (``refunded``: the ledger's refunds or the
+    refunds Stripe accepted whose events are still on their way, whichever is more)."""
+    from buyers.models import Order
+
+    K = LedgerTransaction.Kind
+    in_ledger = _sum_of(
+        LedgerEntry.objects.filter(
+            transaction__kind=K.REFUND,
+            transaction__charge_id=OuterRef("stripe_object_id"),
+            account=BUYER_REFUNDS,
+        )
+    )
+    accepted = Subquery(
+        RefundRequest.objects.filter(
+            charge_id=OuterRef("stripe_object_id"), status=RefundRequest.Status.SUCCEEDED
+        )
+        .order_by()
+        .values("charge_id")
+        .annotate(total=Sum("amount"))
+        .values("total")[:1],
+        output_field=models.BigIntegerField(),
+    )
+    return refundable_sales(user=user).annotate(
+        title=Subquery(Order.objects.filter(pk=OuterRef("order_id")).values("title")[:1]),
+        captured=Coalesce(
+            _sum_of(
+                LedgerEntry.objects.filter(transaction=OuterRef("pk"), account=PLATFORM_BALANCE)
+            ),
+            Value(0),
+        ),
+        refunded=Greatest(Coalesce(in_ledger, Value(0)), Coalesce(accepted, Value(0))),
+        currency=Subquery(
+            LedgerEntry.objects.filter(transaction=OuterRef("pk"), account=PLATFORM_BALANCE)
+            .order_by()
+            .values("currency")[:1]
+        ),
+    )
 
 
 def refund_requests_for(*, user: Any) -> QuerySet[RefundRequest]:

@@ -410,7 +410,7 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def refunds(request: HttpRequest) -> HttpResponse:
-    sales = list(selectors.refundable_sales(user=request.user)[:50])
+    sales = list(selectors.refundable_sales_listed(user=request.user)[:50])
     requests = selectors.refund_requests_for(user=request.user)[:50]
     return render(request, "payouts/refunds.html", {"sales": sales, "requests": requests})
 

@@ -166,3 +166,39 @@ def test_refund_views_and_sweep(client, sale, fake_stripe, staff):
     client.force_login(staff)
     assert charge["id"] in client.get("/money/refunds/").content.decode()
     assert RefundRequest.objects.count() == 1
+
+
+def test_staff_find_refunds_in_the_menu_with_item_and_amount(client, sale, fake_stripe, staff):
+    from django.utils import timezone
+
+    from buyers.models import Order
+    from tests.buyers.factories import ListingFactory
+
+    seller, charge = sale
+    listing = ListingFactory(seller=seller, title="Blue mug")
+    Order.objects.create(
+        pk=21,
+        buyer=UserFactory(),
+        seller=seller,
+        listing=listing,
+        title="Blue mug",
+        unit_amount=2000,
+        quantity=1,
+        currency="eur",
+        amount=2000,
+        application_fee_amount=200,
+        buyer_email="b@example.com",
+        expires_at=timezone.now(),
+        status=Order.Status.PAID,
+    )
+    client.force_login(staff)
+    home = client.get("/").content.decode()
+    assert 'href="/money/refunds/"' in home
+    page = client.get("/money/refunds/").content.decode()
+    assert "Blue mug" in page and "€20.00" in page and "Refund…" in page
+    refund(staff, charge, 500)
+    page = client.get("/money/refunds/").content.decode()
+    assert "€5.00" in page and "Refund…" in page
+    refund(staff, charge, 1500)
+    page = client.get("/money/refunds/").content.decode()
+    assert "Fully refunded" in page and "Refund…" not in page
