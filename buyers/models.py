@@ -44,6 +44,8 @@ class Order(models.Model):
     }
     # Statuses in which the order holds a reservation on the listing / has consumed stock.
     HOLDS_RESERVATION = frozenset({Status.PENDING})
+    # Ended without the buyer paying (left Checkout, let it expire, card refused).
+    ENDED_UNPAID = frozenset({Status.CANCELED, Status.EXPIRED, Status.FAILED})
     CONSUMED_STOCK = frozenset({Status.PAID, Status.FULFILLED, Status.DISPUTE_LOST})
 
     buyer = models.ForeignKey(

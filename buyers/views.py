@@ -134,8 +134,12 @@ def _go_to_checkout(request: HtmxHttpRequest, order: Order) -> HttpResponse:
 @login_required
 @require_GET
 def order_list(request: HtmxHttpRequest) -> HttpResponse:
-    orders = selectors.buyer_orders(buyer=request.user)[:200]
-    return render(request, "buyers/order_list.html", {"orders": orders})
+    """The buyer's orders; the ones that ended unpaid (left Checkout, expired, card failed) are
+    grouped apart, folded, so they do not bury the orders that matter."""
+    orders = list(selectors.buyer_orders(buyer=request.user)[:200])
+    unpaid = [order for order in orders if order.status in Order.ENDED_UNPAID]
+    active = [order for order in orders if order.status not in Order.ENDED_UNPAID]
+    return render(request, "buyers/order_list.html", {"orders": active, "unpaid": unpaid})
 
 
 @login_required
@@ -143,7 +147,14 @@ def order_list(request: HtmxHttpRequest) -> HttpResponse:
 def order_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(selectors.buyer_orders(buyer=request.user), pk=pk)
     # Back from Checkout: the page refreshes its status until the payment is confirmed.
-    context = {"order": order, "confirming": request.GET.get("confirming") == "1"}
+    context = {
+        "order": order,
+        "confirming": request.GET.get("confirming") == "1",
+        # Ended without payment and still for sale: offer to order the same again.
+        "can_retry": order.status in Order.ENDED_UNPAID
+        and order.listing is not None
+        and selectors.listing_unavailable_reason(order.listing, quantity=order.quantity) is None,
+    }
     if request.htmx:
         return render(request, "buyers/order_detail.html#status", context)
     return render(request, "buyers/order_detail.html", context)

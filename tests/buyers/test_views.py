@@ -291,7 +291,20 @@ def test_cancel_url_releases_the_reservation(client, buyer, listing, fake_stripe
     order.refresh_from_db()
     listing.refresh_from_db()
     assert order.status == Order.Status.CANCELED and listing.reserved == 0
-    assert "nothing was charged" in html(client.get(response["Location"]))
+    page = html(client.get(response["Location"]))
+    assert "nothing was charged" in page
+    # A way back: order the same again, straight to a new Checkout.
+    assert "Try again" in page
+    again = client.post(
+        reverse("buyers:listing_buy", args=[listing.pk]), {"quantity": order.quantity}
+    )
+    assert again.status_code == 303
+    assert Order.objects.filter(status=Order.Status.PENDING).count() == 1
+    # The history lists the new order and folds the canceled one apart.
+    history = html(client.get(reverse("buyers:order_list")))
+    assert "1 order not paid" in history and "<details" in history
+    folded = history[history.index("<details") :]
+    assert f"#{order.pk}" in folded
 
 
 # --- order pages and authorization -----------------------------------------------------------------
