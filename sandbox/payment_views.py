@@ -122,6 +122,21 @@ def _page_context(
     }
 
 
+# What Stripe's hosted pages tell the buyer, by error code, instead of the API's message (which
+# is written for developers: "You can provide payment_method_data ...").
+BUYER_MESSAGES = {
+    "payment_intent_authentication_failure": (
+        "We are unable to authenticate your payment method. Please choose a different payment "
+        "method and try again."
+    ),
+}
+
+
+def buyer_message(error: StripeError) -> str:
+    """The words the hosted page shows the buyer for ``error``."""
+    return BUYER_MESSAGES.get(error.code or "", error.message)
+
+
 @require_http_methods(["GET", "POST"])
 def checkout_page(request: HttpRequest, session_id: str) -> HttpResponse:
     row = _session_row(session_id)
@@ -194,7 +209,7 @@ def checkout_page(request: HttpRequest, session_id: str) -> HttpResponse:
         return render(
             request,
             "sandbox/checkout/page.html",
-            _page_context(session, items, form, failure.message, sepa_form, method),
+            _page_context(session, items, form, buyer_message(failure), sepa_form, method),
             status=402,
         )
     if pi is not None and pi["status"] == "requires_action":
@@ -230,7 +245,7 @@ def authenticate(request: HttpRequest, intent_id: str) -> HttpResponse:
             pi, failure = payments.intent_authenticate(intent_id, approve=approve)
             if session_id and failure is not None:
                 srow = store.get_row(session_id, object_type="checkout.session", for_update=True)
-                srow.private["page_error"] = failure.message
+                srow.private["page_error"] = buyer_message(failure)
                 store.save(srow)
     except StripeError as exc:
         return render(

@@ -199,7 +199,9 @@ def test_3d_secure_approve_and_fail(sdk, web, seller):
         f"/sandbox/checkout/{session.id}/"
     )
     page = web.get(failed["Location"])
-    assert "failed authentication" in page_error(page)
+    # The buyer reads plain words, as on Stripe's hosted page, not the API's message.
+    assert "unable to authenticate your payment method" in page_error(page)
+    assert "payment_method_data" not in page.content.decode()
     pi = sdk.v1.payment_intents.retrieve(
         sdk.v1.checkout.sessions.retrieve(session.id).payment_intent
     )
