@@ -44,6 +44,24 @@ def send_payout_failed_email(payout_id: int) -> None:
 
 
 @shared_task(acks_late=True)
+def send_payout_paid_email(payout_id: int) -> None:
+    from payouts import emails
+    from payouts.models import Payout
+
+    payout = Payout.objects.select_related("seller__user").get(pk=payout_id)
+    emails.payout_paid(payout=payout)
+
+
+@shared_task(acks_late=True)
+def send_staff_refund_email(refund_request_id: int) -> None:
+    from payouts import emails
+    from payouts.models import RefundRequest
+
+    refund = RefundRequest.objects.select_related("seller__user").get(pk=refund_request_id)
+    emails.staff_refunded(refund=refund)
+
+
+@shared_task(acks_late=True)
 def send_dispute_opened_email(dispute_id: int) -> None:
     from payouts import emails
     from payouts.models import Dispute

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -20,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from marketplace.errors import UserFacingError
 from marketplace.fees import fee_quote
 from marketplace.money import Money
-from payouts import selectors, services
+from payouts import selectors, services, tasks
 from payouts.charts import daily_bar_chart
 from payouts.forms import (
     EvidenceForm,
@@ -29,7 +31,7 @@ from payouts.forms import (
     RefundForm,
     TransferFilterForm,
 )
-from payouts.models import FeeRule, ReconciliationRun, SellerBalance
+from payouts.models import FeeRule, ReconciliationRun, RefundRequest, SellerBalance
 
 # --- Fee rules (staff) ------------------------------------------------------------------------
 
@@ -436,7 +438,7 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.refund_request_create(
+            refund = services.refund_request_create(
                 actor=request.user,
                 charge_id=charge_id,
                 amount=data["amount"],
@@ -451,6 +453,15 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
         except PermissionDenied:
             raise Http404("No such sale") from None
         else:
+            if (
+                refund.status == RefundRequest.Status.SUCCEEDED
+                and refund.seller is not None
+                and refund.seller.user_id != request.user.pk
+            ):
+                # Staff refunded someone else's sale: the seller hears it from us.
+                transaction.on_commit(
+                    functools.partial(tasks.send_staff_refund_email.delay, refund.pk)
+                )
             messages.success(
                 request, f"Refund of {Money(data['amount'], refundable.currency)} sent to Stripe."
             )
