@@ -200,3 +200,10 @@ class RefundForm(forms.Form):
             return Money.from_major(self.cleaned_data["amount"], self.currency).amount
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
+
+
+class ReconciliationForm(forms.Form):
+    """The period staff reconcile: whole UTC days, both included."""
+
+    start = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="Last day", widget=forms.DateInput(attrs={"type": "date"}))

@@ -15,8 +15,9 @@ is compared too. A balance transaction converted from another currency
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -24,6 +25,7 @@ from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from marketplace import stripe_gateway
+from marketplace.errors import UserFacingError
 from payouts.models import LedgerEntry, LedgerTransaction, ReconciliationRun, ReconciliationSeen
 from payouts.services import PLATFORM_BALANCE
 from sellers.models import Seller
@@ -107,30 +109,73 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def reconciliation_queue(*, actor: Any, start: datetime, end: datetime) -> ReconciliationRun:
+    """Staff ask for a reconciliation of [start, end): a ``queued`` run, started by a task after
+    commit (``payouts.tasks.run_reconciliation``); the staff page shows its progress.
+
+    Refuses (``UserFacingError``) non-staff, an empty or reversed period, more than 31 days, and a
+    second run while one is queued or running (the page shows that one instead).
+    Side effects: one ReconciliationRun row; one task enqueued after commit.
+    """
+    from payouts import tasks
+
+    if not getattr(actor, "is_staff", False):
+        raise UserFacingError("Only platform staff can run a reconciliation.")
+    if end <= start:
+        raise UserFacingError("The last day must be on or after the first day.", field="end")
+    if end - start > timedelta(days=31):
+        raise UserFacingError("Reconcile at most 31 days at a time.", field="end")
+    with transaction.atomic():
+        busy = (
+            ReconciliationRun.objects.select_for_update()
+            .filter(status__in=[ReconciliationRun.Status.QUEUED, ReconciliationRun.Status.RUNNING])
+            .first()
+        )
+        if busy is not None:
+            raise UserFacingError("A reconciliation is already running; its progress is below.")
+        run = ReconciliationRun.objects.create(
+            period_start=start,
+            period_end=end,
+            status=ReconciliationRun.Status.QUEUED,
+            requested_by=actor,
+        )
+        transaction.on_commit(functools.partial(tasks.run_reconciliation.delay, run.pk))
+    return run
+
+
 def reconcile(
-    *, start: datetime, end: datetime, accounts: Iterable[str] | None = None
+    *,
+    start: datetime,
+    end: datetime,
+    accounts: Iterable[str] | None = None,
+    run: ReconciliationRun | None = None,
 ) -> ReconciliationRun:
     """Compare Stripe's balance transactions created in [start, end) with the ledger.
 
-    ``accounts``: connected accounts to read (default: every seller's). Side effects: a
-    ReconciliationRun row with counts and the first issues; scratch rows removed at the end.
+    ``accounts``: connected accounts to read (default: every seller's). ``run``: a queued run
+    to carry out (from ``reconciliation_queue``); by default a new one. Side effects: the
+    ReconciliationRun row with counts, progress (``scopes_done`` of ``scopes_total``, saved after
+    each account) and the first issues; scratch rows removed at the end.
     Raises ``GatewayError`` (kept on the run as failed) when Stripe cannot be read.
     """
-    run = ReconciliationRun.objects.create(period_start=start, period_end=end)
+    if run is None:
+        run = ReconciliationRun.objects.create(period_start=start, period_end=end)
+    else:
+        run.status = ReconciliationRun.Status.RUNNING
+    sellers = Seller.objects.exclude(stripe_account_id__isnull=True).exclude(stripe_account_id="")
+    chosen = list(accounts) if accounts is not None else None
+    run.scopes_total = 1 + (len(chosen) if chosen is not None else sellers.count())
+    run.save(update_fields=["status", "scopes_total"])
     issues: list[str] = []
 
     def issue(line: str) -> None:
         if len(issues) < MAX_ISSUES_KEPT:
             issues.append(line)
 
-    chosen = list(accounts) if accounts is not None else None
     connected: Iterable[Any] = (
         chosen
         if chosen is not None
-        else Seller.objects.exclude(stripe_account_id__isnull=True)
-        .exclude(stripe_account_id="")
-        .values_list("stripe_account_id", flat=True)
-        .iterator()
+        else sellers.values_list("stripe_account_id", flat=True).iterator()
     )
     scopes: Iterable[str | None] = [None, *connected]
     try:
@@ -143,6 +188,10 @@ def reconcile(
                 # One unreadable connected account (deauthorized...) does not stop the others.
                 run.unreadable_accounts += 1
                 issue(f"could not read the balance transactions of {account}: {exc.message}")
+            run.scopes_done += 1
+            ReconciliationRun.objects.filter(pk=run.pk).update(
+                scopes_done=run.scopes_done, stripe_transactions=run.stripe_transactions
+            )
         seen = ReconciliationSeen.objects.filter(
             run=run, kind=OuterRef("kind"), stripe_object_id=OuterRef("stripe_object_id")
         )

@@ -71,6 +71,19 @@ def send_dispute_opened_email(dispute_id: int) -> None:
 
 
 @shared_task(acks_late=True)
+def run_reconciliation(run_id: int) -> None:
+    """Carry out a reconciliation staff queued (its row says the period and shows progress)."""
+    from payouts.models import ReconciliationRun
+    from payouts.reconciliation import reconcile
+
+    run = ReconciliationRun.objects.filter(
+        pk=run_id, status=ReconciliationRun.Status.QUEUED
+    ).first()
+    if run is not None:
+        reconcile(start=run.period_start, end=run.period_end, run=run)
+
+
+@shared_task(acks_late=True)
 def reconcile_yesterday() -> int:
     """Daily: reconcile the previous UTC day; returns the run id (admins see the report)."""
     from datetime import UTC, datetime, timedelta

@@ -6,6 +6,7 @@ import csv
 import functools
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from marketplace import stripe_gateway
 from marketplace.errors import UserFacingError
 from marketplace.fees import fee_quote
 from marketplace.money import Money
@@ -28,10 +30,12 @@ from payouts.forms import (
     EvidenceForm,
     FeeRuleForm,
     FeeSimulatorForm,
+    ReconciliationForm,
     RefundForm,
     TransferFilterForm,
 )
 from payouts.models import FeeRule, ReconciliationRun, RefundRequest, SellerBalance
+from payouts.reconciliation import reconciliation_queue
 
 # --- Fee rules (staff) ------------------------------------------------------------------------
 
@@ -394,16 +398,52 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def reconciliation(request: HttpRequest) -> HttpResponse:
-    """Staff: the latest reconciliation reports, failed payouts and open disputes at a glance."""
+    """Staff: the latest reconciliation reports (a running one refreshes itself), a button to
+    run one, failed payouts at a glance."""
     selectors.staff_only(request.user)
-    return render(
-        request,
-        "payouts/reconciliation.html",
-        {
-            "runs": ReconciliationRun.objects.all()[:20],
-            "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:50],
-        },
+    return _reconciliation_page(request, _default_reconciliation_form())
+
+
+def _default_reconciliation_form() -> ReconciliationForm:
+    # Days by Stripe's clock: the sandbox's may have been advanced, and Stripe's objects carry it.
+    today = datetime.fromtimestamp(stripe_gateway.stripe_now(), tz=UTC).date()
+    return ReconciliationForm(initial={"start": today - timedelta(days=1), "end": today})
+
+
+def _reconciliation_page(
+    request: HttpRequest, form: ReconciliationForm, status: int = 200
+) -> HttpResponse:
+    runs = list(ReconciliationRun.objects.select_related("requested_by")[:20])
+    context = {
+        "runs": runs,
+        "busy": any(run.status in ("queued", "running") for run in runs),
+        "form": form,
+        "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:50],
+    }
+    if getattr(request, "htmx", False):
+        return render(request, "payouts/reconciliation.html#runs", context)
+    return render(request, "payouts/reconciliation.html", context, status=status)
+
+
+@login_required
+@require_POST
+def reconciliation_run(request: HttpRequest) -> HttpResponse:
+    """Staff: queue a reconciliation of the days chosen; the page shows its progress."""
+    selectors.staff_only(request.user)
+    form = ReconciliationForm(request.POST)
+    if not form.is_valid():
+        return _reconciliation_page(request, form, status=400)
+    start = datetime.combine(form.cleaned_data["start"], datetime.min.time(), tzinfo=UTC)
+    end = datetime.combine(
+        form.cleaned_data["end"] + timedelta(days=1), datetime.min.time(), tzinfo=UTC
     )
+    try:
+        reconciliation_queue(actor=request.user, start=start, end=end)
+    except UserFacingError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _reconciliation_page(request, form, status=400)
+    messages.success(request, "Reconciliation queued; its progress shows below.")
+    return redirect("payouts:reconciliation")
 
 
 # --- Refunds (sellers: their own sales within the window; staff: any) ----------------------------
