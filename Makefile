@@ -6,14 +6,14 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
-# The project's Python is pyproject.toml's requires-python (3.12 or newer). uv uses one that is
-# installed (PATH, pyenv, or one uv installed earlier) and downloads its own build only when none
-# is (python-build-standalone, from GitHub). `UV_PYTHON_DOWNLOADS=never make ...` forbids that;
+# The project runs on Python 3.12 or newer (pyproject.toml's requires-python). uv uses one that is
+# installed (on the PATH, or one uv installed earlier); only when there is none does it download
+# its own build of PYTHON_DOWNLOAD (python-build-standalone, from GitHub), the version CI and the
+# Docker image use. `UV_PYTHON_DOWNLOADS=never make ...` forbids the download;
 # `make ... UV_PYTHON=/path/to/python3.13` names the interpreter.
+PYTHON_REQUEST := >=3.12
+PYTHON_DOWNLOAD := 3.12
 export UV_PYTHON_DOWNLOADS ?= automatic
-ifdef UV_PYTHON
-export UV_PYTHON
-endif
 # `make demo` serves here; SITE_URL (links in emails, Stripe return URLs) follows unless set.
 DEMO_ADDR ?= 127.0.0.1:8000
 
@@ -27,7 +27,13 @@ $(UV):
 	  echo "      or point pip at a reachable index (PIP_INDEX_URL)." >&2; exit 1; }
 
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --locked || { \
+	@if [ -n "$(UV_PYTHON)" ]; then python="$(UV_PYTHON)"; \
+	elif UV_PYTHON_DOWNLOADS=never $(UV) python find '$(PYTHON_REQUEST)' >/dev/null 2>&1; then \
+	  python='$(PYTHON_REQUEST)'; \
+	else python='$(PYTHON_DOWNLOAD)'; \
+	  echo "make: no Python $(PYTHON_REQUEST) installed; uv will download Python $(PYTHON_DOWNLOAD) (once)"; fi; \
+	echo "$(UV) sync --locked --python '$$python'"; \
+	$(UV) sync --locked --python "$$python" || { \
 	  echo "make: could not set up .venv (messages above). It needs Python 3.12+ and the packages" >&2; \
 	  echo "      of uv.lock. With no Python 3.12+ installed, uv downloads one from GitHub" >&2; \
 	  echo "      (python-build-standalone); offline, install python3.12 (or newer) on the PATH" >&2; \
