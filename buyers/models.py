@@ -98,6 +98,9 @@ class Order(models.Model):
     shipping_name = models.CharField(max_length=255, blank=True)
     shipping_address = models.JSONField(default=dict, blank=True)
     shipping_note = models.CharField(max_length=255, blank=True)
+    # Given by the seller when marking the order shipped, shown to the buyer.
+    tracking_carrier = models.CharField(max_length=64, blank=True)
+    tracking_number = models.CharField(max_length=64, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

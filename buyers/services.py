@@ -688,8 +688,17 @@ def order_record_dispute(*, order_id: int, status: str, evidence_due_by: datetim
 # --- The seller's side ------------------------------------------------------------------------
 
 
-def order_mark_fulfilled(*, order_id: int, seller: Seller, note: str = "") -> Order:
+def order_mark_fulfilled(
+    *,
+    order_id: int,
+    seller: Seller,
+    note: str = "",
+    carrier: str = "",
+    tracking_number: str = "",
+) -> Order:
     """The seller shipped (or handed over) a paid order. Only the order's own seller may.
+
+    ``carrier`` and ``tracking_number`` (optional) are kept on the order and shown to the buyer.
 
     Raises ``Order.DoesNotExist`` for someone else's order (the view answers 404) and
     ``UserFacingError`` unless the order is paid. The buyer is emailed after commit.
@@ -700,6 +709,13 @@ def order_mark_fulfilled(*, order_id: int, seller: Seller, note: str = "") -> Or
             return order
         if order.status != Order.Status.PAID:
             raise UserFacingError("Only a paid order can be marked as shipped.")
-        _move(order, Order.Status.FULFILLED, fulfilled_at=timezone.now(), shipping_note=note[:255])
+        _move(
+            order,
+            Order.Status.FULFILLED,
+            fulfilled_at=timezone.now(),
+            shipping_note=note[:255],
+            tracking_carrier=carrier.strip()[:64],
+            tracking_number=tracking_number.strip()[:64],
+        )
         _send_after_commit(order.pk, "order_shipped_buyer")
         return order

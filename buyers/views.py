@@ -267,7 +267,11 @@ def sale_ship(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return render(request, "buyers/sale_detail.html", _sale_context(order, form), status=400)
     try:
         services.order_mark_fulfilled(
-            order_id=order.pk, seller=seller, note=form.cleaned_data["note"]
+            order_id=order.pk,
+            seller=seller,
+            note=form.cleaned_data["note"],
+            carrier=form.cleaned_data["carrier"],
+            tracking_number=form.cleaned_data["tracking_number"],
         )
     except UserFacingError as exc:
         messages.error(request, exc.message)

@@ -234,8 +234,36 @@ CHECKOUT_EXPIRY = timedelta(minutes=30)
 ORDER_DELAYED_PAYMENT_WINDOW = timedelta(
     days=env_int("ORDER_DELAYED_PAYMENT_WINDOW_DAYS", 14, minimum=1)
 )
-# Countries Checkout collects a shipping address for (ISO codes, comma-separated; empty: none).
-CHECKOUT_SHIPPING_COUNTRIES = [c.upper() for c in env_list("CHECKOUT_SHIPPING_COUNTRIES", [])]
+# Countries Checkout collects a shipping address for (ISO codes, comma-separated): on by default,
+# since what is sold here ships; "none" for a marketplace that ships nothing (digital goods).
+_shipping_countries = env_list(
+    "CHECKOUT_SHIPPING_COUNTRIES",
+    [
+        "AT",
+        "BE",
+        "CH",
+        "DE",
+        "DK",
+        "ES",
+        "FI",
+        "FR",
+        "GB",
+        "IE",
+        "IT",
+        "LU",
+        "NL",
+        "NO",
+        "PL",
+        "PT",
+        "SE",
+        "US",
+    ],
+)
+CHECKOUT_SHIPPING_COUNTRIES = (
+    []
+    if [c.lower() for c in _shipping_countries] == ["none"]
+    else [c.upper() for c in _shipping_countries]
+)
 # Most units of one listing a buyer may take in one order.
 ORDER_MAX_QUANTITY = env_int("ORDER_MAX_QUANTITY", 10, minimum=1)
 

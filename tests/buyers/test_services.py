@@ -518,9 +518,27 @@ def test_shipping_address_collected_and_shown_to_seller(
     assert "Ada Lovelace" in seller_mail.body and "75011 Paris" in seller_mail.body
 
 
-def test_no_shipping_collection_by_default(buyer, listing, fake_stripe):
+def test_shipping_address_collected_by_default_and_none_turns_it_off(
+    buyer, listing, fake_stripe, settings
+):
     checkout(buyer, listing, fake_stripe)
-    assert fake_stripe.create_calls[0]["shipping_countries"] is None
+    assert "FR" in fake_stripe.create_calls[0]["shipping_countries"]
+    settings.CHECKOUT_SHIPPING_COUNTRIES = []
+    checkout(UserFactory(), listing, fake_stripe)
+    assert fake_stripe.create_calls[1]["shipping_countries"] is None
+
+
+def test_the_none_setting_means_no_shipping_countries(monkeypatch):
+    import importlib
+
+    from marketplace import settings as project_settings
+
+    monkeypatch.setenv("CHECKOUT_SHIPPING_COUNTRIES", "none")
+    try:
+        assert importlib.reload(project_settings).CHECKOUT_SHIPPING_COUNTRIES == []
+    finally:
+        monkeypatch.undo()
+        importlib.reload(project_settings)
 
 
 def test_paying_an_order_past_its_deadline_expires_it(buyer, listing, fake_stripe):
