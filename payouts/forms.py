@@ -202,8 +202,8 @@ class RefundForm(forms.Form):
             raise forms.ValidationError(str(exc)) from None
 
 
-class ReconciliationForm(forms.Form):
-    """The period staff reconcile: whole UTC days, both included."""
+class ReconcileForm(forms.Form):
+    """Staff: run the reconciliation for a range of UTC days now."""
 
-    start = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="Last day", widget=forms.DateInput(attrs={"type": "date"}))
+    start_day = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
+    end_day = forms.DateField(label="Last day", widget=forms.DateInput(attrs={"type": "date"}))

@@ -14,8 +14,8 @@ from django.db import transaction
 
 from marketplace.events.models import StripeEvent
 from marketplace.events.registry import handles
-from payouts import services
 from payouts.models import Payout
+from payouts.services import balances, charge_sync, disputes
 from sellers.models import Seller
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def on_payout(event: StripeEvent) -> None:
         .values_list("status", flat=True)
         .first()
     )
-    payout = services.payout_sync(seller=seller, data=data)
+    payout = balances.payout_sync(seller=seller, data=data)
     if payout.status == Payout.Status.PAID and prior != Payout.Status.PAID:
         from payouts import tasks
 
@@ -87,7 +87,7 @@ def on_money_moved(event: StripeEvent) -> None:
     if not charge_id.startswith(("ch_", "py_")):
         logger.info("event %s: no charge to sync", event.stripe_id)
         return
-    services.ledger_sync_charge(charge_id=charge_id)
+    charge_sync.ledger_sync_charge(charge_id=charge_id)
 
 
 @handles(
@@ -104,5 +104,5 @@ def on_dispute(event: StripeEvent) -> None:
         return
     charge_id = _charge_id_of(event)
     if charge_id:
-        services.ledger_sync_charge(charge_id=charge_id)
-    services.dispute_sync(data=data)
+        charge_sync.ledger_sync_charge(charge_id=charge_id)
+    disputes.dispute_sync(data=data)

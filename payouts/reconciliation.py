@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -25,9 +25,8 @@ from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from marketplace import stripe_gateway
-from marketplace.errors import UserFacingError
 from payouts.models import LedgerEntry, LedgerTransaction, ReconciliationRun, ReconciliationSeen
-from payouts.services import PLATFORM_BALANCE
+from payouts.services.ledger import PLATFORM_BALANCE
 from sellers.models import Seller
 
 K = LedgerTransaction.Kind
@@ -109,40 +108,6 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def reconciliation_queue(*, actor: Any, start: datetime, end: datetime) -> ReconciliationRun:
-    """Staff ask for a reconciliation of [start, end): a ``queued`` run, started by a task after
-    commit (``payouts.tasks.run_reconciliation``); the staff page shows its progress.
-
-    Refuses (``UserFacingError``) non-staff, an empty or reversed period, more than 31 days, and a
-    second run while one is queued or running (the page shows that one instead).
-    Side effects: one ReconciliationRun row; one task enqueued after commit.
-    """
-    from payouts import tasks
-
-    if not getattr(actor, "is_staff", False):
-        raise UserFacingError("Only platform staff can run a reconciliation.")
-    if end <= start:
-        raise UserFacingError("The last day must be on or after the first day.", field="end")
-    if end - start > timedelta(days=31):
-        raise UserFacingError("Reconcile at most 31 days at a time.", field="end")
-    with transaction.atomic():
-        busy = (
-            ReconciliationRun.objects.select_for_update()
-            .filter(status__in=[ReconciliationRun.Status.QUEUED, ReconciliationRun.Status.RUNNING])
-            .first()
-        )
-        if busy is not None:
-            raise UserFacingError("A reconciliation is already running; its progress is below.")
-        run = ReconciliationRun.objects.create(
-            period_start=start,
-            period_end=end,
-            status=ReconciliationRun.Status.QUEUED,
-            requested_by=actor,
-        )
-        transaction.on_commit(functools.partial(tasks.run_reconciliation.delay, run.pk))
-    return run
-
-
 def reconcile(
     *,
     start: datetime,
@@ -153,7 +118,7 @@ def reconcile(
     """Compare Stripe's balance transactions created in [start, end) with the ledger.
 
     ``accounts``: connected accounts to read (default: every seller's). ``run``: a queued run
-    to carry out (from ``reconciliation_queue``); by default a new one. Side effects: the
+    to carry out (from ``reconciliation_request``); by default a new one. Side effects: the
     ReconciliationRun row with counts, progress (``scopes_done`` of ``scopes_total``, saved after
     each account) and the first issues; scratch rows removed at the end.
     Raises ``GatewayError`` (kept on the run as failed) when Stripe cannot be read.
@@ -308,3 +273,68 @@ def _remember_seen(run: ReconciliationRun, seen: list[tuple[str, str]]) -> None:
     sql = f"INSERT INTO {table} (run_id, kind, stripe_object_id) VALUES (%s, %s, %s)"  # noqa: S608
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(sql, [(run.pk, kind, object_id) for kind, object_id in seen])
+
+
+# --- Runs asked for by a person -------------------------------------------------------------------
+
+MAX_REQUESTED_DAYS = 92
+
+
+def day_bounds(start_day: date, end_day: date) -> tuple[datetime, datetime]:
+    """[start of ``start_day``, start of the day after ``end_day``) in UTC."""
+    return (
+        datetime.combine(start_day, datetime.min.time(), tzinfo=UTC),
+        datetime.combine(end_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+    )
+
+
+def reconciliation_request(
+    *, start_day: date, end_day: date, actor: Any = None
+) -> ReconciliationRun:
+    """A staff member (or an operator at the command line) asks for a reconciliation of the UTC
+    days ``start_day``..``end_day``: the request goes to the audit log now, with who and from
+    where; a ``queued`` run (``requested_by`` = ``actor``) shows on the reconciliation page at
+    once, and a Celery task enqueued after commit carries it out, its progress saved as it goes.
+    "Future" is judged by Stripe's clock (the sandbox's may be ahead of ours).
+    Raises UserFacingError for a reversed, future or too long range, and while another run a
+    person asked for is still queued or running.
+    """
+    from marketplace.audit.services import Action, audit_record
+    from marketplace.errors import UserFacingError
+    from payouts import tasks
+
+    stripe_today = datetime.fromtimestamp(stripe_gateway.stripe_now(), tz=UTC).date()
+    if end_day < start_day:
+        raise UserFacingError("The last day is before the first.", field="end_day")
+    if end_day > max(stripe_today, timezone.now().date()):
+        raise UserFacingError("The last day is in the future.", field="end_day")
+    if (end_day - start_day).days + 1 > MAX_REQUESTED_DAYS:
+        raise UserFacingError(
+            f"At most {MAX_REQUESTED_DAYS} days at a time (use manage.py reconcile for more).",
+            field="start_day",
+        )
+    with transaction.atomic():
+        busy = (
+            ReconciliationRun.objects.select_for_update()
+            .filter(status=ReconciliationRun.Status.QUEUED)
+            .exists()
+        )
+        if busy:
+            raise UserFacingError("A reconciliation is already queued; its progress is below.")
+        start, end = day_bounds(start_day, end_day)
+        run = ReconciliationRun.objects.create(
+            period_start=start,
+            period_end=end,
+            status=ReconciliationRun.Status.QUEUED,
+            requested_by=actor if getattr(actor, "pk", None) else None,
+        )
+        audit_record(
+            action=Action.RECONCILIATION_RUN,
+            object_type="payouts.reconciliationrun",
+            object_id=f"{start_day.isoformat()}..{end_day.isoformat()}",
+            object_repr=f"Reconciliation {start_day.isoformat()} to {end_day.isoformat()}",
+            summary="Asked for a reconciliation run",
+            after={"start_day": start_day.isoformat(), "end_day": end_day.isoformat()},
+        )
+        transaction.on_commit(functools.partial(tasks.run_reconciliation.delay, run.pk))
+    return run

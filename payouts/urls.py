@@ -25,7 +25,6 @@ urlpatterns += [
 ]
 urlpatterns += [
     path("reconciliation/", views.reconciliation, name="reconciliation"),
-    path("reconciliation/run/", views.reconciliation_run, name="reconciliation_run"),
 ]
 urlpatterns += [
     path("refunds/", views.refunds, name="refunds"),

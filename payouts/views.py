@@ -24,24 +24,26 @@ from marketplace import stripe_gateway
 from marketplace.errors import UserFacingError
 from marketplace.fees import fee_quote
 from marketplace.money import Money
+from marketplace.staff import staff_second_factor
 from payouts import selectors, services, tasks
 from payouts.charts import daily_bar_chart
 from payouts.forms import (
     EvidenceForm,
     FeeRuleForm,
     FeeSimulatorForm,
-    ReconciliationForm,
+    ReconcileForm,
     RefundForm,
     TransferFilterForm,
 )
 from payouts.models import FeeRule, ReconciliationRun, RefundRequest, SellerBalance
-from payouts.reconciliation import reconciliation_queue
+from payouts.reconciliation import reconciliation_request
 
 # --- Fee rules (staff) ------------------------------------------------------------------------
 
 
 @login_required
 @require_GET
+@staff_second_factor
 def fee_rules(request: HttpRequest) -> HttpResponse:
     lineages = selectors.fee_rule_lineages(user=request.user)
     return render(
@@ -57,6 +59,7 @@ def fee_rules(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@staff_second_factor
 def fee_rule_new(request: HttpRequest) -> HttpResponse:
     selectors.staff_only(request.user)
     previous: FeeRule | None = None
@@ -101,6 +104,7 @@ def fee_rule_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@staff_second_factor
 def fee_rule_retire(request: HttpRequest, rule_id: int) -> HttpResponse:
     selectors.staff_only(request.user)
     rule = get_object_or_404(FeeRule, pk=rule_id)
@@ -115,6 +119,7 @@ def fee_rule_retire(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def fee_simulate(request: HttpRequest) -> HttpResponse:
     """A staff page: quote the fee of a sale; the quote partial updates live through htmx."""
     selectors.staff_only(request.user)
@@ -267,6 +272,7 @@ def _transfers(request: HttpRequest) -> tuple[TransferFilterForm, Any]:
 
 @login_required
 @require_GET
+@staff_second_factor
 def transfers(request: HttpRequest) -> HttpResponse:
     """Every transfer with seller, order, amount, fee, status; filters, totals, CSV."""
     selectors.staff_only(request.user)
@@ -289,6 +295,7 @@ def transfers(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def transfers_export(request: HttpRequest) -> StreamingHttpResponse:
     selectors.staff_only(request.user)
     _, qs = _transfers(request)
@@ -336,6 +343,7 @@ def transfers_export(request: HttpRequest) -> StreamingHttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def transfer_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
     """One transfer and everything that happened to its charge: fee, refunds, reversals, disputes."""
     selectors.staff_only(request.user)
@@ -364,6 +372,7 @@ def transfer_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def disputes(request: HttpRequest) -> HttpResponse:
     items = selectors.disputes_for_staff(user=request.user)
     return render(
@@ -379,6 +388,7 @@ def disputes(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@staff_second_factor
 def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
     dispute = get_object_or_404(selectors.disputes_for_staff(user=request.user), pk=dispute_id)
     form = EvidenceForm(request.POST or None, initial={"text": dispute.evidence_text})
@@ -396,54 +406,42 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
+@staff_second_factor
 def reconciliation(request: HttpRequest) -> HttpResponse:
-    """Staff: the latest reconciliation reports (a running one refreshes itself), a button to
-    run one, failed payouts at a glance."""
+    """Staff: the latest reconciliation reports (a queued or running one refreshes itself every
+    2 s with its progress), failed payouts, and a form that runs one now (audited, queued)."""
     selectors.staff_only(request.user)
-    return _reconciliation_page(request, _default_reconciliation_form())
-
-
-def _default_reconciliation_form() -> ReconciliationForm:
     # Days by Stripe's clock: the sandbox's may have been advanced, and Stripe's objects carry it.
     today = datetime.fromtimestamp(stripe_gateway.stripe_now(), tz=UTC).date()
-    return ReconciliationForm(initial={"start": today - timedelta(days=1), "end": today})
-
-
-def _reconciliation_page(
-    request: HttpRequest, form: ReconciliationForm, status: int = 200
-) -> HttpResponse:
+    form = ReconcileForm(
+        request.POST or None, initial={"start_day": today - timedelta(days=1), "end_day": today}
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                reconciliation_request(
+                    start_day=form.cleaned_data["start_day"],
+                    end_day=form.cleaned_data["end_day"],
+                    actor=request.user,
+                )
+            except UserFacingError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, "Reconciliation queued; its progress shows below.")
+                return redirect("payouts:reconciliation")
+        status = 400
     runs = list(ReconciliationRun.objects.select_related("requested_by")[:20])
     context = {
+        "form": form,
         "runs": runs,
         "busy": any(run.status in ("queued", "running") for run in runs),
-        "form": form,
         "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:50],
     }
-    if getattr(request, "htmx", False):
+    if getattr(request, "htmx", False) and request.method == "GET":
         return render(request, "payouts/reconciliation.html#runs", context)
     return render(request, "payouts/reconciliation.html", context, status=status)
-
-
-@login_required
-@require_POST
-def reconciliation_run(request: HttpRequest) -> HttpResponse:
-    """Staff: queue a reconciliation of the days chosen; the page shows its progress."""
-    selectors.staff_only(request.user)
-    form = ReconciliationForm(request.POST)
-    if not form.is_valid():
-        return _reconciliation_page(request, form, status=400)
-    start = datetime.combine(form.cleaned_data["start"], datetime.min.time(), tzinfo=UTC)
-    end = datetime.combine(
-        form.cleaned_data["end"] + timedelta(days=1), datetime.min.time(), tzinfo=UTC
-    )
-    try:
-        reconciliation_queue(actor=request.user, start=start, end=end)
-    except UserFacingError as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        return _reconciliation_page(request, form, status=400)
-    messages.success(request, "Reconciliation queued; its progress shows below.")
-    return redirect("payouts:reconciliation")
 
 
 # --- Refunds (sellers: their own sales within the window; staff: any) ----------------------------
@@ -451,6 +449,7 @@ def reconciliation_run(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def refunds(request: HttpRequest) -> HttpResponse:
     sales = list(selectors.refundable_sales_listed(user=request.user)[:50])
     requests = selectors.refund_requests_for(user=request.user)[:50]
@@ -459,6 +458,7 @@ def refunds(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@staff_second_factor
 def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
     sale = get_object_or_404(
         selectors.refundable_sales(user=request.user), stripe_object_id=charge_id
@@ -519,6 +519,7 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Staff: money per day (gross volume, fees, refunds, disputes), open disputes, failed
     payouts and failed events."""
