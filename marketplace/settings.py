@@ -42,6 +42,8 @@ if not ALLOWED_HOSTS:
     )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The marketplace's name: page titles and the subject prefix of account emails.
+SITE_NAME = env_str("SITE_NAME", "Marketplace")
 
 INSTALLED_APPS = [
     # The Django admin behind the staff second factor, audited (marketplace/admin_site.py).
@@ -238,8 +240,36 @@ CHECKOUT_EXPIRY = timedelta(minutes=30)
 ORDER_DELAYED_PAYMENT_WINDOW = timedelta(
     days=env_int("ORDER_DELAYED_PAYMENT_WINDOW_DAYS", 14, minimum=1)
 )
-# Countries Checkout collects a shipping address for (ISO codes, comma-separated; empty: none).
-CHECKOUT_SHIPPING_COUNTRIES = [c.upper() for c in env_list("CHECKOUT_SHIPPING_COUNTRIES", [])]
+# Countries Checkout collects a shipping address for (ISO codes, comma-separated): on by default,
+# since what is sold here ships; "none" for a marketplace that ships nothing (digital goods).
+_shipping_countries = env_list(
+    "CHECKOUT_SHIPPING_COUNTRIES",
+    [
+        "AT",
+        "BE",
+        "CH",
+        "DE",
+        "DK",
+        "ES",
+        "FI",
+        "FR",
+        "GB",
+        "IE",
+        "IT",
+        "LU",
+        "NL",
+        "NO",
+        "PL",
+        "PT",
+        "SE",
+        "US",
+    ],
+)
+CHECKOUT_SHIPPING_COUNTRIES = (
+    []
+    if [c.lower() for c in _shipping_countries] == ["none"]
+    else [c.upper() for c in _shipping_countries]
+)
 # Most units of one listing a buyer may take in one order.
 ORDER_MAX_QUANTITY = env_int("ORDER_MAX_QUANTITY", 10, minimum=1)
 
@@ -254,6 +284,8 @@ ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "mandatory")
 if ACCOUNT_EMAIL_VERIFICATION not in {"mandatory", "optional", "none"}:
     raise ImproperlyConfigured("ACCOUNT_EMAIL_VERIFICATION must be mandatory, optional or none.")
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+# allauth prefixes its subjects with the current Site's name by default ("[127.0.0.1:8101]").
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_UNIQUE_EMAIL = True

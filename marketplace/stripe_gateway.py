@@ -109,6 +109,19 @@ def reset_client() -> None:
         _client = None
 
 
+def stripe_now() -> int:
+    """Stripe's current time in unix seconds: real time with real Stripe; the sandbox's clock
+    (which tests and the control page advance) offline.
+
+    Any timestamp we hand to Stripe that Stripe checks against its own clock (a Checkout
+    Session's ``expires_at``) is computed from this, never from our clock alone."""
+    if settings.STRIPE_SECRET_KEY:
+        return int(time.time())
+    from sandbox import client as sandbox_client
+
+    return sandbox_client.now()
+
+
 def translate_errors[**P, R](func: Callable[P, R]) -> Callable[P, R]:
     """Turn Stripe's exceptions into the project's own error types."""
 

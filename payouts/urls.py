@@ -23,7 +23,9 @@ urlpatterns += [
     path("disputes/", views.disputes, name="disputes"),
     path("disputes/<int:dispute_id>/", views.dispute_detail, name="dispute_detail"),
 ]
-urlpatterns += [path("reconciliation/", views.reconciliation, name="reconciliation")]
+urlpatterns += [
+    path("reconciliation/", views.reconciliation, name="reconciliation"),
+]
 urlpatterns += [
     path("refunds/", views.refunds, name="refunds"),
     path("refunds/<str:charge_id>/new/", views.refund_new, name="refund_new"),

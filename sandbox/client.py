@@ -71,3 +71,14 @@ class SandboxHTTPClient(stripe.HTTPClient):
 
     def close(self) -> None:
         return None
+
+
+def now() -> int:
+    """Unix seconds on the sandbox's clock: Stripe's "now" for a marketplace running offline.
+
+    The clock may have been advanced (control page, tests), so any timestamp the marketplace
+    hands to the sandbox (a Checkout Session's ``expires_at`` ...) is computed from this, not
+    from ``time.time()``."""
+    from sandbox import clock
+
+    return clock.now()

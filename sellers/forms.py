@@ -107,7 +107,17 @@ class ListingForm(forms.Form):
     title = forms.CharField(max_length=120)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False)
     category = forms.ModelChoiceField(
-        queryset=Category.objects.none(), required=False, empty_label="No category"
+        queryset=Category.objects.none(),
+        required=False,
+        empty_label="No category",
+        help_text="A category can carry its own platform fee; the preview below uses it.",
+        widget=forms.Select(
+            attrs={
+                **FEE_PREVIEW_ATTRS,
+                "hx-trigger": "change",
+                "hx-include": "[name=price],[name=currency]",
+            }
+        ),
     )
     price = forms.CharField(
         label="Price",
@@ -119,13 +129,17 @@ class ListingForm(forms.Form):
                 "autocomplete": "off",
                 **FEE_PREVIEW_ATTRS,
                 "hx-trigger": "input changed delay:300ms",
-                "hx-include": "[name=currency]",
+                "hx-include": "[name=currency],[name=category]",
             }
         ),
     )
     currency = forms.ChoiceField(
         widget=forms.Select(
-            attrs={**FEE_PREVIEW_ATTRS, "hx-trigger": "change", "hx-include": "[name=price]"}
+            attrs={
+                **FEE_PREVIEW_ATTRS,
+                "hx-trigger": "change",
+                "hx-include": "[name=price],[name=category]",
+            }
         )
     )
     stock = forms.IntegerField(
@@ -198,3 +212,5 @@ class ListingForm(forms.Form):
 class FeePreviewForm(forms.Form):
     price = forms.CharField(required=False)
     currency = forms.CharField(required=False)
+    # The listing's category: a category fee rule applies at checkout, so the preview uses it.
+    category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False)

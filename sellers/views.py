@@ -235,12 +235,17 @@ def _listing_kwargs(form: ListingForm) -> ListingFields:
 
 
 def _fee_quote_for(form: ListingForm, seller: Seller) -> FeeQuote | None:
+    """The fee checkout will charge for one unit: the same ``fee_quote`` with the same inputs
+    (price, seller, category) as ``buyers.services.order_create``."""
     money: Money | None = None
+    category = None
     if form.is_bound:
         money = getattr(form, "cleaned_data", {}).get("money")
+        category = getattr(form, "cleaned_data", {}).get("category")
     elif form.listing is not None:
         money = form.listing.price
-    return fee_quote(amount=money, seller=seller) if money else None
+        category = form.listing.category
+    return fee_quote(amount=money, seller=seller, category=category) if money else None
 
 
 @login_required
@@ -372,7 +377,9 @@ def fee_preview(request: HtmxHttpRequest) -> HttpResponse:
         if raw:
             try:
                 quote = fee_quote(
-                    amount=services.validate_price(Money.from_major(raw, currency)), seller=seller
+                    amount=services.validate_price(Money.from_major(raw, currency)),
+                    seller=seller,
+                    category=form.cleaned_data["category"],
                 )
             except UserFacingError as exc:
                 problem = exc.message

@@ -98,9 +98,22 @@ def sandbox_shop():
     return listing
 
 
+def fill_shipping(page):
+    """The hosted page's shipping address (sessions collect one by default)."""
+    from tests.buyers.sandbox_support import SHIPPING_FIELDS
+
+    form = page.locator("#pay-card")
+    for name, value in SHIPPING_FIELDS.items():
+        if name.endswith("country"):
+            form.locator(f"select[name={name}]").select_option(value)
+        else:
+            form.locator(f"input[name={name}]").fill(value)
+
+
 def pay_on_sandbox_page(page, card):
     page.wait_for_url(re.compile(r".*/sandbox/checkout/cs_.*"))
     assert "SANDBOX" in page.content()
+    fill_shipping(page)
     page.fill("input[name=card_number]", card)
     page.fill("input[name=name]", "Ada Lovelace")
     page.get_by_role("button", name=re.compile(r"^Pay ")).click()
