@@ -188,8 +188,21 @@ SANDBOX_WEBHOOK_TIMEOUT = env_int("SANDBOX_WEBHOOK_TIMEOUT", 5, minimum=1)
 # Cap in milliseconds on the SDK's sleep between retries against the sandbox (-1: the SDK's own).
 _sandbox_retry_ms = env_int("SANDBOX_MAX_RETRY_DELAY_MS", -1, minimum=-1)
 SANDBOX_MAX_RETRY_DELAY: float | None = None if _sandbox_retry_ms < 0 else _sandbox_retry_ms / 1000
-# Who may use the control page /sandbox/ (clock, faults, disconnect buttons): anyone when on
-# (the default with DEBUG), staff only when off. Hosted pages stay reachable by their links.
+# Whether anything outside this process may reach the sandbox over HTTP: its API at /sandbox/v1/,
+# its hosted pages (Checkout, 3-D Secure, receipts, onboarding, Express dashboard) and the control
+# page. Off (the default without DEBUG, so in production): every /sandbox/ URL is a 404 and only
+# the app's in-process client talks to the sandbox. On (the default with DEBUG: `make demo`; the
+# tests; a staging site run on the sandbox whose buyers must see its Checkout page): they answer,
+# and the API requires SANDBOX_SECRET_KEY. The one rule lives in sandbox/access.py.
+SANDBOX_HTTP_OPEN = env_bool("SANDBOX_HTTP_OPEN", DEBUG)
+# The sandbox's API secret key: the in-process client sends it; HTTP callers of /sandbox/v1/ must
+# send exactly this key (no other sk_test_ key is accepted). Set your own when SANDBOX_HTTP_OPEN is
+# on for a site others can reach (`check --deploy` warns about the default).
+SANDBOX_SECRET_KEY = env_str("SANDBOX_SECRET_KEY", "sk_test_sandbox")
+if not SANDBOX_SECRET_KEY.startswith("sk_test_"):
+    raise ImproperlyConfigured("SANDBOX_SECRET_KEY must start with sk_test_.")
+# Who may use the control page /sandbox/ (clock, faults, disconnect buttons) when the sandbox is
+# open to HTTP: anyone when on (the default with DEBUG), staff only when off.
 SANDBOX_CONTROL_OPEN = env_bool("SANDBOX_CONTROL_OPEN", DEBUG)
 # Off by default: the events pipeline registers our endpoints through the API. On, the sandbox
 # registers this site's /stripe/webhook/ and /stripe/webhook/connect/ itself with these secrets,
@@ -215,6 +228,10 @@ if STRIPE_SANDBOX and SANDBOX_DEFAULT_ENDPOINTS:
     STRIPE_CONNECT_WEBHOOK_SECRETS = STRIPE_CONNECT_WEBHOOK_SECRETS or [
         SANDBOX_CONNECT_WEBHOOK_SECRET
     ]
+if not STRIPE_SANDBOX:
+    # A real Stripe key: the sandbox is not installed at all (no models, no tables migrated, no
+    # tasks, no URLs; marketplace/urls.py mounts /sandbox/ only in sandbox mode).
+    INSTALLED_APPS.remove("sandbox")
 if STRIPE_SANDBOX:
     # Due sandbox work (webhook retries, clock jobs) when a worker and beat run.
     CELERY_BEAT_SCHEDULE["sandbox-run-due"] = {"task": "sandbox.run_due", "schedule": 60.0}

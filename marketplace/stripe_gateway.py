@@ -73,13 +73,14 @@ def build_client() -> stripe.StripeClient:
             max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
         )
     try:
+        from sandbox import access as sandbox_access
         from sandbox import client as sandbox_client
     except ImportError as exc:  # pragma: no cover - the sandbox ships with the project
         raise SandboxUnavailable(
             "STRIPE_SECRET_KEY is not set and the Stripe sandbox is not available."
         ) from exc
     return stripe.StripeClient(
-        sandbox_client.SANDBOX_SECRET_KEY,
+        sandbox_access.secret_key(),
         stripe_version=API_VERSION,
         max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
         http_client=sandbox_client.SandboxHTTPClient(),

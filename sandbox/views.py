@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 from typing import Any
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.contrib import messages
@@ -30,6 +31,14 @@ from sandbox.resources import accounts
 def api(request: HttpRequest, path: str) -> HttpResponse:
     """Any method on ``/sandbox/v1/<path>``: handed to the dispatcher as ``/v1/<path>``."""
     headers = dict(request.headers.items())
+    if _has_nul(path, request.META.get("QUERY_STRING", ""), request.body):
+        # Stripe stores no NUL byte anywhere (nor can PostgreSQL): refuse before any work.
+        return HttpResponse(
+            b'{"error": {"type": "invalid_request_error", "message": '
+            b'"Invalid request: a NUL character is not allowed in a URL, parameter or body."}}',
+            status=400,
+            content_type="application/json",
+        )
     full_path = f"/v1/{path}"
     if request.META.get("QUERY_STRING"):
         full_path += "?" + request.META["QUERY_STRING"]
@@ -47,6 +56,11 @@ def api(request: HttpRequest, path: str) -> HttpResponse:
     for key, value in response_headers.items():
         response[key] = value
     return response
+
+
+def _has_nul(path: str, query: str, body: bytes) -> bool:
+    texts = (path, unquote_plus(query), unquote_plus(body.decode("utf-8", "replace")))
+    return any("\x00" in text for text in texts)
 
 
 # --- hosted onboarding (account links) ----------------------------------------------------------
