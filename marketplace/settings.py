@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from marketplace.env import (
     env_bool,
@@ -71,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
@@ -87,6 +89,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "marketplace.context_processors.site",
@@ -345,6 +348,39 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy, enforced (Django's ContentSecurityPolicyMiddleware). Exactly what the
+# pages need: our own CSS, images and htmx (django_htmx serves it from our static files); inline
+# <script>/<style> only with the per-response nonce ({{ csp_nonce }}, the csp context processor);
+# no inline event handlers, no eval, no plugins, no <base>, never framed. Forms post to us; the
+# redirects that follow some of them go to SITE_URL (the sandbox's hosted pages) or, with real
+# keys, to Stripe's hosted Checkout and Connect onboarding.
+_SITE_ORIGIN = "/".join(SITE_URL.split("/")[:3])
+SECURE_CSP: dict[str, list[str]] = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "frame-src": [CSP.NONE],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF, _SITE_ORIGIN],
+}
+if not STRIPE_SANDBOX:
+    SECURE_CSP["form-action"] += ["https://checkout.stripe.com", "https://connect.stripe.com"]
+    # --- Stripe.js (real mode, on-site payment) ---------------------------------------------
+    # Stripe's documented sources for Stripe.js and its frames (Elements, 3-D Secure). Pages
+    # that load https://js.stripe.com/v3 need these; nothing else loads third-party code.
+    SECURE_CSP["script-src"] += ["https://js.stripe.com", "https://*.js.stripe.com"]
+    SECURE_CSP["frame-src"] = [
+        "https://js.stripe.com",
+        "https://*.js.stripe.com",
+        "https://hooks.stripe.com",
+    ]
+    SECURE_CSP["connect-src"] += ["https://api.stripe.com"]
 SILENCED_SYSTEM_CHECKS = ["security.W021"] if not SECURE_HSTS_PRELOAD else []
 
 LOGGING = {
