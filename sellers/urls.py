@@ -13,7 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("onboarding/", views.onboarding, name="onboarding"),
     path("onboarding/update/", views.onboarding_update, name="onboarding_update"),
     path(
-        "onboarding/refresh/<str:account_id>/",
+        "onboarding/refresh/<stripe_id:account_id>/",
         views.onboarding_refresh,
         name="onboarding_refresh",
     ),
