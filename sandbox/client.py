@@ -1,6 +1,6 @@
 """How the marketplace's StripeClient reaches the sandbox in-process.
 
-``marketplace/stripe_gateway.py`` builds ``stripe.StripeClient(SANDBOX_SECRET_KEY,
+``marketplace/stripe_gateway.py`` builds ``stripe.StripeClient(sandbox.access.secret_key(),
 http_client=SandboxHTTPClient(), base_addresses={... SANDBOX_API_BASE ...})``. The SDK encodes
 the request, adds its own headers (``Idempotency-Key``, ``Stripe-Account``, ``Stripe-Version``)
 and retries (``request_with_retries`` is the base class's); this client only hands the request to
@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 import stripe
 from django.conf import settings
 
-SANDBOX_SECRET_KEY = "sk_test_sandbox"
 SANDBOX_API_BASE = "http://sandbox.invalid"
 
 

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse_lazy
 
 from marketplace.errors import UserFacingError
-from marketplace.money import Money
+from marketplace.money import Money, price_example, price_input_error
 from sellers import services
 from sellers.countries import country_choices
 from sellers.images import MAX_IMAGES_PER_LISTING, validate_image
@@ -166,6 +166,8 @@ class ListingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.seller = seller
         self.listing = listing
+        example = price_example(listing.currency if listing else seller.default_currency)
+        self.fields["price"].help_text = f"What the buyer pays for one, e.g. {example}"
         category = self.fields["category"]
         assert isinstance(category, forms.ModelChoiceField)
         category.queryset = Category.objects.order_by("name")
@@ -195,7 +197,7 @@ class ListingForm(forms.Form):
             try:
                 price = Money.from_major(raw_price, currency)
             except ValueError:
-                self.add_error("price", "Enter the price as a number, e.g. 24.90.")
+                self.add_error("price", price_input_error(currency))
             else:
                 try:
                     data["money"] = services.validate_price(price)

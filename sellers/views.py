@@ -22,7 +22,7 @@ from django_htmx.middleware import HtmxDetails
 
 from marketplace.errors import UserFacingError
 from marketplace.fees import FeeQuote, fee_quote
-from marketplace.money import Money
+from marketplace.money import Money, price_input_error
 from marketplace.stripe_gateway import GatewayError
 from sellers import selectors, services
 from sellers.countries import SUPPORTED_COUNTRIES
@@ -384,7 +384,7 @@ def fee_preview(request: HtmxHttpRequest) -> HttpResponse:
             except UserFacingError as exc:
                 problem = exc.message
             except ValueError:
-                problem = "Enter the price as a number, e.g. 24.90."
+                problem = price_input_error(currency)
     context = {"quote": quote, "problem": problem, "seller": seller}
     template = (
         "sellers/fee_preview.html#fee_preview" if request.htmx else "sellers/fee_preview.html"
