@@ -30,8 +30,8 @@ from buyers.models import Order
 from buyers.selectors import listing_unavailable_reason
 from marketplace import stripe_gateway
 from marketplace.errors import MarketplaceError, PaymentError, UserFacingError
-from marketplace.fees import fee_quote
 from marketplace.stripe_gateway import GatewayError
+from sellers.fees import fee_quote
 from sellers.models import Listing, Seller
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def order_create(
     listing. The listing row is locked and the reservation is a conditional UPDATE, so of two
     buyers racing for the last unit exactly one gets it; the other is told it sold out.
 
-    The price and the application fee (``marketplace.fees.fee_quote``) are computed here, on the
+    The price and the application fee (``sellers.fees.fee_quote``) are computed here, on the
     server, and stored on the order for good. ``client_token`` comes from the buy form: the same
     buyer submitting the same form twice gets the first order back, not a second one.
     """

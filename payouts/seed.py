@@ -8,9 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from payouts.models import FeeRule
-from payouts.services.fee_rules import fee_rule_create
-from sellers.models import Category
+from sellers.fees import fee_rule_create
+from sellers.models import Category, FeeRule
 
 
 def seed_fee_rules(stdout: Any) -> None:

@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from payouts.models import (
     Dispute,
-    FeeRule,
     LedgerEntry,
     LedgerTransaction,
     Payout,
@@ -22,7 +21,7 @@ from payouts.models import (
     SellerBalance,
 )
 from payouts.services.ledger import PLATFORM_BALANCE, PLATFORM_FEES
-from sellers.models import Seller
+from sellers.models import FeeRule, Seller
 
 
 def staff_only(user: Any) -> None:

@@ -18,7 +18,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from marketplace.errors import UserFacingError
-from marketplace.fees import fee_quote
 from marketplace.money import Money
 from payouts import selectors, services
 from payouts.charts import daily_bar_chart
@@ -29,7 +28,9 @@ from payouts.forms import (
     RefundForm,
     TransferFilterForm,
 )
-from payouts.models import FeeRule, ReconciliationRun, SellerBalance
+from payouts.models import ReconciliationRun, SellerBalance
+from sellers import fees
+from sellers.models import FeeRule
 
 # --- Fee rules (staff) ------------------------------------------------------------------------
 
@@ -67,7 +68,7 @@ def fee_rule_new(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                rule = services.fee_rule_create(
+                rule = fees.fee_rule_create(
                     actor=request.user,
                     scope=data["scope"],
                     seller=data.get("seller"),
@@ -81,7 +82,7 @@ def fee_rule_new(request: HttpRequest) -> HttpResponse:
                     supersedes=previous,
                     note=data.get("note") or "",
                 )
-            except services.FeeRuleError as exc:
+            except fees.FeeRuleError as exc:
                 field = exc.field if exc.field in form.fields else None
                 form.add_error(field, exc.message)
             else:
@@ -99,8 +100,8 @@ def fee_rule_retire(request: HttpRequest, rule_id: int) -> HttpResponse:
     selectors.staff_only(request.user)
     rule = get_object_or_404(FeeRule, pk=rule_id)
     try:
-        services.fee_rule_retire(actor=request.user, rule=rule, note=request.POST.get("note", ""))
-    except services.FeeRuleError as exc:
+        fees.fee_rule_retire(actor=request.user, rule=rule, note=request.POST.get("note", ""))
+    except fees.FeeRuleError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Retired the {rule.target_label.lower()} rule.")
@@ -116,7 +117,7 @@ def fee_simulate(request: HttpRequest) -> HttpResponse:
     quote = None
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
-        quote = fee_quote(
+        quote = fees.fee_quote(
             amount=data["money"], seller=data.get("seller"), category=data.get("category")
         )
     template = "payouts/fee_simulate.html"
