@@ -9,6 +9,7 @@ Status transitions follow Stripe: ``requires_payment_method`` -> (confirm)
 
 from __future__ import annotations
 
+from django.conf import settings
 from stripe.params import (
     PaymentIntentCancelParams,
     PaymentIntentCaptureParams,
@@ -19,7 +20,7 @@ from stripe.params import (
     PaymentIntentUpdateParams,
 )
 
-from sandbox import cards, clock, store
+from sandbox import cards, clock, sepa, store
 from sandbox.errors import StripeError, invalid_request
 from sandbox.events import emit
 from sandbox.ids import new_id, random_token
@@ -39,6 +40,102 @@ from sandbox.resources.payments.common import (
     intent_row,
 )
 from sandbox.router import Request, route
+
+EXCLUSIVE_WITH_ALLOWED = (
+    "payment_method_types",
+    "excluded_payment_method_types",
+    "automatic_payment_methods",
+    "payment_method_configuration",
+)
+
+
+def _emulated(kind: str, param: str) -> str:
+    if kind not in sepa.SUPPORTED_TYPES:
+        raise invalid_request(
+            f"The payment method type `{kind}` is not supported by the Stripe sandbox, which "
+            f"emulates: {', '.join(sepa.SUPPORTED_TYPES)}.",
+            param=param,
+            code="payment_method_unactivated",
+        )
+    return kind
+
+
+def _fits(kind: str, currency: str) -> bool:
+    currencies = sepa.SUPPORTED_TYPES[kind]
+    return currencies is None or currency in currencies
+
+
+def method_types(p: JSON, currency: str) -> list[str]:
+    """The intent's ``payment_method_types``, as Stripe computes them:
+    - ``payment_method_types`` (API versions before 2026-09-30): the explicit list; a type that
+      can't be used (not emulated, or not for this currency) is a 400 naming it;
+    - ``allowed_payment_method_types``: incompatible types are filtered out (Stripe's documented
+      behaviour), but a type the sandbox does not emulate is a 400 naming it (never dropped);
+    - otherwise the account's dynamic default (setting ``SANDBOX_PAYMENT_METHOD_TYPES``, default
+      card) for the currency, minus ``excluded_payment_method_types``."""
+    if p.get("allowed_payment_method_types"):
+        for key in EXCLUSIVE_WITH_ALLOWED:
+            if p.get(key):
+                raise invalid_request(
+                    f"You cannot pass `allowed_payment_method_types` together with `{key}`.",
+                    param="allowed_payment_method_types",
+                )
+        allowed = [
+            _emulated(str(kind), f"allowed_payment_method_types[{i}]")
+            for i, kind in enumerate(p["allowed_payment_method_types"])
+        ]
+        types = [kind for kind in dict.fromkeys(allowed) if _fits(kind, currency)]
+        if not types:
+            raise invalid_request(
+                "None of the allowed_payment_method_types can be used with the currency "
+                f"{currency}.",
+                param="allowed_payment_method_types",
+            )
+        return types
+    if p.get("payment_method_types"):
+        types = []
+        for i, kind in enumerate(p["payment_method_types"]):
+            kind = _emulated(str(kind), f"payment_method_types[{i}]")
+            if not _fits(kind, currency):
+                raise invalid_request(
+                    f"The currency provided ({currency}) is invalid for the payment method "
+                    f"type `{kind}`.",
+                    param=f"payment_method_types[{i}]",
+                )
+            if kind not in types:
+                types.append(kind)
+        return types
+    excluded = {str(k) for k in p.get("excluded_payment_method_types") or []}
+    default = [str(k) for k in getattr(settings, "SANDBOX_PAYMENT_METHOD_TYPES", ["card"])]
+    types = [k for k in default if k in sepa.SUPPORTED_TYPES and _fits(k, currency)]
+    types = [k for k in types if k not in excluded]
+    if not types:
+        raise invalid_request(
+            "No payment method type is left for this PaymentIntent after "
+            "excluded_payment_method_types.",
+            param="excluded_payment_method_types",
+        )
+    return types
+
+
+def payment_method_from_data(data: JSON, *, account: str) -> JSON:
+    """``payment_method_data``: a PaymentMethod made on the fly. The sandbox emulates
+    ``sepa_debit`` this way; card details come from Stripe.js, so a server-side ``card`` is
+    refused with a pointer to the test PaymentMethods; other types are not emulated (400)."""
+    kind = _emulated(str(data.get("type") or ""), "payment_method_data[type]")
+    if kind == "sepa_debit":
+        billing = data.get("billing_details") or {}
+        return sepa.payment_method_create(
+            iban=str((data.get("sepa_debit") or {}).get("iban") or ""),
+            name=str(billing.get("name") or ""),
+            email=billing.get("email"),
+            account=account,
+        )
+    raise invalid_request(
+        "Card details are collected by Stripe.js, not sent in payment_method_data; in test "
+        "mode pass payment_method=pm_card_visa (or another test PaymentMethod).",
+        param="payment_method_data[type]",
+    )
 
 
 def intent_create(p: JSON, *, account: str = "", checkout_session: str | None = None) -> JSON:
@@ -101,7 +198,7 @@ def intent_create(p: JSON, *, account: str = "", checkout_session: str | None = 
         "on_behalf_of": p.get("on_behalf_of"),
         "payment_method": None,
         "payment_method_options": {},
-        "payment_method_types": [str(t) for t in p.get("payment_method_types") or ["card"]],
+        "payment_method_types": method_types(p, currency),
         "processing": None,
         "receipt_email": p.get("receipt_email"),
         "review": None,
@@ -120,6 +217,13 @@ def intent_create(p: JSON, *, account: str = "", checkout_session: str | None = 
     pi = store.create(
         "pi", "payment_intent", data, account=account, object_id=pi_id, private=private
     )
+    pm_data = p.get("payment_method_data")
+    if isinstance(pm_data, dict) and pm_data and not p.get("payment_method"):
+        pm = payment_method_from_data(pm_data, account=account)
+        pi, _ = store.update(pi_id, {"payment_method": pm["id"]}, object_type="payment_intent")
+        pi, _ = store.update(
+            pi_id, {"status": "requires_confirmation"}, object_type="payment_intent"
+        )
     if p.get("payment_method"):
         pm = cards.resolve(str(p["payment_method"]), account=account)
         pi, _ = store.update(pi_id, {"payment_method": pm["id"]}, object_type="payment_intent")
@@ -251,7 +355,7 @@ def intent_cancel(row: SandboxObject, *, reason: str | None) -> JSON:
 @route("POST", "/v1/payment_intents", params=PaymentIntentCreateParams)
 def create(req: Request) -> JSON:
     p = req.params
-    if p.get("confirm") and not p.get("payment_method"):
+    if p.get("confirm") and not p.get("payment_method") and not p.get("payment_method_data"):
         raise invalid_request(
             "You cannot confirm this PaymentIntent because it's missing a payment method.",
             param="payment_method",
@@ -282,6 +386,8 @@ def update(req: Request) -> JSON:
     before = dict(row.data)
     pi = row.data
     money_fields = {
+        "payment_method_types",
+        "allowed_payment_method_types",
         "amount",
         "currency",
         "application_fee_amount",
@@ -299,6 +405,8 @@ def update(req: Request) -> JSON:
             account=req.account,
             destination=(pi.get("transfer_data") or {}).get("destination"),
         )
+    if p.get("payment_method_types") or p.get("allowed_payment_method_types"):
+        pi["payment_method_types"] = method_types(p, pi["currency"])
     if p.get("payment_method"):
         pi["payment_method"] = cards.resolve(str(p["payment_method"]), account=req.account)["id"]
     for key in ("description", "receipt_email", "transfer_group", "statement_descriptor"):
