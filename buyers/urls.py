@@ -6,7 +6,7 @@ from buyers import views
 
 app_name = "buyers"
 urlpatterns: list[URLPattern | URLResolver] = [
-    # The catalogue itself is the home page: marketplace/urls.py routes "" to views.catalogue.
+    # The catalogue itself is the home page: project/urls.py routes "" to views.catalogue.
     path("listing/<int:pk>/", views.listing_detail, name="listing"),
     path("listing/<int:pk>/buy/", views.listing_buy, name="listing_buy"),
     path("shop/<slug:slug>/", views.shop, name="shop"),

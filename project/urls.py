@@ -1,3 +1,6 @@
+"""The root URL configuration: mounts every app (it sits above all of them, see pyproject's
+import-linter contracts); the sandbox only in sandbox mode."""
+
 from __future__ import annotations
 
 import re
