@@ -401,11 +401,6 @@ def refunds_list(*, charge_id: str) -> Iterator[stripe.Refund]:
 
 
 @translate_errors
-def refund_retrieve(*, refund_id: str) -> stripe.Refund:
-    return client().v1.refunds.retrieve(refund_id)
-
-
-@translate_errors
 def refund_create(
     *,
     charge_id: str,
@@ -435,11 +430,6 @@ def refund_create(
 
 
 @translate_errors
-def dispute_retrieve(*, dispute_id: str) -> stripe.Dispute:
-    return client().v1.disputes.retrieve(dispute_id)
-
-
-@translate_errors
 def dispute_submit_evidence(*, dispute_id: str, text: str, idempotency_key: str) -> stripe.Dispute:
     """Send evidence text to the bank (``uncategorized_text``), submitted immediately."""
     params: stripe.params.DisputeUpdateParams = {
@@ -456,11 +446,6 @@ def disputes_list(*, charge_id: str) -> Iterator[stripe.Dispute]:
     """Every dispute of a charge (auto-paginated)."""
     params: stripe.params.DisputeListParams = {"charge": charge_id, "limit": 100}
     return _translated_iter(client().v1.disputes.list(params).auto_paging_iter())
-
-
-@translate_errors
-def payout_retrieve(*, payout_id: str, stripe_account: str) -> stripe.Payout:
-    return client().v1.payouts.retrieve(payout_id, options={"stripe_account": stripe_account})
 
 
 def balance_transactions_iter(
@@ -613,15 +598,6 @@ def event_list(
 
 
 @translate_errors
-def event_retrieve(*, event_id: str, account: str | None = None) -> dict[str, Any]:
-    """One event as a plain JSON dict (``account`` for a connected account's event)."""
-    options: stripe.RequestOptions = {}
-    if account:
-        options["stripe_account"] = account
-    return client().v1.events.retrieve(event_id, options=options).to_dict()
-
-
-@translate_errors
 def connected_account_ids() -> Iterator[str]:
     """Ids of every connected account of the platform (``accounts.list``, paged lazily)."""
     params: stripe.params.AccountListParams = {"limit": 100}
@@ -677,18 +653,3 @@ def _translated_iter[T](items: Iterator[T]) -> Iterator[T]:
 @translate_errors
 def _next_translated[T](it: Iterator[T]) -> T:
     return next(it)
-
-
-# (end of events section)
-
-
-# --- Webhooks ---------------------------------------------------------------------------------
-
-
-def webhook_construct_event(*, payload: bytes, sig_header: str, secret: str) -> stripe.Event:
-    """Verify ``Stripe-Signature`` on the raw body and parse it (raises ValueError on failure)."""
-    try:
-        event: stripe.Event = stripe.Webhook.construct_event(payload, sig_header, secret)
-        return event
-    except stripe.SignatureVerificationError as exc:
-        raise ValueError(str(exc)) from exc
