@@ -31,10 +31,25 @@ from payouts.forms import (
     RefundForm,
     TransferFilterForm,
 )
-from payouts.models import ReconciliationRun, SellerBalance
+from payouts.models import SellerBalance
 from payouts.reconciliation import reconciliation_request
 from sellers import fees
-from sellers.models import FeeRule
+from sellers.models import FeeRule, Seller
+
+
+def _staff_only(user: Any) -> None:
+    """404 for anyone but platform staff (the staff pages do not exist for them)."""
+    if not selectors.is_staff(user):
+        raise Http404("No such page")
+
+
+def _seller_of(user: Any) -> Seller:
+    """The seller profile of ``user``; 404 for anyone who is not a seller."""
+    seller = selectors.seller_of(user)
+    if seller is None:
+        raise Http404("No such page")
+    return seller
+
 
 # --- Fee rules (staff) ------------------------------------------------------------------------
 
@@ -43,6 +58,7 @@ from sellers.models import FeeRule
 @require_GET
 @staff_second_factor
 def fee_rules(request: HttpRequest) -> HttpResponse:
+    _staff_only(request.user)
     lineages = selectors.fee_rule_lineages(user=request.user)
     return render(
         request,
@@ -59,13 +75,15 @@ def fee_rules(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @staff_second_factor
 def fee_rule_new(request: HttpRequest) -> HttpResponse:
-    selectors.staff_only(request.user)
+    _staff_only(request.user)
     previous: FeeRule | None = None
     raw_previous = request.GET.get("supersedes") or request.POST.get("supersedes")
     if raw_previous:
         if not raw_previous.isdigit():
             return redirect("payouts:fee_rules")
-        previous = get_object_or_404(FeeRule, pk=int(raw_previous))
+        previous = selectors.fee_rule_for_staff(user=request.user, rule_id=int(raw_previous))
+        if previous is None:
+            raise Http404("No such fee rule")
     currencies = list(settings.MARKETPLACE_CURRENCIES)
     if previous is not None:
         currencies += [c for c in previous.currencies if c not in currencies]
@@ -104,8 +122,10 @@ def fee_rule_new(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_second_factor
 def fee_rule_retire(request: HttpRequest, rule_id: int) -> HttpResponse:
-    selectors.staff_only(request.user)
-    rule = get_object_or_404(FeeRule, pk=rule_id)
+    _staff_only(request.user)
+    rule = selectors.fee_rule_for_staff(user=request.user, rule_id=rule_id)
+    if rule is None:
+        raise Http404("No such fee rule")
     try:
         fees.fee_rule_retire(actor=request.user, rule=rule, note=request.POST.get("note", ""))
     except fees.FeeRuleError as exc:
@@ -120,7 +140,7 @@ def fee_rule_retire(request: HttpRequest, rule_id: int) -> HttpResponse:
 @staff_second_factor
 def fee_simulate(request: HttpRequest) -> HttpResponse:
     """A staff page: quote the fee of a sale; the quote partial updates live through htmx."""
-    selectors.staff_only(request.user)
+    _staff_only(request.user)
     form = FeeSimulatorForm(request.GET or None)
     quote = None
     if form.is_bound and form.is_valid():
@@ -149,7 +169,7 @@ CSV_HEADER = [
 
 
 def _balance_context(request: HttpRequest) -> dict[str, Any]:
-    seller = selectors.seller_of(request.user)
+    seller = _seller_of(request.user)
     request.user.seller = seller  # type: ignore[union-attr]  # cache for the nav: no extra query
     balance = selectors.seller_balance_row(seller=seller) or SellerBalance(seller=seller)
     today = timezone.now().date()
@@ -190,7 +210,7 @@ def balance(request: HttpRequest) -> HttpResponse:
 @require_POST
 def balance_refresh(request: HttpRequest) -> HttpResponse:
     """Re-read the balance from Stripe now; htmx swaps the balance card, others redirect."""
-    seller = selectors.seller_of(request.user)
+    seller = _seller_of(request.user)
     error = None
     try:
         services.seller_balance_refresh(seller_id=seller.pk)
@@ -216,7 +236,7 @@ class _Echo:
 @require_GET
 def balance_export(request: HttpRequest) -> StreamingHttpResponse:
     """The seller's ledger entries as CSV, streamed (memory flat in the number of entries)."""
-    seller = selectors.seller_of(request.user)
+    seller = _seller_of(request.user)
     writer = csv.writer(_Echo())
 
     def rows() -> Iterator[str]:
@@ -265,7 +285,7 @@ def _transfers(request: HttpRequest) -> tuple[TransferFilterForm, Any]:
 @staff_second_factor
 def transfers(request: HttpRequest) -> HttpResponse:
     """Every transfer with seller, order, amount, fee, status; filters, totals, CSV."""
-    selectors.staff_only(request.user)
+    _staff_only(request.user)
     form, qs = _transfers(request)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -287,7 +307,7 @@ def transfers(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_second_factor
 def transfers_export(request: HttpRequest) -> StreamingHttpResponse:
-    selectors.staff_only(request.user)
+    _staff_only(request.user)
     _, qs = _transfers(request)
     writer = csv.writer(_Echo())
 
@@ -336,7 +356,7 @@ def transfers_export(request: HttpRequest) -> StreamingHttpResponse:
 @staff_second_factor
 def transfer_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
     """One transfer and everything that happened to its charge: fee, refunds, reversals, disputes."""
-    selectors.staff_only(request.user)
+    _staff_only(request.user)
     transfer = get_object_or_404(
         selectors.transfers_for_review(user=request.user), pk=transaction_id
     )
@@ -364,6 +384,7 @@ def transfer_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
 @require_GET
 @staff_second_factor
 def disputes(request: HttpRequest) -> HttpResponse:
+    _staff_only(request.user)
     items = selectors.disputes_for_staff(user=request.user)
     return render(
         request,
@@ -400,7 +421,7 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
 @staff_second_factor
 def reconciliation(request: HttpRequest) -> HttpResponse:
     """Staff: the latest reconciliation reports and failed payouts; a form runs one now."""
-    selectors.staff_only(request.user)
+    _staff_only(request.user)
     yesterday = timezone.now().date() - timedelta(days=1)
     form = ReconcileForm(
         request.POST or None, initial={"start_day": yesterday, "end_day": yesterday}
@@ -420,7 +441,7 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
         "payouts/reconciliation.html",
         {
             "form": form,
-            "runs": ReconciliationRun.objects.all()[:20],
+            "runs": selectors.reconciliation_runs(user=request.user)[:20],
             "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:50],
         },
     )
@@ -433,6 +454,8 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_second_factor
 def refunds(request: HttpRequest) -> HttpResponse:
+    if not selectors.is_staff(request.user):
+        _seller_of(request.user)  # 404 for anyone who is neither staff nor a seller
     sales = list(selectors.refundable_sales(user=request.user)[:50])
     requests = selectors.refund_requests_for(user=request.user)[:50]
     return render(request, "payouts/refunds.html", {"sales": sales, "requests": requests})
@@ -496,8 +519,7 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Staff: money per day (gross volume, fees, refunds, disputes), open disputes, failed
     payouts and failed events."""
-    from marketplace.events.models import StripeEvent
-
+    _staff_only(request.user)
     daily = selectors.dashboard_daily(user=request.user, days=30)
     today = timezone.now().date()
     charts = [
@@ -511,13 +533,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "payouts/dashboard.html",
         {
             "charts": charts,
-            "open_disputes": [
-                d for d in selectors.disputes_for_staff(user=request.user)[:200] if d.is_open
-            ],
+            "open_disputes_count": selectors.open_disputes_for_staff(user=request.user).count(),
             "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:20],
             "in_debt": selectors.sellers_in_debt(user=request.user),
-            "failed_events": StripeEvent.objects.filter(
-                status__in=[StripeEvent.Status.FAILED, StripeEvent.Status.DEAD]
-            ).count(),
+            "failed_events": selectors.failed_events_count(user=request.user),
         },
     )
