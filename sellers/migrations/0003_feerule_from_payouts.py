@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('sellers', '0002_seller_platform_status'),
-        ('payouts', '0010_feerule_moves_to_sellers'),
+        ('payouts', '0011_feerule_moves_to_sellers'),
         ('contenttypes', '0002_remove_content_type_name'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

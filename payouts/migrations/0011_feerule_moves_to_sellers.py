@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payouts', '0009_ledger_stripe_fee'),
+        ('payouts', '0010_reconciliation_queued'),
     ]
 
     operations = [
