@@ -31,8 +31,8 @@ from buyers.models import Order
 from buyers.selectors import listing_unavailable_reason
 from marketplace import stripe_gateway
 from marketplace.errors import MarketplaceError, PaymentError, UserFacingError
-from marketplace.fees import fee_quote
-from marketplace.stripe_gateway import GatewayError
+from marketplace.stripe_gateway import CheckoutSession, GatewayError
+from sellers.fees import fee_quote
 from sellers.models import Listing, Seller
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def order_create(
     listing. The listing row is locked and the reservation is a conditional UPDATE, so of two
     buyers racing for the last unit exactly one gets it; the other is told it sold out.
 
-    The price and the application fee (``marketplace.fees.fee_quote``) are computed here, on the
+    The price and the application fee (``sellers.fees.fee_quote``) are computed here, on the
     server, and stored on the order for good. ``client_token`` comes from the buy form: the same
     buyer submitting the same form twice gets the first order back, not a second one.
     """
@@ -320,31 +320,7 @@ def order_checkout_url(*, order_id: int) -> str:
 # --- Fulfilment -------------------------------------------------------------------------------
 
 
-def _id_of(value: Any) -> str:
-    """The id of an expandable field: a string id, an expanded object, or nothing."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return str(getattr(value, "id", "") or "")
-
-
-def _order_id_from_session(session: Any) -> int | None:
-    metadata = getattr(session, "metadata", None)
-    raw: Any = None
-    if metadata is not None:
-        try:
-            raw = metadata["order_id"]
-        except (KeyError, TypeError):
-            raw = None
-    raw = raw or getattr(session, "client_reference_id", None)
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return None
-
-
-def _retrieve_session(checkout_session_id: str) -> Any:
+def _retrieve_session(checkout_session_id: str) -> CheckoutSession:
     try:
         return stripe_gateway.checkout_session_retrieve(
             session_id=checkout_session_id, expand=["payment_intent.latest_charge"]
@@ -379,7 +355,7 @@ def order_fulfil(*, checkout_session_id: str) -> Order | None:
     retried, the success page says the payment is being confirmed).
     """
     session = _retrieve_session(checkout_session_id)
-    order_id = _order_id_from_session(session)
+    order_id = session.order_id
     if order_id is None:
         logger.info("checkout session %s is not an order of ours", checkout_session_id)
         return None
@@ -397,7 +373,7 @@ def order_fulfil(*, checkout_session_id: str) -> Order | None:
                 order.pk,
                 order.checkout_session_id,
             )
-            payment_intent = _id_of(session.payment_intent)
+            payment_intent = session.payment_intent_id
             if session.payment_status == "paid" and payment_intent:
                 stripe_gateway.refund_create_for_order(
                     payment_intent_id=payment_intent,
@@ -447,24 +423,22 @@ def _release(order: Order, status: str) -> None:
     _move(order, status, closed_at=timezone.now())
 
 
-def _record_payment(order: Order, session: Any) -> None:
+def _record_payment(order: Order, session: CheckoutSession) -> None:
     if session.amount_total != order.amount or (session.currency or "") != order.currency:
         raise GatewayError(
             f"session {session.id} charged {session.amount_total} {session.currency}, "
             f"order {order.pk} is {order.amount} {order.currency}"
         )
-    payment_intent = session.payment_intent
-    charge = getattr(payment_intent, "latest_charge", None) if payment_intent else None
     ids = {
-        "payment_intent_id": _id_of(payment_intent),
-        "charge_id": _id_of(charge),
-        "transfer_id": _id_of(getattr(charge, "transfer", None)),
-        "application_fee_id": _id_of(getattr(charge, "application_fee", None)),
-        "receipt_url": (getattr(charge, "receipt_url", None) or "") if charge else "",
+        "payment_intent_id": session.payment_intent_id,
+        "charge_id": session.charge_id,
+        "transfer_id": session.transfer_id,
+        "application_fee_id": session.application_fee_id,
+        "receipt_url": session.receipt_url,
     }
-    shipping = _shipping_of(session)
+    shipping = session.shipping
     if shipping and not order.shipping_name and not order.shipping_address:
-        order.shipping_name, order.shipping_address = shipping
+        order.shipping_name, order.shipping_address = shipping.name, shipping.address
         order.save(update_fields=["shipping_name", "shipping_address", "updated_at"])
     if order.status in (
         Order.Status.PAID,
@@ -507,20 +481,6 @@ def _record_payment(order: Order, session: Any) -> None:
     _send_after_commit(order.pk, "order_paid_seller")
 
 
-ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "state", "country")
-
-
-def _shipping_of(session: Any) -> tuple[str, dict[str, str]] | None:
-    """(name, address) Checkout collected for shipping, or None."""
-    collected = getattr(session, "collected_information", None)
-    details = getattr(collected, "shipping_details", None) if collected else None
-    if not details:
-        return None
-    address = getattr(details, "address", None)
-    fields = {k: str(getattr(address, k, "") or "") for k in ADDRESS_FIELDS} if address else {}
-    return str(getattr(details, "name", "") or ""), {k: v for k, v in fields.items() if v}
-
-
 def _refund_late_payment(order: Order, ids: dict[str, str]) -> None:
     if not ids["payment_intent_id"]:
         raise GatewayError(f"order {order.pk}: paid session without a payment intent")
@@ -555,7 +515,7 @@ def order_payment_failed(*, checkout_session_id: str) -> Order | None:
     session = _retrieve_session(checkout_session_id)
     if session.payment_status in ("paid", "no_payment_required"):
         return order_fulfil(checkout_session_id=checkout_session_id)
-    order_id = _order_id_from_session(session)
+    order_id = session.order_id
     if order_id is None:
         return None
     with transaction.atomic():
