@@ -133,5 +133,6 @@ def test_check_deploy_is_clean_with_production_settings():
         "WARNING",
         SECRET_KEY="x" * 20 + "-production-like-secret-key-with-enough-entropy-0123456789",
         ALLOWED_HOSTS="marketplace.example.com",
+        SANDBOX_HTTP_OPEN="0",  # production's default (pytest's environment opens it)
     )
     assert result.returncode == 0, result.stderr + result.stdout
