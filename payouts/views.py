@@ -35,7 +35,7 @@ from payouts.forms import (
     RefundForm,
     TransferFilterForm,
 )
-from payouts.models import FeeRule, ReconciliationRun, RefundRequest, SellerBalance
+from payouts.models import Dispute, FeeRule, ReconciliationRun, RefundRequest, SellerBalance
 from payouts.reconciliation import reconciliation_request
 
 # --- Fee rules (staff) ------------------------------------------------------------------------
@@ -403,6 +403,33 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
             messages.success(request, "Evidence sent to the bank through Stripe.")
             return redirect("payouts:dispute_detail", dispute_id=dispute.pk)
     return render(request, "payouts/dispute_detail.html", {"dispute": dispute, "form": form})
+
+
+@login_required
+@require_POST
+def sale_dispute_answer(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The seller answers the dispute on one of their sales, from the sale page."""
+    seller = selectors.seller_of(request.user)
+    dispute = (
+        Dispute.objects.filter(order_id=order_id, seller=seller).order_by("-stripe_created").first()
+    )
+    if dispute is None:
+        raise Http404("No dispute on this sale")
+    form = EvidenceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Write what the bank should know before sending.")
+    else:
+        try:
+            services.dispute_submit_evidence(
+                actor=request.user, dispute_id=dispute.pk, text=form.cleaned_data["text"]
+            )
+        except UserFacingError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, "Your answer went to the buyer's bank; you will be emailed its decision."
+            )
+    return redirect("buyers:sale_detail", pk=order_id)
 
 
 @login_required
