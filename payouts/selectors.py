@@ -247,6 +247,17 @@ def charge_movements(*, user: Any, charge_id: str) -> QuerySet[LedgerTransaction
     )
 
 
+def sale_dispute(*, user: Any, order_id: int) -> Dispute | None:
+    """The latest dispute on one of ``user``'s own sales, or None (not a seller, not their sale,
+    no dispute)."""
+    seller = seller_of(user)
+    if seller is None:
+        return None
+    return (
+        Dispute.objects.filter(order_id=order_id, seller=seller).order_by("-stripe_created").first()
+    )
+
+
 def disputes_for_staff(*, user: Any) -> QuerySet[Dispute]:
     if not is_staff(user):
         return Dispute.objects.none()

@@ -428,6 +428,30 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def sale_dispute_answer(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The seller answers the dispute on one of their sales, from the sale page."""
+    dispute = selectors.sale_dispute(user=request.user, order_id=order_id)
+    if dispute is None:
+        raise Http404("No dispute on this sale")
+    form = EvidenceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Write what the bank should know before sending.")
+    else:
+        try:
+            services.dispute_submit_evidence(
+                actor=request.user, dispute_id=dispute.pk, text=form.cleaned_data["text"]
+            )
+        except UserFacingError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, "Your answer went to the buyer's bank; you will be emailed its decision."
+            )
+    return redirect("buyers:sale_detail", pk=order_id)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 @staff_second_factor
 def reconciliation(request: HttpRequest) -> HttpResponse:

@@ -137,20 +137,29 @@ def _recover_seller_share(dispute: Dispute) -> None:
 
 
 def dispute_submit_evidence(*, actor: Any, dispute_id: int, text: str) -> Dispute:
-    """Staff send evidence text for an open dispute to the bank through Stripe.
+    """Staff, or the seller of the disputed sale, send evidence text for an open dispute to the
+    bank through Stripe.
 
-    Refuses (``UserFacingError``) non-staff, empty text, closed disputes and a passed deadline.
-    Side effects: the Stripe dispute's evidence is submitted; the text, who and when are kept.
+    Refuses (``UserFacingError``) anyone else, empty text, closed disputes and a passed deadline.
+    Side effects: the Stripe dispute's evidence is submitted; the text, who and when are kept;
+    the order's pages show the dispute under review.
     """
     from marketplace import stripe_gateway as gw
 
-    if not getattr(actor, "is_staff", False):
-        raise UserFacingError("Only platform staff can answer disputes.")
     text = (text or "").strip()
     if not text:
         raise UserFacingError("Write the evidence to send.", field="text")
     with transaction.atomic():
-        dispute = Dispute.objects.select_for_update().get(pk=dispute_id)
+        dispute = (
+            Dispute.objects.select_for_update(of=("self",))
+            .select_related("seller")
+            .get(pk=dispute_id)
+        )
+        is_seller = dispute.seller is not None and dispute.seller.user_id == getattr(
+            actor, "pk", None
+        )
+        if not (getattr(actor, "is_staff", False) or is_seller):
+            raise UserFacingError("Only the seller of this sale or platform staff can answer.")
         if not dispute.is_open or dispute.status.endswith("under_review"):
             raise UserFacingError("This dispute no longer takes evidence.")
         if dispute.evidence_due_by and dispute.evidence_due_by < timezone.now():
@@ -172,6 +181,8 @@ def dispute_submit_evidence(*, actor: Any, dispute_id: int, text: str) -> Disput
             "under_review" if not dispute.status.startswith("warning") else "warning_under_review"
         )
         dispute.save()
+        if dispute.order_id is not None:
+            _sync_order_dispute(dispute)
     return dispute
 
 

@@ -86,6 +86,25 @@ def test_dispute_evidence_submission(client, staff, fake_stripe, sales):
     assert "no longer takes evidence" in again.content.decode()
 
 
+def test_the_seller_answers_a_dispute_on_their_own_sale(client, fake_stripe, sales):
+    dispute = fake_stripe.dispute(sales["charges"][0]["id"])
+    deliver("charge.dispute.created", dispute)
+    # Someone else's sale: 404, nothing sent.
+    client.force_login(sales["bob"].user)
+    assert client.post("/money/sales/1/dispute/", {"text": "mine"}).status_code == 404
+    client.force_login(UserFactory())
+    assert client.post("/money/sales/1/dispute/", {"text": "mine"}).status_code == 404
+    assert not fake_stripe.disputes[dispute["id"]].get("evidence")
+    client.force_login(sales["ada"].user)
+    response = client.post("/money/sales/1/dispute/", {"text": "Delivered, tracking 6A123."})
+    assert response.status_code == 302 and response["Location"] == "/sales/1/"
+    assert fake_stripe.disputes[dispute["id"]]["evidence"] == {
+        "uncategorized_text": "Delivered, tracking 6A123."
+    }
+    row = Dispute.objects.get()
+    assert row.evidence_submitted_by == sales["ada"].user and row.status == "under_review"
+
+
 def test_dispute_deadline_passed_is_refused(client, staff, fake_stripe, sales):
     dispute = fake_stripe.dispute(sales["charges"][0]["id"])
     dispute["evidence_details"]["due_by"] = int(timezone.now().timestamp()) - 60
