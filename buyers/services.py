@@ -14,6 +14,7 @@ moves an order's status only forward (``Order.TRANSITIONS``).
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -30,8 +31,8 @@ from buyers.models import Order
 from buyers.selectors import listing_unavailable_reason
 from marketplace import stripe_gateway
 from marketplace.errors import MarketplaceError, PaymentError, UserFacingError
-from marketplace.fees import fee_quote
-from marketplace.stripe_gateway import GatewayError
+from marketplace.stripe_gateway import CheckoutSession, GatewayError
+from sellers.fees import fee_quote
 from sellers.models import Listing, Seller
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,14 @@ def _checkout_deadline(now: datetime) -> datetime:
     return now + settings.CHECKOUT_EXPIRY + SESSION_HEADROOM
 
 
+def _stripe_deadline(deadline: datetime) -> int:
+    """The order's ``deadline`` on Stripe's clock (unix seconds): ours moved by how far Stripe's
+    clock is from ours (the sandbox's clock may have been advanced by days; real Stripe's is ours
+    give or take a second), so Stripe sees the same time left as we do."""
+    skew = stripe_gateway.stripe_now() - int(time.time())
+    return int(deadline.timestamp()) + skew
+
+
 # --- Creating an order ------------------------------------------------------------------------
 
 
@@ -91,7 +100,7 @@ def order_create(
     listing. The listing row is locked and the reservation is a conditional UPDATE, so of two
     buyers racing for the last unit exactly one gets it; the other is told it sold out.
 
-    The price and the application fee (``marketplace.fees.fee_quote``) are computed here, on the
+    The price and the application fee (``sellers.fees.fee_quote``) are computed here, on the
     server, and stored on the order for good. ``client_token`` comes from the buy form: the same
     buyer submitting the same form twice gets the first order back, not a second one.
     """
@@ -256,7 +265,7 @@ def order_checkout_url(*, order_id: int) -> str:
             destination=seller.stripe_account_id,
             on_behalf_of=settings.STRIPE_ON_BEHALF_OF,
             customer_email=order.buyer_email,
-            expires_at=int(order.expires_at.timestamp()),
+            expires_at=_stripe_deadline(order.expires_at),
             success_url=settings.SITE_URL
             + reverse("buyers:checkout_success")
             + "?session_id={CHECKOUT_SESSION_ID}",
@@ -278,6 +287,14 @@ def order_checkout_url(*, order_id: int) -> str:
             checkout_attempts=F("checkout_attempts") + (1 if ran else 0),
             checkout_last_error=str(exc)[:255],
         )
+        if status is not None and 400 <= status < 500 and status not in (409, 429):
+            # Stripe refused the request itself: trying again cannot help, so the order is
+            # canceled and its units go back on sale rather than held until the deadline.
+            order_close(order_id=order.pk, status=Order.Status.CANCELED)
+            raise UserFacingError(
+                "We could not start the payment for this order, so it was canceled and nothing "
+                "was charged. Please try again; if it keeps failing, contact us."
+            ) from exc
         raise PaymentError(
             "We could not reach our payment provider. Your order is saved and the items are held "
             "for you; please try again in a moment from the order page.",
@@ -303,31 +320,7 @@ def order_checkout_url(*, order_id: int) -> str:
 # --- Fulfilment -------------------------------------------------------------------------------
 
 
-def _id_of(value: Any) -> str:
-    """The id of an expandable field: a string id, an expanded object, or nothing."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return str(getattr(value, "id", "") or "")
-
-
-def _order_id_from_session(session: Any) -> int | None:
-    metadata = getattr(session, "metadata", None)
-    raw: Any = None
-    if metadata is not None:
-        try:
-            raw = metadata["order_id"]
-        except (KeyError, TypeError):
-            raw = None
-    raw = raw or getattr(session, "client_reference_id", None)
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return None
-
-
-def _retrieve_session(checkout_session_id: str) -> Any:
+def _retrieve_session(checkout_session_id: str) -> CheckoutSession:
     try:
         return stripe_gateway.checkout_session_retrieve(
             session_id=checkout_session_id, expand=["payment_intent.latest_charge"]
@@ -362,7 +355,7 @@ def order_fulfil(*, checkout_session_id: str) -> Order | None:
     retried, the success page says the payment is being confirmed).
     """
     session = _retrieve_session(checkout_session_id)
-    order_id = _order_id_from_session(session)
+    order_id = session.order_id
     if order_id is None:
         logger.info("checkout session %s is not an order of ours", checkout_session_id)
         return None
@@ -380,7 +373,7 @@ def order_fulfil(*, checkout_session_id: str) -> Order | None:
                 order.pk,
                 order.checkout_session_id,
             )
-            payment_intent = _id_of(session.payment_intent)
+            payment_intent = session.payment_intent_id
             if session.payment_status == "paid" and payment_intent:
                 stripe_gateway.refund_create_for_order(
                     payment_intent_id=payment_intent,
@@ -430,26 +423,29 @@ def _release(order: Order, status: str) -> None:
     _move(order, status, closed_at=timezone.now())
 
 
-def _record_payment(order: Order, session: Any) -> None:
+def _record_payment(order: Order, session: CheckoutSession) -> None:
     if session.amount_total != order.amount or (session.currency or "") != order.currency:
         raise GatewayError(
             f"session {session.id} charged {session.amount_total} {session.currency}, "
             f"order {order.pk} is {order.amount} {order.currency}"
         )
-    payment_intent = session.payment_intent
-    charge = getattr(payment_intent, "latest_charge", None) if payment_intent else None
     ids = {
-        "payment_intent_id": _id_of(payment_intent),
-        "charge_id": _id_of(charge),
-        "transfer_id": _id_of(getattr(charge, "transfer", None)),
-        "application_fee_id": _id_of(getattr(charge, "application_fee", None)),
-        "receipt_url": (getattr(charge, "receipt_url", None) or "") if charge else "",
+        "payment_intent_id": session.payment_intent_id,
+        "charge_id": session.charge_id,
+        "transfer_id": session.transfer_id,
+        "application_fee_id": session.application_fee_id,
+        "receipt_url": session.receipt_url,
     }
-    shipping = _shipping_of(session)
+    shipping = session.shipping
     if shipping and not order.shipping_name and not order.shipping_address:
-        order.shipping_name, order.shipping_address = shipping
+        order.shipping_name, order.shipping_address = shipping.name, shipping.address
         order.save(update_fields=["shipping_name", "shipping_address", "updated_at"])
-    if order.status in (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.REFUNDED):
+    if order.status in (
+        Order.Status.PAID,
+        Order.Status.FULFILLED,
+        Order.Status.REFUNDED,
+        Order.Status.DISPUTE_LOST,
+    ):
         # Already done; fill in ids an earlier, less expanded read did not have.
         missing = {k: v for k, v in ids.items() if v and not getattr(order, k)}
         if missing:
@@ -483,20 +479,6 @@ def _record_payment(order: Order, session: Any) -> None:
         hook(order)
     _send_after_commit(order.pk, "order_paid_buyer")
     _send_after_commit(order.pk, "order_paid_seller")
-
-
-ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "state", "country")
-
-
-def _shipping_of(session: Any) -> tuple[str, dict[str, str]] | None:
-    """(name, address) Checkout collected for shipping, or None."""
-    collected = getattr(session, "collected_information", None)
-    details = getattr(collected, "shipping_details", None) if collected else None
-    if not details:
-        return None
-    address = getattr(details, "address", None)
-    fields = {k: str(getattr(address, k, "") or "") for k in ADDRESS_FIELDS} if address else {}
-    return str(getattr(details, "name", "") or ""), {k: v for k, v in fields.items() if v}
 
 
 def _refund_late_payment(order: Order, ids: dict[str, str]) -> None:
@@ -533,7 +515,7 @@ def order_payment_failed(*, checkout_session_id: str) -> Order | None:
     session = _retrieve_session(checkout_session_id)
     if session.payment_status in ("paid", "no_payment_required"):
         return order_fulfil(checkout_session_id=checkout_session_id)
-    order_id = _order_id_from_session(session)
+    order_id = session.order_id
     if order_id is None:
         return None
     with transaction.atomic():
@@ -643,23 +625,40 @@ def order_record_dispute(*, order_id: int, status: str, evidence_due_by: datetim
     """Flag the order as disputed by the buyer's bank (from the payouts app's dispute mirror).
 
     ``status`` is Stripe's dispute status (needs_response, under_review, won, lost ...); the
-    payouts app moves it only forward, this service only copies it. The order's own status is
-    left alone: a dispute is about money already paid.
+    payouts app moves it only forward, this service only copies it. While the dispute is open or
+    once won, the order's own status is left alone. A lost dispute ends a paid or shipped order
+    as ``dispute_lost`` (the bank gave the payment back to the buyer: nothing left to ship) and
+    the buyer and the seller are emailed the outcome after commit; a won one emails them too.
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        if order.dispute_status != status or order.dispute_evidence_due_by != evidence_due_by:
+        changed = order.dispute_status != status
+        if changed or order.dispute_evidence_due_by != evidence_due_by:
             order.dispute_status = status
             order.dispute_evidence_due_by = evidence_due_by
             order.save(update_fields=["dispute_status", "dispute_evidence_due_by", "updated_at"])
+        if status == "lost" and order.can_move_to(Order.Status.DISPUTE_LOST):
+            _move(order, Order.Status.DISPUTE_LOST, closed_at=timezone.now())
+        if changed and status in ("won", "lost"):
+            _send_after_commit(order.pk, f"order_dispute_{status}_buyer")
+            _send_after_commit(order.pk, f"order_dispute_{status}_seller")
         return order
 
 
 # --- The seller's side ------------------------------------------------------------------------
 
 
-def order_mark_fulfilled(*, order_id: int, seller: Seller, note: str = "") -> Order:
+def order_mark_fulfilled(
+    *,
+    order_id: int,
+    seller: Seller,
+    note: str = "",
+    carrier: str = "",
+    tracking_number: str = "",
+) -> Order:
     """The seller shipped (or handed over) a paid order. Only the order's own seller may.
+
+    ``carrier`` and ``tracking_number`` (optional) are kept on the order and shown to the buyer.
 
     Raises ``Order.DoesNotExist`` for someone else's order (the view answers 404) and
     ``UserFacingError`` unless the order is paid. The buyer is emailed after commit.
@@ -670,6 +669,13 @@ def order_mark_fulfilled(*, order_id: int, seller: Seller, note: str = "") -> Or
             return order
         if order.status != Order.Status.PAID:
             raise UserFacingError("Only a paid order can be marked as shipped.")
-        _move(order, Order.Status.FULFILLED, fulfilled_at=timezone.now(), shipping_note=note[:255])
+        _move(
+            order,
+            Order.Status.FULFILLED,
+            fulfilled_at=timezone.now(),
+            shipping_note=note[:255],
+            tracking_carrier=carrier.strip()[:64],
+            tracking_number=tracking_number.strip()[:64],
+        )
         _send_after_commit(order.pk, "order_shipped_buyer")
         return order

@@ -23,6 +23,39 @@ import stripe
 from django.conf import settings
 
 from marketplace.errors import MarketplaceError, PaymentError
+from marketplace.stripe_results import (
+    Amount as Amount,
+)
+from marketplace.stripe_results import (
+    ApplicationFee as ApplicationFee,
+)
+from marketplace.stripe_results import (
+    Balance as Balance,
+)
+from marketplace.stripe_results import (
+    Charge as Charge,
+)
+from marketplace.stripe_results import (
+    CheckoutSession as CheckoutSession,
+)
+from marketplace.stripe_results import (
+    Dispute as Dispute,
+)
+from marketplace.stripe_results import (
+    DisputeFunds as DisputeFunds,
+)
+from marketplace.stripe_results import (
+    Movement as Movement,
+)
+from marketplace.stripe_results import (
+    ProcessingFee as ProcessingFee,
+)
+from marketplace.stripe_results import (
+    ShippingDetails as ShippingDetails,
+)
+from marketplace.stripe_results import (
+    Transfer as Transfer,
+)
 
 # Pin the API version to the one the SDK was generated for, so objects match its types.
 API_VERSION: str = stripe.api_version
@@ -73,13 +106,14 @@ def build_client() -> stripe.StripeClient:
             max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
         )
     try:
+        from sandbox import access as sandbox_access
         from sandbox import client as sandbox_client
     except ImportError as exc:  # pragma: no cover - the sandbox ships with the project
         raise SandboxUnavailable(
             "STRIPE_SECRET_KEY is not set and the Stripe sandbox is not available."
         ) from exc
     return stripe.StripeClient(
-        sandbox_client.SANDBOX_SECRET_KEY,
+        sandbox_access.secret_key(),
         stripe_version=API_VERSION,
         max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
         http_client=sandbox_client.SandboxHTTPClient(),
@@ -107,6 +141,19 @@ def reset_client() -> None:
     global _client
     with _client_lock:
         _client = None
+
+
+def stripe_now() -> int:
+    """Stripe's current time in unix seconds: real time with real Stripe; the sandbox's clock
+    (which tests and the control page advance) offline.
+
+    Any timestamp we hand to Stripe that Stripe checks against its own clock (a Checkout
+    Session's ``expires_at``) is computed from this, never from our clock alone."""
+    if settings.STRIPE_SECRET_KEY:
+        return int(time.time())
+    from sandbox import client as sandbox_client
+
+    return sandbox_client.now()
 
 
 def translate_errors[**P, R](func: Callable[P, R]) -> Callable[P, R]:
@@ -245,7 +292,7 @@ def checkout_session_create(
     cancel_url: str,
     idempotency_key: str,
     shipping_countries: list[str] | None = None,
-) -> stripe.checkout.Session:
+) -> CheckoutSession:
     """Create a Checkout Session for one order: a destination charge with an application fee.
 
     The money goes to the platform, ``application_fee_amount`` stays there and the rest is
@@ -286,34 +333,36 @@ def checkout_session_create(
         params["shipping_address_collection"] = {
             "allowed_countries": cast(Any, [c.upper() for c in shipping_countries])
         }
-    return client().v1.checkout.sessions.create(
-        params, options={"idempotency_key": idempotency_key}
+    return CheckoutSession.from_stripe(
+        client().v1.checkout.sessions.create(params, options={"idempotency_key": idempotency_key})
     )
 
 
 @translate_errors
 def checkout_session_retrieve(
     *, session_id: str, expand: list[str] | None = None
-) -> stripe.checkout.Session:
+) -> CheckoutSession:
     """Re-read a Checkout Session (the source of truth for payment, never the browser's URL)."""
     params: stripe.params.checkout.SessionRetrieveParams = {}
     if expand:
         params["expand"] = expand
-    return client().v1.checkout.sessions.retrieve(session_id, params)
+    return CheckoutSession.from_stripe(client().v1.checkout.sessions.retrieve(session_id, params))
 
 
 @translate_errors
-def checkout_session_expire(*, session_id: str, idempotency_key: str) -> stripe.checkout.Session:
+def checkout_session_expire(*, session_id: str, idempotency_key: str) -> CheckoutSession:
     """Expire an open Checkout Session so it can no longer be paid."""
-    return client().v1.checkout.sessions.expire(
-        session_id, options={"idempotency_key": idempotency_key}
+    return CheckoutSession.from_stripe(
+        client().v1.checkout.sessions.expire(
+            session_id, options={"idempotency_key": idempotency_key}
+        )
     )
 
 
 @translate_errors
 def refund_create_for_order(
     *, payment_intent_id: str, order_id: int, reason: str, idempotency_key: str
-) -> stripe.Refund:
+) -> Movement:
     """Refund the whole payment of an order (buyers: a late payment whose stock is gone).
 
     For a destination charge, ``reverse_transfer`` takes the seller's share back and
@@ -325,7 +374,9 @@ def refund_create_for_order(
         "refund_application_fee": True,
         "metadata": {"order_id": str(order_id), "reason": reason},
     }
-    return client().v1.refunds.create(params, options={"idempotency_key": idempotency_key})
+    return Movement.from_stripe(
+        client().v1.refunds.create(params, options={"idempotency_key": idempotency_key})
+    )
 
 
 # (end of buyers section)
@@ -335,74 +386,72 @@ def refund_create_for_order(
 
 
 @translate_errors
-def balance_retrieve(*, stripe_account: str | None = None) -> stripe.Balance:
+def balance_retrieve(*, stripe_account: str | None = None) -> Balance:
     """Stripe's balance (available and pending, per currency) of a connected account, or of the
     platform when ``stripe_account`` is None."""
     if stripe_account:
-        return client().v1.balance.retrieve(options={"stripe_account": stripe_account})
-    return client().v1.balance.retrieve()
+        return Balance.from_stripe(
+            client().v1.balance.retrieve(options={"stripe_account": stripe_account})
+        )
+    return Balance.from_stripe(client().v1.balance.retrieve())
 
 
 @translate_errors
-def charge_retrieve(*, charge_id: str) -> stripe.Charge:
+def charge_retrieve(*, charge_id: str) -> Charge:
     """Re-read a charge (amount, refunds, transfer and application fee ids): the source of truth.
     Its ``balance_transaction`` is expanded: Stripe's processing fee is there."""
     params: stripe.params.ChargeRetrieveParams = {"expand": ["balance_transaction"]}
-    return client().v1.charges.retrieve(charge_id, params)
+    return Charge.from_stripe(client().v1.charges.retrieve(charge_id, params))
 
 
 @translate_errors
-def transfer_retrieve(*, transfer_id: str) -> stripe.Transfer:
-    return client().v1.transfers.retrieve(transfer_id)
+def transfer_retrieve(*, transfer_id: str) -> Transfer:
+    return Transfer.from_stripe(client().v1.transfers.retrieve(transfer_id))
 
 
 @translate_errors
-def transfer_reversals_list(*, transfer_id: str) -> Iterator[stripe.TransferReversal]:
+def transfer_reversals_list(*, transfer_id: str) -> Iterator[Movement]:
     """Every reversal of a transfer (auto-paginated)."""
     params: stripe.params.TransferReversalListParams = {"limit": 100}
-    return _translated_iter(
-        client().v1.transfers.reversals.list(transfer_id, params).auto_paging_iter()
-    )
+    page = client().v1.transfers.reversals.list(transfer_id, params)
+    return _translated_iter(Movement.from_stripe(r) for r in page.auto_paging_iter())
 
 
 @translate_errors
 def transfer_reversal_create(
     *, transfer_id: str, amount: int, reason: str, idempotency_key: str
-) -> stripe.TransferReversal:
+) -> Movement:
     """Take (part of) a seller's share back, e.g. after a lost dispute."""
     params: stripe.params.TransferReversalCreateParams = {
         "amount": amount,
         "metadata": {"reason": reason},
     }
-    return client().v1.transfers.reversals.create(
-        transfer_id, params, options={"idempotency_key": idempotency_key}
+    return Movement.from_stripe(
+        client().v1.transfers.reversals.create(
+            transfer_id, params, options={"idempotency_key": idempotency_key}
+        )
     )
 
 
 @translate_errors
-def application_fee_retrieve(*, fee_id: str) -> stripe.ApplicationFee:
-    return client().v1.application_fees.retrieve(fee_id)
+def application_fee_retrieve(*, fee_id: str) -> ApplicationFee:
+    return ApplicationFee.from_stripe(client().v1.application_fees.retrieve(fee_id))
 
 
 @translate_errors
-def application_fee_refunds_list(*, fee_id: str) -> Iterator[stripe.ApplicationFeeRefund]:
+def application_fee_refunds_list(*, fee_id: str) -> Iterator[Movement]:
     """Every refund of an application fee (auto-paginated)."""
     params: stripe.params.ApplicationFeeRefundListParams = {"limit": 100}
-    return _translated_iter(
-        client().v1.application_fees.refunds.list(fee_id, params).auto_paging_iter()
-    )
+    page = client().v1.application_fees.refunds.list(fee_id, params)
+    return _translated_iter(Movement.from_stripe(r) for r in page.auto_paging_iter())
 
 
 @translate_errors
-def refunds_list(*, charge_id: str) -> Iterator[stripe.Refund]:
+def refunds_list(*, charge_id: str) -> Iterator[Movement]:
     """Every refund of a charge (auto-paginated)."""
     params: stripe.params.RefundListParams = {"charge": charge_id, "limit": 100}
-    return _translated_iter(client().v1.refunds.list(params).auto_paging_iter())
-
-
-@translate_errors
-def refund_retrieve(*, refund_id: str) -> stripe.Refund:
-    return client().v1.refunds.retrieve(refund_id)
+    page = client().v1.refunds.list(params)
+    return _translated_iter(Movement.from_stripe(r) for r in page.auto_paging_iter())
 
 
 @translate_errors
@@ -414,7 +463,7 @@ def refund_create(
     reason: str,
     idempotency_key: str,
     take_back_seller_share: bool = True,
-) -> stripe.Refund:
+) -> Movement:
     """Refund ``amount`` of a destination charge; the seller's transfer is reversed and the
     platform's application fee refunded pro rata, so each side gives back its share. With
     ``take_back_seller_share=False`` neither happens: the platform pays the whole refund from
@@ -431,36 +480,31 @@ def refund_create(
         "reason": "requested_by_customer",
         "metadata": {"order_id": str(order_id), "reason": reason[:500]},
     }
-    return client().v1.refunds.create(params, options={"idempotency_key": idempotency_key})
+    return Movement.from_stripe(
+        client().v1.refunds.create(params, options={"idempotency_key": idempotency_key})
+    )
 
 
 @translate_errors
-def dispute_retrieve(*, dispute_id: str) -> stripe.Dispute:
-    return client().v1.disputes.retrieve(dispute_id)
-
-
-@translate_errors
-def dispute_submit_evidence(*, dispute_id: str, text: str, idempotency_key: str) -> stripe.Dispute:
+def dispute_submit_evidence(*, dispute_id: str, text: str, idempotency_key: str) -> Dispute:
     """Send evidence text to the bank (``uncategorized_text``), submitted immediately."""
     params: stripe.params.DisputeUpdateParams = {
         "evidence": {"uncategorized_text": text},
         "submit": True,
     }
-    return client().v1.disputes.update(
-        dispute_id, params, options={"idempotency_key": idempotency_key}
+    return Dispute.from_stripe(
+        client().v1.disputes.update(
+            dispute_id, params, options={"idempotency_key": idempotency_key}
+        )
     )
 
 
 @translate_errors
-def disputes_list(*, charge_id: str) -> Iterator[stripe.Dispute]:
-    """Every dispute of a charge (auto-paginated)."""
+def disputes_list(*, charge_id: str) -> Iterator[Dispute]:
+    """Every dispute of a charge (auto-paginated), with its balance transactions."""
     params: stripe.params.DisputeListParams = {"charge": charge_id, "limit": 100}
-    return _translated_iter(client().v1.disputes.list(params).auto_paging_iter())
-
-
-@translate_errors
-def payout_retrieve(*, payout_id: str, stripe_account: str) -> stripe.Payout:
-    return client().v1.payouts.retrieve(payout_id, options={"stripe_account": stripe_account})
+    page = client().v1.disputes.list(params)
+    return _translated_iter(Dispute.from_stripe(d) for d in page.auto_paging_iter())
 
 
 def balance_transactions_iter(
@@ -507,6 +551,10 @@ class WebhookSignatureError(ValueError):
     """The ``Stripe-Signature`` header is missing, malformed, wrong or too old (one-line reason)."""
 
 
+# Stripe's header is t= and one v1= per active secret (two during a rotation): ~150 characters.
+MAX_SIGNATURE_HEADER = 4096
+
+
 def webhook_verify_signature(
     *,
     payload: bytes,
@@ -524,6 +572,8 @@ def webhook_verify_signature(
     """
     if not sig_header:
         raise WebhookSignatureError("missing Stripe-Signature header")
+    if len(sig_header) > MAX_SIGNATURE_HEADER:
+        raise WebhookSignatureError("Stripe-Signature header too long")
     if not secrets:
         raise WebhookSignatureError("no webhook signing secret is configured for this endpoint")
     timestamp: int | None = None
@@ -533,10 +583,11 @@ def webhook_verify_signature(
         if not sep:
             continue
         if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
-                raise WebhookSignatureError("malformed Stripe-Signature timestamp") from None
+            # Unix seconds: a few ASCII digits. Anything longer (hundreds of digits would overflow
+            # the float comparison below) or signed, spaced or underscored is malformed.
+            if not (value.isascii() and value.isdigit() and len(value) <= 12):
+                raise WebhookSignatureError("malformed Stripe-Signature timestamp")
+            timestamp = int(value)
         elif key == "v1":
             signatures.append(value.encode("ascii", "replace"))
     if timestamp is None:
@@ -613,15 +664,6 @@ def event_list(
 
 
 @translate_errors
-def event_retrieve(*, event_id: str, account: str | None = None) -> dict[str, Any]:
-    """One event as a plain JSON dict (``account`` for a connected account's event)."""
-    options: stripe.RequestOptions = {}
-    if account:
-        options["stripe_account"] = account
-    return client().v1.events.retrieve(event_id, options=options).to_dict()
-
-
-@translate_errors
 def connected_account_ids() -> Iterator[str]:
     """Ids of every connected account of the platform (``accounts.list``, paged lazily)."""
     params: stripe.params.AccountListParams = {"limit": 100}
@@ -677,18 +719,3 @@ def _translated_iter[T](items: Iterator[T]) -> Iterator[T]:
 @translate_errors
 def _next_translated[T](it: Iterator[T]) -> T:
     return next(it)
-
-
-# (end of events section)
-
-
-# --- Webhooks ---------------------------------------------------------------------------------
-
-
-def webhook_construct_event(*, payload: bytes, sig_header: str, secret: str) -> stripe.Event:
-    """Verify ``Stripe-Signature`` on the raw body and parse it (raises ValueError on failure)."""
-    try:
-        event: stripe.Event = stripe.Webhook.construct_event(payload, sig_header, secret)
-        return event
-    except stripe.SignatureVerificationError as exc:
-        raise ValueError(str(exc)) from exc

@@ -8,36 +8,34 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Sum, Value, When
-from django.db.models.functions import Coalesce, TruncDate
-from django.http import Http404
+from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
 
 from payouts.models import (
     Dispute,
-    FeeRule,
     LedgerEntry,
     LedgerTransaction,
     Payout,
+    ReconciliationRun,
     RefundRequest,
     SellerBalance,
 )
-from payouts.services.ledger import PLATFORM_BALANCE, PLATFORM_FEES
-from sellers.models import Seller
+from payouts.services.ledger import BUYER_REFUNDS, PLATFORM_BALANCE, PLATFORM_FEES
+from sellers.models import FeeRule, Seller
 
 
-def staff_only(user: Any) -> None:
-    """Raise Http404 unless ``user`` is platform staff (fees, simulator, transfer review)."""
-    if not (user.is_authenticated and user.is_staff):
-        raise Http404("No such page")
+def is_staff(user: Any) -> bool:
+    """Whether ``user`` is platform staff (fees, simulator, transfer review, disputes, dashboard).
+
+    The staff selectors below return nothing for anyone else; views answer 404."""
+    return bool(user.is_authenticated and user.is_staff)
 
 
-def seller_of(user: Any) -> Seller:
-    """The seller profile of ``user``; Http404 for anyone who is not a seller."""
+def seller_of(user: Any) -> Seller | None:
+    """The seller profile of ``user``, or None for anyone who is not a seller."""
     if not user.is_authenticated:
-        raise Http404("No such page")
-    seller = Seller.objects.filter(user=user).select_related("money").first()
-    if seller is None:
-        raise Http404("No such page")
+        return None
+    seller: Seller | None = Seller.objects.filter(user=user).select_related("money").first()
     return seller
 
 
@@ -51,7 +49,8 @@ class FeeRuleLineage:
 
 def fee_rule_lineages(*, user: Any) -> list[FeeRuleLineage]:
     """Every fee rule with its version history, most specific scope first (staff only)."""
-    staff_only(user)
+    if not is_staff(user):
+        return []
     rules = list(FeeRule.objects.select_related("seller", "category", "created_by", "supersedes"))
     by_id = {rule.pk: rule for rule in rules}
     superseded = {rule.supersedes_id for rule in rules if rule.supersedes_id}
@@ -83,6 +82,62 @@ def seller_ledger_entries(*, seller: Seller) -> QuerySet[LedgerEntry]:
 
 def seller_payouts(*, seller: Seller) -> QuerySet[Payout]:
     return Payout.objects.filter(seller=seller)
+
+
+@dataclass(frozen=True)
+class TakenBack:
+    """Money taken back from the seller's balance: when, how much, for which order and why."""
+
+    occurred_at: Any
+    amount: int  # minor units, positive: what left the balance
+    currency: str
+    order_id: int | None
+    why: str
+
+
+def seller_taken_back(*, seller: Seller, limit: int = 10) -> list[TakenBack]:
+    """The latest movements that took money back from the seller's balance (transfer reversals
+    for refunds and lost disputes, withdrawn dispute funds), newest first."""
+    K = LedgerTransaction.Kind
+    entries = (
+        LedgerEntry.objects.filter(
+            seller=seller,
+            account=f"seller:{seller.pk}:balance",
+            amount__lt=0,
+            transaction__kind__in=[K.TRANSFER_REVERSAL, K.DISPUTE_FUNDS_WITHDRAWN, K.ADJUSTMENT],
+        )
+        .select_related("transaction")
+        .order_by("-transaction__occurred_at", "-id")[:limit]
+    )
+    rows = list(entries)
+    lost = set(
+        Dispute.objects.filter(
+            seller=seller,
+            status="lost",
+            order_id__in=[e.transaction.order_id for e in rows if e.transaction.order_id],
+        ).values_list("order_id", flat=True)
+    )
+    result = []
+    for entry in rows:
+        txn = entry.transaction
+        if txn.order_id in lost:
+            why = "the buyer's bank won a dispute: the payment went back to the buyer"
+        elif txn.kind == K.TRANSFER_REVERSAL:
+            why = "the buyer was refunded: your share of the refund"
+        elif txn.kind == K.DISPUTE_FUNDS_WITHDRAWN:
+            why = "a dispute was opened: the amount is held until the bank decides"
+        else:
+            why = txn.description or "an adjustment by the platform"
+        result.append(
+            TakenBack(
+                occurred_at=txn.occurred_at,
+                amount=-int(entry.amount),
+                currency=entry.currency,
+                order_id=txn.order_id,
+                why=why,
+            )
+        )
+    return result
 
 
 def seller_balance_row(*, seller: Seller) -> SellerBalance | None:
@@ -120,7 +175,8 @@ def transfers_for_review(
 ) -> QuerySet[LedgerTransaction]:
     """Every transfer to a seller (staff only), with its amount, the application fee and the
     reversed amount of its charge, and a status; filtered as asked, newest first."""
-    staff_only(user)
+    if not is_staff(user):
+        return LedgerTransaction.objects.none()
     seller_leg = LedgerEntry.objects.filter(transaction=OuterRef("pk"), seller__isnull=False)
     fee_legs = LedgerEntry.objects.filter(
         transaction__kind=LedgerTransaction.Kind.APPLICATION_FEE,
@@ -182,7 +238,8 @@ def transfer_totals(transfers: Any) -> list[dict[str, Any]]:
 
 def charge_movements(*, user: Any, charge_id: str) -> QuerySet[LedgerTransaction]:
     """Every ledger transaction of one charge with its entries (staff only)."""
-    staff_only(user)
+    if not is_staff(user):
+        return LedgerTransaction.objects.none()
     return (
         LedgerTransaction.objects.filter(charge_id=charge_id)
         .prefetch_related("entries")
@@ -191,12 +248,19 @@ def charge_movements(*, user: Any, charge_id: str) -> QuerySet[LedgerTransaction
 
 
 def disputes_for_staff(*, user: Any) -> QuerySet[Dispute]:
-    staff_only(user)
+    if not is_staff(user):
+        return Dispute.objects.none()
     return Dispute.objects.select_related("seller").order_by("evidence_due_by", "-id")
 
 
+def open_disputes_for_staff(*, user: Any) -> QuerySet[Dispute]:
+    """Disputes still open (not won, lost, prevented or closed), the nearest deadline first."""
+    return disputes_for_staff(user=user).exclude(status__in=sorted(Dispute.CLOSED))
+
+
 def failed_payouts_for_staff(*, user: Any) -> QuerySet[Payout]:
-    staff_only(user)
+    if not is_staff(user):
+        return Payout.objects.none()
     return Payout.objects.filter(status=Payout.Status.FAILED).select_related("seller")
 
 
@@ -207,7 +271,8 @@ def sellers_in_debt(*, user: Any) -> list[tuple[Seller, str, int]]:
     from django.conf import settings
     from django.db.models import Q
 
-    staff_only(user)
+    if not is_staff(user):
+        return []
     currencies = list(settings.MARKETPLACE_CURRENCIES)
     owing = Q()
     for currency in currencies:
@@ -226,16 +291,59 @@ def refundable_sales(*, user: Any) -> QuerySet[LedgerTransaction]:
     qs = LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.CHARGE).select_related(
         "seller"
     )
-    if not (user.is_authenticated and user.is_staff):
-        qs = qs.filter(seller=seller_of(user))
+    if not is_staff(user):
+        seller = seller_of(user)
+        qs = qs.filter(seller=seller) if seller is not None else qs.none()
     result: QuerySet[LedgerTransaction] = qs.order_by("-occurred_at", "-id")
     return result
 
 
+def refundable_sales_listed(*, user: Any) -> QuerySet[LedgerTransaction]:
+    """``refundable_sales`` for the refunds list: each with the order's item (``title``), the
+    amount captured (``captured``) and refunded so far (``refunded``: the ledger's refunds or the
+    refunds Stripe accepted whose events are still on their way, whichever is more)."""
+    from buyers.models import Order
+
+    K = LedgerTransaction.Kind
+    in_ledger = _sum_of(
+        LedgerEntry.objects.filter(
+            transaction__kind=K.REFUND,
+            transaction__charge_id=OuterRef("stripe_object_id"),
+            account=BUYER_REFUNDS,
+        )
+    )
+    accepted = Subquery(
+        RefundRequest.objects.filter(
+            charge_id=OuterRef("stripe_object_id"), status=RefundRequest.Status.SUCCEEDED
+        )
+        .order_by()
+        .values("charge_id")
+        .annotate(total=Sum("amount"))
+        .values("total")[:1],
+        output_field=models.BigIntegerField(),
+    )
+    return refundable_sales(user=user).annotate(
+        title=Subquery(Order.objects.filter(pk=OuterRef("order_id")).values("title")[:1]),
+        captured=Coalesce(
+            _sum_of(
+                LedgerEntry.objects.filter(transaction=OuterRef("pk"), account=PLATFORM_BALANCE)
+            ),
+            Value(0),
+        ),
+        refunded=Greatest(Coalesce(in_ledger, Value(0)), Coalesce(accepted, Value(0))),
+        currency=Subquery(
+            LedgerEntry.objects.filter(transaction=OuterRef("pk"), account=PLATFORM_BALANCE)
+            .order_by()
+            .values("currency")[:1]
+        ),
+    )
+
+
 def refund_requests_for(*, user: Any) -> QuerySet[RefundRequest]:
     qs = RefundRequest.objects.select_related("requested_by", "seller")
-    if not (user.is_authenticated and user.is_staff):
-        qs = qs.filter(seller=seller_of(user))
+    if not is_staff(user):
+        seller = seller_of(user)
+        qs = qs.filter(seller=seller) if seller is not None else qs.none()
     return qs
 
 
@@ -253,7 +361,8 @@ def dashboard_daily(*, user: Any, days: int = 30) -> dict[str, dict[str, dict[st
     """{currency: {series: {"YYYY-MM-DD": minor units}}} for the last ``days`` days (staff).
 
     One aggregate query over the period's entries."""
-    staff_only(user)
+    if not is_staff(user):
+        return {}
     since = timezone.now() - timedelta(days=days)
     rows = (
         LedgerEntry.objects.filter(
@@ -273,3 +382,29 @@ def dashboard_daily(*, user: Any, days: int = 30) -> dict[str, dict[str, dict[st
             key = row["day"].isoformat()
             series[key] = series.get(key, 0) + sign * int(row["total"])
     return out
+
+
+def reconciliation_runs(*, user: Any) -> QuerySet[ReconciliationRun]:
+    """Reconciliation runs, newest first (staff only)."""
+    if not is_staff(user):
+        return ReconciliationRun.objects.none()
+    return ReconciliationRun.objects.all()
+
+
+def failed_events_count(*, user: Any) -> int:
+    """How many Stripe events failed or wait as dead letters (staff; 0 for anyone else)."""
+    from marketplace.events.models import StripeEvent
+
+    if not is_staff(user):
+        return 0
+    return StripeEvent.objects.filter(
+        status__in=[StripeEvent.Status.FAILED, StripeEvent.Status.DEAD]
+    ).count()
+
+
+def fee_rule_for_staff(*, user: Any, rule_id: int) -> FeeRule | None:
+    """One fee rule version, or None (unknown, or ``user`` is not staff)."""
+    if not is_staff(user):
+        return None
+    rule: FeeRule | None = FeeRule.objects.filter(pk=rule_id).first()
+    return rule

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import stripe
 from django.db import IntegrityError, OperationalError, transaction
 
-from sandbox import clock, context, delivery, faults, formdecode, shapes, store, versions
+from sandbox import access, clock, context, delivery, faults, formdecode, shapes, store, versions
 from sandbox.errors import StripeError, api_error, idempotency_error, rate_limit_error
 from sandbox.ids import new_request_id
 from sandbox.models import IdempotencyRecord, RequestLog, SandboxObject
@@ -86,7 +86,8 @@ def _check_key(key: str | None) -> StripeError | None:
             "https://support.stripe.com/.",
             status=401,
         )
-    if not (key.startswith("sk_test_") or key.startswith("rk_test_")):
+    if not access.key_matches(key):
+        # Only the configured SANDBOX_SECRET_KEY, never any key of the right shape.
         masked = key[:8] + "*" * max(0, len(key) - 12) + key[-4:]
         return StripeError(
             f"Invalid API Key provided: {masked}", status=401, code="api_key_invalid"

@@ -18,7 +18,7 @@ from payouts.models import (
     LedgerEntry,
     LedgerTransaction,
 )
-from payouts.services._common import _id, _plain, _ts
+from payouts.services._common import _ts
 from payouts.services.ledger import seller_balance_account
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def dispute_sync(*, data: Mapping[str, Any]) -> Dispute:
     dispute); the ledger records it from Stripe's objects (``ledger_sync_charge``).
     """
     dispute_id = str(data["id"])
-    charge_id = _id(data.get("charge"))
+    charge_id = str(data.get("charge") or "")  # an id: webhook payloads never expand it
     status = str(data.get("status") or "needs_response")
     if status not in _DISPUTE_RANK:
         status = "needs_response"
@@ -106,12 +106,11 @@ def _recover_seller_share(dispute: Dispute) -> None:
     """Reverse the seller's remaining net share of a lost dispute's charge (locked row)."""
     from marketplace import stripe_gateway as gw
 
-    charge = _plain(gw.charge_retrieve(charge_id=dispute.charge_id))
-    transfer_id = _id(charge.get("transfer"))
+    transfer_id = gw.charge_retrieve(charge_id=dispute.charge_id).transfer_id
     if not transfer_id or dispute.seller_id is None:
         return
-    transfer = _plain(gw.transfer_retrieve(transfer_id=transfer_id))
-    remaining_transfer = int(transfer["amount"]) - int(transfer.get("amount_reversed") or 0)
+    transfer = gw.transfer_retrieve(transfer_id=transfer_id)
+    remaining_transfer = transfer.amount - transfer.amount_reversed
     net = (
         LedgerEntry.objects.filter(
             seller_id=dispute.seller_id,
@@ -133,7 +132,7 @@ def _recover_seller_share(dispute: Dispute) -> None:
         reason=f"dispute {dispute.stripe_id} lost",
         idempotency_key=idempotency_key("dispute", dispute.stripe_id, "reversal"),
     )
-    dispute.seller_share_reversal_id = str(_plain(reversal)["id"])
+    dispute.seller_share_reversal_id = reversal.id
     dispute.save(update_fields=["seller_share_reversal_id", "updated_at"])
 
 

@@ -1,7 +1,14 @@
-"""Fee rules: versioned platform, category and seller rules, and the rule that prices a sale.
+"""Fees the platform charges on sellers' sales: the versioned fee rules and the fee quote.
+
+``fee_quote`` is what checkout, the new-listing preview and the staff simulator call: it finds the
+most specific rule with ``applicable_fee_rule`` (seller > category > platform, covering the sale's
+currency) and computes the fee with ``marketplace.fees.compute_fee``; with no rule, the settings
+default (``marketplace.fees.default_terms``) applies.
 
 Rules are never edited or deleted: a change is a new version (``supersedes``), a retirement a
-new inactive version.
+new inactive version. Only staff write them (``fee_rule_create``, ``fee_rule_retire``; the staff
+pages are in payouts). The rules live here, in sellers, because they price sellers' and
+categories' sales and buyers' checkout must reach them (layers: marketplace <- sellers <- buyers).
 """
 
 from __future__ import annotations
@@ -12,17 +19,18 @@ from datetime import date
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from marketplace.audit.services import Action, audit_record, snapshot
 from marketplace.errors import UserFacingError
-from marketplace.fees import MAX_BPS, FeeTerms
+from marketplace.fees import MAX_BPS, FeeQuote, FeeTerms, compute_fee, default_terms
 from marketplace.money import Money, normalize_currency
-from payouts.models import (
-    FeeRule,
-)
-from payouts.services._common import _money_label
-from sellers.models import Category, Seller
+from sellers.models import Category, FeeRule, Seller
+
+
+def _money_label(amount: int, currency: str) -> str:
+    return Money(amount, currency).format()
 
 
 class FeeRuleError(UserFacingError):
@@ -37,7 +45,7 @@ def _lock_scope(key: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(key.encode())])
 
 
-def current_fee_rules() -> Any:
+def current_fee_rules() -> QuerySet[FeeRule]:
     """Current versions of all fee rules (those no newer version supersedes), retired included."""
     return FeeRule.objects.filter(superseded_by__isnull=True)
 
@@ -69,6 +77,22 @@ def _clean_amounts(
     return cleaned
 
 
+# What the audit log keeps of a fee rule version (before: the version it supersedes).
+AUDITED_TERMS = [
+    "scope",
+    "seller",
+    "category",
+    "starts_on",
+    "bps",
+    "currencies",
+    "fixed_fees",
+    "minimums",
+    "maximums",
+    "is_active",
+    "note",
+]
+
+
 def fee_rule_create(
     *,
     actor: Any,
@@ -92,7 +116,8 @@ def fee_rule_create(
     does not cover or below zero, a minimum above the maximum, a target that does not match the
     scope, a second current rule with the same scope, target and start date, and a version of a
     rule that has already been superseded (someone changed it meanwhile).
-    Side effects: one new FeeRule row, recording ``actor`` and the time; nothing is edited.
+    Side effects: one new FeeRule row, recording ``actor`` and the time; nothing is edited; an
+    audit entry (the terms before, from the superseded version, and after) in the same transaction.
     """
     if not getattr(actor, "is_staff", False):
         raise FeeRuleError("Only platform staff can change fee rules.")
@@ -169,7 +194,7 @@ def fee_rule_create(
             )
         try:
             with transaction.atomic():
-                return FeeRule.objects.create(
+                rule = FeeRule.objects.create(
                     scope=scope,
                     seller=seller,
                     category=category,
@@ -188,6 +213,17 @@ def fee_rule_create(
             raise FeeRuleError(
                 "This rule was changed by someone else meanwhile; reload and try again."
             ) from None
+        audit_record(
+            action=Action.FEE_RULE_RETIRE
+            if supersedes is not None and not is_active
+            else Action.FEE_RULE_CREATE,
+            target=rule,
+            actor=actor,
+            summary=rule.note,
+            before=snapshot(supersedes, AUDITED_TERMS) if supersedes is not None else None,
+            after=snapshot(rule, AUDITED_TERMS),
+        )
+        return rule
 
 
 def fee_rule_retire(*, actor: Any, rule: FeeRule, note: str = "") -> FeeRule:
@@ -258,7 +294,23 @@ def fee_terms_of(rule: FeeRule, currency: str) -> FeeTerms:
     )
 
 
-def fee_rule_provider(amount: Money, seller: Any, category: Any) -> FeeTerms | None:
-    """The provider registered with ``marketplace.fees`` at start-up (see PayoutsConfig.ready)."""
+def fee_quote(*, amount: Money, seller: Any = None, category: Any = None) -> FeeQuote:
+    """Quote the application fee for a sale of ``amount`` by ``seller`` in ``category``.
+
+    The most specific active fee rule covering the currency applies (``applicable_fee_rule``:
+    seller over category over platform), else the settings default. The fee is capped at the
+    amount and never negative (``compute_fee``). One query.
+    """
     rule = applicable_fee_rule(currency=amount.currency, seller=seller, category=category)
-    return fee_terms_of(rule, amount.currency) if rule is not None else None
+    terms = fee_terms_of(rule, amount.currency) if rule is not None else None
+    if terms is None:
+        terms = default_terms(amount.currency)
+    fee = compute_fee(amount, terms)
+    return FeeQuote(
+        amount=amount,
+        fee=fee,
+        bps=terms.bps,
+        fixed=terms.fixed,
+        rule_id=terms.rule_id,
+        rule_label=terms.label,
+    )
