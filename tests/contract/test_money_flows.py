@@ -62,7 +62,9 @@ def stripe_api(request, transactional_db, live_server, settings):
     folder = Path(__file__).parent / "cassettes" / target()
     if not recording() and not folder.exists():
         pytest.fail(f"no recording in {folder}: run make contract")
-    key = real_key() or "sk_test_contract"
+    from sandbox import access
+
+    key = real_key() or access.secret_key()
     if real_key():
         base = "https://api.stripe.com"
     elif recording():

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import stripe
 
+from sandbox import access
+
 OLDER_SDK = "stripe==10.12.0"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,7 +74,7 @@ def express_account_like_the_sample(client: stripe.StripeClient, base: str) -> s
 
 
 def test_samples_with_the_installed_sdk_over_http(api, live_server):
-    client = stripe.StripeClient("sk_test_samples", base_addresses={"api": api})
+    client = stripe.StripeClient(access.secret_key(), base_addresses={"api": api})
     account_id = express_account_like_the_sample(client, live_server.url)
     older = {"stripe_version": "2024-06-20"}
     intent = client.v1.payment_intents.create(
@@ -108,13 +110,13 @@ def test_samples_with_the_installed_sdk_over_http(api, live_server):
 
 
 def test_samples_with_an_older_stripe_python_over_http(api, live_server):
-    client = stripe.StripeClient("sk_test_samples", base_addresses={"api": api})
+    client = stripe.StripeClient(access.secret_key(), base_addresses={"api": api})
     account_id = express_account_like_the_sample(client, live_server.url)
     try:
         run = subprocess.run(
             [str(ROOT / ".tools" / "bin" / "uv"), "run", "--no-project", "--quiet",
              "--with", OLDER_SDK, "python", str(Path(__file__).parent / "samples" / "legacy_flows.py"),
-             json.dumps({"base": api, "account": account_id})],
+             json.dumps({"base": api, "account": account_id, "key": access.secret_key()})],
             capture_output=True, text=True, timeout=240, cwd=ROOT,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:

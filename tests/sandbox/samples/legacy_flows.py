@@ -10,7 +10,7 @@ import sys
 import stripe
 
 args = json.loads(sys.argv[1])
-stripe.api_key = "sk_test_sandbox_samples"
+stripe.api_key = args["key"]
 stripe.api_base = args["base"]
 out: dict = {"sdk": stripe.VERSION, "pinned": stripe.api_version}
 
