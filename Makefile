@@ -1,31 +1,54 @@
 # The two quick-start commands are `make demo` and `make test`; everything else is for developers.
 SHELL := /bin/bash
-PYTHON_VERSION ?= 3.12
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
-export UV_PYTHON_DOWNLOADS := never
+# The project runs on Python 3.12 or newer (pyproject.toml's requires-python). uv uses one that is
+# installed (on the PATH, or one uv installed earlier); only when there is none does it download
+# its own build of PYTHON_DOWNLOAD (python-build-standalone, from GitHub), the version CI and the
+# Docker image use. `UV_PYTHON_DOWNLOADS=never make ...` forbids the download;
+# `make ... UV_PYTHON=/path/to/python3.13` names the interpreter.
+PYTHON_REQUEST := >=3.12
+PYTHON_DOWNLOAD := 3.12
+export UV_PYTHON_DOWNLOADS ?= automatic
+# `make demo` serves here; SITE_URL (links in emails, Stripe return URLs) follows unless set.
+DEMO_ADDR ?= 127.0.0.1:8000
 
 .PHONY: install demo serve test lint typecheck check worker beat bench clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) || { \
+	  rm -rf $(TOOLS); \
+	  echo "make: could not install uv $(UV_VERSION) from PyPI (offline?). Run once with a network," >&2; \
+	  echo "      or point pip at a reachable index (PIP_INDEX_URL)." >&2; exit 1; }
 
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --locked --python $(PYTHON_VERSION)
+	@if [ -n "$(UV_PYTHON)" ]; then python="$(UV_PYTHON)"; \
+	elif UV_PYTHON_DOWNLOADS=never $(UV) python find '$(PYTHON_REQUEST)' >/dev/null 2>&1; then \
+	  python='$(PYTHON_REQUEST)'; \
+	else python='$(PYTHON_DOWNLOAD)'; \
+	  echo "make: no Python $(PYTHON_REQUEST) installed; uv will download Python $(PYTHON_DOWNLOAD) (once)"; fi; \
+	echo "$(UV) sync --locked --python '$$python'"; \
+	$(UV) sync --locked --python "$$python" || { \
+	  echo "make: could not set up .venv (messages above). It needs Python 3.12+ and the packages" >&2; \
+	  echo "      of uv.lock. With no Python 3.12+ installed, uv downloads one from GitHub" >&2; \
+	  echo "      (python-build-standalone); offline, install python3.12 (or newer) on the PATH" >&2; \
+	  echo "      or run 'make ... UV_PYTHON=/path/to/python3.12'. Packages come from PyPI" >&2; \
+	  echo "      (UV_INDEX_URL for a mirror). UV_PYTHON_DOWNLOADS=$(UV_PYTHON_DOWNLOADS)." >&2; exit 1; }
 	touch $@
 
 install: $(VENV)/.synced
 
 ## make demo: set up, migrate, load demo data and serve on 127.0.0.1:8000 with the Stripe sandbox
+demo: export SITE_URL ?= http://$(DEMO_ADDR)
 demo: install
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py demo_seed
-	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+	DEBUG=1 $(PY) manage.py runserver $(DEMO_ADDR)
 
 ## make test: set up and run the whole suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
 test: install

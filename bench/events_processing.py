@@ -35,6 +35,7 @@ def main(argv: list[str]) -> int:
     from marketplace.events.handling import event_is_stale
     from marketplace.events.models import StripeEvent
     from marketplace.events.registry import handlers_replaced
+    from marketplace.events.services import processing
 
     def apply_object_state(event: StripeEvent) -> None:
         obj = event.data_object
@@ -96,7 +97,11 @@ def main(argv: list[str]) -> int:
     # group's status UPDATEs), the latter shared by the events of the batch.
     queries: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # type -> [queries, events]
     claim_queries = [0]
-    originals = (services._event_run_handler, services.events_claim, services._events_mark_done)
+    originals = (
+        processing._event_run_handler,
+        processing.events_claim,
+        processing._events_mark_done,
+    )
 
     def counted(counter_add):
         def wrapper(execute, sql, params, many, context):
@@ -126,9 +131,9 @@ def main(argv: list[str]) -> int:
         with connection.execute_wrapper(counted(add_batch)):
             return originals[2](done)
 
-    services._event_run_handler = run_handler
-    services.events_claim = claim
-    services._events_mark_done = mark_done
+    processing._event_run_handler = run_handler
+    processing.events_claim = claim
+    processing._events_mark_done = mark_done
 
     def state() -> dict[str, int]:
         with connection.cursor() as cursor:
@@ -192,7 +197,7 @@ def main(argv: list[str]) -> int:
             while pending():
                 time.sleep(0.02)
             states.append(state())
-    services._event_run_handler, services.events_claim, services._events_mark_done = originals
+    processing._event_run_handler, processing.events_claim, processing._events_mark_done = originals
 
     print(
         f"baseline (no-op Celery tasks):     {results['noop']:8.0f} tasks/s "

@@ -1,7 +1,7 @@
 """Demo data of the buyers app: a few orders the demo buyer paid, so that ``make demo`` opens on a
 marketplace with sales, balances, transfers and charts (the sellers' seeder creates the listings).
 
-Registered in ``demo_seed.EXTRA_SEEDERS`` by BuyersConfig.ready(). Paying needs the Stripe
+Listed in ``demo_seed`` (``demo/management/commands/demo_seed.py``). Paying needs the Stripe
 sandbox: the buyer "submits" the 4242 test card on the sandbox's hosted Checkout, as in a
 browser; with real Stripe keys nothing is bought. Safe to run again (only a buyer with no
 orders buys).

@@ -2,7 +2,7 @@
 
 Embedded defaults make a fresh clone run: a SQLite file, no broker (Celery tasks run in-process after
 commit), the offline Stripe sandbox, console email. Production sets DATABASE_URL, REDIS_URL,
-STRIPE_* and SECRET_KEY. Every variable read here is listed in the README.
+STRIPE_* and SECRET_KEY. Every variable read here is listed in docs/operations.md.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The Django admin behind the staff second factor, audited (marketplace/admin_site.py).
+    "marketplace.admin_apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -53,13 +54,16 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "django_htmx",
     "marketplace",
     "marketplace.events",
+    "marketplace.audit",
     "sandbox",
     "sellers",
     "buyers",
     "payouts",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "marketplace.audit.middleware.AuditOriginMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -91,7 +96,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "marketplace.context_processors.site",
             ],
-            "builtins": ["marketplace.templatetags.money"],
+            "builtins": ["marketplace.templatetags.money", "marketplace.templatetags.dates"],
         },
     },
 ]
@@ -179,7 +184,7 @@ STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0)
 # Direct charges on the seller's account name the seller on the statement when on_behalf_of is set.
 STRIPE_ON_BEHALF_OF = env_bool("STRIPE_ON_BEHALF_OF", False)
 
-# --- Stripe sandbox (only used when STRIPE_SECRET_KEY is empty; see sandbox/README.md) --------
+# --- Stripe sandbox (only used when STRIPE_SECRET_KEY is empty; see docs/sandbox.md) --------
 # When webhook events are posted: "thread" (background thread after commit), "inline"
 # (synchronously after commit; the tests' default) or "manual" (sandbox.testing.deliver_pending()).
 SANDBOX_WEBHOOK_DELIVERY = env_str("SANDBOX_WEBHOOK_DELIVERY", "thread")
@@ -263,6 +268,21 @@ ACCOUNT_RATE_LIMITS = {
 }
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "account_login"
+
+# --- Staff second factor (allauth.mfa) and the audit log --------------------------------------
+# Staff pages and the Django admin need two-factor authentication; a money action (refund, fee
+# rule, suspension, replay, reconciliation run, admin edit) also needs the second factor
+# checked within STAFF_REAUTHENTICATION_SECONDS, at sign-in or by re-authenticating
+# (marketplace/staff.py). The audit log is marketplace/audit.
+ACCOUNT_ADAPTER = "marketplace.staff.AccountAdapter"
+ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("STAFF_REAUTHENTICATION_SECONDS", 300, minimum=30)
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "Marketplace")
+# WebAuthn needs a secure origin; http://127.0.0.1 of `make demo` counts only with DEBUG on.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# Where the audit log reads the client's address: REMOTE_ADDR, or with N trusted reverse proxies
+# in front, the N-th address from the right of X-Forwarded-For (the one our own proxy added).
+AUDIT_TRUSTED_PROXIES = env_int("AUDIT_TRUSTED_PROXIES", 0, minimum=0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

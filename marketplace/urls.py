@@ -15,6 +15,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz/", views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    # The audit log of staff actions (staff with a second factor).
+    path("staff/audit/", include("marketplace.audit.urls")),
     # Stripe webhooks: /stripe/webhook/ and /stripe/webhook/connect/ (events issue).
     path("stripe/", include("marketplace.events.urls")),
     # Seller onboarding, dashboard and listings (sellers issue).

@@ -7,13 +7,8 @@ class PayoutsConfig(AppConfig):
 
     def ready(self) -> None:
         from marketplace.fees import set_rule_provider
-        from payouts.services import fee_rule_provider
+        from payouts.services.fee_rules import fee_rule_provider
 
         # The core's fee_quote asks the payouts fee rules (the core never imports an app).
         set_rule_provider(fee_rule_provider)
-        from marketplace.management.commands import demo_seed
         from payouts import handlers  # noqa: F401  (registers the Stripe event handlers)
-        from payouts.seed import seed_fee_rules
-
-        if seed_fee_rules not in demo_seed.EXTRA_SEEDERS:
-            demo_seed.EXTRA_SEEDERS.append(seed_fee_rules)

@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Count, F, Q, Sum
 
 from payouts.models import LedgerEntry, LedgerTransaction, Payout, SellerBalance
-from payouts.services import BUYER_REFUNDS, PLATFORM_BALANCE, PLATFORM_FEES
+from payouts.services.ledger import BUYER_REFUNDS, PLATFORM_BALANCE, PLATFORM_FEES
 from sellers.models import Listing
 
 K = LedgerTransaction.Kind

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import mail_admins, send_mail
 
+from marketplace.dates import format_datetime
 from marketplace.money import Money
 from payouts.models import Dispute, Payout
 
@@ -38,11 +39,7 @@ def payout_failed(*, payout: Payout) -> None:
 def dispute_opened(*, dispute: Dispute) -> None:
     """Tell the seller (when known) and the admins about a new dispute and its deadline."""
     amount = Money(dispute.amount, dispute.currency)
-    due = (
-        dispute.evidence_due_by.strftime("%Y-%m-%d %H:%M UTC")
-        if dispute.evidence_due_by
-        else "see the dispute"
-    )
+    due = format_datetime(dispute.evidence_due_by) if dispute.evidence_due_by else "see the dispute"
     order = f"order #{dispute.order_id}" if dispute.order_id else f"charge {dispute.charge_id}"
     reason = dispute.reason or "unspecified"
     if dispute.seller is not None:

@@ -200,3 +200,10 @@ class RefundForm(forms.Form):
             return Money.from_major(self.cleaned_data["amount"], self.currency).amount
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
+
+
+class ReconcileForm(forms.Form):
+    """Staff: run the reconciliation for a range of UTC days now."""
+
+    start_day = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
+    end_day = forms.DateField(label="Last day", widget=forms.DateInput(attrs={"type": "date"}))

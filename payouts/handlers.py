@@ -11,7 +11,7 @@ import logging
 
 from marketplace.events.models import StripeEvent
 from marketplace.events.registry import handles
-from payouts import services
+from payouts.services import balances, charge_sync, disputes
 from sellers.models import Seller
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def on_payout(event: StripeEvent) -> None:
             "event %s: payout of account %r, not one of our sellers", event.stripe_id, event.account
         )
         return
-    services.payout_sync(seller=seller, data=data)
+    balances.payout_sync(seller=seller, data=data)
 
 
 def _charge_id_of(event: StripeEvent) -> str:
@@ -71,7 +71,7 @@ def on_money_moved(event: StripeEvent) -> None:
     if not charge_id.startswith(("ch_", "py_")):
         logger.info("event %s: no charge to sync", event.stripe_id)
         return
-    services.ledger_sync_charge(charge_id=charge_id)
+    charge_sync.ledger_sync_charge(charge_id=charge_id)
 
 
 @handles(
@@ -88,5 +88,5 @@ def on_dispute(event: StripeEvent) -> None:
         return
     charge_id = _charge_id_of(event)
     if charge_id:
-        services.ledger_sync_charge(charge_id=charge_id)
-    services.dispute_sync(data=data)
+        charge_sync.ledger_sync_charge(charge_id=charge_id)
+    disputes.dispute_sync(data=data)

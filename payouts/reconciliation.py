@@ -16,7 +16,7 @@ is compared too. A balance transaction converted from another currency
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from marketplace import stripe_gateway
 from payouts.models import LedgerEntry, LedgerTransaction, ReconciliationRun, ReconciliationSeen
-from payouts.services import PLATFORM_BALANCE
+from payouts.services.ledger import PLATFORM_BALANCE
 from sellers.models import Seller
 
 K = LedgerTransaction.Kind
@@ -259,3 +259,49 @@ def _remember_seen(run: ReconciliationRun, seen: list[tuple[str, str]]) -> None:
     sql = f"INSERT INTO {table} (run_id, kind, stripe_object_id) VALUES (%s, %s, %s)"  # noqa: S608
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(sql, [(run.pk, kind, object_id) for kind, object_id in seen])
+
+
+# --- Runs asked for by a person -------------------------------------------------------------------
+
+MAX_REQUESTED_DAYS = 92
+
+
+def day_bounds(start_day: date, end_day: date) -> tuple[datetime, datetime]:
+    """[start of ``start_day``, start of the day after ``end_day``) in UTC."""
+    return (
+        datetime.combine(start_day, datetime.min.time(), tzinfo=UTC),
+        datetime.combine(end_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+    )
+
+
+def reconciliation_request(*, start_day: date, end_day: date) -> None:
+    """A staff member (or an operator at the command line) asks for a reconciliation of the UTC
+    days ``start_day``..``end_day``: the request goes to the audit log now, with who and from
+    where; the run itself is a Celery task enqueued after commit (its report appears on the
+    reconciliation page). Raises UserFacingError for a reversed, future or too long range.
+    """
+    from marketplace.audit.services import Action, audit_record
+    from marketplace.errors import UserFacingError
+    from payouts import tasks
+
+    if end_day < start_day:
+        raise UserFacingError("The last day is before the first.", field="end_day")
+    if end_day > timezone.now().date():
+        raise UserFacingError("The last day is in the future.", field="end_day")
+    if (end_day - start_day).days + 1 > MAX_REQUESTED_DAYS:
+        raise UserFacingError(
+            f"At most {MAX_REQUESTED_DAYS} days at a time (use manage.py reconcile for more).",
+            field="start_day",
+        )
+    with transaction.atomic():
+        audit_record(
+            action=Action.RECONCILIATION_RUN,
+            object_type="payouts.reconciliationrun",
+            object_id=f"{start_day.isoformat()}..{end_day.isoformat()}",
+            object_repr=f"Reconciliation {start_day.isoformat()} to {end_day.isoformat()}",
+            summary="Asked for a reconciliation run",
+            after={"start_day": start_day.isoformat(), "end_day": end_day.isoformat()},
+        )
+        transaction.on_commit(
+            lambda: tasks.reconcile_days.delay(start_day.isoformat(), end_day.isoformat())
+        )

@@ -1,5 +1,6 @@
 """Demo data of the payouts app: a platform fee rule and a category override, made by the demo
-admin, so the fee pages and the simulator have something to show. Safe to run again."""
+admin, so the fee pages and the simulator have something to show (and the demo purchases are
+charged by them). Listed in ``demo_seed``. Safe to run again."""
 
 from __future__ import annotations
 
@@ -8,14 +9,13 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from marketplace.demo import ensure_user
 from payouts.models import FeeRule
-from payouts.services import fee_rule_create
+from payouts.services.fee_rules import fee_rule_create
 from sellers.models import Category
 
 
 def seed_fee_rules(stdout: Any) -> None:
-    from marketplace.management.commands.demo_seed import ensure_user
-
     if FeeRule.objects.exists():
         return
     admin = ensure_user("admin@example.com", staff=True)

@@ -21,7 +21,7 @@ from payouts.models import (
     RefundRequest,
     SellerBalance,
 )
-from payouts.services import PLATFORM_BALANCE, PLATFORM_FEES
+from payouts.services.ledger import PLATFORM_BALANCE, PLATFORM_FEES
 from sellers.models import Seller
 
 

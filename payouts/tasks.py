@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from marketplace.errors import UserFacingError
-from payouts import services
+from payouts.services.balances import seller_balance_refresh
 from sellers.models import Seller
 
 logger = logging.getLogger(__name__)
@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def refresh_seller_balance(seller_id: int) -> None:
     try:
-        services.seller_balance_refresh(seller_id=seller_id)
+        seller_balance_refresh(seller_id=seller_id)
     except UserFacingError as exc:
         logger.warning("balance refresh of seller %s failed: %s", seller_id, exc.message)
 
@@ -61,3 +61,14 @@ def reconcile_yesterday() -> int:
 
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return reconcile(start=today - timedelta(days=1), end=today).pk
+
+
+@shared_task(acks_late=True)
+def reconcile_days(start_day: str, end_day: str) -> int:
+    """A run a person asked for (reconciliation_request): UTC days start_day..end_day."""
+    from datetime import date
+
+    from payouts.reconciliation import day_bounds, reconcile
+
+    start, end = day_bounds(date.fromisoformat(start_day), date.fromisoformat(end_day))
+    return reconcile(start=start, end=end).pk

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -20,22 +21,26 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from marketplace.errors import UserFacingError
 from marketplace.fees import fee_quote
 from marketplace.money import Money
+from marketplace.staff import staff_second_factor
 from payouts import selectors, services
 from payouts.charts import daily_bar_chart
 from payouts.forms import (
     EvidenceForm,
     FeeRuleForm,
     FeeSimulatorForm,
+    ReconcileForm,
     RefundForm,
     TransferFilterForm,
 )
 from payouts.models import FeeRule, ReconciliationRun, SellerBalance
+from payouts.reconciliation import reconciliation_request
 
 # --- Fee rules (staff) ------------------------------------------------------------------------
 
 
 @login_required
 @require_GET
+@staff_second_factor
 def fee_rules(request: HttpRequest) -> HttpResponse:
     lineages = selectors.fee_rule_lineages(user=request.user)
     return render(
@@ -51,6 +56,7 @@ def fee_rules(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@staff_second_factor
 def fee_rule_new(request: HttpRequest) -> HttpResponse:
     selectors.staff_only(request.user)
     previous: FeeRule | None = None
@@ -95,6 +101,7 @@ def fee_rule_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@staff_second_factor
 def fee_rule_retire(request: HttpRequest, rule_id: int) -> HttpResponse:
     selectors.staff_only(request.user)
     rule = get_object_or_404(FeeRule, pk=rule_id)
@@ -109,6 +116,7 @@ def fee_rule_retire(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def fee_simulate(request: HttpRequest) -> HttpResponse:
     """A staff page: quote the fee of a sale; the quote partial updates live through htmx."""
     selectors.staff_only(request.user)
@@ -253,6 +261,7 @@ def _transfers(request: HttpRequest) -> tuple[TransferFilterForm, Any]:
 
 @login_required
 @require_GET
+@staff_second_factor
 def transfers(request: HttpRequest) -> HttpResponse:
     """Every transfer with seller, order, amount, fee, status; filters, totals, CSV."""
     selectors.staff_only(request.user)
@@ -275,6 +284,7 @@ def transfers(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def transfers_export(request: HttpRequest) -> StreamingHttpResponse:
     selectors.staff_only(request.user)
     _, qs = _transfers(request)
@@ -322,6 +332,7 @@ def transfers_export(request: HttpRequest) -> StreamingHttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def transfer_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
     """One transfer and everything that happened to its charge: fee, refunds, reversals, disputes."""
     selectors.staff_only(request.user)
@@ -350,6 +361,7 @@ def transfer_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def disputes(request: HttpRequest) -> HttpResponse:
     items = selectors.disputes_for_staff(user=request.user)
     return render(
@@ -365,6 +377,7 @@ def disputes(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@staff_second_factor
 def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
     dispute = get_object_or_404(selectors.disputes_for_staff(user=request.user), pk=dispute_id)
     form = EvidenceForm(request.POST or None, initial={"text": dispute.evidence_text})
@@ -382,14 +395,30 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
+@staff_second_factor
 def reconciliation(request: HttpRequest) -> HttpResponse:
-    """Staff: the latest reconciliation reports, failed payouts and open disputes at a glance."""
+    """Staff: the latest reconciliation reports and failed payouts; a form runs one now."""
     selectors.staff_only(request.user)
+    yesterday = timezone.now().date() - timedelta(days=1)
+    form = ReconcileForm(
+        request.POST or None, initial={"start_day": yesterday, "end_day": yesterday}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            reconciliation_request(
+                start_day=form.cleaned_data["start_day"], end_day=form.cleaned_data["end_day"]
+            )
+        except UserFacingError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, "Reconciliation started; its report appears below.")
+            return redirect("payouts:reconciliation")
     return render(
         request,
         "payouts/reconciliation.html",
         {
+            "form": form,
             "runs": ReconciliationRun.objects.all()[:20],
             "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:50],
         },
@@ -401,6 +430,7 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def refunds(request: HttpRequest) -> HttpResponse:
     sales = list(selectors.refundable_sales(user=request.user)[:50])
     requests = selectors.refund_requests_for(user=request.user)[:50]
@@ -409,6 +439,7 @@ def refunds(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@staff_second_factor
 def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
     sale = get_object_or_404(
         selectors.refundable_sales(user=request.user), stripe_object_id=charge_id
@@ -460,6 +491,7 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
+@staff_second_factor
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Staff: money per day (gross volume, fees, refunds, disputes), open disputes, failed
     payouts and failed events."""

@@ -14,6 +14,8 @@ class RequestContext:
     # The sandbox time when the request started: every timestamp the request writes uses it,
     # so ``created`` and ``expires_at = created + ttl`` agree as on Stripe.
     now: int | None = None
+    # The request's API version (Stripe-Version, or the sandbox's own).
+    api_version: str | None = None
 
 
 current: ContextVar[RequestContext | None] = ContextVar("sandbox_request", default=None)

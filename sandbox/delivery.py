@@ -187,6 +187,9 @@ def attempt(pk: int, *, force: bool = False) -> Delivery | None:
     if claimed is None:
         return Delivery.objects.filter(pk=pk).first()
     item, event, endpoint = claimed
+    if endpoint.data.get("api_version"):
+        # An endpoint created with an api_version receives events in that version.
+        event = {**event, "api_version": endpoint.data["api_version"]}
     payload = json.dumps(event, indent=2)
     header = sign(payload, str(endpoint.private.get("secret", "")))
     status_code: int | None = None

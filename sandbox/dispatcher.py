@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import stripe
 from django.db import IntegrityError, OperationalError, transaction
 
-from sandbox import clock, context, delivery, faults, formdecode, store
+from sandbox import clock, context, delivery, faults, formdecode, store, versions
 from sandbox.errors import StripeError, api_error, idempotency_error, rate_limit_error
 from sandbox.ids import new_request_id
 from sandbox.models import IdempotencyRecord, RequestLog, SandboxObject
@@ -219,6 +219,8 @@ def _handle(
         if method == "POST" and query:
             # Stripe ignores the query string of a POST except for expand
             raw.update({k: v for k, v in formdecode.decode(query).items() if k == "expand"})
+        version = versions.check(headers.get("stripe-version", ""))
+        raw = versions.adapt(method, found.pattern, raw, version)
     except StripeError as exc:
         return _error(request_id, exc)
 
@@ -267,10 +269,15 @@ def _handle(
                 record.body,
             )
 
+    # Parameters of older API versions that the SDK's TypedDicts no longer declare.
+    legacy = {k: raw[k] for k in ("payment_method_types",) if k in raw}
+    raw_checked = {k: v for k, v in raw.items() if k not in legacy}
     try:
-        params = validate(raw, found.params)
+        params = validate(raw_checked, found.params)
     except StripeError as exc:
         return _error(request_id, exc)
+    if legacy:
+        params["payment_method_types"] = versions.legacy_list(legacy["payment_method_types"])
 
     req = Request(
         method=method,
@@ -281,11 +288,13 @@ def _handle(
         idempotency_key=idempotency_key,
         request_id=request_id,
         api_key=_api_key(headers) or "",
-        stripe_version=headers.get("stripe-version", ""),
+        stripe_version=version,
         raw_params=raw,
     )
     token = context.current.set(
-        context.RequestContext(request_id, idempotency_key or None, account, clock.now())
+        context.RequestContext(
+            request_id, idempotency_key or None, account, clock.now(), api_version=version
+        )
     )
     extra: dict[str, str] = {}
     if idempotency_key:
@@ -326,6 +335,7 @@ def _handle(
     finally:
         context.current.reset(token)
     extra.update(error_headers)
+    extra["Stripe-Version"] = version
     return status, _headers(request_id, extra), text_body
 
 

@@ -58,7 +58,7 @@ def emit(
         fields["account"] = account
     fields.update(
         {
-            "api_version": stripe.api_version,
+            "api_version": (request.api_version if request else None) or stripe.api_version,
             "created": clock.now(),
             "data": data,
             "livemode": False,

@@ -228,3 +228,31 @@ def _shape_matches(value: Any, tp: Any) -> bool:
     if isinstance(value, list):
         return origin in (list, typing.List)  # noqa: UP006
     return not isinstance(value, (dict, list))
+
+
+def default_of(cls: type) -> dict[str, Any]:
+    """A hash of ``cls`` (a StripeObject inner class) with every declared field at its neutral
+    value: null for Optional fields, ``False`` / ``0`` / ``""`` / ``[]`` / the first enum value
+    for required ones, nested classes built the same way. For shapes whose values the sandbox
+    does not model (e.g. an Account Session's component features), so they keep every field."""
+    out: dict[str, Any] = {}
+    for key, tp in declared_fields(cls).items():
+        out[key] = _neutral(tp)
+    return out
+
+
+def _neutral(tp: Any) -> Any:
+    if _is_union(tp):
+        if type(None) in typing.get_args(tp):
+            return None
+        tp = typing.get_args(tp)[0]
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return typing.get_args(tp)[0]
+    if origin in (list, typing.List):  # noqa: UP006
+        return []
+    if origin in (dict, typing.Dict):  # noqa: UP006
+        return {}
+    if isinstance(tp, type) and issubclass(tp, StripeObject):
+        return default_of(tp)
+    return {bool: False, int: 0, float: 0, str: ""}.get(tp)

@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from sandbox import sepa, store
+from sandbox import display, sepa, store
 from sandbox.errors import StripeError
 from sandbox.models import SandboxObject
 from sandbox.resources import checkout, payments
@@ -30,11 +30,7 @@ TEST_CARDS = [
 
 
 def format_amount(amount: int, currency: str) -> str:
-    if currency.lower() in payments.ZERO_DECIMAL:
-        return f"{amount:,} {currency.upper()}"
-    sign = "-" if amount < 0 else ""
-    amount = abs(amount)
-    return f"{sign}{amount // 100:,}.{amount % 100:02d} {currency.upper()}"
+    return display.money(amount, currency)
 
 
 class CardForm(forms.Form):

@@ -1,6 +1,6 @@
 """Demo data of the sellers app: categories, two onboarded sellers with listings.
 
-Registered in ``demo_seed.EXTRA_SEEDERS`` by SellersConfig.ready(). The sellers' accounts are made
+Listed in ``demo_seed`` (``demo/management/commands/demo_seed.py``). The sellers' accounts are made
 through the gateway, so this needs the Stripe sandbox (or test-mode keys); without it the sellers
 are skipped with a printed note. Safe to run again.
 """
@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.text import slugify
 
+from marketplace.demo import DemoLogin, ensure_user
 from marketplace.errors import UserFacingError
 from marketplace.money import Money
 from marketplace.stripe_gateway import GatewayError
@@ -77,12 +78,11 @@ def _complete_onboarding(seller: Seller) -> bool:
     return True
 
 
-def seed_sellers(stdout: Any) -> None:
-    """Create demo categories, sellers (onboarded sandbox accounts) and listings."""
-    from marketplace.management.commands.demo_seed import DEMO_PASSWORD, ensure_user
-
+def seed_sellers(stdout: Any) -> list[DemoLogin]:
+    """Create demo categories, sellers (onboarded sandbox accounts) and listings; return the
+    sellers' log-ins (a seller whose account could not be made is skipped with a note)."""
     categories = _categories()
-    made: list[str] = []
+    made: list[DemoLogin] = []
     for spec in SELLERS:
         with transaction.atomic():
             user = ensure_user(spec["email"])
@@ -124,8 +124,7 @@ def seed_sellers(stdout: Any) -> None:
                     services.listing_publish(listing=listing)
             except UserFacingError as exc:
                 stdout.write(f"  sellers: could not list {title!r}: {exc.message}")
-        made.append(spec["email"])
+        made.append(DemoLogin("seller", spec["email"], f"{seller.display_name}: My shop /sell/"))
     on_sale = Listing.objects.filter(status=Listing.Status.PUBLISHED).count()
-    for email in made:
-        stdout.write(f"  seller {email}   password {DEMO_PASSWORD}  (My shop: /sell/)")
     stdout.write(f"  sellers: {len(made)} seller(s), {on_sale} listing(s) on sale")
+    return made

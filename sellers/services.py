@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from marketplace import stripe_gateway as gateway
+from marketplace.audit.services import Action, audit_record, snapshot
 from marketplace.errors import UserFacingError
 from marketplace.money import Money
 from sellers.countries import SUPPORTED_COUNTRIES
@@ -364,31 +365,52 @@ def seller_mark_disconnected(*, account_id: str, event_created: datetime) -> Sel
     return seller
 
 
+# What the audit log keeps of a suspension or reinstatement.
+STATUS_FIELDS = ["status", "status_reason", "status_changed_at"]
+
+
 @transaction.atomic
 def seller_suspend(*, seller: Seller, reason: str = "") -> Seller:
-    """Suspend ``seller`` (platform decision): listings hidden, no new checkouts. Idempotent."""
+    """Suspend ``seller`` (platform decision): listings hidden, no new checkouts. Idempotent.
+    A change is written to the audit log (who, from where, status before and after)."""
     locked = Seller.objects.select_for_update().get(pk=seller.pk)
     if locked.status == Seller.Status.DISCONNECTED:
         raise UserFacingError("A disconnected seller cannot be suspended.")
     if locked.status != Seller.Status.SUSPENDED:
+        before = snapshot(locked, STATUS_FIELDS)
         locked.status = Seller.Status.SUSPENDED
         locked.status_reason = reason.strip()[:255]
         locked.status_changed_at = timezone.now()
         locked.save()
+        audit_record(
+            action=Action.SELLER_SUSPEND,
+            target=locked,
+            summary=locked.status_reason,
+            before=before,
+            after=snapshot(locked, STATUS_FIELDS),
+        )
     return locked
 
 
 @transaction.atomic
 def seller_reinstate(*, seller: Seller) -> Seller:
-    """Lift a suspension: the seller's published listings are visible again. Idempotent."""
+    """Lift a suspension: the seller's published listings are visible again. Idempotent.
+    A change is written to the audit log."""
     locked = Seller.objects.select_for_update().get(pk=seller.pk)
     if locked.status == Seller.Status.DISCONNECTED:
         raise UserFacingError("A disconnected seller needs a new Stripe account, not reinstating.")
     if locked.status != Seller.Status.ACTIVE:
+        before = snapshot(locked, STATUS_FIELDS)
         locked.status = Seller.Status.ACTIVE
         locked.status_reason = ""
         locked.status_changed_at = timezone.now()
         locked.save()
+        audit_record(
+            action=Action.SELLER_REINSTATE,
+            target=locked,
+            before=before,
+            after=snapshot(locked, STATUS_FIELDS),
+        )
     return locked
 
 

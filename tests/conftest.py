@@ -101,3 +101,20 @@ def page(browser, settings):
     page = context.new_page()
     yield page
     context.close()
+
+
+# --- Staff with a second factor -----------------------------------------------------------------
+
+
+@pytest.fixture
+def log_in_staff(client):
+    """``log_in_staff(user=None)``: sign a staff user (a new one by default, with an authenticator
+    app) in on ``client`` through the real login and its second-factor step; returns the user."""
+    from tests.factories import StaffFactory, log_in_with_totp
+
+    def log_in(user=None):
+        user = user or StaffFactory()
+        log_in_with_totp(client, user)
+        return user
+
+    return log_in

@@ -14,8 +14,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from marketplace.events import services
 from marketplace.events.models import StripeEvent, WebhookEndpoint
+from marketplace.events.services.replay import events_replay
 
 if TYPE_CHECKING:
     EventAdminBase = admin.ModelAdmin[StripeEvent]
@@ -86,7 +86,7 @@ class StripeEventAdmin(EventAdminBase):
     )
     def replay(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
         ids = list(queryset.values_list("id", flat=True))
-        count = services.events_replay(event_ids=ids)
+        count = events_replay(event_ids=ids)
         skipped = len(ids) - count
         message = f"Re-queued {count} event(s) for processing."
         if skipped:
@@ -105,7 +105,7 @@ class StripeEventAdmin(EventAdminBase):
         if not self.has_replay_permission(request):
             raise PermissionDenied
         event = get_object_or_404(StripeEvent, pk=event_id)
-        if services.events_replay(event_ids=[event.pk]):
+        if events_replay(event_ids=[event.pk]):
             self.message_user(request, f"Re-queued {event.stripe_id} for processing.")
         else:
             self.message_user(

@@ -13,29 +13,29 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from marketplace.events import services
+from marketplace.events.services import processing, recovery, wakeup
 
 
 @shared_task(name="events.drain_events", ignore_result=True)
 def drain_events() -> int:
     """Process every due event (woken by intake; also on the beat schedule for stragglers)."""
-    services.wake_key_clear()
+    wakeup.wake_key_clear()
     budget = max(float(settings.CELERY_TASK_SOFT_TIME_LIMIT) / 2, 1.0)
-    result = services.events_drain(
+    result = processing.events_drain(
         time_budget=budget,
-        linger=0.0 if settings.CELERY_TASK_ALWAYS_EAGER else services.LOCAL_WAKE_WINDOW_SECONDS,
+        linger=0.0 if settings.CELERY_TASK_ALWAYS_EAGER else wakeup.LOCAL_WAKE_WINDOW_SECONDS,
     )
     if result.more:
-        services.drain_soon()
+        wakeup.drain_soon()
     return result.processed
 
 
 @shared_task(name="events.retry_due_events", ignore_result=True)
 def retry_due_events() -> int:
     """Release claims of lost workers, then wake a drain if events (e.g. retries) are due."""
-    released = services.events_release_expired()
-    if services.events_pending_count():
-        services.drain_soon()
+    released = processing.events_release_expired()
+    if processing.events_pending_count():
+        wakeup.drain_soon()
     return released
 
 
@@ -43,5 +43,5 @@ def retry_due_events() -> int:
 def recover_missed_events() -> int:
     """List the last ``EVENTS_RECOVER_WINDOW_MINUTES`` of events from Stripe; store the missed."""
     minutes = int(getattr(settings, "EVENTS_RECOVER_WINDOW_MINUTES", 60))
-    result = services.events_recover(since=timezone.now() - timedelta(minutes=minutes))
+    result = recovery.events_recover(since=timezone.now() - timedelta(minutes=minutes))
     return result.stored

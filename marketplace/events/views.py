@@ -12,8 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from marketplace.events import services
 from marketplace.events.models import StripeEvent
+from marketplace.events.services import intake
 
 logger = logging.getLogger("marketplace.events.webhook")
 
@@ -24,14 +24,14 @@ def _intake(request: HttpRequest, *, source: str) -> HttpResponse:
     except ValueError:
         length = 0
     try:
-        if length > services.MAX_BODY_BYTES:
-            raise services.IntakeError(f"body larger than {services.MAX_BODY_BYTES} bytes")
-        result = services.event_receive(
+        if length > intake.MAX_BODY_BYTES:
+            raise intake.IntakeError(f"body larger than {intake.MAX_BODY_BYTES} bytes")
+        result = intake.event_receive(
             body=request.body,
             sig_header=request.headers.get("Stripe-Signature", ""),
             source=source,
         )
-    except services.IntakeError as exc:
+    except intake.IntakeError as exc:
         response = HttpResponse(f"{exc}\n", status=400, content_type="text/plain")
         # One warning line with the reason; stop django.request from logging a second one.
         logger.warning("Stripe webhook refused (%s endpoint): %s", source, exc)

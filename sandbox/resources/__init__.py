@@ -7,6 +7,7 @@ import it below.
 from sandbox.resources import (  # noqa: F401
     accounts,
     balances,
+    capabilities,
     checkout,
     customers,
     disputes,

@@ -118,6 +118,12 @@ INDIVIDUAL_REQUIREMENTS = [
 ]
 
 
+def default_capabilities() -> list[str]:
+    """The capabilities requested for an Express account created without any (on Stripe: the
+    platform's Connect settings). Setting ``SANDBOX_DEFAULT_CAPABILITIES``."""
+    return list(getattr(settings, "SANDBOX_DEFAULT_CAPABILITIES", ("card_payments", "transfers")))
+
+
 def default_currency(country: str) -> str:
     country = country.upper()
     if country in EURO_COUNTRIES:
@@ -148,33 +154,55 @@ def _initial_requirements() -> JSON:
 
 
 def _controller(p: JSON) -> JSON:
+    """The account's ``controller`` from the legacy ``type`` or the controller properties.
+
+    Rules checked in Stripe's API reference (``AccountCreateParams``' docstrings): the dashboard
+    defaults to ``full``, fees to ``account``, losses to ``stripe``, requirement collection to
+    ``stripe``; ``losses.payments=application`` requires ``fees.payer=application``. Legacy types
+    map as Stripe documents: express = Express dashboard, platform pays fees and losses;
+    standard = full dashboard; custom = no dashboard, platform collects requirements. Express
+    accounts may also leave losses to Stripe with either fee payer (changelog 2026-11-18)."""
     requested = p.get("controller") or {}
     legacy_type = p.get("type")
-    dashboard = (requested.get("stripe_dashboard") or {}).get("type")
+    if legacy_type not in (None, "", "express", "standard", "custom"):
+        raise invalid_request(
+            f"Invalid type: must be one of custom, express, or standard ({legacy_type!r} given).",
+            param="type",
+        )
+    explicit = requested
     if legacy_type == "express":
-        dashboard = "express"
-    elif legacy_type == "standard":
-        dashboard = "full"
+        requested = {
+            "stripe_dashboard": {"type": "express"},
+            "fees": {"payer": "application"},
+            "losses": {"payments": "application"},
+        }
     elif legacy_type == "custom":
-        dashboard = "none"
-    dashboard = dashboard or "full"
-    fees = (requested.get("fees") or {}).get("payer") or (
-        "application" if dashboard == "express" else "account"
-    )
-    losses = (requested.get("losses") or {}).get("payments") or (
-        "application" if dashboard in ("express", "none") else "stripe"
-    )
-    collection = requested.get("requirement_collection") or (
-        "application" if dashboard == "none" else "stripe"
-    )
-    if losses == "application" and fees != "application" and dashboard != "express":
+        requested = {
+            "stripe_dashboard": {"type": "none"},
+            "fees": {"payer": "application"},
+            "losses": {"payments": "application"},
+            "requirement_collection": "application",
+        }
+    elif legacy_type == "standard":
+        requested = {"stripe_dashboard": {"type": "full"}}
+    if legacy_type:
+        requested = {**requested, **{k: v for k, v in explicit.items() if v}}
+    dashboard = (requested.get("stripe_dashboard") or {}).get("type") or "full"
+    fees = (requested.get("fees") or {}).get("payer") or "account"
+    losses = (requested.get("losses") or {}).get("payments") or "stripe"
+    collection = requested.get("requirement_collection") or "stripe"
+    if losses == "application" and fees != "application":
         raise invalid_request(
             "Setting controller.losses.payments=application requires "
             "controller.fees.payer=application.",
             param="controller[losses][payments]",
         )
+    if dashboard == "express" and fees == "application" and losses == "application":
+        fees = "application_express"  # what Stripe shows on Express accounts
+    elif dashboard == "none" and fees == "application" and collection == "application":
+        fees = "application_custom"
     return {
-        "fees": {"payer": fees if dashboard != "express" else "application_express"},
+        "fees": {"payer": fees},
         "is_controller": True,
         "losses": {"payments": losses},
         "requirement_collection": collection,
@@ -245,9 +273,138 @@ def _business_profile(given: JSON | None = None) -> JSON:
 
 def account_create(params: JSON) -> JSON:
     """Create a connected account from validated ``AccountCreateParams``; emits nothing
-    (Stripe sends no event for the platform's own create call)."""
+    (Stripe sends no event for the platform's own create call). Details given with the call
+    (``individual``, ``company``, ``tos_acceptance``, ``external_account``) are prefilled; for
+    accounts whose platform collects requirements (Custom) they verify it as in test mode."""
     account_id = new_id("acct", 16)
-    return store.create("acct", "account", account_data(params, account_id), object_id=account_id)
+    data = account_data(params, account_id)
+    provided = provided_details(params)
+    store.create(
+        "acct",
+        "account",
+        data,
+        object_id=account_id,
+        private={"provided": sorted(provided)} if provided else {},
+    )
+    if provided:
+        api_onboard(account_id, params, emit_update=False)
+    return store.get(account_id, object_type="account", account="")
+
+
+# --- API onboarding (requirement_collection=application: Custom accounts) --------------------
+COMPANY_REQUIREMENTS = [
+    "business_profile.mcc",
+    "business_profile.url",
+    "business_type",
+    "company.address.city",
+    "company.address.line1",
+    "company.address.postal_code",
+    "company.name",
+    "company.phone",
+    "company.tax_id",
+    "external_account",
+    "tos_acceptance.date",
+    "tos_acceptance.ip",
+]
+API_DETAILS = ("individual", "company", "tos_acceptance", "external_account")
+
+
+def _flatten(prefix: str, value: Any) -> set[str]:
+    if isinstance(value, dict):
+        out: set[str] = set()
+        for key, inner in value.items():
+            out |= _flatten(f"{prefix}.{key}", inner)
+        return out
+    return {prefix} if value not in (None, "") else set()
+
+
+def provided_details(params: JSON) -> set[str]:
+    """The requirement names (``individual.dob.day`` ...) the parameters fill."""
+    provided: set[str] = set()
+    for key in ("individual", "company", "tos_acceptance", "business_profile"):
+        if isinstance(params.get(key), dict):
+            provided |= _flatten(key, params[key])
+    if params.get("business_type"):
+        provided.add("business_type")
+    if params.get("external_account"):
+        provided.add("external_account")
+    return provided
+
+
+def _requirements_due(data: JSON, provided: set[str]) -> list[str]:
+    needed = (
+        COMPANY_REQUIREMENTS if data.get("business_type") == "company" else INDIVIDUAL_REQUIREMENTS
+    )
+    have = set(provided)
+    if data["external_accounts"]["data"]:
+        have.add("external_account")
+    if data.get("business_type"):
+        have.add("business_type")
+    for key in ("mcc", "url"):
+        if data["business_profile"].get(key):
+            have.add(f"business_profile.{key}")
+    if data["tos_acceptance"].get("date"):
+        have |= {"tos_acceptance.date", "tos_acceptance.ip"}
+    return [name for name in needed if name not in have]
+
+
+def api_onboard(account_id: str, params: JSON, *, emit_update: bool = True) -> JSON:
+    """Apply API-provided details to an account: the bank account, ToS acceptance and, for
+    accounts whose platform collects requirements, the requirements left (all given = verified at
+    once, as Stripe's test mode does with its test values; charges and payouts enabled)."""
+    row = _connected(account_id, for_update=True)
+    provided = set(row.private.get("provided") or []) | provided_details(params)
+    row.private["provided"] = sorted(provided)
+    store.save(row)
+    bank: JSON | None = None
+    given = params.get("external_account")
+    if given:
+        if isinstance(given, str):
+            given = {"account_number": BANK_SUCCESS if given.startswith("btok_") else given}
+        bank = bank_account_create(
+            account_id,
+            account_number=str(given.get("account_number", "")),
+            country=str(given.get("country") or row.data["country"]),
+            currency=str(given.get("currency") or row.data["default_currency"]),
+            holder=given.get("account_holder_name"),
+        )
+
+    def mutate(data: JSON) -> None:
+        if bank is not None:
+            set_external_account(data, bank)
+        tos = params.get("tos_acceptance")
+        if isinstance(tos, dict) and tos:
+            data["tos_acceptance"] = {
+                "date": tos.get("date") or data["tos_acceptance"].get("date"),
+                "ip": tos.get("ip") or data["tos_acceptance"].get("ip"),
+                "user_agent": tos.get("user_agent") or data["tos_acceptance"].get("user_agent"),
+            }
+        if data["controller"].get("requirement_collection") != "application":
+            return
+        due = _requirements_due(data, provided)
+        requirements = _empty_requirements()
+        if due:
+            requirements.update(
+                currently_due=list(due),
+                eventually_due=list(due),
+                past_due=list(due),
+                disabled_reason="requirements.past_due",
+            )
+        else:
+            data["details_submitted"] = True
+        enabled = not due
+        data["requirements"] = requirements
+        data["charges_enabled"] = enabled
+        data["payouts_enabled"] = enabled and bool(data["external_accounts"]["data"])
+        data["capabilities"] = {
+            name: "active" if enabled else "inactive" for name in data["capabilities"]
+        }
+
+    if not emit_update:
+        row = _connected(account_id, for_update=True)
+        mutate(row.data)
+        return store.save(row)
+    return account_update(account_id, mutate)
 
 
 def account_data(params: JSON, account_id: str) -> JSON:
@@ -259,12 +416,19 @@ def account_data(params: JSON, account_id: str) -> JSON:
         for name, options in (params.get("capabilities") or {}).items()
         if isinstance(options, dict) and options.get("requested")
     }
-    if controller["stripe_dashboard"]["type"] == "express" and not capabilities:
+    dashboard = controller["stripe_dashboard"]["type"]
+    if dashboard == "none" and not capabilities:
+        # Stripe: capabilities are "Required when account.controller.stripe_dashboard.type is
+        # none, which includes Custom accounts."
         raise invalid_request(
-            "You must request at least one capability for Express accounts "
-            "(e.g. capabilities[transfers][requested]=true).",
+            "You must request at least one capability when creating an account without access "
+            "to a Stripe-hosted dashboard (controller.stripe_dashboard.type=none, which "
+            "includes Custom accounts), e.g. capabilities[transfers][requested]=true.",
             param="capabilities",
         )
+    if dashboard == "express" and not capabilities:
+        # Stripe requests the platform's default capabilities (Connect settings).
+        capabilities = {name: "inactive" for name in default_capabilities()}
     metadata = params.get("metadata")
     data: JSON = {
         "business_profile": _business_profile(params.get("business_profile")),
@@ -384,7 +548,6 @@ def platform_account() -> JSON:
 def update(req: Request) -> JSON:
     p = dict(req.params)
     p.pop("expand", None)
-    accessible(req.args["account"])
 
     def mutate(data: JSON) -> None:
         if "metadata" in p:
@@ -416,7 +579,26 @@ def update(req: Request) -> JSON:
         if "business_type" in p:
             data["business_type"] = p["business_type"] or None
 
-    return account_update(req.args["account"], mutate)
+    account_id = req.args["account"]
+    current = accessible(account_id)
+    details = [key for key in API_DETAILS if p.get(key)]
+    collection = current["controller"].get("requirement_collection")
+    if details and collection != "application":
+        row = _connected(account_id)
+        if row.private.get("link_created") or current["details_submitted"]:
+            # Stripe: after an Account Link or Account Session, "this property can only be
+            # updated for accounts where controller.requirement_collection is application,
+            # which includes Custom accounts".
+            raise invalid_request(
+                f"This account's {details[0]} can only be updated by the platform when "
+                "controller.requirement_collection is application (which includes Custom "
+                "accounts); the account holder updates it through Stripe.",
+                param=details[0],
+            )
+    updated = account_update(account_id, mutate)
+    if details or (collection == "application" and provided_details(p)):
+        return api_onboard(account_id, p)
+    return updated
 
 
 @route("DELETE", "/v1/accounts/{account}", params=AccountDeleteParams, connect=False)
@@ -594,6 +776,10 @@ def account_link_create(req: Request) -> JSON:
             raise invalid_request(
                 f"Missing required param: {key}.", param=key, code="parameter_missing"
             )
+    row = _connected(account["id"], for_update=True)
+    if not row.private.get("link_created"):
+        row.private["link_created"] = True
+        store.save(row)
     token = random_token(32)
     now = clock.now()
     store.create(

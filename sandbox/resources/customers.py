@@ -22,7 +22,7 @@ from stripe.params import (
     PaymentMethodUpdateParams,
 )
 
-from sandbox import cards, store
+from sandbox import cards, sepa, store
 from sandbox.errors import invalid_request
 from sandbox.events import emit
 from sandbox.router import Request, route
@@ -190,9 +190,19 @@ def payment_method_create(req: Request) -> JSON:
             exp_year=source["card"]["exp_year"],
             account=req.account,
         )
-    if p.get("type", "card") != "card":
+    kind = str(p.get("type") or "card")
+    if kind == "sepa_debit":
+        billing = p.get("billing_details") or {}
+        return sepa.payment_method_create(
+            iban=str((p.get("sepa_debit") or {}).get("iban") or ""),
+            name=str(billing.get("name") or ""),
+            email=billing.get("email"),
+            account=req.account,
+        )
+    if kind != "card":
         raise invalid_request(
-            "The sandbox supports card PaymentMethods only.",
+            f"The payment method type `{kind}` is not supported by the Stripe sandbox, which "
+            "emulates: card, sepa_debit.",
             param="type",
             code="payment_method_unactivated",
         )

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 
-from sandbox import store
+from sandbox import display, store
 from sandbox.ledger_models import BalanceEntry
 from sandbox.models import SandboxObject
 from sandbox.panels import register_action, register_control_panel, register_dashboard_panel
@@ -19,9 +19,7 @@ JSON = dict[str, Any]
 
 
 def _fmt(amount: int, currency: str) -> str:
-    from sandbox.payment_views import format_amount
-
-    return format_amount(amount, currency)
+    return display.money(amount, currency)
 
 
 def _balance_rows(account: str) -> list[JSON]:

@@ -12,7 +12,7 @@ from stripe.params import (
     WebhookEndpointUpdateParams,
 )
 
-from sandbox import store
+from sandbox import store, versions
 from sandbox.errors import invalid_request
 from sandbox.ids import new_id
 from sandbox.models import SandboxObject
@@ -104,7 +104,7 @@ def create(req: Request) -> JSON:
         connect=bool(p.get("connect", False)),
         description=p.get("description") or None,
         metadata=metadata if isinstance(metadata, dict) else {},
-        api_version=p.get("api_version"),
+        api_version=versions.check(p["api_version"]) if p.get("api_version") else None,
     )
 
 

@@ -15,11 +15,23 @@ from payouts.models import LedgerTransaction, SellerBalance
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_demo_seed_pays_a_few_orders_through_the_sandbox_and_is_repeatable():
+def test_demo_seed_pays_a_few_orders_through_the_sandbox_and_is_repeatable(settings):
+    settings.SITE_URL = "http://127.0.0.1:8101"  # `make demo DEMO_ADDR=127.0.0.1:8101`
     stripe_gateway.reset_client()
     out = io.StringIO()
     call_command("demo_seed", stdout=out)
     assert "3 demo order(s) paid by buyer@example.com" in out.getvalue()
+    # The closing block: every log-in the demo made, sellers included, and this site's address.
+    closing = out.getvalue().split("Demo log-ins (password for all: demo-pass-1234):")[1]
+    lines = [line.split() for line in closing.strip().splitlines()]
+    assert [line[:2] for line in lines[:4]] == [
+        ["admin", "admin@example.com"],
+        ["buyer", "buyer@example.com"],
+        ["seller", "seller@example.com"],
+        ["seller", "seller2@example.com"],
+    ]
+    assert "Open http://127.0.0.1:8101/" in closing
+    assert "8000" not in closing
     orders = Order.objects.filter(buyer__email="buyer@example.com")
     assert sorted(orders.values_list("status", flat=True)) == ["paid"] * 3
     assert all(order.charge_id and order.transfer_id for order in orders)

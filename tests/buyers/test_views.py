@@ -375,6 +375,7 @@ def test_disputed_sale_shows_on_the_seller_and_buyer_pages(
     from django.utils import timezone
 
     from buyers import services
+    from marketplace.dates import format_datetime
 
     order = paid_order(client, buyer, listing, fake_stripe)
     services.order_fulfil(checkout_session_id=order.checkout_session_id)
@@ -384,7 +385,7 @@ def test_disputed_sale_shows_on_the_seller_and_buyer_pages(
     assert "Your bank opened a dispute" in page
     client.force_login(seller.user)
     page = html(client.get(reverse("buyers:sale_detail", args=[order.pk])))
-    assert "disputed this payment" in page and due.strftime("%Y-%m-%d") in page
+    assert "disputed this payment" in page and format_datetime(due) in page
     services.order_record_dispute(order_id=order.pk, status="won", evidence_due_by=due)
     page = html(client.get(reverse("buyers:sale_detail", args=[order.pk])))
     assert "The dispute was won" in page

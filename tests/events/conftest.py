@@ -6,6 +6,7 @@ import pytest
 
 from marketplace.events import services
 from marketplace.events.registry import account_providers_replaced, handlers_replaced
+from marketplace.events.services import wakeup
 from tests.events.signing import CONNECT_SECRET, PLATFORM_SECRET, body_of, sign
 
 WEBHOOK_URL = "/stripe/webhook/"
@@ -22,7 +23,7 @@ def stripe_test_mode(settings):
     settings.EVENTS_RETRY_BASE_SECONDS = 60
     settings.EVENTS_MAX_ATTEMPTS = 8
     services.sandbox_secrets_forget()
-    services._local_wake["at"] = -1e9
+    wakeup._local_wake["at"] = -1e9
     yield
     services.sandbox_secrets_forget()
 

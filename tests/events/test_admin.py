@@ -8,7 +8,7 @@ from django.urls import reverse
 from marketplace.events import services
 from marketplace.events.models import StripeEvent
 from tests.events.signing import make_event
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import StaffFactory, UserFactory, log_in_with_totp
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ CHANGELIST = reverse("admin:events_stripeevent_changelist")
 
 @pytest.fixture
 def staff_client(client):
-    client.force_login(StaffFactory())
+    log_in_with_totp(client, StaffFactory())
     return client
 
 
@@ -104,9 +104,9 @@ def test_replay_button_needs_the_change_permission(client, post_event):
 
     post_event(make_event())
     event = StripeEvent.objects.get()
-    viewer = UserFactory(is_staff=True)
+    viewer = StaffFactory(is_superuser=False)
     viewer.user_permissions.add(Permission.objects.get(codename="view_stripeevent"))
-    client.force_login(viewer)
+    log_in_with_totp(client, viewer)
     page = client.get(reverse("admin:events_stripeevent_change", args=[event.id]))
     assert page.status_code == 200
     replay_url = reverse("admin:events_stripeevent_replay", args=[event.id])

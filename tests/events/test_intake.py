@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from marketplace import stripe_gateway
 from marketplace.events import services
 from marketplace.events.models import StripeEvent
+from marketplace.events.services import endpoints, wakeup
 from tests.events.conftest import CONNECT_URL, WEBHOOK_URL, now
 from tests.events.signing import CONNECT_SECRET, PLATFORM_SECRET, body_of, make_event, sign
 
@@ -207,7 +208,7 @@ def test_live_event_on_test_mode_endpoint_is_stored_and_ignored(post_event, hand
 def test_sandbox_mode_expects_test_mode_events(post_event, settings):
     settings.STRIPE_SANDBOX = True
     settings.STRIPE_MODE = "sandbox"
-    services._sandbox_cache.update(secrets={}, loaded_at=1e18, ensure_failed_at=1e18)
+    endpoints._sandbox_cache.update(secrets={}, loaded_at=1e18, ensure_failed_at=1e18)
     live, test = make_event(livemode=True), make_event(livemode=False)
     post_event(live)
     post_event(test)
@@ -226,7 +227,7 @@ def test_cache_down_intake_still_stores_and_answers_200(
             "LOCATION": "redis://127.0.0.1:9/0",
         }
     }
-    services._last_wake_warning["at"] = 0.0
+    wakeup._last_wake_warning["at"] = 0.0
     event = make_event()
     with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
         response = post_event(event)
@@ -280,7 +281,7 @@ def test_wake_up_is_debounced_to_one_message_per_window(
     with django_capture_on_commit_callbacks(execute=True):
         post_event(make_event())
     assert len(sent) == 1
-    services._local_wake["at"] -= services.LOCAL_WAKE_WINDOW_SECONDS
+    wakeup._local_wake["at"] -= wakeup.LOCAL_WAKE_WINDOW_SECONDS
     with django_capture_on_commit_callbacks(execute=True):
         post_event(make_event())
     assert len(sent) == 2

@@ -12,6 +12,7 @@ from marketplace.events import services, tasks
 from marketplace.events.handling import event_is_stale
 from marketplace.events.models import StripeEvent
 from marketplace.events.registry import handles
+from marketplace.events.services import processing
 from tests.events.signing import make_event
 
 pytestmark = pytest.mark.django_db
@@ -266,7 +267,7 @@ def test_drain_lingers_for_events_committed_just_after_it_started(handlers, monk
     calls = []
     handlers["account.updated"] = lambda event: calls.append(event.stripe_id)
     late = make_event()
-    original_sleep = services.time.sleep
+    original_sleep = processing.time.sleep
     stored = []
 
     def sleep_then_store(seconds):
@@ -275,7 +276,7 @@ def test_drain_lingers_for_events_committed_just_after_it_started(handlers, monk
             stored.append(services.event_store(event=late, source="platform"))
         original_sleep(seconds)
 
-    monkeypatch.setattr(services.time, "sleep", sleep_then_store)
+    monkeypatch.setattr(processing.time, "sleep", sleep_then_store)
     result = services.events_drain(linger=0.2)
     assert calls == [late["id"]]
     assert result.processed == 1

@@ -12,6 +12,7 @@ from django.utils import timezone
 from marketplace import stripe_gateway
 from payouts.models import LedgerTransaction, Payout, SellerBalance
 from payouts.services import ledger_record, movement_postings
+from tests.factories import log_in_with_totp
 from tests.payouts.factories import SellerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -152,6 +153,6 @@ def test_nav_shows_balance_to_sellers_and_fees_to_staff(client, staff):
     client.force_login(seller.user)
     html = client.get("/").content.decode()
     assert "/money/balance/" in html and "/money/fees/" not in html
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     html = client.get("/").content.decode()
     assert "/money/fees/" in html and "/money/balance/" not in html

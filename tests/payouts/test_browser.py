@@ -8,7 +8,7 @@ import re
 import pytest
 
 from payouts.models import FeeRule, RefundRequest
-from tests.factories import PASSWORD, StaffFactory
+from tests.factories import PASSWORD, StaffFactory, log_in_with_totp_in_browser
 from tests.payouts.events import deliver
 from tests.payouts.factories import SellerFactory
 
@@ -31,7 +31,7 @@ def test_admin_fee_rule_and_partial_refund_seller_sees_balance(
     charge = fake_stripe.sale(account=seller.stripe_account_id, amount=2500, fee=280, order_id=77)
     deliver("charge.succeeded", charge)
 
-    log_in(page, live_server, admin.email)
+    log_in_with_totp_in_browser(page, live_server.url, admin)
     page.goto(live_server.url + "/money/fees/new/")
     page.select_option("select[name=scope]", "platform")
     page.fill("input[name=bps]", "1200")

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from payouts.models import FeeRule
 from payouts.services import fee_rule_create
+from tests.factories import log_in_with_totp
 from tests.payouts.factories import CategoryFactory, SellerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,7 @@ def post_rule(client, **overrides):
 
 
 def test_staff_creates_a_rule_and_sees_it_listed(client, staff):
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     response = post_rule(client)
     assert response.status_code == 302
     rule = FeeRule.objects.get()
@@ -34,7 +35,7 @@ def test_staff_creates_a_rule_and_sees_it_listed(client, staff):
 
 
 def test_bad_rule_shows_the_message_and_keeps_input(client, staff):
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     response = post_rule(client, bps="-5")
     assert response.status_code == 200
     assert "Basis points cannot be negative." in response.content.decode()
@@ -48,7 +49,7 @@ def test_bad_rule_shows_the_message_and_keeps_input(client, staff):
 
 
 def test_change_creates_a_new_version_and_keeps_history(client, staff):
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     post_rule(client)
     first = FeeRule.objects.get()
     form = client.get(f"/money/fees/new/?supersedes={first.pk}").content.decode()
@@ -64,7 +65,7 @@ def test_change_creates_a_new_version_and_keeps_history(client, staff):
 
 
 def test_retire(client, staff):
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     post_rule(client)
     rule = FeeRule.objects.get()
     client.post(f"/money/fees/{rule.pk}/retire/")
@@ -83,7 +84,7 @@ def test_simulator_quotes_with_rules_and_htmx_partial(client, staff):
         currencies=["eur"],
         fixed_fees={"eur": 50},
     )
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     params = {"amount": "25.00", "currency": "eur", "category": category.pk, "seller": seller.pk}
     page = client.get("/money/fees/simulate/", params).content.decode()
     assert "€3.00" in page and "€22.00" in page and "<form" in page

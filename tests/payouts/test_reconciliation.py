@@ -12,6 +12,7 @@ from payouts.models import LedgerTransaction, ReconciliationRun, ReconciliationS
 from payouts.reconciliation import reconcile
 from payouts.services import ledger_record, movement_postings
 from sandbox import testing
+from tests.factories import log_in_with_totp
 from tests.payouts.factories import SellerFactory
 from tests.payouts.test_sandbox_money import feed_events
 from tests.sandbox.payhelpers import destination_intent, onboarded_account
@@ -116,7 +117,7 @@ def test_staff_see_the_report_others_get_404(client, staff, monkeypatch):
         end=datetime(2026, 1, 2, tzinfo=UTC),
         accounts=[seller.stripe_account_id],
     )
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     html = client.get("/money/reconciliation/").content.decode()
     assert "po_orphan" in html and "Mismatches found" in html
     client.force_login(seller.user)

@@ -19,6 +19,7 @@ from payouts.checks import ledger_violations
 from payouts.models import LedgerTransaction, Payout, RefundRequest, SellerBalance
 from payouts.services import refund_request_create, seller_share_of_refund
 from sandbox import testing
+from tests.factories import log_in_with_totp
 from tests.payouts.factories import SellerFactory
 from tests.payouts.test_sandbox_money import feed_events
 from tests.sandbox.payhelpers import balance, destination_intent, onboarded_account
@@ -119,7 +120,7 @@ def test_staff_form_offers_the_platform_option_sellers_do_not_see_it(paid_out, c
     assert response.status_code == 200
     assert "Ask the platform team to refund this order" in response.content.decode()
 
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     token = str(uuid.uuid4())
     response = client.post(url, {"amount": "5.00", "reason": "damaged", "client_token": token})
     assert "Refund from the platform&#x27;s balance instead" in response.content.decode()

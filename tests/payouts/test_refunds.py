@@ -12,6 +12,7 @@ from marketplace.errors import UserFacingError
 from payouts.checks import ledger_violations
 from payouts.models import LedgerTransaction, RefundRequest, SellerBalance
 from payouts.services import refund_request_create
+from tests.factories import log_in_with_totp
 from tests.payouts.events import deliver
 from tests.payouts.factories import SellerFactory, UserFactory
 
@@ -163,6 +164,6 @@ def test_refund_views_and_sweep(client, sale, fake_stripe, staff):
             ).status_code
             == 404
         )
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     assert charge["id"] in client.get("/money/refunds/").content.decode()
     assert RefundRequest.objects.count() == 1

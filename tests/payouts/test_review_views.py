@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from payouts.models import Dispute
+from tests.factories import log_in_with_totp
 from tests.payouts.events import deliver
 from tests.payouts.factories import SellerFactory, UserFactory
 
@@ -31,7 +32,7 @@ def sales(fake_stripe):
 
 
 def test_transfer_review_lists_totals_and_statuses(client, staff, sales):
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     html = client.get("/money/transfers/").content.decode()
     assert "€30.00" in html  # EUR transferred total
     assert "€3.00" in html  # EUR fees total
@@ -49,7 +50,7 @@ def test_transfer_review_lists_totals_and_statuses(client, staff, sales):
 
 
 def test_transfer_csv_and_detail(client, staff, sales):
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     response = client.get("/money/transfers/export.csv", {"currency": "eur"})
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0][0] == "created" and len(rows) == 3
@@ -69,7 +70,7 @@ def test_dispute_evidence_submission(client, staff, fake_stripe, sales):
     dispute = fake_stripe.dispute(charge["id"])
     deliver("charge.dispute.created", dispute)
     row = Dispute.objects.get()
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     page = client.get("/money/disputes/").content.decode()
     assert dispute["id"] in page and "#1" in page
     empty = client.post(f"/money/disputes/{row.pk}/", {"text": "  "})
@@ -89,7 +90,7 @@ def test_dispute_deadline_passed_is_refused(client, staff, fake_stripe, sales):
     dispute = fake_stripe.dispute(sales["charges"][0]["id"])
     dispute["evidence_details"]["due_by"] = int(timezone.now().timestamp()) - 60
     deliver("charge.dispute.created", dispute)
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     row = Dispute.objects.get()
     html = client.post(f"/money/disputes/{row.pk}/", {"text": "late"}).content.decode()
     assert "deadline has passed" in html
@@ -140,7 +141,7 @@ def test_sellers_balance_and_csv_show_only_their_own_money(client, sales):
 def test_dashboard_charts_and_counts(client, staff, sales, fake_stripe):
     dispute = fake_stripe.dispute(sales["charges"][0]["id"])
     deliver("charge.dispute.created", dispute)
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     html = client.get("/money/dashboard/").content.decode()
     assert "Gross volume" in html and "€30.00" in html  # 20 + 10 EUR sold
     assert "Refunds" in html and "€4.00" in html
@@ -163,7 +164,7 @@ def test_dashboard_lists_sellers_whose_balance_is_below_zero(client, staff, sale
         ),
         occurred_at=timezone.now(),
     )
-    client.force_login(staff)
+    log_in_with_totp(client, staff)
     html = client.get("/money/dashboard/").content.decode()
     assert "Sellers owing money" in html and "Owing Shop" in html and "-€7.50" in html
     assert str(sales["ada"]) not in html.split("Sellers owing money")[1].split("Last 30")[0]

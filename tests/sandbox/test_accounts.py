@@ -93,10 +93,218 @@ def test_legacy_type_express_is_accepted(sdk):
     assert account.country == "US" and account.default_currency == "usd"
 
 
-def test_express_account_needs_a_capability(sdk):
+def test_express_account_without_capabilities_gets_the_default_request(sdk):
+    # Stripe's Connect samples create `type=express` with nothing else.
+    account = sdk.v1.accounts.create({"type": "express"})
+    check_object(as_json(account))
+    assert account.capabilities.to_dict() == {"card_payments": "inactive", "transfers": "inactive"}
+    assert account.controller.fees.payer == "application_express"
+    assert account.controller.losses.payments == "application"
+
+
+def test_standard_account_needs_no_capabilities(sdk):
+    account = sdk.v1.accounts.create({"type": "standard"})
+    assert account.type == "standard"
+    assert account.controller.stripe_dashboard.type == "full"
+    assert account.controller.fees.payer == "account"
+    assert account.controller.losses.payments == "stripe"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"type": "custom"},
+        {"controller": {"stripe_dashboard": {"type": "none"}, "fees": {"payer": "application"},
+                        "losses": {"payments": "application"}}},
+    ],
+)  # fmt: skip
+def test_no_dashboard_requires_capabilities(sdk, params):
     with pytest.raises(stripe.InvalidRequestError) as caught:
-        sdk.v1.accounts.create({"type": "express"})
+        sdk.v1.accounts.create(params)
     assert caught.value.param == "capabilities"
+    assert caught.value.http_status == 400
+    assert "stripe_dashboard.type=none" in caught.value.user_message
+
+
+@pytest.mark.parametrize(
+    ("controller", "expected"),
+    [
+        ({}, ("full", "account", "stripe", "stripe")),
+        ({"stripe_dashboard": {"type": "full"}, "fees": {"payer": "application"}},
+         ("full", "application", "stripe", "stripe")),
+        ({"fees": {"payer": "application"}, "losses": {"payments": "application"}},
+         ("full", "application", "application", "stripe")),
+        ({"stripe_dashboard": {"type": "express"}, "fees": {"payer": "application"},
+          "losses": {"payments": "application"}},
+         ("express", "application_express", "application", "stripe")),
+        ({"stripe_dashboard": {"type": "express"}, "fees": {"payer": "account"},
+          "losses": {"payments": "stripe"}},
+         ("express", "account", "stripe", "stripe")),
+        ({"stripe_dashboard": {"type": "express"}, "fees": {"payer": "application"},
+          "losses": {"payments": "stripe"}},
+         ("express", "application", "stripe", "stripe")),
+        ({"stripe_dashboard": {"type": "none"}, "fees": {"payer": "application"},
+          "losses": {"payments": "application"}, "requirement_collection": "application"},
+         ("none", "application_custom", "application", "application")),
+        ({"stripe_dashboard": {"type": "none"}, "fees": {"payer": "application"},
+          "losses": {"payments": "application"}, "requirement_collection": "stripe"},
+         ("none", "application", "application", "stripe")),
+    ],
+)  # fmt: skip
+def test_controller_combinations(sdk, controller, expected):
+    account = sdk.v1.accounts.create(
+        {"controller": controller, "capabilities": {"transfers": {"requested": True}}}
+    )
+    check_object(as_json(account))
+    c = account.controller
+    assert (c.stripe_dashboard.type, c.fees.payer, c.losses.payments,
+            c.requirement_collection) == expected  # fmt: skip
+
+
+def test_losses_to_the_platform_require_the_platform_to_pay_fees(sdk):
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        sdk.v1.accounts.create(
+            {
+                "controller": {"fees": {"payer": "account"}, "losses": {"payments": "application"}},
+                "capabilities": {"transfers": {"requested": True}},
+            }
+        )
+    assert caught.value.param == "controller[losses][payments]"
+
+
+def test_unknown_legacy_type_is_refused(sdk):
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        sdk.v1.accounts.create({"type": "platinum"})
+    assert caught.value.param == "type"
+
+
+CUSTOM_INDIVIDUAL = {
+    "first_name": "Jenny",
+    "last_name": "Rosen",
+    "email": "jenny@example.com",
+    "phone": "+16505551234",
+    "dob": {"day": 1, "month": 1, "year": 1901},
+    "address": {"line1": "address_full_match", "city": "Schenectady", "postal_code": "12345",
+                "state": "NY", "country": "US"},
+    "ssn_last_4": "0000",
+}  # fmt: skip
+
+
+def test_custom_account_onboarded_through_the_api(sdk):
+    account = sdk.v1.accounts.create(
+        {
+            "type": "custom",
+            "country": "US",
+            "capabilities": {
+                "card_payments": {"requested": True},
+                "transfers": {"requested": True},
+            },
+        }
+    )
+    assert account.type == "custom"
+    assert account.controller.requirement_collection == "application"
+    assert not account.charges_enabled
+    assert "individual.first_name" in account.requirements.currently_due
+    partial = sdk.v1.accounts.update(
+        account.id,
+        {"business_type": "individual", "individual": CUSTOM_INDIVIDUAL,
+         "business_profile": {"mcc": "5734", "url": "https://example.com"}},
+    )  # fmt: skip
+    assert sorted(partial.requirements.currently_due) == [
+        "external_account",
+        "tos_acceptance.date",
+        "tos_acceptance.ip",
+    ]
+    assert not partial.charges_enabled
+    done = sdk.v1.accounts.update(
+        account.id,
+        {"tos_acceptance": {"date": 1700000000, "ip": "8.8.8.8"},
+         "external_account": "btok_us_verified"},
+    )  # fmt: skip
+    check_object(as_json(done))
+    assert done.details_submitted and done.charges_enabled and done.payouts_enabled
+    assert done.requirements.currently_due == []
+    assert done.capabilities.to_dict() == {"card_payments": "active", "transfers": "active"}
+    assert done.external_accounts.data[0].last4 == "6789"
+    assert done.tos_acceptance.ip == "8.8.8.8"
+
+
+def test_custom_account_created_with_every_detail_is_enabled_at_once(sdk):
+    account = sdk.v1.accounts.create(
+        {
+            "type": "custom",
+            "country": "US",
+            "business_type": "individual",
+            "capabilities": {"transfers": {"requested": True}},
+            "individual": CUSTOM_INDIVIDUAL,
+            "business_profile": {"mcc": "5734", "url": "https://example.com"},
+            "tos_acceptance": {"date": 1700000000, "ip": "8.8.8.8"},
+            "external_account": {"object": "bank_account", "country": "US", "currency": "usd",
+                                 "routing_number": "110000000",
+                                 "account_number": "000123456789"},
+        }
+    )  # fmt: skip
+    assert account.charges_enabled and account.payouts_enabled
+    assert account.capabilities.transfers == "active"
+
+
+def test_express_details_cannot_be_set_by_the_platform_after_a_link(sdk):
+    account = create_express(sdk)
+    onboarding_link(sdk, account.id)
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        sdk.v1.accounts.update(account.id, {"individual": {"first_name": "Ada"}})
+    assert caught.value.param == "individual"
+
+
+def test_capabilities_list_retrieve_update(sdk):
+    account = create_express(sdk)
+    listed = sdk.v1.accounts.capabilities.list(account.id)
+    check_list(as_json(listed))
+    assert [c.id for c in listed.data] == ["card_payments", "transfers"]
+    assert {c.status for c in listed.data} == {"inactive"}
+    card = sdk.v1.accounts.capabilities.retrieve(account.id, "card_payments")
+    check_object(as_json(card))
+    assert card.requested and card.account == account.id
+    other = sdk.v1.accounts.capabilities.retrieve(account.id, "sepa_debit_payments")
+    assert (other.requested, other.status) == (False, "unrequested")
+    added = sdk.v1.accounts.capabilities.update(
+        account.id, "sepa_debit_payments", {"requested": True}
+    )
+    check_object(as_json(added))
+    assert (added.requested, added.status) == (True, "inactive")
+    assert sdk.v1.accounts.retrieve(account.id).capabilities.sepa_debit_payments == "inactive"
+    assert testing.events(event_type="capability.updated")
+    removed = sdk.v1.accounts.capabilities.update(
+        account.id, "sepa_debit_payments", {"requested": False}
+    )
+    assert removed.status == "unrequested"
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        sdk.v1.accounts.capabilities.retrieve(account.id, "teleport_payments")
+    assert caught.value.http_status == 404
+
+
+def test_account_session_for_embedded_components(sdk):
+    account = create_express(sdk)
+    session = sdk.v1.account_sessions.create(
+        {
+            "account": account.id,
+            "components": {
+                "account_onboarding": {"enabled": True},
+                "payments": {"enabled": True, "features": {"refund_management": True}},
+            },
+        }
+    )
+    check_object(as_json(session))
+    assert session.account == account.id
+    assert session.client_secret.startswith("accs_secret__")
+    assert session.expires_at > testing.now()
+    assert session.components.account_onboarding.enabled
+    assert session.components.account_onboarding.features.external_account_collection
+    assert session.components.payments.features.refund_management is True
+    assert session.components.payouts.enabled is False
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        sdk.v1.account_sessions.create({"account": account.id, "components": {}})
+    assert caught.value.param == "components"
 
 
 def test_retrieve_update_list_delete(sdk, settings):

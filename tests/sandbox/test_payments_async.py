@@ -31,7 +31,7 @@ def pay_sepa(web, session, iban: str = SUCCEEDS, *, name: str = "Bo Buyer"):
 
 def sepa_session(sdk, seller, **extra):
     return sdk.v1.checkout.sessions.create(
-        session_params(seller.id, payment_method_types=["card", "sepa_debit"], **extra)
+        session_params(seller.id, allowed_payment_method_types=["card", "sepa_debit"], **extra)
     )
 
 
@@ -57,9 +57,19 @@ def test_payment_method_types_validated(sdk, seller, settings):
     assert allowed.payment_method_types == ["sepa_debit"]
     with pytest.raises(stripe.InvalidRequestError) as unsupported:
         sdk.v1.checkout.sessions.create(
-            session_params(seller.id, payment_method_types=["card", "ideal"])
+            session_params(seller.id, payment_method_types=["card", "ideal"]),
+            {"stripe_version": "2025-03-31.basil"},  # before the parameter was removed
         )
     assert unsupported.value.param == "payment_method_types[1]"
+    assert "ideal" in unsupported.value.user_message
+    older = sdk.v1.checkout.sessions.create(
+        session_params(seller.id, payment_method_types=["card", "sepa_debit"]),
+        {"stripe_version": "2025-03-31.basil"},
+    )
+    assert older.payment_method_types == ["card", "sepa_debit"]
+    with pytest.raises(stripe.InvalidRequestError) as removed:
+        sdk.v1.checkout.sessions.create(session_params(seller.id, payment_method_types=["card"]))
+    assert removed.value.code == "payment_method_types_no_longer_supported"
     with pytest.raises(stripe.InvalidRequestError) as wrong_currency:
         sepa_session(sdk, seller, currency="usd")
     assert "sepa_debit" in str(wrong_currency.value.user_message)

@@ -29,7 +29,7 @@ def test_checkout_page_in_a_browser(page, live_server, settings):
 
     page.goto(session.url)
     assert "SANDBOX" in page.content()
-    assert page.locator("#checkout-total").inner_text() == "40.00 EUR"
+    assert page.locator("#checkout-total").inner_text() == "€40.00"
     page.fill("input[name=email]", "buyer@example.com")
     page.fill("input[name=card_number]", "4000 0000 0000 9995")
     page.get_by_role("button", name=re.compile("Pay")).click()

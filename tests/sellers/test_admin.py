@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from sellers.models import Seller
-from tests.factories import StaffFactory
+from tests.factories import StaffFactory, log_in_with_totp
 from tests.sellers.factories import CategoryFactory, ListingFactory, SellerFactory
 
 pytestmark = pytest.mark.django_db
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin_client(client):
-    client.force_login(StaffFactory())
+    log_in_with_totp(client, StaffFactory())
     return client
 
 

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import getpass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from payouts.reconciliation import reconcile
+from marketplace.audit.origin import audit_origin
+from marketplace.audit.services import Action, audit_record
+from payouts.reconciliation import day_bounds, reconcile
+
+
+def _operator() -> str:
+    """The shell user running the command, for the audit log."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown user"
 
 
 def _day(value: str) -> date:
@@ -34,10 +45,22 @@ class Command(BaseCommand):
         end = _day(options["end"]) if options.get("end") else start
         if end < start:
             raise CommandError("--to is before --from")
-        run = reconcile(
-            start=datetime.combine(start, datetime.min.time(), tzinfo=UTC),
-            end=datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
-        )
+        with audit_origin(via="command", label=f"manage.py reconcile ({_operator()})"):
+            run_start, run_end = day_bounds(start, end)
+            run = reconcile(start=run_start, end=run_end)
+            audit_record(
+                action=Action.RECONCILIATION_RUN,
+                target=run,
+                summary=f"Reconciliation run from the command line: {run.status}",
+                after={
+                    "start_day": start.isoformat(),
+                    "end_day": end.isoformat(),
+                    "status": run.status,
+                    "missing_in_ledger": run.missing_in_ledger,
+                    "missing_in_stripe": run.missing_in_stripe,
+                    "amount_mismatches": run.amount_mismatches,
+                },
+            )
         for line in run.issues:
             self.stdout.write(self.style.ERROR(line))
         summary = (

@@ -21,8 +21,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from marketplace import stripe_gateway
-from marketplace.events import services
 from marketplace.events.models import StripeEvent
+from marketplace.events.services.endpoints import (
+    ENDPOINT_URL_NAMES,
+    webhook_endpoints_ensure_sandbox,
+)
+from marketplace.events.services.processing import events_drain, events_release_expired
+from marketplace.events.services.recovery import events_recover
+from marketplace.events.services.replay import events_replay, events_replay_failed
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -69,7 +75,7 @@ class Command(BaseCommand):
         if options["failed"] == bool(ids):
             raise CommandError("give event ids or --failed (not both).")
         if options["failed"]:
-            count = services.events_replay_failed()
+            count = events_replay_failed()
         else:
             found = dict(
                 StripeEvent.objects.filter(stripe_id__in=ids).values_list("stripe_id", "id")
@@ -77,12 +83,12 @@ class Command(BaseCommand):
             missing = [i for i in ids if i not in found]
             if missing:
                 raise CommandError(f"no such event: {', '.join(missing)}")
-            count = services.events_replay(event_ids=found.values())
+            count = events_replay(event_ids=found.values())
         self.stdout.write(self.style.SUCCESS(f"Re-queued {count} event(s)."))
 
     def _recover(self, options: dict[str, Any]) -> None:
         since = parse_since(options["since"])
-        result = services.events_recover(since=since)
+        result = events_recover(since=since)
         self.stdout.write(
             f"Listed {result.listed} event(s) since {since.isoformat()} on the platform and "
             f"{result.accounts} connected account(s); stored {result.stored} missed."
@@ -93,8 +99,8 @@ class Command(BaseCommand):
             raise CommandError(f"{len(result.errors)} listing(s) failed.")
 
     def _drain(self, options: dict[str, Any]) -> None:
-        services.events_release_expired()
-        result = services.events_drain()
+        events_release_expired()
+        result = events_drain()
         self.stdout.write(f"Processed {result.processed} event(s).")
 
     def _status(self, options: dict[str, Any]) -> None:
@@ -104,10 +110,10 @@ class Command(BaseCommand):
 
     def _endpoints(self, options: dict[str, Any]) -> None:
         try:
-            endpoints = services.webhook_endpoints_ensure_sandbox()
+            endpoints = webhook_endpoints_ensure_sandbox()
         except stripe_gateway.GatewayError as exc:
             raise CommandError(str(exc)) from None
         for endpoint in endpoints.values():
             self.stdout.write(f"{endpoint.kind:<9} {endpoint.url} ({endpoint.stripe_id})")
-        for kind in sorted(set(services.ENDPOINT_URL_NAMES) - set(endpoints)):
+        for kind in sorted(set(ENDPOINT_URL_NAMES) - set(endpoints)):
             self.stdout.write(f"{kind:<9} already registered, with the secret from settings")

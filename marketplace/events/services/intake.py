@@ -1,0 +1,182 @@
+"""Intake: verify, parse and store one webhook delivery (or an event listed by recovery)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Field
+from django.utils import timezone
+
+from marketplace import stripe_gateway
+from marketplace.events.models import StripeEvent
+from marketplace.events.services._common import Status, _setting
+from marketplace.events.services.endpoints import endpoint_secrets
+from marketplace.events.services.wakeup import wake_workers
+
+# A webhook body larger than this is refused before it is read (Stripe's events are a few KiB).
+MAX_BODY_BYTES = 512 * 1024
+
+
+class IntakeError(Exception):
+    """A webhook delivery refused with 400; ``str(exc)`` is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    stripe_id: str
+    stored: bool  # False: a duplicate delivery, nothing new stored
+    ignored_reason: str = ""
+
+
+def _expected_livemode() -> bool:
+    return str(_setting("STRIPE_MODE", "sandbox")) == "live"
+
+
+def event_receive(*, body: bytes, sig_header: str, source: str) -> IntakeResult:
+    """Verify, parse and store one webhook delivery; wake the workers. The whole request's work.
+
+    Contract: raises ``IntakeError`` (one-line reason, nothing stored) for a bad signature, a stale
+    timestamp, a body that is not a JSON Stripe event or is too large. Otherwise the event is
+    stored exactly once whatever the number of deliveries (``stored=False`` for a duplicate).
+    A test-mode event on a live endpoint (or the reverse) is stored with status ignored.
+    Side effects: one INSERT; at most one broker message per wake-up window. No Stripe call.
+    """
+    if len(body) > MAX_BODY_BYTES:
+        raise IntakeError(f"body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        stripe_gateway.webhook_verify_signature(
+            payload=body, sig_header=sig_header, secrets=endpoint_secrets(source=source)
+        )
+    except stripe_gateway.WebhookSignatureError as exc:
+        # In sandbox mode the sandbox may just have registered a new endpoint: re-read once.
+        if not settings.STRIPE_SANDBOX or "does not match" not in str(exc):
+            raise IntakeError(str(exc)) from None
+        try:
+            stripe_gateway.webhook_verify_signature(
+                payload=body,
+                sig_header=sig_header,
+                secrets=endpoint_secrets(source=source, refresh=True),
+            )
+        except stripe_gateway.WebhookSignatureError as exc2:
+            raise IntakeError(str(exc2)) from None
+    try:
+        text = body.decode("utf-8")
+        event = json.loads(text)
+    except (UnicodeDecodeError, ValueError):
+        raise IntakeError("body is not JSON") from None
+    fields = _event_fields(event)
+    result = _event_insert(raw=text, fields=fields, source=source)
+    if result.stored and not result.ignored_reason:
+        wake_workers()
+    return result
+
+
+def _event_fields(event: Any) -> dict[str, Any]:
+    """The columns of a StripeEvent taken from the event JSON, or ``IntakeError``."""
+    if not isinstance(event, dict) or event.get("object", "event") != "event":
+        raise IntakeError("body is not a Stripe event object")
+    stripe_id, event_type, created = event.get("id"), event.get("type"), event.get("created")
+    if not isinstance(stripe_id, str) or not stripe_id or len(stripe_id) > 255:
+        raise IntakeError("event has no valid id")
+    if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
+        raise IntakeError("event has no valid type")
+    if not isinstance(created, int) or isinstance(created, bool) or created < 0:
+        raise IntakeError("event has no valid created timestamp")
+    account = event.get("account") or ""
+    api_version = event.get("api_version") or ""
+    if not isinstance(account, str) or not isinstance(api_version, str):
+        raise IntakeError("event account or api_version is not a string")
+    livemode = bool(event.get("livemode", False))
+    ignored_reason = ""
+    if livemode != _expected_livemode():
+        ignored_reason = (
+            "live-mode event on a test-mode endpoint"
+            if livemode
+            else "test-mode event on a live-mode endpoint"
+        )
+    return {
+        "stripe_id": stripe_id,
+        "type": event_type,
+        "account": account[:255],
+        "livemode": livemode,
+        "api_version": api_version[:64],
+        "created": datetime.fromtimestamp(created, tz=UTC),
+        "ignored_reason": ignored_reason,
+    }
+
+
+@functools.cache
+def _insert_fields() -> list[Field[Any, Any]]:
+    names = [
+        "stripe_id", "type", "account", "livemode", "api_version", "created", "ignored_reason",
+        "source", "status", "attempts", "last_error", "last_traceback", "next_attempt_at",
+        "received_at", "processed_at", "updated_at",
+    ]  # fmt: skip
+    return [cast("Field[Any, Any]", StripeEvent._meta.get_field(name)) for name in names]
+
+
+@functools.cache
+def _insert_sql(vendor: str) -> str:
+    """``INSERT ... ON CONFLICT (stripe_id) DO NOTHING RETURNING id``, built once per backend."""
+    quote = connection.ops.quote_name
+    payload = cast("Field[Any, Any]", StripeEvent._meta.get_field("payload"))
+    columns = [quote(str(f.column)) for f in _insert_fields()] + [quote(str(payload.column))]
+    # The raw JSON text is stored as received (cast to jsonb on PostgreSQL), never re-serialized.
+    placeholders = ["%s"] * (len(columns) - 1) + ["%s::jsonb" if vendor == "postgresql" else "%s"]
+    # Only quoted identifiers from the model are interpolated; values are parameters.
+    return (
+        f"INSERT INTO {quote(StripeEvent._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+        f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({quote('stripe_id')}) "
+        f"DO NOTHING RETURNING {quote('id')}"
+    )
+
+
+def _event_insert(*, raw: str, fields: dict[str, Any], source: str) -> IntakeResult:
+    """One ``INSERT ... ON CONFLICT (stripe_id) DO NOTHING RETURNING id``: race-free, one query.
+
+    The raw JSON text is stored as received (``::jsonb`` on PostgreSQL), never re-serialized.
+    """
+    now = timezone.now()
+    ignored = bool(fields["ignored_reason"])
+    values: dict[str, Any] = {
+        **fields,
+        "source": source,
+        "status": Status.IGNORED if ignored else Status.RECEIVED,
+        "attempts": 0,
+        "last_error": "",
+        "last_traceback": "",
+        "next_attempt_at": None,
+        "received_at": now,
+        "processed_at": now if ignored else None,
+        "updated_at": now,
+    }
+    params = [field.get_db_prep_save(values[field.name], connection) for field in _insert_fields()]
+    params.append(raw)
+    sql = _insert_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return IntakeResult(
+        stripe_id=fields["stripe_id"],
+        stored=row is not None,
+        ignored_reason=fields["ignored_reason"],
+    )
+
+
+def event_store(*, event: dict[str, Any], source: str, account: str = "") -> bool:
+    """Store an event obtained from the Stripe API (recovery), if we do not have it yet.
+
+    Returns True if it was new. ``account`` fills in the connected account when the listed event
+    does not name it. No wake-up: the caller wakes the workers once for a whole batch.
+    """
+    if account and not event.get("account"):
+        event = {**event, "account": account}
+    fields = _event_fields(event)
+    raw = json.dumps(event, default=str)
+    return _event_insert(raw=raw, fields=fields, source=source).stored

@@ -1,0 +1,281 @@
+"""Processing: claim due events, run their handlers with the status change in one transaction,
+retry failures with backoff, keep dead letters, release claims of lost workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from marketplace.events.models import StripeEvent
+from marketplace.events.registry import handler_for
+from marketplace.events.services._common import PENDING, Status, _setting
+
+logger = logging.getLogger(__name__)
+
+
+def claim_lease() -> timedelta:
+    """How long a claimed event stays ``processing`` before it is considered lost.
+
+    Longer than the hard task time limit, so a worker still alive never loses its claim.
+    """
+    return timedelta(seconds=int(settings.CELERY_TASK_TIME_LIMIT) + 60)
+
+
+def retry_delay(*, attempts: int) -> timedelta:
+    """Exponential backoff after the ``attempts``-th failure: base, 2x, 4x ... capped at 6 h."""
+    base = int(_setting("EVENTS_RETRY_BASE_SECONDS", 60))
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 6 * 3600))
+
+
+def max_attempts() -> int:
+    return int(_setting("EVENTS_MAX_ATTEMPTS", 8))
+
+
+def _due_q(now: datetime) -> Q:
+    return Q(status__in=PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+
+
+def events_claim(*, batch_size: int = 100) -> list[StripeEvent]:
+    """Claim up to ``batch_size`` due events for this worker and return them.
+
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent workers never claim the same
+    rows; on SQLite the IMMEDIATE transaction serializes claims. Claiming sets status processing,
+    counts the attempt and sets ``next_attempt_at`` to the end of the claim's lease (a claim left
+    by a killed worker is released by ``events_release_expired``). Three queries per batch.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            StripeEvent.objects.filter(_due_q(now))
+            .order_by("id")
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return []
+        StripeEvent.objects.filter(id__in=ids).update(
+            status=Status.PROCESSING,
+            attempts=F("attempts") + 1,
+            next_attempt_at=now + claim_lease(),
+            updated_at=now,
+        )
+    return list(StripeEvent.objects.filter(id__in=ids).order_by("id"))
+
+
+def event_process(*, event: StripeEvent) -> str:
+    """Run the handler of a claimed event; return its new status.
+
+    The handler and the status change to succeeded commit in ONE transaction: if the handler
+    raises (or the process dies), none of its writes stay. Unknown types are marked ignored.
+    A failure keeps the error and traceback and schedules a retry with backoff; after
+    ``EVENTS_MAX_ATTEMPTS`` attempts the event becomes a dead letter. If the claim was lost (lease
+    expired and another worker took the event), everything is rolled back and nothing changes.
+    """
+    handler = handler_for(event.type)
+    claimed = StripeEvent.objects.filter(
+        id=event.id, status=Status.PROCESSING, attempts=event.attempts
+    )
+    now = timezone.now()
+    if handler is None:
+        claimed.update(
+            status=Status.IGNORED,
+            ignored_reason="no handler for this event type",
+            next_attempt_at=None,
+            processed_at=now,
+            updated_at=now,
+        )
+        return Status.IGNORED
+    try:
+        with transaction.atomic():
+            handler(event)
+            done = claimed.update(
+                status=Status.SUCCEEDED,
+                last_error="",
+                last_traceback="",
+                next_attempt_at=None,
+                processed_at=timezone.now(),
+                updated_at=timezone.now(),
+            )
+            if not done:
+                raise _ClaimLost
+    except _ClaimLost:
+        logger.warning("event %s: claim lost to another worker, rolled back", event.stripe_id)
+        return Status.PROCESSING
+    except Exception as exc:
+        return _event_fail(event=event, exc=exc)
+    return Status.SUCCEEDED
+
+
+class _ClaimLost(Exception):
+    pass
+
+
+def _event_fail(*, event: StripeEvent, exc: BaseException) -> str:
+    now = timezone.now()
+    summary = (
+        f"{type(exc).__name__}: {exc}".splitlines()[0][:1000] if str(exc) else type(exc).__name__
+    )
+    tb = "".join(traceback.format_exception(exc))
+    dead = event.attempts >= max_attempts()
+    status = Status.DEAD if dead else Status.FAILED
+    StripeEvent.objects.filter(
+        id=event.id, status=Status.PROCESSING, attempts=event.attempts
+    ).update(
+        status=status,
+        last_error=summary,
+        last_traceback=tb,
+        next_attempt_at=None if dead else now + retry_delay(attempts=event.attempts),
+        updated_at=now,
+    )
+    log = logger.error if dead else logger.warning
+    log(
+        "event %s (%s) failed, attempt %d/%d%s: %s",
+        event.stripe_id,
+        event.type,
+        event.attempts,
+        max_attempts(),
+        ", now a dead letter" if dead else "",
+        summary,
+    )
+    return status
+
+
+# Events of a claimed batch share one transaction for at most this long (one commit, so one
+# disk flush, per group instead of per event); each event still runs in its own savepoint.
+BATCH_TRANSACTION_SECONDS = 1.0
+
+
+def events_process_batch(*, events: list[StripeEvent]) -> None:
+    """Process claimed events, grouping them into transactions of at most ~1 s.
+
+    Each handler runs in its own savepoint, and the status changes of the group (succeeded,
+    ignored) are written by one UPDATE in the same transaction: a handler's writes and its event's
+    status commit together or not at all. A raising handler rolls back alone (its event is marked
+    failed). If the worker dies, the group's transaction rolls back entirely and its events, still
+    claimed, are retried when their lease ends. If a claim turns out lost (lease ended, another
+    worker re-claimed), the group is rolled back and redone event by event with ``event_process``.
+    """
+    i = 0
+    while i < len(events):
+        started = time.monotonic()
+        group: list[StripeEvent] = []
+        try:
+            with transaction.atomic():
+                done: dict[str, list[StripeEvent]] = {Status.SUCCEEDED: [], Status.IGNORED: []}
+                while i < len(events):
+                    event = events[i]
+                    group.append(event)
+                    i += 1
+                    outcome = _event_run_handler(event=event)
+                    if outcome in done:
+                        done[outcome].append(event)
+                    if time.monotonic() - started > BATCH_TRANSACTION_SECONDS:
+                        break
+                _events_mark_done(done)
+        except _ClaimLost:
+            logger.warning(
+                "a claim of this batch was lost; redoing %d events one by one", len(group)
+            )
+            for event in group:
+                event_process(event=event)
+
+
+def _event_run_handler(*, event: StripeEvent) -> str:
+    """Run the handler in a savepoint; on failure record it. Returns the event's outcome."""
+    handler = handler_for(event.type)
+    if handler is None:
+        return Status.IGNORED
+    try:
+        with transaction.atomic():
+            handler(event)
+    except Exception as exc:
+        return _event_fail(event=event, exc=exc)
+    return Status.SUCCEEDED
+
+
+def _events_mark_done(done: dict[str, list[StripeEvent]]) -> None:
+    """One UPDATE per outcome (per claim), guarded by the claim: its lease end is its token."""
+    now = timezone.now()
+    for status, events in done.items():
+        by_claim: dict[Any, list[int]] = {}
+        for event in events:
+            by_claim.setdefault(event.next_attempt_at, []).append(event.id)
+        for lease_end, ids in by_claim.items():
+            changes: dict[str, Any] = {
+                "status": status,
+                "next_attempt_at": None,
+                "processed_at": now,
+                "updated_at": now,
+            }
+            if status == Status.SUCCEEDED:
+                changes.update(last_error="", last_traceback="")
+            else:
+                changes["ignored_reason"] = "no handler for this event type"
+            updated = StripeEvent.objects.filter(
+                id__in=ids, status=Status.PROCESSING, next_attempt_at=lease_end
+            ).update(**changes)
+            if updated != len(ids):
+                raise _ClaimLost
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    processed: int
+    more: bool  # stopped on the time budget with work left
+
+
+def events_drain(
+    *, batch_size: int = 100, time_budget: float | None = None, linger: float = 0.0
+) -> DrainResult:
+    """Process due events batch after batch until none is left or ``time_budget`` s have passed.
+
+    ``linger``: once nothing is left, keep looking (every 50 ms) until ``linger`` s after the
+    start, for events committed by a process that skipped its wake-up because it had just sent one
+    (see ``LOCAL_WAKE_WINDOW_SECONDS``).
+    """
+    started = time.monotonic()
+    processed = 0
+    while True:
+        batch = events_claim(batch_size=batch_size)
+        events_process_batch(events=batch)
+        processed += len(batch)
+        if time_budget is not None and time.monotonic() - started > time_budget:
+            return DrainResult(processed=processed, more=len(batch) >= batch_size)
+        if len(batch) < batch_size:
+            if time.monotonic() - started >= linger:
+                return DrainResult(processed=processed, more=False)
+            time.sleep(0.05)
+
+
+def events_release_expired() -> int:
+    """Release claims whose lease ended (their worker was killed): they become failed, to retry.
+
+    An event whose last allowed attempt was lost this way becomes a dead letter.
+    """
+    now = timezone.now()
+    expired = StripeEvent.objects.filter(status=Status.PROCESSING, next_attempt_at__lte=now)
+    message = "claim expired: the worker processing it was lost"
+    dead = expired.filter(attempts__gte=max_attempts()).update(
+        status=Status.DEAD, last_error=message, next_attempt_at=None, updated_at=now
+    )
+    retried = expired.update(
+        status=Status.FAILED, last_error=message, next_attempt_at=now, updated_at=now
+    )
+    if dead or retried:
+        logger.warning("released %d expired event claims (%d dead letters)", dead + retried, dead)
+    return dead + retried
+
+
+def events_pending_count() -> int:
+    """How many events are due for processing now."""
+    return StripeEvent.objects.filter(_due_q(timezone.now())).count()

@@ -1,0 +1,92 @@
+"""Writes of the payouts app, one module per concern.
+
+- ``fee_rules``: versioned fee rules and the rule that prices a sale.
+- ``ledger``: the double-entry ledger (accounts, postings, ``ledger_record``).
+- ``charge_sync``: the ledger brought in line with one destination charge from Stripe.
+- ``refunds``: refundable amounts, the seller's share of a refund, refund requests.
+- ``disputes``: mirrored disputes, a lost dispute's recovery, evidence.
+- ``balances``: seller balance snapshots from Stripe and mirrored payouts.
+
+Every function is keyword-only and typed, states its contract and side effects, and is atomic
+where it touches more than one row. Fee rules and ledger rows are never edited or deleted:
+changes are new rows. New code imports from the concern module; the names below are re-exported
+so ``from payouts.services import X`` keeps working.
+"""
+
+from payouts.services.balances import payout_sync, seller_balance_refresh
+from payouts.services.charge_sync import ChargeSyncResult, ledger_sync_charge, order_id_for_charge
+from payouts.services.disputes import dispute_submit_evidence, dispute_sync
+from payouts.services.fee_rules import (
+    FeeRuleError,
+    applicable_fee_rule,
+    current_fee_rules,
+    fee_rule_create,
+    fee_rule_provider,
+    fee_rule_retire,
+    fee_terms_of,
+)
+from payouts.services.ledger import (
+    BUYER_DISPUTES,
+    BUYER_PAYMENTS,
+    BUYER_REFUNDS,
+    EARNINGS_DAYS_KEPT,
+    PAYOUT_KINDS,
+    PLATFORM_BALANCE,
+    PLATFORM_FEES,
+    STRIPE_FEES,
+    LedgerError,
+    Posting,
+    default_currencies,
+    dispute_withdrawal_postings,
+    ledger_record,
+    movement_postings,
+    pro_rata_part,
+    seller_balance_account,
+    seller_balance_for,
+    seller_payouts_account,
+)
+from payouts.services.refunds import (
+    Refundable,
+    refund_request_create,
+    refundable_of,
+    seller_share_of_refund,
+)
+
+__all__ = [
+    "BUYER_DISPUTES",
+    "BUYER_PAYMENTS",
+    "BUYER_REFUNDS",
+    "EARNINGS_DAYS_KEPT",
+    "PAYOUT_KINDS",
+    "PLATFORM_BALANCE",
+    "PLATFORM_FEES",
+    "STRIPE_FEES",
+    "ChargeSyncResult",
+    "FeeRuleError",
+    "LedgerError",
+    "Posting",
+    "Refundable",
+    "applicable_fee_rule",
+    "current_fee_rules",
+    "default_currencies",
+    "dispute_submit_evidence",
+    "dispute_sync",
+    "dispute_withdrawal_postings",
+    "fee_rule_create",
+    "fee_rule_provider",
+    "fee_rule_retire",
+    "fee_terms_of",
+    "ledger_record",
+    "ledger_sync_charge",
+    "movement_postings",
+    "order_id_for_charge",
+    "payout_sync",
+    "pro_rata_part",
+    "refund_request_create",
+    "refundable_of",
+    "seller_balance_account",
+    "seller_balance_for",
+    "seller_balance_refresh",
+    "seller_payouts_account",
+    "seller_share_of_refund",
+]

@@ -1,0 +1,135 @@
+"""Seller balances and payouts as Stripe reports them: balance snapshots and mirrored payouts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.errors import UserFacingError
+from payouts.models import (
+    LedgerTransaction,
+    Payout,
+    SellerBalance,
+)
+from payouts.services._common import _ts
+from payouts.services.ledger import ledger_record, movement_postings
+from sellers.models import Seller
+
+
+def _sum_by_currency(items: Any) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for item in items or []:
+        currency = str(item["currency"]).lower()
+        totals[currency] = totals.get(currency, 0) + int(item["amount"])
+    return totals
+
+
+def seller_balance_refresh(*, seller_id: int) -> SellerBalance:
+    """Fetch Stripe's balance of the seller's connected account and store it as the snapshot.
+
+    Raises ``UserFacingError`` when the seller has no connected account, and when Stripe cannot be
+    reached (the error is kept on the row, the previous snapshot stays). Side effects: updates the
+    seller's SellerBalance stripe_* fields.
+    """
+    from marketplace import stripe_gateway
+
+    seller = Seller.objects.get(pk=seller_id)
+    if not seller.stripe_account_id:
+        raise UserFacingError("Connect your Stripe account first to see its balance.")
+    SellerBalance.objects.get_or_create(seller=seller)
+    try:
+        stripe_balance = stripe_gateway.balance_retrieve(stripe_account=seller.stripe_account_id)
+    except stripe_gateway.GatewayError as exc:
+        SellerBalance.objects.filter(seller=seller).update(stripe_refresh_error=exc.message[:255])
+        raise UserFacingError(f"Could not refresh the balance from Stripe: {exc.message}") from exc
+    with transaction.atomic():
+        row = SellerBalance.objects.select_for_update().get(seller=seller)
+        row.stripe_available = _sum_by_currency(stripe_balance["available"])
+        row.stripe_pending = _sum_by_currency(stripe_balance["pending"])
+        row.stripe_refreshed_at = timezone.now()
+        row.stripe_refresh_error = ""
+        row.save(
+            update_fields=[
+                "stripe_available",
+                "stripe_pending",
+                "stripe_refreshed_at",
+                "stripe_refresh_error",
+                "updated_at",
+            ]
+        )
+    return row
+
+
+def payout_sync(*, seller: Seller, data: Mapping[str, Any]) -> Payout:
+    """Mirror a Stripe payout of ``seller``'s connected account (``data`` = the payout object).
+
+    Status moves only forward (pending -> in_transit -> paid | failed | canceled), so a stale
+    event never moves it back. Ledger: the payout is recorded when first seen (the money left the
+    balance when Stripe created it); a failed or canceled payout records the money's return.
+    A newly failed payout emails the seller (after commit) with the reason and a link to update
+    their bank details, once. Idempotent.
+    """
+    payout_id = str(data["id"])
+    status = str(data.get("status") or "pending")
+    if status not in Payout.Status.values:
+        status = Payout.Status.PENDING
+    with transaction.atomic():
+        payout, created = Payout.objects.select_for_update().get_or_create(
+            stripe_id=payout_id,
+            defaults={
+                "seller": seller,
+                "amount": int(data["amount"]),
+                "currency": str(data["currency"]).lower(),
+                "status": status,
+                "arrival_date": _ts(data.get("arrival_date")),
+                "stripe_created": _ts(data.get("created")) or timezone.now(),
+            },
+        )
+        if not created and Payout.RANK[status] > Payout.RANK[payout.status]:
+            payout.status = status
+            payout.arrival_date = _ts(data.get("arrival_date")) or payout.arrival_date
+        if payout.status == Payout.Status.FAILED:
+            payout.failure_code = str(data.get("failure_code") or payout.failure_code or "")[:64]
+            payout.failure_message = str(
+                data.get("failure_message") or payout.failure_message or ""
+            )[:500]
+        payout.save()
+        occurred = payout.stripe_created
+        ledger_record(
+            kind=LedgerTransaction.Kind.PAYOUT,
+            stripe_object_id=payout_id,
+            seller=seller,
+            occurred_at=occurred,
+            description=f"payout {payout_id}",
+            postings=movement_postings(
+                kind=LedgerTransaction.Kind.PAYOUT,
+                amount=payout.amount,
+                currency=payout.currency,
+                seller_id=seller.pk,
+            ),
+        )
+        if payout.status in (Payout.Status.FAILED, Payout.Status.CANCELED):
+            ledger_record(
+                kind=LedgerTransaction.Kind.PAYOUT_FAILED,
+                stripe_object_id=payout_id,
+                seller=seller,
+                occurred_at=timezone.now(),
+                description=f"payout {payout_id} {payout.status}: returned to the balance",
+                postings=movement_postings(
+                    kind=LedgerTransaction.Kind.PAYOUT_FAILED,
+                    amount=payout.amount,
+                    currency=payout.currency,
+                    seller_id=seller.pk,
+                ),
+            )
+        if payout.status == Payout.Status.FAILED and payout.failure_notified_at is None:
+            payout.failure_notified_at = timezone.now()
+            payout.save(update_fields=["failure_notified_at", "updated_at"])
+            from payouts import tasks
+
+            payout_pk = payout.pk
+            transaction.on_commit(lambda: tasks.send_payout_failed_email.delay(payout_pk))
+    return payout

@@ -1,0 +1,192 @@
+"""Disputes: mirror Stripe's disputes, take a lost dispute's share back, submit evidence."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from marketplace.errors import UserFacingError
+from payouts.models import (
+    Dispute,
+    LedgerEntry,
+    LedgerTransaction,
+)
+from payouts.services._common import _id, _plain, _ts
+from payouts.services.ledger import seller_balance_account
+
+logger = logging.getLogger(__name__)
+
+
+_DISPUTE_RANK = {
+    "warning_needs_response": 0,
+    "needs_response": 0,
+    "warning_under_review": 1,
+    "under_review": 1,
+    "warning_closed": 2,
+    "won": 2,
+    "lost": 2,
+    "prevented": 2,
+}
+
+
+def dispute_sync(*, data: Mapping[str, Any]) -> Dispute:
+    """Mirror a Stripe dispute (``data`` = the dispute object); status only moves forward.
+
+    A new dispute flags its order and emails the seller and the admins once (after commit) with
+    the evidence deadline. A lost dispute, when ``MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER`` is on,
+    takes the seller's remaining share back with a transfer reversal (idempotency key per
+    dispute); the ledger records it from Stripe's objects (``ledger_sync_charge``).
+    """
+    dispute_id = str(data["id"])
+    charge_id = _id(data.get("charge"))
+    status = str(data.get("status") or "needs_response")
+    if status not in _DISPUTE_RANK:
+        status = "needs_response"
+    evidence_due = _ts((data.get("evidence_details") or {}).get("due_by"))
+    with transaction.atomic():
+        existing = Dispute.objects.select_for_update().filter(stripe_id=dispute_id).first()
+        if existing is None:
+            ledger_charge = (
+                LedgerTransaction.objects.filter(
+                    kind=LedgerTransaction.Kind.CHARGE, stripe_object_id=charge_id
+                )
+                .only("order_id", "seller_id")
+                .first()
+            )
+            try:
+                with transaction.atomic():
+                    existing = Dispute.objects.create(
+                        stripe_id=dispute_id,
+                        charge_id=charge_id,
+                        order_id=ledger_charge.order_id if ledger_charge else None,
+                        seller_id=ledger_charge.seller_id if ledger_charge else None,
+                        amount=int(data["amount"]),
+                        currency=str(data["currency"]).lower(),
+                        reason=str(data.get("reason") or "")[:64],
+                        status=status,
+                        evidence_due_by=evidence_due,
+                        stripe_created=_ts(data.get("created")) or timezone.now(),
+                    )
+            except IntegrityError:
+                existing = Dispute.objects.select_for_update().get(stripe_id=dispute_id)
+        dispute = existing
+        if _DISPUTE_RANK[status] > _DISPUTE_RANK.get(dispute.status, 0) or (
+            _DISPUTE_RANK[status] == _DISPUTE_RANK.get(dispute.status, 0)
+            and status != dispute.status
+            and _DISPUTE_RANK[status] < 2
+        ):
+            dispute.status = status
+        dispute.evidence_due_by = evidence_due or dispute.evidence_due_by
+        if dispute.notified_at is None:
+            dispute.notified_at = timezone.now()
+            from payouts import tasks
+
+            pk = dispute.pk
+            transaction.on_commit(lambda: tasks.send_dispute_opened_email.delay(pk))
+        dispute.save()
+        if dispute.order_id is not None:
+            _sync_order_dispute(dispute)
+        if (
+            dispute.status == "lost"
+            and settings.MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER
+            and not dispute.seller_share_reversal_id
+        ):
+            _recover_seller_share(dispute)
+    return dispute
+
+
+def _recover_seller_share(dispute: Dispute) -> None:
+    """Reverse the seller's remaining net share of a lost dispute's charge (locked row)."""
+    from marketplace import stripe_gateway as gw
+
+    charge = _plain(gw.charge_retrieve(charge_id=dispute.charge_id))
+    transfer_id = _id(charge.get("transfer"))
+    if not transfer_id or dispute.seller_id is None:
+        return
+    transfer = _plain(gw.transfer_retrieve(transfer_id=transfer_id))
+    remaining_transfer = int(transfer["amount"]) - int(transfer.get("amount_reversed") or 0)
+    net = (
+        LedgerEntry.objects.filter(
+            seller_id=dispute.seller_id,
+            account=seller_balance_account(dispute.seller_id),
+            transaction__order_id=dispute.order_id,
+        ).aggregate(total=Sum("amount"))["total"]
+        if dispute.order_id
+        else None
+    )
+    share = remaining_transfer if net is None else min(int(net), remaining_transfer)
+    share = min(share, dispute.amount)
+    if share <= 0:
+        return
+    from marketplace.stripe_gateway import idempotency_key
+
+    reversal = gw.transfer_reversal_create(
+        transfer_id=transfer_id,
+        amount=share,
+        reason=f"dispute {dispute.stripe_id} lost",
+        idempotency_key=idempotency_key("dispute", dispute.stripe_id, "reversal"),
+    )
+    dispute.seller_share_reversal_id = str(_plain(reversal)["id"])
+    dispute.save(update_fields=["seller_share_reversal_id", "updated_at"])
+
+
+def dispute_submit_evidence(*, actor: Any, dispute_id: int, text: str) -> Dispute:
+    """Staff send evidence text for an open dispute to the bank through Stripe.
+
+    Refuses (``UserFacingError``) non-staff, empty text, closed disputes and a passed deadline.
+    Side effects: the Stripe dispute's evidence is submitted; the text, who and when are kept.
+    """
+    from marketplace import stripe_gateway as gw
+
+    if not getattr(actor, "is_staff", False):
+        raise UserFacingError("Only platform staff can answer disputes.")
+    text = (text or "").strip()
+    if not text:
+        raise UserFacingError("Write the evidence to send.", field="text")
+    with transaction.atomic():
+        dispute = Dispute.objects.select_for_update().get(pk=dispute_id)
+        if not dispute.is_open or dispute.status.endswith("under_review"):
+            raise UserFacingError("This dispute no longer takes evidence.")
+        if dispute.evidence_due_by and dispute.evidence_due_by < timezone.now():
+            raise UserFacingError("The evidence deadline has passed.")
+        try:
+            gw.dispute_submit_evidence(
+                dispute_id=dispute.stripe_id,
+                text=text,
+                idempotency_key=gw.idempotency_key(
+                    "dispute", dispute.stripe_id, "evidence", zlib.crc32(text.encode())
+                ),
+            )
+        except gw.GatewayError as exc:
+            raise UserFacingError(f"Stripe refused the evidence: {exc.message}") from exc
+        dispute.evidence_text = text
+        dispute.evidence_submitted_at = timezone.now()
+        dispute.evidence_submitted_by = actor
+        dispute.status = (
+            "under_review" if not dispute.status.startswith("warning") else "warning_under_review"
+        )
+        dispute.save()
+    return dispute
+
+
+def _sync_order_dispute(dispute: Dispute) -> None:
+    """Show the dispute on buyers' order (the seller's sale page and the buyer's order page)."""
+    from buyers import services as buyer_services
+    from buyers.models import Order
+
+    assert dispute.order_id is not None
+    try:
+        buyer_services.order_record_dispute(
+            order_id=dispute.order_id,
+            status=dispute.status,
+            evidence_due_by=dispute.evidence_due_by,
+        )
+    except Order.DoesNotExist:
+        logger.warning("dispute %s of unknown order %s", dispute.stripe_id, dispute.order_id)

@@ -1,0 +1,258 @@
+"""Refunds: what remains refundable, the seller's share of a refund, and refund requests."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from marketplace.errors import UserFacingError
+from marketplace.money import Money, round_half_up
+from payouts.models import (
+    LedgerEntry,
+    LedgerTransaction,
+    SellerBalance,
+)
+from payouts.services._common import _money_label, _plain
+from payouts.services.charge_sync import ledger_sync_charge
+from payouts.services.ledger import (
+    BUYER_REFUNDS,
+    PLATFORM_BALANCE,
+    LedgerError,
+    seller_balance_account,
+)
+from sellers.models import Seller
+
+
+@dataclass(frozen=True)
+class Refundable:
+    captured: int
+    refunded: int
+    currency: str
+
+    @property
+    def remaining(self) -> int:
+        return max(self.captured - self.refunded, 0)
+
+
+def refundable_of(*, charge_id: str) -> Refundable | None:
+    """What has been captured and refunded for a charge, as far as we know: the ledger's
+    refunds plus refunds Stripe accepted whose events have not arrived yet."""
+    from payouts.models import RefundRequest
+
+    charge = LedgerTransaction.objects.filter(
+        kind=LedgerTransaction.Kind.CHARGE, stripe_object_id=charge_id
+    ).first()
+    if charge is None:
+        return None
+    legs = LedgerEntry.objects.filter(transaction=charge, account=PLATFORM_BALANCE)
+    captured_leg = legs.first()
+    if captured_leg is None:
+        return None
+    refunds = LedgerTransaction.objects.filter(
+        kind=LedgerTransaction.Kind.REFUND, charge_id=charge_id
+    )
+    in_ledger = set(refunds.values_list("stripe_object_id", flat=True))
+    refunded = (
+        LedgerEntry.objects.filter(transaction__in=refunds, account=BUYER_REFUNDS).aggregate(
+            total=Sum("amount")
+        )["total"]
+        or 0
+    )
+    refunded += sum(
+        RefundRequest.objects.filter(charge_id=charge_id, status=RefundRequest.Status.SUCCEEDED)
+        .exclude(stripe_refund_id__in=in_ledger)
+        .values_list("amount", flat=True)
+    )
+    return Refundable(
+        captured=int(captured_leg.amount), refunded=int(refunded), currency=captured_leg.currency
+    )
+
+
+def seller_share_of_refund(
+    *, charge_id: str, seller_id: int, amount: int, refundable: Refundable | None = None
+) -> int:
+    """What a refund of ``amount`` on a sale takes back from the seller's balance, from the
+    ledger, as Stripe computes it: the transfer is reversed and the application fee refunded
+    (back to the seller) pro rata to the refund, ``round_half_up(share * amount / captured)``
+    each; the refund of all that remains also sweeps the rounding residue of earlier refunds.
+    ``refundable``: the sale's ``refundable_of`` when the caller has it already."""
+    refundable = refundable or refundable_of(charge_id=charge_id)
+    if refundable is None or refundable.captured <= 0:
+        return 0
+    rows = (
+        LedgerEntry.objects.filter(
+            transaction__charge_id=charge_id, account=seller_balance_account(seller_id)
+        )
+        .values("transaction__kind")
+        .annotate(total=Sum("amount"))
+    )
+    by_kind = {row["transaction__kind"]: int(row["total"]) for row in rows}
+    K = LedgerTransaction.Kind
+    earlier = LedgerTransaction.objects.filter(kind=K.REFUND, charge_id=charge_id).count()
+    takes_all = amount >= refundable.remaining
+
+    def back(share: int, left: int) -> int:
+        part = min(round_half_up(share * amount, refundable.captured), left)
+        return left if takes_all and left - part <= earlier else max(part, 0)
+
+    transferred = by_kind.get(K.TRANSFER, 0)
+    reversed_part = back(transferred, transferred + by_kind.get(K.TRANSFER_REVERSAL, 0))
+    fee = -by_kind.get(K.APPLICATION_FEE, 0)  # taken from the seller (full transfer)
+    fee_part = back(fee, fee - by_kind.get(K.FEE_REFUND, 0))
+    return max(reversed_part - fee_part, 0)
+
+
+def refund_request_create(
+    *,
+    actor: Any,
+    charge_id: str,
+    amount: int,
+    reason: str,
+    client_token: Any,
+    note: str = "",
+    platform_covers: bool = False,
+) -> Any:
+    """Refund ``amount`` (minor units) of a paid sale, in full or in part, through Stripe.
+
+    Who: staff for any sale; the seller for their own sales within
+    ``MARKETPLACE_REFUND_WINDOW`` of the payment (anyone else: ``PermissionDenied``).
+    Refused with a message (``UserFacingError``): an unpaid or unknown sale, zero or a negative
+    amount, more than remains refundable, a second refund while one is being sent (the sale is
+    locked; the second waits and then sees the first), the same form submitted twice
+    (``client_token``). Stripe reverses the seller's transfer and refunds the platform's fee pro
+    rata (``reverse_transfer``, ``refund_application_fee``); the idempotency key is the request's.
+
+    A seller's balance never goes negative through a refund (an invariant of the ledger):
+    when the seller's share of the refund is more than their balance holds (it has been paid
+    out), the seller is refused and told to ask the platform team, and staff are refused unless
+    they choose ``platform_covers``: then nothing is reversed or refunded from the seller, and
+    the platform pays the refund from its own balance. Only staff may choose it.
+    Side effects: a RefundRequest row with Stripe's answer; the ledger records the refund at once
+    (and again, harmlessly, from Stripe's events).
+    """
+    from django.core.exceptions import PermissionDenied
+
+    from marketplace import stripe_gateway as gw
+    from payouts.models import RefundRequest
+
+    if reason not in RefundRequest.Reason.values:
+        raise UserFacingError("Choose a reason for the refund.", field="reason")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise UserFacingError("Enter an amount above zero.", field="amount")
+    if platform_covers and not getattr(actor, "is_staff", False):
+        raise PermissionDenied("only staff refund from the platform's balance")
+    with transaction.atomic():
+        sale = (
+            LedgerTransaction.objects.select_for_update(of=("self",))
+            .filter(kind=LedgerTransaction.Kind.CHARGE, stripe_object_id=charge_id)
+            .select_related("seller__user")
+            .first()
+        )
+        is_staff = bool(getattr(actor, "is_staff", False))
+        is_owner = sale is not None and sale.seller is not None and sale.seller.user_id == actor.pk
+        if not (is_staff or is_owner):
+            raise PermissionDenied("not your sale")
+        if sale is None:
+            raise UserFacingError("This order is not paid (yet): there is nothing to refund.")
+        if not is_staff and sale.occurred_at + settings.MARKETPLACE_REFUND_WINDOW < timezone.now():
+            days = settings.MARKETPLACE_REFUND_WINDOW.days
+            raise UserFacingError(
+                f"The {days}-day refund window has passed; ask the platform team to refund."
+            )
+        existing = RefundRequest.objects.filter(client_token=client_token).first()
+        if existing is not None:
+            raise UserFacingError("This refund was already submitted.")
+        if RefundRequest.objects.filter(
+            charge_id=charge_id, status=RefundRequest.Status.PENDING
+        ).exists():
+            raise UserFacingError(
+                "Another refund of this order is being sent to Stripe; reload in a moment."
+            )
+        refundable = refundable_of(charge_id=charge_id)
+        assert refundable is not None
+        if amount > refundable.remaining:
+            left = Money(refundable.remaining, refundable.currency)
+            raise UserFacingError(
+                f"At most {left} can still be refunded on this order."
+                if refundable.remaining
+                else "This order is already fully refunded.",
+                field="amount",
+            )
+        if sale.seller is not None and not platform_covers:
+            _refuse_refund_beyond_balance(
+                seller=sale.seller,
+                charge_id=charge_id,
+                amount=amount,
+                refundable=refundable,
+                is_staff=is_staff,
+            )
+        request = RefundRequest.objects.create(
+            client_token=client_token,
+            charge_id=charge_id,
+            order_id=sale.order_id,
+            seller=sale.seller,
+            amount=amount,
+            currency=refundable.currency,
+            reason=reason,
+            note=note[:500],
+            requested_by=actor,
+            platform_covers=platform_covers,
+        )
+        try:
+            refund = gw.refund_create(
+                charge_id=charge_id,
+                amount=amount,
+                order_id=sale.order_id or 0,
+                reason=reason,
+                idempotency_key=gw.idempotency_key("refund-request", request.pk),
+                take_back_seller_share=not platform_covers,
+            )
+        except gw.GatewayError as exc:
+            request.status = RefundRequest.Status.FAILED
+            request.error = exc.message[:500]
+        else:
+            request.status = RefundRequest.Status.SUCCEEDED
+            request.stripe_refund_id = str(_plain(refund)["id"])
+        request.save(update_fields=["status", "error", "stripe_refund_id", "updated_at"])
+    if request.status == RefundRequest.Status.FAILED:
+        raise UserFacingError(f"Stripe refused the refund: {request.error}")
+    # Record it now so the balance moves at once; if Stripe is slow, the events will.
+    with contextlib.suppress(gw.GatewayError, LedgerError):
+        ledger_sync_charge(charge_id=charge_id)
+    return request
+
+
+def _refuse_refund_beyond_balance(
+    *, seller: Seller, charge_id: str, amount: int, refundable: Refundable, is_staff: bool
+) -> None:
+    """Raise ``UserFacingError`` when the seller's share of this refund is more than the
+    seller's ledger balance in the sale's currency holds."""
+    share = seller_share_of_refund(
+        charge_id=charge_id, seller_id=seller.pk, amount=amount, refundable=refundable
+    )
+    if share <= 0:
+        return
+    currency = refundable.currency
+    row = SellerBalance.objects.filter(seller=seller).first()
+    held = row.ledger_total(currency) if row else 0
+    if share <= held:
+        return
+    share_label, held_label = _money_label(share, currency), _money_label(max(held, 0), currency)
+    if is_staff:
+        raise UserFacingError(
+            f"This refund takes {share_label} back from the seller, whose balance holds "
+            f"{held_label} (the rest has been paid out). Refund from the platform's balance "
+            "instead, or refund less.",
+            field="platform_covers",
+        )
+    raise UserFacingError(
+        f"This refund takes {share_label} of your share back, and your balance holds "
+        f"{held_label} (the rest has been paid out to your bank). Ask the platform team to "
+        "refund this order, or refund less."
+    )
