@@ -127,7 +127,14 @@ def _record_separate_transfers(*, charge: Mapping[str, Any], currency: str) -> l
         order_id = order.pk if order else None
         amount = int(transfer["amount"])
 
-        def record(kind: str, object_id: str, postings: list[Posting], at: Any) -> None:
+        def record(
+            kind: str,
+            object_id: str,
+            postings: list[Posting],
+            at: Any,
+            seller: Seller = seller,
+            order_id: int | None = order_id,
+        ) -> None:
             _, created = ledger_record(
                 kind=kind,
                 stripe_object_id=object_id,

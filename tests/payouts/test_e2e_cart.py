@@ -21,7 +21,7 @@ from payouts.models import LedgerEntry, LedgerTransaction, SellerBalance
 from payouts.services.ledger import PLATFORM_FEES
 from tests.buyers.factories import ListingFactory, SellerFactory
 from tests.buyers.sandbox_support import onboarded_account
-from tests.buyers.test_sandbox_payments import buyer_client, pay, path_of, sandbox  # noqa: F401
+from tests.buyers.test_sandbox_payments import buyer_client, path_of, pay, sandbox  # noqa: F401
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
