@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
 
 from buyers import services
 from buyers.models import Order, Purchase
 from marketplace import stripe_gateway
+from marketplace.errors import UserFacingError
 from marketplace.events.models import StripeEvent
 from payouts.checks import ledger_violations
 from payouts.models import LedgerEntry, LedgerTransaction, SellerBalance
@@ -137,4 +139,68 @@ def test_a_restricted_seller_is_paid_once_after_the_retry(two_shops, buyer_clien
     sdk = stripe_gateway.client()
     transfers = sdk.v1.transfers.list({"transfer_group": f"purchase-{purchase.pk}"}).data
     assert len(transfers) == 2
+    assert list(ledger_violations()) == []
+
+
+def test_one_seller_refunds_their_order_in_two_parts(two_shops, buyer_client):  # noqa: F811
+    import uuid
+
+    from payouts import services as payout_services
+
+    mug, vase = two_shops
+    checkout_path = checkout_cart(buyer_client, [(mug, 2), (vase, 1)])
+    pay(buyer_client, checkout_path, "4242 4242 4242 4242")
+    purchase = Purchase.objects.get()
+    mugs = purchase.orders.get(seller=mug.seller)
+    vases = purchase.orders.get(seller=vase.seller)
+    assert (mugs.amount, mugs.transfer_amount) == (5000, 4470)
+
+    with pytest.raises(PermissionDenied):
+        payout_services.order_refund_create(
+            actor=vase.seller.user,
+            order_id=mugs.pk,
+            amount=1000,
+            reason="damaged",
+            client_token=uuid.uuid4(),
+        )
+    payout_services.order_refund_create(
+        actor=mug.seller.user,
+        order_id=mugs.pk,
+        amount=1000,
+        reason="damaged",
+        client_token=uuid.uuid4(),
+    )
+    mugs.refresh_from_db()
+    assert mugs.refunded_amount == 1000 and mugs.status == Order.Status.PAID
+    sdk = stripe_gateway.client()
+    assert sdk.v1.charges.retrieve(purchase.charge_id).amount_refunded == 1000
+    transfer = sdk.v1.transfers.retrieve(mugs.transfer_id)
+    assert transfer.amount_reversed == 894  # 4470 x 1000 / 5000
+    ledger = SellerBalance.objects.get(seller=mug.seller).ledger["eur"]
+    assert ledger == sum(sandbox_balance(mug.seller.stripe_account_id)) == 4470 - 894
+    with pytest.raises(UserFacingError, match="At most"):
+        payout_services.order_refund_create(
+            actor=mug.seller.user,
+            order_id=mugs.pk,
+            amount=4001,
+            reason="damaged",
+            client_token=uuid.uuid4(),
+        )
+
+    payout_services.order_refund_create(
+        actor=mug.seller.user,
+        order_id=mugs.pk,
+        amount=4000,
+        reason="damaged",
+        client_token=uuid.uuid4(),
+    )
+    mugs.refresh_from_db()
+    assert mugs.status == Order.Status.REFUNDED and mugs.refunded_amount == 5000
+    assert sdk.v1.transfers.retrieve(mugs.transfer_id).amount_reversed == 4470
+    assert SellerBalance.objects.get(seller=mug.seller).ledger["eur"] == 0
+    assert sum(sandbox_balance(mug.seller.stripe_account_id)) == 0
+    # The other seller's order and money are untouched.
+    vases.refresh_from_db()
+    assert vases.status == Order.Status.PAID and vases.refunded_amount == 0
+    assert sum(sandbox_balance(vase.seller.stripe_account_id)) == vases.transfer_amount
     assert list(ledger_violations()) == []
