@@ -93,6 +93,8 @@ def dispute_sync(*, data: Mapping[str, Any]) -> Dispute:
         dispute.save()
         if dispute.order_id is not None:
             _sync_order_dispute(dispute)
+        else:
+            _sync_purchase_dispute(dispute)
         if (
             dispute.status == "lost"
             and settings.MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER
@@ -108,6 +110,9 @@ def _recover_seller_share(dispute: Dispute) -> None:
 
     charge = _plain(gw.charge_retrieve(charge_id=dispute.charge_id))
     transfer_id = _id(charge.get("transfer"))
+    if not transfer_id and charge.get("transfer_group"):
+        _recover_separate_shares(dispute, charge)
+        return
     if not transfer_id or dispute.seller_id is None:
         return
     transfer = _plain(gw.transfer_retrieve(transfer_id=transfer_id))
@@ -174,6 +179,50 @@ def dispute_submit_evidence(*, actor: Any, dispute_id: int, text: str) -> Disput
         )
         dispute.save()
     return dispute
+
+
+def _sync_purchase_dispute(dispute: Dispute) -> None:
+    """A dispute of a several-seller charge: shown on every order the charge paid."""
+    from buyers import services as buyer_services
+    from buyers.models import Order
+
+    for order_id in Order.objects.filter(charge_id=dispute.charge_id).values_list("pk", flat=True):
+        buyer_services.order_record_dispute(
+            order_id=order_id, status=dispute.status, evidence_due_by=dispute.evidence_due_by
+        )
+
+
+def _recover_separate_shares(dispute: Dispute, charge: Mapping[str, Any]) -> None:
+    """A lost dispute of a several-seller charge: each seller gives back their part of the
+    disputed amount, pro rata to what the order was of the charge (``round_half_up``), at
+    most what remains of their transfer; one reversal per seller, keyed on the dispute and the
+    order, so a replay reverses nothing twice."""
+    from buyers.models import Order
+    from marketplace import stripe_gateway as gw
+    from marketplace.money import round_half_up
+
+    captured = int(charge.get("amount_captured") or charge.get("amount") or 0)
+    if captured <= 0:
+        return
+    last = ""
+    orders = Order.objects.filter(charge_id=dispute.charge_id).exclude(transfer_id="")
+    for order in orders.order_by("pk"):
+        transfer = _plain(gw.transfer_retrieve(transfer_id=order.transfer_id))
+        remaining = int(transfer["amount"]) - int(transfer.get("amount_reversed") or 0)
+        part = round_half_up(order.transfer_amount * dispute.amount, captured)
+        share = min(part, remaining)
+        if share <= 0:
+            continue
+        reversal = gw.transfer_reversal_create(
+            transfer_id=order.transfer_id,
+            amount=share,
+            reason=f"dispute {dispute.stripe_id} lost",
+            idempotency_key=gw.idempotency_key("dispute", dispute.stripe_id, "reversal", order.pk),
+        )
+        last = str(_plain(reversal)["id"])
+    if last:
+        dispute.seller_share_reversal_id = last
+        dispute.save(update_fields=["seller_share_reversal_id", "updated_at"])
 
 
 def _sync_order_dispute(dispute: Dispute) -> None:

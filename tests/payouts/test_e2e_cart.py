@@ -204,3 +204,35 @@ def test_one_seller_refunds_their_order_in_two_parts(two_shops, buyer_client):  
     assert vases.status == Order.Status.PAID and vases.refunded_amount == 0
     assert sum(sandbox_balance(vase.seller.stripe_account_id)) == vases.transfer_amount
     assert list(ledger_violations()) == []
+
+
+def test_a_lost_dispute_flags_every_order_and_recovers_pro_rata(
+    two_shops,
+    buyer_client,  # noqa: F811
+    settings,
+):
+    from sandbox import testing
+
+    settings.MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER = True
+    mug, vase = two_shops
+    checkout_path = checkout_cart(buyer_client, [(mug, 2), (vase, 1)])
+    pay(buyer_client, checkout_path, "4000 0000 0000 0259")
+    purchase = Purchase.objects.get()
+    testing.advance(minutes=2)  # the bank opens the dispute
+    orders = list(purchase.orders.order_by("pk"))
+    for order in orders:
+        order.refresh_from_db()
+        assert order.dispute_status == "needs_response"
+
+    sdk = stripe_gateway.client()
+    [dispute] = sdk.v1.disputes.list().data
+    sdk.v1.disputes.close(dispute.id)  # the platform accepts the loss
+    for order in orders:
+        order.refresh_from_db()
+        assert order.dispute_status == "lost"
+        transfer = sdk.v1.transfers.retrieve(order.transfer_id)
+        # Each seller gives back their part of the disputed 90.00: the order's transfer.
+        assert transfer.amount_reversed == order.transfer_amount
+        ledger = SellerBalance.objects.get(seller=order.seller).ledger["eur"]
+        assert ledger == sum(sandbox_balance(order.seller.stripe_account_id)) == 0
+    assert list(ledger_violations()) == []
