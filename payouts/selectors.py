@@ -25,6 +25,22 @@ from payouts.services.ledger import PLATFORM_BALANCE, PLATFORM_FEES
 from sellers.models import Seller
 
 
+def transfers_waiting(*, user: Any) -> Any:
+    """Transfers to sellers of several-seller purchases still to be made (staff only): the
+    ones whose last attempt failed, with the reason and the time of the next attempt, and the
+    ones not tried yet. A transfer is made once: these become ledger transfers when it is."""
+    from buyers.models import Order
+
+    staff_only(user)
+    return (
+        Order.objects.filter(
+            transfer_status__in=[Order.TransferStatus.PENDING, Order.TransferStatus.FAILED]
+        )
+        .select_related("seller", "purchase")
+        .order_by("transfer_next_attempt_at", "pk")
+    )
+
+
 def staff_only(user: Any) -> None:
     """Raise Http404 unless ``user`` is platform staff (fees, simulator, transfer review)."""
     if not (user.is_authenticated and user.is_staff):

@@ -382,3 +382,16 @@ def test_a_seller_sees_only_their_own_order_of_a_purchase(
     assert client.get(reverse("buyers:purchase_detail", args=[purchase.pk])).status_code == 404
     assert "Green vase" not in client.get(reverse("buyers:sale_list")).content.decode()
     assert OrderLine.objects.filter(order__seller=seller).count() == 1
+
+
+def test_staff_see_a_failed_transfer_with_its_reason(client, fake_stripe, pay):
+    from tests.factories import StaffFactory, log_in_with_totp
+
+    fake_stripe.transfer_fail_with = 400
+    purchase = pay()
+    log_in_with_totp(client, StaffFactory())
+    page = client.get(reverse("payouts:transfers")).content.decode()
+    assert "Waiting to be transferred" in page and "capabilities enabled: transfers" in page
+    assert f"purchase #{purchase.pk}" in page
+    client.force_login(UserFactory())
+    assert client.get(reverse("payouts:transfers")).status_code in (302, 404)
