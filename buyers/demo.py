@@ -30,6 +30,18 @@ PURCHASES = [
     ("Serving bowl, sea glaze", 1),
 ]
 TEST_CARD = "4242424242424242"
+# Where the demo buyer's orders ship (the sessions collect an address by default).
+DEMO_SHIPPING = {
+    "name": "Demo Buyer",
+    "address": {
+        "city": "Paris",
+        "country": "FR",
+        "line1": "12 rue des Lilas",
+        "line2": None,
+        "postal_code": "75011",
+        "state": None,
+    },
+}
 
 
 def seed_demo_purchases(stdout: Any) -> None:
@@ -51,7 +63,11 @@ def seed_demo_purchases(stdout: Any) -> None:
             session_id = str(order.checkout_session_id)
             with transaction.atomic():
                 _, _, declined = hosted_checkout.pay(
-                    session_id, number=TEST_CARD, email=BUYER_EMAIL, name="Demo Buyer"
+                    session_id,
+                    number=TEST_CARD,
+                    email=BUYER_EMAIL,
+                    name="Demo Buyer",
+                    shipping=DEMO_SHIPPING,
                 )
             if declined is not None:
                 stdout.write(f"  buyers: the demo card was declined for {title!r}")

@@ -10,21 +10,39 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from buyers.models import Order
+from marketplace.money import Money
 
 
 @dataclass(frozen=True)
 class OrderEmail:
     subject: str
     to_seller: bool = False
+    # The subject when only part of the order was refunded (a partial refund is not "refunded").
+    partial_subject: str = ""
 
 
 EMAILS: dict[str, OrderEmail] = {
     "order_paid_buyer": OrderEmail("Your order #{id} is paid: {title}"),
     "order_paid_seller": OrderEmail("New sale #{id}: {title}", to_seller=True),
     "order_payment_failed": OrderEmail("Payment failed for order #{id}: {title}"),
-    "order_refunded_buyer": OrderEmail("Order #{id} refunded: {title}"),
+    "order_refunded_buyer": OrderEmail(
+        "Order #{id} refunded: {title}",
+        partial_subject="Order #{id} partly refunded ({refunded} back): {title}",
+    ),
     "order_refunded_late_buyer": OrderEmail("Order #{id} refunded: {title}"),
     "order_shipped_buyer": OrderEmail("Order #{id} is on its way: {title}"),
+    "order_dispute_lost_buyer": OrderEmail(
+        "Your bank decided the dispute on order #{id} for you: {title}"
+    ),
+    "order_dispute_won_buyer": OrderEmail(
+        "Your bank closed the dispute on order #{id}, the payment stands: {title}"
+    ),
+    "order_dispute_lost_seller": OrderEmail(
+        "Dispute lost on sale #{id}, the payment went back to the buyer: {title}", to_seller=True
+    ),
+    "order_dispute_won_seller": OrderEmail(
+        "Dispute won on sale #{id}, the payment stands: {title}", to_seller=True
+    ),
 }
 
 
@@ -40,9 +58,21 @@ def send_order_email(*, order_id: int, kind: str) -> None:
         page = reverse("buyers:order_detail", args=[order.pk])
     if not recipient:
         return
-    context = {"order": order, "order_url": settings.SITE_URL + page, "site_url": settings.SITE_URL}
+    context = {
+        "order": order,
+        "order_url": settings.SITE_URL + page,
+        "site_url": settings.SITE_URL,
+        "recover_from_seller": settings.MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER,
+    }
+    subject = spec.subject
+    if spec.partial_subject and 0 < order.refunded_amount < order.amount:
+        subject = spec.partial_subject
     message = EmailMultiAlternatives(
-        subject=spec.subject.format(id=order.pk, title=order.title),
+        subject=subject.format(
+            id=order.pk,
+            title=order.title,
+            refunded=Money(order.refunded_amount, order.currency),
+        ),
         body=render_to_string(f"buyers/email/{kind}.txt", context),
         to=[recipient],
     )

@@ -90,9 +90,21 @@ class CartCheckoutForm(forms.Form):
 
 
 class ShipForm(forms.Form):
+    carrier = forms.CharField(
+        required=False, max_length=64, label="Carrier", help_text="e.g. La Poste, DHL, UPS"
+    )
+    tracking_number = forms.CharField(required=False, max_length=64, label="Tracking number")
     note = forms.CharField(
         required=False,
         max_length=255,
         label="Note for the buyer",
-        help_text="Carrier and tracking number, or how to pick it up.",
+        help_text="Anything else: how to pick it up, when it should arrive.",
     )
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        data["carrier"] = str(data.get("carrier") or "").strip()
+        data["tracking_number"] = str(data.get("tracking_number") or "").strip()
+        if data["tracking_number"] and not data["carrier"]:
+            self.add_error("carrier", "Say which carrier the tracking number is from.")
+        return data

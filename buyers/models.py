@@ -131,6 +131,8 @@ class Order(models.Model):
         EXPIRED = "expired", "Expired"
         FAILED = "failed", "Payment failed"
         REFUNDED = "refunded", "Refunded"
+        # The buyer's bank won a dispute: the payment went back to the buyer through the bank.
+        DISPUTE_LOST = "dispute_lost", "Payment reversed by the bank"
 
     # Allowed moves. Canceled/expired/failed orders may still become paid (a payment that
     # arrives late, with stock still there) or refunded (late payment, stock gone): Stripe is
@@ -140,13 +142,16 @@ class Order(models.Model):
         Status.CANCELED: frozenset({"paid", "refunded"}),
         Status.EXPIRED: frozenset({"paid", "refunded"}),
         Status.FAILED: frozenset({"paid", "refunded"}),
-        Status.PAID: frozenset({"fulfilled", "refunded"}),
-        Status.FULFILLED: frozenset({"refunded"}),
+        Status.PAID: frozenset({"fulfilled", "refunded", "dispute_lost"}),
+        Status.FULFILLED: frozenset({"refunded", "dispute_lost"}),
         Status.REFUNDED: frozenset(),
+        Status.DISPUTE_LOST: frozenset(),
     }
     # Statuses in which the order holds a reservation on the listing / has consumed stock.
     HOLDS_RESERVATION = frozenset({Status.PENDING})
-    CONSUMED_STOCK = frozenset({Status.PAID, Status.FULFILLED})
+    # Ended without the buyer paying (left Checkout, let it expire, card refused).
+    ENDED_UNPAID = frozenset({Status.CANCELED, Status.EXPIRED, Status.FAILED})
+    CONSUMED_STOCK = frozenset({Status.PAID, Status.FULFILLED, Status.DISPUTE_LOST})
 
     class TransferStatus(models.TextChoices):
         NONE = "", "Not a separate transfer"
@@ -217,6 +222,9 @@ class Order(models.Model):
     shipping_name = models.CharField(max_length=255, blank=True)
     shipping_address = models.JSONField(default=dict, blank=True)
     shipping_note = models.CharField(max_length=255, blank=True)
+    # Given by the seller when marking the order shipped, shown to the buyer.
+    tracking_carrier = models.CharField(max_length=64, blank=True)
+    tracking_number = models.CharField(max_length=64, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -16,6 +16,7 @@ and moves statuses only forward (``Order.TRANSITIONS``, ``Purchase.TRANSITIONS``
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -75,6 +76,14 @@ def _send_after_commit(order_id: int, kind: str) -> None:
 
 def _checkout_deadline(now: datetime) -> datetime:
     return now + settings.CHECKOUT_EXPIRY + SESSION_HEADROOM
+
+
+def _stripe_deadline(deadline: datetime) -> int:
+    """The order's ``deadline`` on Stripe's clock (unix seconds): ours moved by how far Stripe's
+    clock is from ours (the sandbox's clock may have been advanced by days; real Stripe's is ours
+    give or take a second), so Stripe sees the same time left as we do."""
+    skew = stripe_gateway.stripe_now() - int(time.time())
+    return int(deadline.timestamp()) + skew
 
 
 # --- Creating a purchase ----------------------------------------------------------------------
@@ -389,7 +398,7 @@ def purchase_checkout_url(*, purchase_id: int) -> str:
             transfer_group=None if destination else purchase.transfer_group,
             on_behalf_of=settings.STRIPE_ON_BEHALF_OF,
             customer_email=purchase.buyer_email,
-            expires_at=int(purchase.expires_at.timestamp()),
+            expires_at=_stripe_deadline(purchase.expires_at),
             success_url=settings.SITE_URL
             + reverse("buyers:checkout_success")
             + "?session_id={CHECKOUT_SESSION_ID}",
@@ -411,6 +420,14 @@ def purchase_checkout_url(*, purchase_id: int) -> str:
             checkout_attempts=F("checkout_attempts") + (1 if ran else 0),
             checkout_last_error=str(exc)[:255],
         )
+        if status is not None and 400 <= status < 500 and status not in (409, 429):
+            # Stripe refused the request itself: trying again cannot help, so the order is
+            # canceled and its units go back on sale rather than held until the deadline.
+            order_close(order_id=order.pk, status=Order.Status.CANCELED)
+            raise UserFacingError(
+                "We could not start the payment for this order, so it was canceled and nothing "
+                "was charged. Please try again; if it keeps failing, contact us."
+            ) from exc
         raise PaymentError(
             "We could not reach our payment provider. Your order is saved and the items are held "
             "for you; please try again in a moment from the order page.",
@@ -1045,23 +1062,40 @@ def order_record_dispute(*, order_id: int, status: str, evidence_due_by: datetim
     """Flag the order as disputed by the buyer's bank (from the payouts app's dispute mirror).
 
     ``status`` is Stripe's dispute status (needs_response, under_review, won, lost ...); the
-    payouts app moves it only forward, this service only copies it. The order's own status is
-    left alone: a dispute is about money already paid.
+    payouts app moves it only forward, this service only copies it. While the dispute is open or
+    once won, the order's own status is left alone. A lost dispute ends a paid or shipped order
+    as ``dispute_lost`` (the bank gave the payment back to the buyer: nothing left to ship) and
+    the buyer and the seller are emailed the outcome after commit; a won one emails them too.
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        if order.dispute_status != status or order.dispute_evidence_due_by != evidence_due_by:
+        changed = order.dispute_status != status
+        if changed or order.dispute_evidence_due_by != evidence_due_by:
             order.dispute_status = status
             order.dispute_evidence_due_by = evidence_due_by
             order.save(update_fields=["dispute_status", "dispute_evidence_due_by", "updated_at"])
+        if status == "lost" and order.can_move_to(Order.Status.DISPUTE_LOST):
+            _move(order, Order.Status.DISPUTE_LOST, closed_at=timezone.now())
+        if changed and status in ("won", "lost"):
+            _send_after_commit(order.pk, f"order_dispute_{status}_buyer")
+            _send_after_commit(order.pk, f"order_dispute_{status}_seller")
         return order
 
 
 # --- The seller's side ------------------------------------------------------------------------
 
 
-def order_mark_fulfilled(*, order_id: int, seller: Seller, note: str = "") -> Order:
+def order_mark_fulfilled(
+    *,
+    order_id: int,
+    seller: Seller,
+    note: str = "",
+    carrier: str = "",
+    tracking_number: str = "",
+) -> Order:
     """The seller shipped (or handed over) a paid order. Only the order's own seller may.
+
+    ``carrier`` and ``tracking_number`` (optional) are kept on the order and shown to the buyer.
 
     Raises ``Order.DoesNotExist`` for someone else's order (the view answers 404) and
     ``UserFacingError`` unless the order is paid. The buyer is emailed after commit.
@@ -1072,6 +1106,13 @@ def order_mark_fulfilled(*, order_id: int, seller: Seller, note: str = "") -> Or
             return order
         if order.status != Order.Status.PAID:
             raise UserFacingError("Only a paid order can be marked as shipped.")
-        _move(order, Order.Status.FULFILLED, fulfilled_at=timezone.now(), shipping_note=note[:255])
+        _move(
+            order,
+            Order.Status.FULFILLED,
+            fulfilled_at=timezone.now(),
+            shipping_note=note[:255],
+            tracking_carrier=carrier.strip()[:64],
+            tracking_number=tracking_number.strip()[:64],
+        )
         _send_after_commit(order.pk, "order_shipped_buyer")
         return order

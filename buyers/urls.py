@@ -3,28 +3,29 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from buyers import views
+from marketplace import converters  # noqa: F401  (registers <id:> and <stripe_id:>)
 
 app_name = "buyers"
 urlpatterns: list[URLPattern | URLResolver] = [
     # The catalogue itself is the home page: marketplace/urls.py routes "" to views.catalogue.
-    path("listing/<int:pk>/", views.listing_detail, name="listing"),
-    path("listing/<int:pk>/buy/", views.listing_buy, name="listing_buy"),
-    path("listing/<int:pk>/add-to-cart/", views.cart_add, name="cart_add"),
+    path("listing/<id:pk>/", views.listing_detail, name="listing"),
+    path("listing/<id:pk>/buy/", views.listing_buy, name="listing_buy"),
+    path("listing/<id:pk>/add-to-cart/", views.cart_add, name="cart_add"),
     path("shop/<slug:slug>/", views.shop, name="shop"),
     path("cart/", views.cart_view, name="cart"),
-    path("cart/<int:pk>/quantity/", views.cart_quantity, name="cart_quantity"),
-    path("cart/<int:pk>/remove/", views.cart_remove, name="cart_remove"),
-    path("cart/<int:pk>/accept-price/", views.cart_accept_price, name="cart_accept_price"),
+    path("cart/<id:pk>/quantity/", views.cart_quantity, name="cart_quantity"),
+    path("cart/<id:pk>/remove/", views.cart_remove, name="cart_remove"),
+    path("cart/<id:pk>/accept-price/", views.cart_accept_price, name="cart_accept_price"),
     path("cart/checkout/", views.cart_checkout, name="cart_checkout"),
-    path("purchases/<int:pk>/", views.purchase_detail, name="purchase_detail"),
-    path("purchases/<int:pk>/pay/", views.purchase_pay, name="purchase_pay"),
+    path("purchases/<id:pk>/", views.purchase_detail, name="purchase_detail"),
+    path("purchases/<id:pk>/pay/", views.purchase_pay, name="purchase_pay"),
     path("orders/", views.order_list, name="order_list"),
-    path("orders/<int:pk>/", views.order_detail, name="order_detail"),
-    path("orders/<int:pk>/pay/", views.order_pay, name="order_pay"),
-    path("orders/<int:pk>/cancel/", views.order_cancel, name="order_cancel"),
-    path("orders/<int:pk>/checkout/canceled/", views.checkout_cancel, name="checkout_cancel"),
+    path("orders/<id:pk>/", views.order_detail, name="order_detail"),
+    path("orders/<id:pk>/pay/", views.order_pay, name="order_pay"),
+    path("orders/<id:pk>/cancel/", views.order_cancel, name="order_cancel"),
+    path("orders/<id:pk>/checkout/canceled/", views.checkout_cancel, name="checkout_cancel"),
     path("checkout/success/", views.checkout_success, name="checkout_success"),
     path("sales/", views.sale_list, name="sale_list"),
-    path("sales/<int:pk>/", views.sale_detail, name="sale_detail"),
-    path("sales/<int:pk>/ship/", views.sale_ship, name="sale_ship"),
+    path("sales/<id:pk>/", views.sale_detail, name="sale_detail"),
+    path("sales/<id:pk>/ship/", views.sale_ship, name="sale_ship"),
 ]

@@ -137,8 +137,12 @@ def _go_to_checkout(request: HtmxHttpRequest, order: Order) -> HttpResponse:
 @login_required
 @require_GET
 def order_list(request: HtmxHttpRequest) -> HttpResponse:
-    orders = selectors.buyer_orders(buyer=request.user)[:200]
-    return render(request, "buyers/order_list.html", {"orders": orders})
+    """The buyer's orders; the ones that ended unpaid (left Checkout, expired, card failed) are
+    grouped apart, folded, so they do not bury the orders that matter."""
+    orders = list(selectors.buyer_orders(buyer=request.user)[:200])
+    unpaid = [order for order in orders if order.status in Order.ENDED_UNPAID]
+    active = [order for order in orders if order.status not in Order.ENDED_UNPAID]
+    return render(request, "buyers/order_list.html", {"orders": active, "unpaid": unpaid})
 
 
 @login_required
@@ -146,7 +150,14 @@ def order_list(request: HtmxHttpRequest) -> HttpResponse:
 def order_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(selectors.buyer_orders(buyer=request.user), pk=pk)
     # Back from Checkout: the page refreshes its status until the payment is confirmed.
-    context = {"order": order, "confirming": request.GET.get("confirming") == "1"}
+    context = {
+        "order": order,
+        "confirming": request.GET.get("confirming") == "1",
+        # Ended without payment and still for sale: offer to order the same again.
+        "can_retry": order.status in Order.ENDED_UNPAID
+        and order.listing is not None
+        and selectors.listing_unavailable_reason(order.listing, quantity=order.quantity) is None,
+    }
     if request.htmx:
         return render(request, "buyers/order_detail.html#status", context)
     return render(request, "buyers/order_detail.html", context)
@@ -375,12 +386,20 @@ def sale_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "buyers/sale_list.html", {"orders": orders, "seller": seller})
 
 
+def _sale_context(order: Order, form: ShipForm) -> dict[str, object]:
+    return {
+        "order": order,
+        "form": form,
+        "recover_from_seller": settings.MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER,
+    }
+
+
 @login_required
 @require_GET
 def sale_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     seller = _seller_or_404(request)
     order = get_object_or_404(selectors.seller_orders(seller=seller), pk=pk)
-    return render(request, "buyers/sale_detail.html", {"order": order, "form": ShipForm()})
+    return render(request, "buyers/sale_detail.html", _sale_context(order, ShipForm()))
 
 
 @login_required
@@ -390,12 +409,14 @@ def sale_ship(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(selectors.seller_orders(seller=seller), pk=pk)
     form = ShipForm(request.POST)
     if not form.is_valid():
-        return render(
-            request, "buyers/sale_detail.html", {"order": order, "form": form}, status=400
-        )
+        return render(request, "buyers/sale_detail.html", _sale_context(order, form), status=400)
     try:
         services.order_mark_fulfilled(
-            order_id=order.pk, seller=seller, note=form.cleaned_data["note"]
+            order_id=order.pk,
+            seller=seller,
+            note=form.cleaned_data["note"],
+            carrier=form.cleaned_data["carrier"],
+            tracking_number=form.cleaned_data["tracking_number"],
         )
     except UserFacingError as exc:
         messages.error(request, exc.message)

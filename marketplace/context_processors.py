@@ -9,5 +9,5 @@ def site(request: HttpRequest) -> dict[str, object]:
     return {
         "STRIPE_SANDBOX": settings.STRIPE_SANDBOX,
         "STRIPE_MODE": settings.STRIPE_MODE,
-        "SITE_NAME": "Marketplace",
+        "SITE_NAME": settings.SITE_NAME,
     }

@@ -57,6 +57,12 @@ def env_list(name: str, default: list[str], environ: Mapping[str, str] | None = 
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+# SQLite, however it is named (the default file or a sqlite:// DATABASE_URL): wait up to 20 s for
+# another connection's write instead of failing at once with "database is locked", and take the
+# write lock when a transaction starts (a read that later writes would otherwise deadlock).
+SQLITE_OPTIONS: dict[str, Any] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+
+
 def parse_database_url(url: str) -> dict[str, Any]:
     """Turn ``DATABASE_URL`` into a Django ``DATABASES['default']`` entry, or fail in one line."""
     import dj_database_url
@@ -71,11 +77,15 @@ def parse_database_url(url: str) -> dict[str, Any]:
             f"DATABASE_URL uses the scheme {scheme!r}; only postgres:// and sqlite:// are supported."
         )
     try:
-        config = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+        config: dict[str, Any] = dict(
+            dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        )
     except Exception as exc:  # dj-database-url raises several types for malformed URLs
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
     if scheme != "sqlite" and not config.get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL names no database (add /name at the end).")
+    if scheme == "sqlite":
+        config["OPTIONS"] = {**SQLITE_OPTIONS, **(config.get("OPTIONS") or {})}
     return config
 
 

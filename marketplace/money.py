@@ -186,3 +186,21 @@ class Money:
 def quantize_major(value: Decimal, currency: str) -> Decimal:
     """Round a Decimal in major units to the currency's precision, half-up (display helpers)."""
     return value.quantize(Decimal(1).scaleb(-exponent(currency)), rounding=ROUND_HALF_UP)
+
+
+def price_example(currency: str) -> str:
+    """An example price written in the currency's own format: '24.90' (EUR), '2490' (JPY),
+    '24.900' (KWD), for help texts and error messages."""
+    exp = exponent(currency)
+    return Money(2490 * 10 ** max(0, exp - 2), currency).major_str() if exp else "2490"
+
+
+def price_input_error(currency: str) -> str:
+    """The message for a price that is not a number in ``currency``'s format."""
+    try:
+        code = normalize_currency(currency)
+    except ValueError:
+        return "Enter the price as a number, e.g. 24.90."
+    if exponent(code) == 0:
+        return f"Enter the price as a whole number ({code.upper()} has no decimals), e.g. 2490."
+    return f"Enter the price as a number, e.g. {price_example(code)}."

@@ -11,8 +11,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from marketplace.env import (
+    SQLITE_OPTIONS,
     env_bool,
     env_int,
     env_list,
@@ -41,6 +43,8 @@ if not ALLOWED_HOSTS:
     )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The marketplace's name: page titles and the subject prefix of account emails.
+SITE_NAME = env_str("SITE_NAME", "Marketplace")
 
 INSTALLED_APPS = [
     # The Django admin behind the staff second factor, audited (marketplace/admin_site.py).
@@ -75,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "marketplace.audit.middleware.AuditOriginMiddleware",
@@ -92,6 +97,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "marketplace.context_processors.site",
@@ -110,7 +116,7 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            "OPTIONS": dict(SQLITE_OPTIONS),
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -195,8 +201,21 @@ SANDBOX_WEBHOOK_TIMEOUT = env_int("SANDBOX_WEBHOOK_TIMEOUT", 5, minimum=1)
 # Cap in milliseconds on the SDK's sleep between retries against the sandbox (-1: the SDK's own).
 _sandbox_retry_ms = env_int("SANDBOX_MAX_RETRY_DELAY_MS", -1, minimum=-1)
 SANDBOX_MAX_RETRY_DELAY: float | None = None if _sandbox_retry_ms < 0 else _sandbox_retry_ms / 1000
-# Who may use the control page /sandbox/ (clock, faults, disconnect buttons): anyone when on
-# (the default with DEBUG), staff only when off. Hosted pages stay reachable by their links.
+# Whether anything outside this process may reach the sandbox over HTTP: its API at /sandbox/v1/,
+# its hosted pages (Checkout, 3-D Secure, receipts, onboarding, Express dashboard) and the control
+# page. Off (the default without DEBUG, so in production): every /sandbox/ URL is a 404 and only
+# the app's in-process client talks to the sandbox. On (the default with DEBUG: `make demo`; the
+# tests; a staging site run on the sandbox whose buyers must see its Checkout page): they answer,
+# and the API requires SANDBOX_SECRET_KEY. The one rule lives in sandbox/access.py.
+SANDBOX_HTTP_OPEN = env_bool("SANDBOX_HTTP_OPEN", DEBUG)
+# The sandbox's API secret key: the in-process client sends it; HTTP callers of /sandbox/v1/ must
+# send exactly this key (no other sk_test_ key is accepted). Set your own when SANDBOX_HTTP_OPEN is
+# on for a site others can reach (`check --deploy` warns about the default).
+SANDBOX_SECRET_KEY = env_str("SANDBOX_SECRET_KEY", "sk_test_sandbox")
+if not SANDBOX_SECRET_KEY.startswith("sk_test_"):
+    raise ImproperlyConfigured("SANDBOX_SECRET_KEY must start with sk_test_.")
+# Who may use the control page /sandbox/ (clock, faults, disconnect buttons) when the sandbox is
+# open to HTTP: anyone when on (the default with DEBUG), staff only when off.
 SANDBOX_CONTROL_OPEN = env_bool("SANDBOX_CONTROL_OPEN", DEBUG)
 # Off by default: the events pipeline registers our endpoints through the API. On, the sandbox
 # registers this site's /stripe/webhook/ and /stripe/webhook/connect/ itself with these secrets,
@@ -222,6 +241,10 @@ if STRIPE_SANDBOX and SANDBOX_DEFAULT_ENDPOINTS:
     STRIPE_CONNECT_WEBHOOK_SECRETS = STRIPE_CONNECT_WEBHOOK_SECRETS or [
         SANDBOX_CONNECT_WEBHOOK_SECRET
     ]
+if not STRIPE_SANDBOX:
+    # A real Stripe key: the sandbox is not installed at all (no models, no tables migrated, no
+    # tasks, no URLs; marketplace/urls.py mounts /sandbox/ only in sandbox mode).
+    INSTALLED_APPS.remove("sandbox")
 if STRIPE_SANDBOX:
     # Due sandbox work (webhook retries, clock jobs) when a worker and beat run.
     CELERY_BEAT_SCHEDULE["sandbox-run-due"] = {"task": "sandbox.run_due", "schedule": 60.0}
@@ -239,8 +262,36 @@ CHECKOUT_EXPIRY = timedelta(minutes=30)
 ORDER_DELAYED_PAYMENT_WINDOW = timedelta(
     days=env_int("ORDER_DELAYED_PAYMENT_WINDOW_DAYS", 14, minimum=1)
 )
-# Countries Checkout collects a shipping address for (ISO codes, comma-separated; empty: none).
-CHECKOUT_SHIPPING_COUNTRIES = [c.upper() for c in env_list("CHECKOUT_SHIPPING_COUNTRIES", [])]
+# Countries Checkout collects a shipping address for (ISO codes, comma-separated): on by default,
+# since what is sold here ships; "none" for a marketplace that ships nothing (digital goods).
+_shipping_countries = env_list(
+    "CHECKOUT_SHIPPING_COUNTRIES",
+    [
+        "AT",
+        "BE",
+        "CH",
+        "DE",
+        "DK",
+        "ES",
+        "FI",
+        "FR",
+        "GB",
+        "IE",
+        "IT",
+        "LU",
+        "NL",
+        "NO",
+        "PL",
+        "PT",
+        "SE",
+        "US",
+    ],
+)
+CHECKOUT_SHIPPING_COUNTRIES = (
+    []
+    if [c.lower() for c in _shipping_countries] == ["none"]
+    else [c.upper() for c in _shipping_countries]
+)
 # Most units of one listing a buyer may take in one order.
 ORDER_MAX_QUANTITY = env_int("ORDER_MAX_QUANTITY", 10, minimum=1)
 
@@ -255,6 +306,8 @@ ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "mandatory")
 if ACCOUNT_EMAIL_VERIFICATION not in {"mandatory", "optional", "none"}:
     raise ImproperlyConfigured("ACCOUNT_EMAIL_VERIFICATION must be mandatory, optional or none.")
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+# allauth prefixes its subjects with the current Site's name by default ("[127.0.0.1:8101]").
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_UNIQUE_EMAIL = True
@@ -350,6 +403,39 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy, enforced (Django's ContentSecurityPolicyMiddleware). Exactly what the
+# pages need: our own CSS, images and htmx (django_htmx serves it from our static files); inline
+# <script>/<style> only with the per-response nonce ({{ csp_nonce }}, the csp context processor);
+# no inline event handlers, no eval, no plugins, no <base>, never framed. Forms post to us; the
+# redirects that follow some of them go to SITE_URL (the sandbox's hosted pages) or, with real
+# keys, to Stripe's hosted Checkout and Connect onboarding.
+_SITE_ORIGIN = "/".join(SITE_URL.split("/")[:3])
+SECURE_CSP: dict[str, list[str]] = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "frame-src": [CSP.NONE],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF, _SITE_ORIGIN],
+}
+if not STRIPE_SANDBOX:
+    SECURE_CSP["form-action"] += ["https://checkout.stripe.com", "https://connect.stripe.com"]
+    # --- Stripe.js (real mode, on-site payment) ---------------------------------------------
+    # Stripe's documented sources for Stripe.js and its frames (Elements, 3-D Secure). Pages
+    # that load https://js.stripe.com/v3 need these; nothing else loads third-party code.
+    SECURE_CSP["script-src"] += ["https://js.stripe.com", "https://*.js.stripe.com"]
+    SECURE_CSP["frame-src"] = [
+        "https://js.stripe.com",
+        "https://*.js.stripe.com",
+        "https://hooks.stripe.com",
+    ]
+    SECURE_CSP["connect-src"] += ["https://api.stripe.com"]
 SILENCED_SYSTEM_CHECKS = ["security.W021"] if not SECURE_HSTS_PRELOAD else []
 
 LOGGING = {

@@ -55,7 +55,7 @@ def staff_enrol(
         new_password = None
         if user is None:
             new_password = password or secrets.token_urlsafe(18)
-            user = User(email=email, username=email.split("@")[0][:150])
+            user = User(email=email, username=email[:150])
             user.set_password(new_password)
         user.is_staff = True
         user.is_active = True
@@ -88,9 +88,10 @@ def staff_enrol(
     )
 
 
-def demo_admin_second_factor(stdout: Any, *, email: str = "admin@example.com") -> None:
+def seed_admin_second_factor(stdout: Any, *, email: str = "admin@example.com") -> None:
     """demo_seed: give the demo admin an authenticator app secret (kept across runs) and print
-    how to sign in with it: the secret for an app, or a single-use recovery code."""
+    how to sign in with it: the secret for an app, or a single-use recovery code. Staff pages
+    and the admin ask for one of them after the password."""
     User = get_user_model()
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
@@ -100,7 +101,7 @@ def demo_admin_second_factor(stdout: Any, *, email: str = "admin@example.com") -
         enrolment = staff_enrol(email=email, superuser=user.is_superuser)
         secret = enrolment.totp_secret
     codes = RecoveryCodes.activate(user).get_unused_codes()
-    stdout.write(f"Staff sign in with a second factor ({email}):")
+    stdout.write(f"The admin ({email}) signs in with the password, then a code:")
     stdout.write(f"  authenticator app secret: {secret}")
     stdout.write(f"  or add this to the app:   {get_mfa_adapter().build_totp_url(user, secret)}")
     if codes:

@@ -74,13 +74,14 @@ def build_client() -> stripe.StripeClient:
             max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
         )
     try:
+        from sandbox import access as sandbox_access
         from sandbox import client as sandbox_client
     except ImportError as exc:  # pragma: no cover - the sandbox ships with the project
         raise SandboxUnavailable(
             "STRIPE_SECRET_KEY is not set and the Stripe sandbox is not available."
         ) from exc
     return stripe.StripeClient(
-        sandbox_client.SANDBOX_SECRET_KEY,
+        sandbox_access.secret_key(),
         stripe_version=API_VERSION,
         max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
         http_client=sandbox_client.SandboxHTTPClient(),
@@ -108,6 +109,19 @@ def reset_client() -> None:
     global _client
     with _client_lock:
         _client = None
+
+
+def stripe_now() -> int:
+    """Stripe's current time in unix seconds: real time with real Stripe; the sandbox's clock
+    (which tests and the control page advance) offline.
+
+    Any timestamp we hand to Stripe that Stripe checks against its own clock (a Checkout
+    Session's ``expires_at``) is computed from this, never from our clock alone."""
+    if settings.STRIPE_SECRET_KEY:
+        return int(time.time())
+    from sandbox import client as sandbox_client
+
+    return sandbox_client.now()
 
 
 def translate_errors[**P, R](func: Callable[P, R]) -> Callable[P, R]:
@@ -587,6 +601,10 @@ class WebhookSignatureError(ValueError):
     """The ``Stripe-Signature`` header is missing, malformed, wrong or too old (one-line reason)."""
 
 
+# Stripe's header is t= and one v1= per active secret (two during a rotation): ~150 characters.
+MAX_SIGNATURE_HEADER = 4096
+
+
 def webhook_verify_signature(
     *,
     payload: bytes,
@@ -604,6 +622,8 @@ def webhook_verify_signature(
     """
     if not sig_header:
         raise WebhookSignatureError("missing Stripe-Signature header")
+    if len(sig_header) > MAX_SIGNATURE_HEADER:
+        raise WebhookSignatureError("Stripe-Signature header too long")
     if not secrets:
         raise WebhookSignatureError("no webhook signing secret is configured for this endpoint")
     timestamp: int | None = None
@@ -613,10 +633,11 @@ def webhook_verify_signature(
         if not sep:
             continue
         if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
-                raise WebhookSignatureError("malformed Stripe-Signature timestamp") from None
+            # Unix seconds: a few ASCII digits. Anything longer (hundreds of digits would overflow
+            # the float comparison below) or signed, spaced or underscored is malformed.
+            if not (value.isascii() and value.isdigit() and len(value) <= 12):
+                raise WebhookSignatureError("malformed Stripe-Signature timestamp")
+            timestamp = int(value)
         elif key == "v1":
             signatures.append(value.encode("ascii", "replace"))
     if timestamp is None:

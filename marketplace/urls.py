@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from buyers import views as buyers_views
-from marketplace import views
+from marketplace import converters, views  # noqa: F401  (converters: <id:>, <stripe_id:>)
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # The home page is the catalogue (buyers issue); core's views.home stays as a fallback page.

@@ -108,7 +108,12 @@ def orders_against_ledger() -> Iterator[str]:
 
     from buyers.models import Order
 
-    paid = [Order.Status.PAID, Order.Status.FULFILLED, Order.Status.REFUNDED]
+    paid = [
+        Order.Status.PAID,
+        Order.Status.FULFILLED,
+        Order.Status.REFUNDED,
+        Order.Status.DISPUTE_LOST,
+    ]
     captured: dict[int, int] = {}
     fees: dict[int, int] = {}
     refunded: dict[int, int] = defaultdict(int)

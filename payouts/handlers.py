@@ -7,10 +7,14 @@ Stripe object make duplicated and out-of-order deliveries harmless.
 
 from __future__ import annotations
 
+import functools
 import logging
+
+from django.db import transaction
 
 from marketplace.events.models import StripeEvent
 from marketplace.events.registry import handles
+from payouts.models import Payout
 from payouts.services import balances, charge_sync, disputes
 from sellers.models import Seller
 
@@ -25,7 +29,8 @@ def _seller_for_account(account: str) -> Seller | None:
 
 @handles("payout.created", "payout.updated", "payout.paid", "payout.failed", "payout.canceled")
 def on_payout(event: StripeEvent) -> None:
-    """A payout of a connected account: mirror it, record the ledger, email on failure."""
+    """A payout of a connected account: mirror it, record the ledger, email the seller when it
+    failed (in the service) or reached their bank (here, once)."""
     data = event.data_object
     if data.get("object") not in (None, "payout") or not data.get("id"):
         return
@@ -35,7 +40,18 @@ def on_payout(event: StripeEvent) -> None:
             "event %s: payout of account %r, not one of our sellers", event.stripe_id, event.account
         )
         return
-    balances.payout_sync(seller=seller, data=data)
+    # Locked so that two events saying "paid" (payout.paid, payout.updated) email once.
+    prior = (
+        Payout.objects.select_for_update()
+        .filter(stripe_id=data["id"])
+        .values_list("status", flat=True)
+        .first()
+    )
+    payout = balances.payout_sync(seller=seller, data=data)
+    if payout.status == Payout.Status.PAID and prior != Payout.Status.PAID:
+        from payouts import tasks
+
+        transaction.on_commit(functools.partial(tasks.send_payout_paid_email.delay, payout.pk))
 
 
 def _charge_id_of(event: StripeEvent) -> str:

@@ -372,6 +372,7 @@ class ReconciliationRun(models.Model):
     """One comparison of Stripe's balance transactions with the ledger over a period."""
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         CLEAN = "clean", "Clean"
         MISMATCHES = "mismatches", "Mismatches found"
@@ -387,6 +388,14 @@ class ReconciliationRun(models.Model):
         default=0, help_text="Movements on both sides whose amount or currency differ"
     )
     unreadable_accounts = models.PositiveIntegerField(default=0)
+    # Progress while it runs: Stripe balances to read (the platform's and each connected
+    # account's) and how many are done.
+    scopes_total = models.PositiveIntegerField(default=0)
+    scopes_done = models.PositiveIntegerField(default=0)
+    # Who started it from the staff page (None: the daily job or the command).
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     # The first issues found, as lines (the counts above are complete).
     issues = models.JSONField(default=list)
     error = models.TextField(blank=True)

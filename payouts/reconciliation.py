@@ -15,6 +15,7 @@ is compared too. A balance transaction converted from another currency
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -108,29 +109,38 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def reconcile(
-    *, start: datetime, end: datetime, accounts: Iterable[str] | None = None
+    *,
+    start: datetime,
+    end: datetime,
+    accounts: Iterable[str] | None = None,
+    run: ReconciliationRun | None = None,
 ) -> ReconciliationRun:
     """Compare Stripe's balance transactions created in [start, end) with the ledger.
 
-    ``accounts``: connected accounts to read (default: every seller's). Side effects: a
-    ReconciliationRun row with counts and the first issues; scratch rows removed at the end.
+    ``accounts``: connected accounts to read (default: every seller's). ``run``: a queued run
+    to carry out (from ``reconciliation_request``); by default a new one. Side effects: the
+    ReconciliationRun row with counts, progress (``scopes_done`` of ``scopes_total``, saved after
+    each account) and the first issues; scratch rows removed at the end.
     Raises ``GatewayError`` (kept on the run as failed) when Stripe cannot be read.
     """
-    run = ReconciliationRun.objects.create(period_start=start, period_end=end)
+    if run is None:
+        run = ReconciliationRun.objects.create(period_start=start, period_end=end)
+    else:
+        run.status = ReconciliationRun.Status.RUNNING
+    sellers = Seller.objects.exclude(stripe_account_id__isnull=True).exclude(stripe_account_id="")
+    chosen = list(accounts) if accounts is not None else None
+    run.scopes_total = 1 + (len(chosen) if chosen is not None else sellers.count())
+    run.save(update_fields=["status", "scopes_total"])
     issues: list[str] = []
 
     def issue(line: str) -> None:
         if len(issues) < MAX_ISSUES_KEPT:
             issues.append(line)
 
-    chosen = list(accounts) if accounts is not None else None
     connected: Iterable[Any] = (
         chosen
         if chosen is not None
-        else Seller.objects.exclude(stripe_account_id__isnull=True)
-        .exclude(stripe_account_id="")
-        .values_list("stripe_account_id", flat=True)
-        .iterator()
+        else sellers.values_list("stripe_account_id", flat=True).iterator()
     )
     scopes: Iterable[str | None] = [None, *connected]
     try:
@@ -143,6 +153,10 @@ def reconcile(
                 # One unreadable connected account (deauthorized...) does not stop the others.
                 run.unreadable_accounts += 1
                 issue(f"could not read the balance transactions of {account}: {exc.message}")
+            run.scopes_done += 1
+            ReconciliationRun.objects.filter(pk=run.pk).update(
+                scopes_done=run.scopes_done, stripe_transactions=run.stripe_transactions
+            )
         seen = ReconciliationSeen.objects.filter(
             run=run, kind=OuterRef("kind"), stripe_object_id=OuterRef("stripe_object_id")
         )
@@ -274,19 +288,25 @@ def day_bounds(start_day: date, end_day: date) -> tuple[datetime, datetime]:
     )
 
 
-def reconciliation_request(*, start_day: date, end_day: date) -> None:
+def reconciliation_request(
+    *, start_day: date, end_day: date, actor: Any = None
+) -> ReconciliationRun:
     """A staff member (or an operator at the command line) asks for a reconciliation of the UTC
     days ``start_day``..``end_day``: the request goes to the audit log now, with who and from
-    where; the run itself is a Celery task enqueued after commit (its report appears on the
-    reconciliation page). Raises UserFacingError for a reversed, future or too long range.
+    where; a ``queued`` run (``requested_by`` = ``actor``) shows on the reconciliation page at
+    once, and a Celery task enqueued after commit carries it out, its progress saved as it goes.
+    "Future" is judged by Stripe's clock (the sandbox's may be ahead of ours).
+    Raises UserFacingError for a reversed, future or too long range, and while another run a
+    person asked for is still queued or running.
     """
     from marketplace.audit.services import Action, audit_record
     from marketplace.errors import UserFacingError
     from payouts import tasks
 
+    stripe_today = datetime.fromtimestamp(stripe_gateway.stripe_now(), tz=UTC).date()
     if end_day < start_day:
         raise UserFacingError("The last day is before the first.", field="end_day")
-    if end_day > timezone.now().date():
+    if end_day > max(stripe_today, timezone.now().date()):
         raise UserFacingError("The last day is in the future.", field="end_day")
     if (end_day - start_day).days + 1 > MAX_REQUESTED_DAYS:
         raise UserFacingError(
@@ -294,6 +314,20 @@ def reconciliation_request(*, start_day: date, end_day: date) -> None:
             field="start_day",
         )
     with transaction.atomic():
+        busy = (
+            ReconciliationRun.objects.select_for_update()
+            .filter(status=ReconciliationRun.Status.QUEUED)
+            .exists()
+        )
+        if busy:
+            raise UserFacingError("A reconciliation is already queued; its progress is below.")
+        start, end = day_bounds(start_day, end_day)
+        run = ReconciliationRun.objects.create(
+            period_start=start,
+            period_end=end,
+            status=ReconciliationRun.Status.QUEUED,
+            requested_by=actor if getattr(actor, "pk", None) else None,
+        )
         audit_record(
             action=Action.RECONCILIATION_RUN,
             object_type="payouts.reconciliationrun",
@@ -302,6 +336,5 @@ def reconciliation_request(*, start_day: date, end_day: date) -> None:
             summary="Asked for a reconciliation run",
             after={"start_day": start_day.isoformat(), "end_day": end_day.isoformat()},
         )
-        transaction.on_commit(
-            lambda: tasks.reconcile_days.delay(start_day.isoformat(), end_day.isoformat())
-        )
+        transaction.on_commit(functools.partial(tasks.run_reconciliation.delay, run.pk))
+    return run

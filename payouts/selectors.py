@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Sum, Value, When
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.http import Http404
 from django.utils import timezone
 
@@ -21,7 +21,7 @@ from payouts.models import (
     RefundRequest,
     SellerBalance,
 )
-from payouts.services.ledger import PLATFORM_BALANCE, PLATFORM_FEES
+from payouts.services.ledger import BUYER_REFUNDS, PLATFORM_BALANCE, PLATFORM_FEES
 from sellers.models import Seller
 
 
@@ -99,6 +99,62 @@ def seller_ledger_entries(*, seller: Seller) -> QuerySet[LedgerEntry]:
 
 def seller_payouts(*, seller: Seller) -> QuerySet[Payout]:
     return Payout.objects.filter(seller=seller)
+
+
+@dataclass(frozen=True)
+class TakenBack:
+    """Money taken back from the seller's balance: when, how much, for which order and why."""
+
+    occurred_at: Any
+    amount: int  # minor units, positive: what left the balance
+    currency: str
+    order_id: int | None
+    why: str
+
+
+def seller_taken_back(*, seller: Seller, limit: int = 10) -> list[TakenBack]:
+    """The latest movements that took money back from the seller's balance (transfer reversals
+    for refunds and lost disputes, withdrawn dispute funds), newest first."""
+    K = LedgerTransaction.Kind
+    entries = (
+        LedgerEntry.objects.filter(
+            seller=seller,
+            account=f"seller:{seller.pk}:balance",
+            amount__lt=0,
+            transaction__kind__in=[K.TRANSFER_REVERSAL, K.DISPUTE_FUNDS_WITHDRAWN, K.ADJUSTMENT],
+        )
+        .select_related("transaction")
+        .order_by("-transaction__occurred_at", "-id")[:limit]
+    )
+    rows = list(entries)
+    lost = set(
+        Dispute.objects.filter(
+            seller=seller,
+            status="lost",
+            order_id__in=[e.transaction.order_id for e in rows if e.transaction.order_id],
+        ).values_list("order_id", flat=True)
+    )
+    result = []
+    for entry in rows:
+        txn = entry.transaction
+        if txn.order_id in lost:
+            why = "the buyer's bank won a dispute: the payment went back to the buyer"
+        elif txn.kind == K.TRANSFER_REVERSAL:
+            why = "the buyer was refunded: your share of the refund"
+        elif txn.kind == K.DISPUTE_FUNDS_WITHDRAWN:
+            why = "a dispute was opened: the amount is held until the bank decides"
+        else:
+            why = txn.description or "an adjustment by the platform"
+        result.append(
+            TakenBack(
+                occurred_at=txn.occurred_at,
+                amount=-int(entry.amount),
+                currency=entry.currency,
+                order_id=txn.order_id,
+                why=why,
+            )
+        )
+    return result
 
 
 def seller_balance_row(*, seller: Seller) -> SellerBalance | None:
@@ -246,6 +302,47 @@ def refundable_sales(*, user: Any) -> QuerySet[LedgerTransaction]:
         qs = qs.filter(seller=seller_of(user))
     result: QuerySet[LedgerTransaction] = qs.order_by("-occurred_at", "-id")
     return result
+
+
+def refundable_sales_listed(*, user: Any) -> QuerySet[LedgerTransaction]:
+    """``refundable_sales`` for the refunds list: each with the order's item (``title``), the
+    amount captured (``captured``) and refunded so far (``refunded``: the ledger's refunds or the
+    refunds Stripe accepted whose events are still on their way, whichever is more)."""
+    from buyers.models import Order
+
+    K = LedgerTransaction.Kind
+    in_ledger = _sum_of(
+        LedgerEntry.objects.filter(
+            transaction__kind=K.REFUND,
+            transaction__charge_id=OuterRef("stripe_object_id"),
+            account=BUYER_REFUNDS,
+        )
+    )
+    accepted = Subquery(
+        RefundRequest.objects.filter(
+            charge_id=OuterRef("stripe_object_id"), status=RefundRequest.Status.SUCCEEDED
+        )
+        .order_by()
+        .values("charge_id")
+        .annotate(total=Sum("amount"))
+        .values("total")[:1],
+        output_field=models.BigIntegerField(),
+    )
+    return refundable_sales(user=user).annotate(
+        title=Subquery(Order.objects.filter(pk=OuterRef("order_id")).values("title")[:1]),
+        captured=Coalesce(
+            _sum_of(
+                LedgerEntry.objects.filter(transaction=OuterRef("pk"), account=PLATFORM_BALANCE)
+            ),
+            Value(0),
+        ),
+        refunded=Greatest(Coalesce(in_ledger, Value(0)), Coalesce(accepted, Value(0))),
+        currency=Subquery(
+            LedgerEntry.objects.filter(transaction=OuterRef("pk"), account=PLATFORM_BALANCE)
+            .order_by()
+            .values("currency")[:1]
+        ),
+    )
 
 
 def refund_requests_for(*, user: Any) -> QuerySet[RefundRequest]:

@@ -44,12 +44,43 @@ def send_payout_failed_email(payout_id: int) -> None:
 
 
 @shared_task(acks_late=True)
+def send_payout_paid_email(payout_id: int) -> None:
+    from payouts import emails
+    from payouts.models import Payout
+
+    payout = Payout.objects.select_related("seller__user").get(pk=payout_id)
+    emails.payout_paid(payout=payout)
+
+
+@shared_task(acks_late=True)
+def send_staff_refund_email(refund_request_id: int) -> None:
+    from payouts import emails
+    from payouts.models import RefundRequest
+
+    refund = RefundRequest.objects.select_related("seller__user").get(pk=refund_request_id)
+    emails.staff_refunded(refund=refund)
+
+
+@shared_task(acks_late=True)
 def send_dispute_opened_email(dispute_id: int) -> None:
     from payouts import emails
     from payouts.models import Dispute
 
     dispute = Dispute.objects.select_related("seller__user").get(pk=dispute_id)
     emails.dispute_opened(dispute=dispute)
+
+
+@shared_task(acks_late=True)
+def run_reconciliation(run_id: int) -> None:
+    """Carry out a reconciliation staff queued (its row says the period and shows progress)."""
+    from payouts.models import ReconciliationRun
+    from payouts.reconciliation import reconcile
+
+    run = ReconciliationRun.objects.filter(
+        pk=run_id, status=ReconciliationRun.Status.QUEUED
+    ).first()
+    if run is not None:
+        reconcile(start=run.period_start, end=run.period_end, run=run)
 
 
 @shared_task(acks_late=True)

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
+from marketplace import converters  # noqa: F401  (registers <id:> and <stripe_id:>)
 from payouts import views
 
 app_name = "payouts"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("fees/", views.fee_rules, name="fee_rules"),
     path("fees/new/", views.fee_rule_new, name="fee_rule_new"),
-    path("fees/<int:rule_id>/retire/", views.fee_rule_retire, name="fee_rule_retire"),
+    path("fees/<id:rule_id>/retire/", views.fee_rule_retire, name="fee_rule_retire"),
     path("fees/simulate/", views.fee_simulate, name="fee_simulate"),
 ]
 urlpatterns += [
@@ -19,13 +20,15 @@ urlpatterns += [
 urlpatterns += [
     path("transfers/", views.transfers, name="transfers"),
     path("transfers/export.csv", views.transfers_export, name="transfers_export"),
-    path("transfers/<int:transaction_id>/", views.transfer_detail, name="transfer_detail"),
+    path("transfers/<id:transaction_id>/", views.transfer_detail, name="transfer_detail"),
     path("disputes/", views.disputes, name="disputes"),
-    path("disputes/<int:dispute_id>/", views.dispute_detail, name="dispute_detail"),
+    path("disputes/<id:dispute_id>/", views.dispute_detail, name="dispute_detail"),
 ]
-urlpatterns += [path("reconciliation/", views.reconciliation, name="reconciliation")]
+urlpatterns += [
+    path("reconciliation/", views.reconciliation, name="reconciliation"),
+]
 urlpatterns += [
     path("refunds/", views.refunds, name="refunds"),
-    path("refunds/<str:charge_id>/new/", views.refund_new, name="refund_new"),
+    path("refunds/<stripe_id:charge_id>/new/", views.refund_new, name="refund_new"),
 ]
 urlpatterns += [path("dashboard/", views.dashboard, name="dashboard")]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import functools
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -13,16 +14,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from marketplace import stripe_gateway
 from marketplace.errors import UserFacingError
 from marketplace.fees import fee_quote
 from marketplace.money import Money
 from marketplace.staff import staff_second_factor
-from payouts import selectors, services
+from payouts import selectors, services, tasks
 from payouts.charts import daily_bar_chart
 from payouts.forms import (
     EvidenceForm,
@@ -32,7 +35,7 @@ from payouts.forms import (
     RefundForm,
     TransferFilterForm,
 )
-from payouts.models import FeeRule, ReconciliationRun, SellerBalance
+from payouts.models import FeeRule, ReconciliationRun, RefundRequest, SellerBalance
 from payouts.reconciliation import reconciliation_request
 
 # --- Fee rules (staff) ------------------------------------------------------------------------
@@ -182,6 +185,14 @@ def balance(request: HttpRequest) -> HttpResponse:
     """The seller's money: Stripe's balance and the ledger's, payouts, earnings chart."""
     context = _balance_context(request)
     context["payouts"] = list(selectors.seller_payouts(seller=context["seller"])[:20])
+    negative = [
+        row["currency"]
+        for row in context["rows"]
+        if (row["available"] is not None and row["available"] < 0) or row["ledger"] < 0
+    ]
+    context["negative"] = negative
+    if negative:
+        context["taken_back"] = selectors.seller_taken_back(seller=context["seller"])
     return render(request, "payouts/balance.html", context)
 
 
@@ -399,31 +410,39 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @staff_second_factor
 def reconciliation(request: HttpRequest) -> HttpResponse:
-    """Staff: the latest reconciliation reports and failed payouts; a form runs one now."""
+    """Staff: the latest reconciliation reports (a queued or running one refreshes itself every
+    2 s with its progress), failed payouts, and a form that runs one now (audited, queued)."""
     selectors.staff_only(request.user)
-    yesterday = timezone.now().date() - timedelta(days=1)
+    # Days by Stripe's clock: the sandbox's may have been advanced, and Stripe's objects carry it.
+    today = datetime.fromtimestamp(stripe_gateway.stripe_now(), tz=UTC).date()
     form = ReconcileForm(
-        request.POST or None, initial={"start_day": yesterday, "end_day": yesterday}
+        request.POST or None, initial={"start_day": today - timedelta(days=1), "end_day": today}
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            reconciliation_request(
-                start_day=form.cleaned_data["start_day"], end_day=form.cleaned_data["end_day"]
-            )
-        except UserFacingError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, "Reconciliation started; its report appears below.")
-            return redirect("payouts:reconciliation")
-    return render(
-        request,
-        "payouts/reconciliation.html",
-        {
-            "form": form,
-            "runs": ReconciliationRun.objects.all()[:20],
-            "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:50],
-        },
-    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                reconciliation_request(
+                    start_day=form.cleaned_data["start_day"],
+                    end_day=form.cleaned_data["end_day"],
+                    actor=request.user,
+                )
+            except UserFacingError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, "Reconciliation queued; its progress shows below.")
+                return redirect("payouts:reconciliation")
+        status = 400
+    runs = list(ReconciliationRun.objects.select_related("requested_by")[:20])
+    context = {
+        "form": form,
+        "runs": runs,
+        "busy": any(run.status in ("queued", "running") for run in runs),
+        "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:50],
+    }
+    if getattr(request, "htmx", False) and request.method == "GET":
+        return render(request, "payouts/reconciliation.html#runs", context)
+    return render(request, "payouts/reconciliation.html", context, status=status)
 
 
 # --- Refunds (sellers: their own sales within the window; staff: any) ----------------------------
@@ -433,7 +452,7 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_second_factor
 def refunds(request: HttpRequest) -> HttpResponse:
-    sales = list(selectors.refundable_sales(user=request.user)[:50])
+    sales = list(selectors.refundable_sales_listed(user=request.user)[:50])
     requests = selectors.refund_requests_for(user=request.user)[:50]
     return render(request, "payouts/refunds.html", {"sales": sales, "requests": requests})
 
@@ -460,7 +479,7 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.refund_request_create(
+            refund = services.refund_request_create(
                 actor=request.user,
                 charge_id=charge_id,
                 amount=data["amount"],
@@ -475,6 +494,15 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
         except PermissionDenied:
             raise Http404("No such sale") from None
         else:
+            if (
+                refund.status == RefundRequest.Status.SUCCEEDED
+                and refund.seller is not None
+                and refund.seller.user_id != request.user.pk
+            ):
+                # Staff refunded someone else's sale: the seller hears it from us.
+                transaction.on_commit(
+                    functools.partial(tasks.send_staff_refund_email.delay, refund.pk)
+                )
             messages.success(
                 request, f"Refund of {Money(data['amount'], refundable.currency)} sent to Stripe."
             )

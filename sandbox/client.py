@@ -1,6 +1,6 @@
 """How the marketplace's StripeClient reaches the sandbox in-process.
 
-``marketplace/stripe_gateway.py`` builds ``stripe.StripeClient(SANDBOX_SECRET_KEY,
+``marketplace/stripe_gateway.py`` builds ``stripe.StripeClient(sandbox.access.secret_key(),
 http_client=SandboxHTTPClient(), base_addresses={... SANDBOX_API_BASE ...})``. The SDK encodes
 the request, adds its own headers (``Idempotency-Key``, ``Stripe-Account``, ``Stripe-Version``)
 and retries (``request_with_retries`` is the base class's); this client only hands the request to
@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 import stripe
 from django.conf import settings
 
-SANDBOX_SECRET_KEY = "sk_test_sandbox"
 SANDBOX_API_BASE = "http://sandbox.invalid"
 
 
@@ -71,3 +70,14 @@ class SandboxHTTPClient(stripe.HTTPClient):
 
     def close(self) -> None:
         return None
+
+
+def now() -> int:
+    """Unix seconds on the sandbox's clock: Stripe's "now" for a marketplace running offline.
+
+    The clock may have been advanced (control page, tests), so any timestamp the marketplace
+    hands to the sandbox (a Checkout Session's ``expires_at`` ...) is computed from this, not
+    from ``time.time()``."""
+    from sandbox import clock
+
+    return clock.now()

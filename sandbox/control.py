@@ -68,9 +68,19 @@ def _clock(request: HttpRequest) -> JSON:
     }
 
 
+def _live_faults() -> list[Fault]:
+    """Faults with uses left, ``remaining`` as counted now (faults.remaining)."""
+    live = []
+    for fault in Fault.objects.order_by("id"):
+        fault.remaining = faults.remaining(fault)
+        if fault.remaining:
+            live.append(fault)
+    return live
+
+
 def _faults(request: HttpRequest) -> JSON:
     return {
-        "faults": list(Fault.objects.order_by("id")),
+        "faults": _live_faults(),
         "kinds": Fault.Kind.choices,
         "requests": list(RequestLog.objects.order_by("-id")[:15]),
     }

@@ -6,9 +6,10 @@ Mode (setting ``SANDBOX_WEBHOOK_DELIVERY``):
 - ``"inline"``: synchronously right after commit, in the committing thread (deterministic tests).
 - ``"manual"``: queued until ``deliver_pending()`` (``sandbox.testing``) releases them.
 
-Transport: endpoints on this site (host of ``SITE_URL``, localhost, 127.0.0.1, testserver) are
-called in-process through Django's handler; others by HTTP POST (``SANDBOX_WEBHOOK_TIMEOUT``
-seconds). A non-2xx answer or an exception schedules a retry on the sandbox clock
+Transport: endpoints on this site (the host and port of ``SITE_URL``, loopback names being one
+host; the test client's ``testserver``) are called in-process through Django's handler; any other
+host or port (another program, e.g. ``manage.py sandbox_listen --forward-to``) by HTTP POST
+(``SANDBOX_WEBHOOK_TIMEOUT`` seconds). A non-2xx answer or an exception schedules a retry on the sandbox clock
 (``RETRY_DELAYS``); after ``GIVE_UP_AFTER`` seconds the delivery is marked failed, as Stripe
 gives up after three days.
 """
@@ -42,7 +43,6 @@ RETRY_DELAYS = [60, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600]
 GIVE_UP_AFTER = 3 * 24 * 3600
 # While one worker posts, others leave the delivery alone for this long.
 CLAIM_SECONDS = 120
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "testserver", "[::1]", "::1"}
 
 
 def mode() -> str:
@@ -238,10 +238,30 @@ def _decrement_pending(event_id: str) -> None:
     row.save(update_fields=["data", "updated_at"])
 
 
+LOOPBACK = {"localhost", "127.0.0.1", "[::1]", "::1"}
+
+
+def _host_port(url: str) -> tuple[str, int | None]:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host in LOOPBACK:
+        host = "loopback"
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        port = None
+    return host, port
+
+
 def is_local(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    site = (urlsplit(getattr(settings, "SITE_URL", "") or "").hostname or "").lower()
-    return host in LOCAL_HOSTS or (bool(site) and host == site)
+    """True for an endpoint on this site (same host and port as ``SITE_URL``, the loopback
+    names counting as one host; or the test client's ``testserver``): it is called in-process.
+    Any other host or port is another program, posted to over HTTP."""
+    host, port = _host_port(url)
+    if host == "testserver":
+        return True
+    site = str(getattr(settings, "SITE_URL", "") or "")
+    return bool(site) and (host, port) == _host_port(site)
 
 
 def post(url: str, payload: str, signature: str) -> tuple[int, str]:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import stripe
 from django.db import IntegrityError, OperationalError, transaction
 
-from sandbox import clock, context, delivery, faults, formdecode, store, versions
+from sandbox import access, clock, context, delivery, faults, formdecode, shapes, store, versions
 from sandbox.errors import StripeError, api_error, idempotency_error, rate_limit_error
 from sandbox.ids import new_request_id
 from sandbox.models import IdempotencyRecord, RequestLog, SandboxObject
@@ -86,7 +86,8 @@ def _check_key(key: str | None) -> StripeError | None:
             "https://support.stripe.com/.",
             status=401,
         )
-    if not (key.startswith("sk_test_") or key.startswith("rk_test_")):
+    if not access.key_matches(key):
+        # Only the configured SANDBOX_SECRET_KEY, never any key of the right shape.
         masked = key[:8] + "*" * max(0, len(key) - 12) + key[-4:]
         return StripeError(
             f"Invalid API Key provided: {masked}", status=401, code="api_key_invalid"
@@ -354,6 +355,8 @@ def _run(handler: Any, req: Request) -> tuple[int, dict[str, Any], dict[str, str
         raise
     transaction.savepoint_commit(sid)
     status, payload = result if isinstance(result, tuple) else (200, result)
+    if status < 300:
+        shapes.complete(payload)
     if req.expand and status < 300:
         try:
             payload = store.expand(payload, req.expand, account=req.account or None)

@@ -14,7 +14,7 @@ from typing import Any
 
 import stripe
 
-from sandbox import clock, context, delivery, store
+from sandbox import clock, context, delivery, shapes, store
 from sandbox.models import Delivery, SandboxObject
 
 JSON = dict[str, Any]
@@ -50,7 +50,7 @@ def emit(
     on (Connect event), None for the platform's own events."""
     request = context.current.get()
     endpoints = matching_endpoints(type, account)
-    data: JSON = {"object": copy.deepcopy(obj)}
+    data: JSON = {"object": shapes.complete(copy.deepcopy(obj))}
     if previous_attributes:
         data["previous_attributes"] = copy.deepcopy(previous_attributes)
     fields: JSON = {}

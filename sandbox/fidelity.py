@@ -100,7 +100,7 @@ def problems(obj: Any, *, where: str = "") -> list[str]:
     cls = class_for(str(obj["object"]))
     if cls is None:
         return [f"{where or '<root>'}: the SDK knows no object type {obj['object']!r}"]
-    return _check_class(obj, cls, where or str(obj["object"]))
+    return _check_class(obj, cls, where or str(obj["object"]), strict=True)
 
 
 def check_object(obj: Any) -> None:
@@ -120,7 +120,10 @@ def check_list(obj: Any) -> None:
         raise FidelityError("\n  ".join(found))
 
 
-def _check_class(obj: dict[str, Any], cls: type, where: str) -> list[str]:
+def _check_class(obj: dict[str, Any], cls: type, where: str, *, strict: bool = False) -> list[str]:
+    """``strict`` (API objects: the root, list items, expanded objects, an event's object):
+    every declared field must be present (null when unset), except the fields Stripe returns
+    only in some cases (``sandbox.shapes.CONDITIONAL``); inner hashes: non-Optional fields."""
     fields = declared_fields(cls)
     found: list[str] = []
     for key, value in obj.items():
@@ -130,9 +133,18 @@ def _check_class(obj: dict[str, Any], cls: type, where: str) -> list[str]:
         found.extend(_check_type(value, fields[key], f"{where}.{key}"))
     if obj.get("deleted") is True:
         return found  # a deleted object is {"id", "object", "deleted"}
+    skip: dict[str, str] = {}
+    if strict:
+        from sandbox.shapes import conditional
+
+        skip = conditional(obj)
     for key, tp in fields.items():
-        if key not in obj and not _is_optional(tp):
+        if key in obj:
+            continue
+        if not _is_optional(tp):
             found.append(f"{where}.{key}: missing (declared non-Optional by {cls.__qualname__})")
+        elif strict and key not in skip:
+            found.append(f"{where}.{key}: missing (declared by {cls.__qualname__}; null if unset)")
     if isinstance(obj.get("data"), dict) and cls is stripe.Event:
         inner = obj["data"].get("object")
         if isinstance(inner, dict):
@@ -198,7 +210,7 @@ def _check_type(value: Any, tp: Any, where: str) -> list[str]:
         ):
             cls = class_for(str(value["object"]))
             if cls is not None and tp is not StripeObject:
-                return _check_class(value, cls, where)
+                return _check_class(value, cls, where, strict="id" in value)
         if tp is StripeObject:
             return []
         return _check_class(value, tp, where)

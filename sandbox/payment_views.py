@@ -71,6 +71,45 @@ class SepaForm(forms.Form):
         return iban
 
 
+class ShippingForm(forms.Form):
+    """The shipping address, when the session collects one (``shipping_address_collection``)."""
+
+    name = forms.CharField(label="Ship to (full name)", max_length=200)
+    line1 = forms.CharField(label="Address", max_length=200)
+    line2 = forms.CharField(label="Address line 2", max_length=200, required=False)
+    postal_code = forms.CharField(label="Postal code", max_length=20)
+    city = forms.CharField(label="City", max_length=100)
+    country = forms.ChoiceField(label="Country")
+
+    def __init__(self, *args: Any, countries: list[str], method: str = "card", **kwargs: Any):
+        kwargs.setdefault("prefix", "shipping")
+        kwargs.setdefault("auto_id", f"{method}_ship_%s")
+        super().__init__(*args, **kwargs)
+        country = self.fields["country"]
+        assert isinstance(country, forms.ChoiceField)
+        country.choices = [(code, code) for code in countries]
+
+    def details(self) -> dict[str, Any]:
+        """``collected_information.shipping_details`` as Stripe shapes it."""
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "address": {
+                "city": data["city"],
+                "country": data["country"],
+                "line1": data["line1"],
+                "line2": data["line2"] or None,
+                "postal_code": data["postal_code"],
+                "state": None,
+            },
+        }
+
+
+def _countries(session: dict[str, Any]) -> list[str] | None:
+    collection = session.get("shipping_address_collection") or None
+    return list(collection["allowed_countries"]) if collection else None
+
+
 TEST_IBANS = [
     ("DE89370400440532013000", "succeeds after the delay"),
     ("DE62370400440532013001", "fails after the delay (insufficient_funds)"),
@@ -91,10 +130,22 @@ def _page_context(
     error: str | None,
     sepa_form: SepaForm | None = None,
     method: str = "card",
+    shipping_form: ShippingForm | None = None,
 ) -> dict[str, Any]:
     types = session.get("payment_method_types") or ["card"]
     email = session.get("customer_email") or ""
+    countries = _countries(session)
+    shipping_forms: dict[str, ShippingForm | None] = {"card": None, "sepa_debit": None}
+    if countries:
+        for kind in shipping_forms:
+            shipping_forms[kind] = (
+                shipping_form
+                if shipping_form is not None and kind == method
+                else ShippingForm(countries=countries, method=kind)
+            )
     return {
+        "card_shipping_form": shipping_forms["card"],
+        "sepa_shipping_form": shipping_forms["sepa_debit"],
         "allows_card": "card" in types,
         "allows_sepa": "sepa_debit" in types,
         "method": method,
@@ -116,6 +167,21 @@ def _page_context(
         "test_cards": TEST_CARDS,
         "success_url": checkout.success_redirect(session) if session.get("success_url") else None,
     }
+
+
+# What Stripe's hosted pages tell the buyer, by error code, instead of the API's message (which
+# is written for developers: "You can provide payment_method_data ...").
+BUYER_MESSAGES = {
+    "payment_intent_authentication_failure": (
+        "We are unable to authenticate your payment method. Please choose a different payment "
+        "method and try again."
+    ),
+}
+
+
+def buyer_message(error: StripeError) -> str:
+    """The words the hosted page shows the buyer for ``error``."""
+    return BUYER_MESSAGES.get(error.code or "", error.message)
 
 
 @require_http_methods(["GET", "POST"])
@@ -154,13 +220,18 @@ def checkout_page(request: HttpRequest, session_id: str) -> HttpResponse:
     else:
         form = CardForm(posted)
         valid = form.is_valid()
+    countries = _countries(session)
+    shipping_form = ShippingForm(posted, countries=countries, method=method) if countries else None
+    if shipping_form is not None and not shipping_form.is_valid():
+        valid = False
     if not valid:
         return render(
             request,
             "sandbox/checkout/page.html",
-            _page_context(session, items, form, None, sepa_form, method),
+            _page_context(session, items, form, None, sepa_form, method, shipping_form),
             status=400,
         )
+    shipping = shipping_form.details() if shipping_form is not None else None
     try:
         with transaction.atomic():
             if sepa_form is not None:
@@ -169,6 +240,7 @@ def checkout_page(request: HttpRequest, session_id: str) -> HttpResponse:
                     iban=sepa_form.cleaned_data["iban"],
                     email=sepa_form.cleaned_data["email"],
                     name=sepa_form.cleaned_data["name"],
+                    shipping=shipping,
                 )
             else:
                 assert form is not None
@@ -177,20 +249,23 @@ def checkout_page(request: HttpRequest, session_id: str) -> HttpResponse:
                     number=form.cleaned_data["card_number"],
                     email=form.cleaned_data["email"],
                     name=form.cleaned_data["name"],
+                    shipping=shipping,
                 )
     except StripeError as exc:
         session, items = checkout.session_for_page(session_id)
         return render(
             request,
             "sandbox/checkout/page.html",
-            _page_context(session, items, form, exc.message, sepa_form, method),
+            _page_context(session, items, form, exc.message, sepa_form, method, shipping_form),
             status=402,
         )
     if failure is not None:
         return render(
             request,
             "sandbox/checkout/page.html",
-            _page_context(session, items, form, failure.message, sepa_form, method),
+            _page_context(
+                session, items, form, buyer_message(failure), sepa_form, method, shipping_form
+            ),
             status=402,
         )
     if pi is not None and pi["status"] == "requires_action":
@@ -226,7 +301,7 @@ def authenticate(request: HttpRequest, intent_id: str) -> HttpResponse:
             pi, failure = payments.intent_authenticate(intent_id, approve=approve)
             if session_id and failure is not None:
                 srow = store.get_row(session_id, object_type="checkout.session", for_update=True)
-                srow.private["page_error"] = failure.message
+                srow.private["page_error"] = buyer_message(failure)
                 store.save(srow)
     except StripeError as exc:
         return render(

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from sandbox import clock
+from sandbox import clock, shapes
 from sandbox.errors import StripeError, invalid_request, resource_missing
 from sandbox.ids import new_id
 from sandbox.models import SandboxObject
@@ -43,6 +43,7 @@ def create(
     data.update(copy.deepcopy(dict(fields)))
     if created is None and "created" not in data:
         data["created"] = timestamp
+    shapes.complete(data)
     SandboxObject.objects.create(
         id=oid,
         object=object_type,
@@ -88,6 +89,7 @@ def get(object_id: str, **kwargs: Any) -> JSON:
 
 
 def save(row: SandboxObject) -> JSON:
+    shapes.complete(row.data)
     row.save(update_fields=["data", "private", "deleted", "updated_at"])
     return copy.deepcopy(row.data)
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import stripe
 
-from sandbox import clock, delivery, faults, store
-from sandbox.client import SANDBOX_API_BASE, SANDBOX_SECRET_KEY, SandboxHTTPClient
+from sandbox import access, clock, delivery, faults, store
+from sandbox.client import SANDBOX_API_BASE, SandboxHTTPClient
 from sandbox.models import Delivery, Fault, RequestLog, SandboxObject
 from sandbox.resources.webhook_endpoints import endpoint_create, ensure_default_endpoints
 
@@ -32,7 +32,7 @@ JSON = dict[str, Any]
 def stripe_client(*, max_network_retries: int = 2, **kwargs: Any) -> stripe.StripeClient:
     """A StripeClient talking to the sandbox in-process, like the gateway's."""
     return stripe.StripeClient(
-        SANDBOX_SECRET_KEY,
+        access.secret_key(),
         http_client=SandboxHTTPClient(),
         base_addresses={
             "api": SANDBOX_API_BASE,

@@ -3,6 +3,16 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path, re_path
 
 from sandbox import payment_views, views
+from sandbox.access import require_open
+
+# Path parameters that reach the database are Stripe-shaped ids or link tokens (ASCII letters,
+# digits, underscores, bounded length); anything else (a NUL byte, "..", unicode) is a 404 here.
+_TOKEN = r"[A-Za-z0-9]{1,64}"
+
+
+def _id(prefix: str) -> str:
+    return rf"{prefix}_[A-Za-z0-9_]{{1,250}}"
+
 
 app_name = "sandbox"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -10,10 +20,24 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.control, name="control"),
     path("panel/<slug:name>/", views.panel, name="panel"),
     path("action/<slug:name>/", views.action, name="action"),
-    path("onboarding/<str:token>/", views.onboarding, name="onboarding"),
-    path("express/<str:token>/", views.express, name="express"),
+    re_path(rf"^onboarding/(?P<token>{_TOKEN})/$", views.onboarding, name="onboarding"),
+    re_path(rf"^express/(?P<token>{_TOKEN})/$", views.express, name="express"),
     # payments (hosted checkout, 3D Secure challenge, receipts)
-    path("checkout/<str:session_id>/", payment_views.checkout_page, name="checkout"),
-    path("authenticate/<str:intent_id>/", payment_views.authenticate, name="authenticate"),
-    path("receipts/<str:charge_id>/", payment_views.receipt, name="receipt"),
+    re_path(
+        rf"^checkout/(?P<session_id>{_id('cs')})/$", payment_views.checkout_page, name="checkout"
+    ),
+    re_path(
+        rf"^authenticate/(?P<intent_id>{_id('pi')})/$",
+        payment_views.authenticate,
+        name="authenticate",
+    ),
+    re_path(
+        rf"^receipts/(?P<charge_id>{_id('(?:ch|py)')})/$", payment_views.receipt, name="receipt"
+    ),
 ]
+
+# Every sandbox URL, including any added above later, answers only when the sandbox is open to
+# HTTP (sandbox.access): closed, each one is a 404 whatever the path.
+for _pattern in urlpatterns:
+    if isinstance(_pattern, URLPattern):
+        _pattern.callback = require_open(_pattern.callback)

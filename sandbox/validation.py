@@ -132,8 +132,9 @@ def coerce(value: Any, tp: Any, path: list[str]) -> Any:
     if tp is bool:
         if isinstance(value, bool):
             return value
-        if value in ("true", "false"):
-            return value == "true"
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            # stripe-python before 11 sends Python's spelling ("True"), which Stripe accepts
+            return value.lower() == "true"
         raise invalid_request(f"Invalid boolean: {value}", param=name)
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):

@@ -6,6 +6,11 @@ do; the sandbox serves every version from ``OLDEST`` on and emulates the documen
 it knows (``payment_method_types`` on PaymentIntents and Checkout Sessions, below). Any other
 version string gets a 400 naming the versions served; nothing differs silently.
 
+Objects are rendered in the current version's shape. ``OLDEST`` is 2022-11-15, the version
+that removed ``PaymentIntent.charges`` for ``latest_charge`` and stopped expanding a charge's
+refunds (Stripe's changelog): an older client would read fields the sandbox does not render,
+so older versions are refused rather than answered differently in silence.
+
 Differences, from Stripe's changelog:
 - ``2026-07-29.dahlia`` adds ``allowed_payment_method_types`` to PaymentIntents (filters
   incompatible types; mutually exclusive with ``payment_method_types``,
@@ -29,7 +34,7 @@ import stripe
 from sandbox.errors import StripeError
 
 CURRENT = str(stripe.api_version)
-OLDEST = "2020-08-27"
+OLDEST = "2022-11-15"
 PAYMENT_METHOD_TYPES_REMOVED = "2026-09-30"
 _FORMAT = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.[a-z]+)?$")
 

@@ -5,7 +5,10 @@ login links) and the control page at ``/sandbox/``."""
 from __future__ import annotations
 
 import functools
+import json
+import re
 from typing import Any
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.contrib import messages
@@ -30,6 +33,9 @@ from sandbox.resources import accounts
 def api(request: HttpRequest, path: str) -> HttpResponse:
     """Any method on ``/sandbox/v1/<path>``: handed to the dispatcher as ``/v1/<path>``."""
     headers = dict(request.headers.items())
+    refused = _refuse_shape(request, path)
+    if refused is not None:
+        return refused
     full_path = f"/v1/{path}"
     if request.META.get("QUERY_STRING"):
         full_path += "?" + request.META["QUERY_STRING"]
@@ -47,6 +53,34 @@ def api(request: HttpRequest, path: str) -> HttpResponse:
     for key, value in response_headers.items():
         response[key] = value
     return response
+
+
+_API_PATH = re.compile(r"[A-Za-z0-9_./-]{0,400}")
+
+
+def _api_error(status: int, message: str) -> HttpResponse:
+    body = {"error": {"type": "invalid_request_error", "message": message}}
+    return HttpResponse(json.dumps(body), status=status, content_type="application/json")
+
+
+def _refuse_shape(request: HttpRequest, path: str) -> HttpResponse | None:
+    """What no Stripe request looks like, refused before the dispatcher stores anything (its
+    request log and objects are bounded ASCII columns; PostgreSQL stores no NUL)."""
+    if request.method not in {"GET", "POST", "DELETE"}:
+        return _api_error(405, f"Unrecognized request URL ({request.method}: /v1/{path[:100]}).")
+    if not _API_PATH.fullmatch(path):
+        return _api_error(404, "Unrecognized request URL.")
+    texts = [
+        unquote_plus(request.META.get("QUERY_STRING", "")),
+        unquote_plus(request.body.decode("utf-8", "replace")),
+        *request.headers.values(),
+    ]
+    if any("\x00" in text for text in texts):
+        return _api_error(400, "Invalid request: a NUL character is not allowed.")
+    for header in ("Idempotency-Key", "Stripe-Account"):
+        if len(request.headers.get(header, "")) > 255:
+            return _api_error(400, f"Invalid request: the {header} header is longer than 255.")
+    return None
 
 
 # --- hosted onboarding (account links) ----------------------------------------------------------

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse_lazy
 
 from marketplace.errors import UserFacingError
-from marketplace.money import Money
+from marketplace.money import Money, price_example, price_input_error
 from sellers import services
 from sellers.countries import country_choices
 from sellers.images import MAX_IMAGES_PER_LISTING, validate_image
@@ -107,7 +107,17 @@ class ListingForm(forms.Form):
     title = forms.CharField(max_length=120)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False)
     category = forms.ModelChoiceField(
-        queryset=Category.objects.none(), required=False, empty_label="No category"
+        queryset=Category.objects.none(),
+        required=False,
+        empty_label="No category",
+        help_text="A category can carry its own platform fee; the preview below uses it.",
+        widget=forms.Select(
+            attrs={
+                **FEE_PREVIEW_ATTRS,
+                "hx-trigger": "change",
+                "hx-include": "[name=price],[name=currency]",
+            }
+        ),
     )
     price = forms.CharField(
         label="Price",
@@ -119,13 +129,17 @@ class ListingForm(forms.Form):
                 "autocomplete": "off",
                 **FEE_PREVIEW_ATTRS,
                 "hx-trigger": "input changed delay:300ms",
-                "hx-include": "[name=currency]",
+                "hx-include": "[name=currency],[name=category]",
             }
         ),
     )
     currency = forms.ChoiceField(
         widget=forms.Select(
-            attrs={**FEE_PREVIEW_ATTRS, "hx-trigger": "change", "hx-include": "[name=price]"}
+            attrs={
+                **FEE_PREVIEW_ATTRS,
+                "hx-trigger": "change",
+                "hx-include": "[name=price],[name=category]",
+            }
         )
     )
     stock = forms.IntegerField(
@@ -152,6 +166,8 @@ class ListingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.seller = seller
         self.listing = listing
+        example = price_example(listing.currency if listing else seller.default_currency)
+        self.fields["price"].help_text = f"What the buyer pays for one, e.g. {example}"
         category = self.fields["category"]
         assert isinstance(category, forms.ModelChoiceField)
         category.queryset = Category.objects.order_by("name")
@@ -181,7 +197,7 @@ class ListingForm(forms.Form):
             try:
                 price = Money.from_major(raw_price, currency)
             except ValueError:
-                self.add_error("price", "Enter the price as a number, e.g. 24.90.")
+                self.add_error("price", price_input_error(currency))
             else:
                 try:
                     data["money"] = services.validate_price(price)
@@ -198,3 +214,5 @@ class ListingForm(forms.Form):
 class FeePreviewForm(forms.Form):
     price = forms.CharField(required=False)
     currency = forms.CharField(required=False)
+    # The listing's category: a category fee rule applies at checkout, so the preview uses it.
+    category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False)

@@ -7,6 +7,7 @@ as soon as Stripe answers, so its id is committed right away (no orphan account 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.core.mail import mail_admins
+from django.core.mail import mail_admins, send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -257,6 +258,8 @@ def seller_apply_account(*, seller_id: int, account: AccountLike, as_of: datetim
         logger.info("ignoring stale state of %s (%s)", seller.stripe_account_id, as_of)
         return seller
     requirements = account.get("requirements") or {}
+    known = set(seller.requirements_currently_due) | set(seller.requirements_past_due)
+    was_onboarded = seller.details_submitted
     seller.charges_enabled = bool(account.get("charges_enabled"))
     seller.payouts_enabled = bool(account.get("payouts_enabled"))
     seller.details_submitted = bool(account.get("details_submitted"))
@@ -269,7 +272,47 @@ def seller_apply_account(*, seller_id: int, account: AccountLike, as_of: datetim
         seller.account_synced_at = as_of
     seller.account_refreshed_at = timezone.now()
     seller.save()
+    due = set(seller.requirements_currently_due) | set(seller.requirements_past_due)
+    if was_onboarded and due - known:
+        # Stripe asks an onboarded seller for more: tell them once per new request.
+        transaction.on_commit(functools.partial(_email_requirements_due, seller.pk))
     return seller
+
+
+def _email_requirements_due(seller_id: int) -> None:
+    from sellers import tasks
+
+    tasks.send_requirements_due_email.delay(seller_id)
+
+
+def seller_email_requirements_due(*, seller_id: int) -> None:
+    """Email the seller what Stripe now needs (plain words), by when, and where to give it.
+
+    Side effects: one email to the seller's address; nothing is stored."""
+    from sellers.requirements import requirements_text
+
+    seller = Seller.objects.select_related("user").get(pk=seller_id)
+    needed = requirements_text(seller.requirements_past_due + seller.requirements_currently_due)
+    if not needed or not seller.user.email:
+        return
+    deadline = (
+        f" by {seller.requirements_current_deadline:%Y-%m-%d %H:%M} UTC"
+        if seller.requirements_current_deadline
+        else ""
+    )
+    lines = "\n".join(f"- {item}" for item in needed)
+    send_mail(
+        subject="Stripe needs more information to keep paying you",
+        message=(
+            f"Hello {seller.display_name},\n\n"
+            f"Stripe, which handles the payments and payouts of your shop, needs more "
+            f"information{deadline}:\n{lines}\n\n"
+            "Until you give it, Stripe may pause your sales or payouts. Give it on Stripe's secure "
+            f"page:\n{settings.SITE_URL}{reverse('sellers:onboarding_update')}\n"
+        ),
+        from_email=None,
+        recipient_list=[seller.user.email],
+    )
 
 
 def seller_sync_account(*, seller: Seller) -> Seller:

@@ -34,3 +34,9 @@ def sync_all_seller_accounts() -> int:
     for seller_id in ids:
         transaction.on_commit(functools.partial(sync_seller_account.delay, seller_id))
     return len(ids)
+
+
+@shared_task(acks_late=True)
+def send_requirements_due_email(seller_id: int) -> None:
+    """Tell the seller what Stripe now needs from them."""
+    services.seller_email_requirements_due(seller_id=seller_id)

@@ -22,7 +22,7 @@ from django_htmx.middleware import HtmxDetails
 
 from marketplace.errors import UserFacingError
 from marketplace.fees import FeeQuote, fee_quote
-from marketplace.money import Money
+from marketplace.money import Money, price_input_error
 from marketplace.stripe_gateway import GatewayError
 from sellers import selectors, services
 from sellers.countries import SUPPORTED_COUNTRIES
@@ -235,12 +235,17 @@ def _listing_kwargs(form: ListingForm) -> ListingFields:
 
 
 def _fee_quote_for(form: ListingForm, seller: Seller) -> FeeQuote | None:
+    """The fee checkout will charge for one unit: the same ``fee_quote`` with the same inputs
+    (price, seller, category) as ``buyers.services.order_create``."""
     money: Money | None = None
+    category = None
     if form.is_bound:
         money = getattr(form, "cleaned_data", {}).get("money")
+        category = getattr(form, "cleaned_data", {}).get("category")
     elif form.listing is not None:
         money = form.listing.price
-    return fee_quote(amount=money, seller=seller) if money else None
+        category = form.listing.category
+    return fee_quote(amount=money, seller=seller, category=category) if money else None
 
 
 @login_required
@@ -372,12 +377,14 @@ def fee_preview(request: HtmxHttpRequest) -> HttpResponse:
         if raw:
             try:
                 quote = fee_quote(
-                    amount=services.validate_price(Money.from_major(raw, currency)), seller=seller
+                    amount=services.validate_price(Money.from_major(raw, currency)),
+                    seller=seller,
+                    category=form.cleaned_data["category"],
                 )
             except UserFacingError as exc:
                 problem = exc.message
             except ValueError:
-                problem = "Enter the price as a number, e.g. 24.90."
+                problem = price_input_error(currency)
     context = {"quote": quote, "problem": problem, "seller": seller}
     template = (
         "sellers/fee_preview.html#fee_preview" if request.htmx else "sellers/fee_preview.html"

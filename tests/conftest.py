@@ -99,8 +99,18 @@ def page(browser, settings):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()
+    # The Content-Security-Policy is enforced: whatever it blocks (an inline script without the
+    # nonce, a third-party source, eval) fails the test that rendered it.
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert violations == [], f"CSP violations: {violations}"
 
 
 # --- Staff with a second factor -----------------------------------------------------------------

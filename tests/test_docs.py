@@ -63,3 +63,44 @@ def test_readme_is_a_front_door_and_its_links_resolve():
     ]:
         assert f"({target})" in readme, target
         assert (ROOT / target).is_file(), target
+
+
+def test_every_docs_page_the_repository_points_to_exists():
+    import re
+
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    pointed = set()
+    for name in files:
+        path = ROOT / name
+        if path.is_file() and path.suffix in {".py", ".md", ".yml", ".html", ".toml", ""}:
+            pointed |= set(re.findall(r"docs/[a-z_]+\.md", path.read_text(errors="ignore")))
+    assert "docs/operations.md" in pointed
+    missing = sorted(page for page in pointed if not (ROOT / page).is_file())
+    assert not missing, missing
+
+
+def _slug(heading: str) -> str:
+    import re
+
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower().replace("`", ""))
+    return text.replace(" ", "-")
+
+
+def test_links_between_the_docs_resolve_to_a_page_and_a_heading():
+    import re
+
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        for target, anchor in re.findall(r"\]\(([\w./-]*\.md)?(?:#([\w-]+))?\)", page.read_text()):
+            linked = (page.parent / target).resolve() if target else page
+            if not linked.is_file():
+                broken.append(f"{page.name}: {target}")
+                continue
+            if anchor:
+                headings = re.findall(r"^#+ (.+)$", linked.read_text(), flags=re.M)
+                if anchor not in {_slug(h) for h in headings}:
+                    broken.append(f"{page.name}: {target}#{anchor}")
+    assert not broken, broken

@@ -4,6 +4,7 @@ command, or the system. Set once per request by AuditOriginMiddleware and per co
 
 from __future__ import annotations
 
+import getpass
 import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +43,17 @@ def audit_origin(
         yield origin
     finally:
         _current.reset(token)
+
+
+@contextmanager
+def command_origin(command: str) -> Iterator[AuditOrigin]:
+    """Audit everything inside as done by ``manage.py <command>`` and the shell user running it."""
+    try:
+        who = getpass.getuser()
+    except (OSError, KeyError):
+        who = "unknown user"
+    with audit_origin(via="command", label=f"manage.py {command} ({who})") as origin:
+        yield origin
 
 
 def client_ip(request: HttpRequest) -> str | None:

@@ -3,6 +3,7 @@ transaction of the action they audit, so an action and its entry commit or roll 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -30,9 +31,22 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=_Encoder))
 
 
+# Fields whose values never go into the log (staff read it): password hashes, secrets, keys,
+# and the authenticator data of allauth's MFA (TOTP secrets, recovery code seeds). A change to
+# one still shows, as a different fingerprint of the hidden value.
+SECRET_FIELDS = frozenset({"password", "secret", "key", "token", "api_key"})
+SECRET_FIELDS_OF_MODEL = {"mfa.authenticator": frozenset({"data"})}
+
+
+def _hidden(value: Any) -> str:
+    digest = hashlib.sha256(json.dumps(value, cls=_Encoder, sort_keys=True).encode()).hexdigest()
+    return f"(hidden {digest[:8]})"
+
+
 def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
     """The values of ``obj``'s concrete fields (or only ``fields``), JSON-ready; foreign keys
-    as their ids. What the log keeps as "before" and "after"."""
+    as their ids; secrets (SECRET_FIELDS) hidden. What the log keeps as "before" and "after"."""
+    secret = SECRET_FIELDS | SECRET_FIELDS_OF_MODEL.get(obj._meta.label_lower, frozenset())
     values: dict[str, Any] = {}
     for field in obj._meta.concrete_fields:
         if fields is not None and field.name not in fields:
@@ -40,7 +54,7 @@ def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, An
         value = field.value_from_object(obj)
         if isinstance(value, models.fields.files.FieldFile):
             value = value.name or ""
-        values[field.name] = value
+        values[field.name] = _hidden(value) if field.name in secret else value
     return dict(_jsonable(values))
 
 

@@ -2,7 +2,7 @@
 are idempotent, so a redelivered message (acks_late) or a beat tick is always safe.
 
 Hooks for the other issues' periodic jobs live in their apps' ``tasks.py`` and are scheduled in
-``settings.CELERY_BEAT_SCHEDULE`` (see the README section "Webhooks and background jobs").
+``settings.CELERY_BEAT_SCHEDULE`` (see docs/operations.md, "Workers and beat").
 """
 
 from __future__ import annotations

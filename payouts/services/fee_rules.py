@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from marketplace.audit.services import Action, audit_record, snapshot
 from marketplace.errors import UserFacingError
 from marketplace.fees import MAX_BPS, FeeTerms
 from marketplace.money import Money, normalize_currency
@@ -69,6 +70,22 @@ def _clean_amounts(
     return cleaned
 
 
+# What the audit log keeps of a fee rule version (before: the version it supersedes).
+AUDITED_TERMS = [
+    "scope",
+    "seller",
+    "category",
+    "starts_on",
+    "bps",
+    "currencies",
+    "fixed_fees",
+    "minimums",
+    "maximums",
+    "is_active",
+    "note",
+]
+
+
 def fee_rule_create(
     *,
     actor: Any,
@@ -92,7 +109,8 @@ def fee_rule_create(
     does not cover or below zero, a minimum above the maximum, a target that does not match the
     scope, a second current rule with the same scope, target and start date, and a version of a
     rule that has already been superseded (someone changed it meanwhile).
-    Side effects: one new FeeRule row, recording ``actor`` and the time; nothing is edited.
+    Side effects: one new FeeRule row, recording ``actor`` and the time; nothing is edited; an
+    audit entry (the terms before, from the superseded version, and after) in the same transaction.
     """
     if not getattr(actor, "is_staff", False):
         raise FeeRuleError("Only platform staff can change fee rules.")
@@ -169,7 +187,7 @@ def fee_rule_create(
             )
         try:
             with transaction.atomic():
-                return FeeRule.objects.create(
+                rule = FeeRule.objects.create(
                     scope=scope,
                     seller=seller,
                     category=category,
@@ -188,6 +206,17 @@ def fee_rule_create(
             raise FeeRuleError(
                 "This rule was changed by someone else meanwhile; reload and try again."
             ) from None
+        audit_record(
+            action=Action.FEE_RULE_RETIRE
+            if supersedes is not None and not is_active
+            else Action.FEE_RULE_CREATE,
+            target=rule,
+            actor=actor,
+            summary=rule.note,
+            before=snapshot(supersedes, AUDITED_TERMS) if supersedes is not None else None,
+            after=snapshot(rule, AUDITED_TERMS),
+        )
+        return rule
 
 
 def fee_rule_retire(*, actor: Any, rule: FeeRule, note: str = "") -> FeeRule:

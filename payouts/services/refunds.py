@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from marketplace.audit.services import Action, audit_record
 from marketplace.errors import UserFacingError
 from marketplace.money import Money, round_half_up
 from payouts.models import (
@@ -133,8 +134,8 @@ def refund_request_create(
     out), the seller is refused and told to ask the platform team, and staff are refused unless
     they choose ``platform_covers``: then nothing is reversed or refunded from the seller, and
     the platform pays the refund from its own balance. Only staff may choose it.
-    Side effects: a RefundRequest row with Stripe's answer; the ledger records the refund at once
-    (and again, harmlessly, from Stripe's events).
+    Side effects: a RefundRequest row with Stripe's answer and an audit entry (refused by Stripe
+    or not); the ledger records the refund at once (and again, harmlessly, from Stripe's events).
     """
     from django.core.exceptions import PermissionDenied
 
@@ -220,6 +221,31 @@ def refund_request_create(
             request.status = RefundRequest.Status.SUCCEEDED
             request.stripe_refund_id = str(_plain(refund)["id"])
         request.save(update_fields=["status", "error", "stripe_refund_id", "updated_at"])
+        succeeded = request.status == RefundRequest.Status.SUCCEEDED
+        audit_record(
+            action=Action.REFUND,
+            target=request,
+            actor=actor,
+            object_repr=(
+                f"{Money(amount, refundable.currency)} of {charge_id}"
+                + (f" (order #{sale.order_id})" if sale.order_id else "")
+            ),
+            summary=(
+                f"{request.get_reason_display()}"
+                + (", from the platform's balance" if platform_covers else "")
+                + ("" if succeeded else f"; Stripe refused: {request.error}")
+            ),
+            before={"charge_id": charge_id, "refundable": refundable.remaining},
+            after={
+                "charge_id": charge_id,
+                "amount": amount,
+                "currency": refundable.currency,
+                "status": request.status,
+                "stripe_refund_id": request.stripe_refund_id,
+                "platform_covers": platform_covers,
+                "refundable": refundable.remaining - (amount if succeeded else 0),
+            },
+        )
     if request.status == RefundRequest.Status.FAILED:
         raise UserFacingError(f"Stripe refused the refund: {request.error}")
     # Record it now so the balance moves at once; if Stripe is slow, the events will.

@@ -1,7 +1,7 @@
 """Balances and balance transactions: ``GET /v1/balance``, ``GET /v1/balance_transactions``,
 ``GET /v1/balance_transactions/{id}`` (``Stripe-Account`` for a connected account).
 
-Money rules (documented in the project README, "The Stripe sandbox"):
+Money rules (documented in docs/sandbox.md, "Payments in the sandbox"):
 - Stripe's processing fee on a card charge: ``SANDBOX_CARD_FEE_BPS`` basis points (default 290
   = 2.9 %) of the amount, rounded half up to a minor unit, plus ``SANDBOX_CARD_FEE_FIXED``
   minor units (default 30). It is charged to the platform (destination charges).

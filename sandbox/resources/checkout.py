@@ -155,7 +155,14 @@ def session_create(p: JSON, *, account: str = "") -> JSON:
             f"The sandbox supports Checkout in `payment` and `subscription` mode (got `{mode}`).",
             param="mode",
         )
-    if not p.get("success_url") and p.get("ui_mode") not in ("embedded", "custom"):
+    ui_mode = p.get("ui_mode") or "hosted_page"
+    if ui_mode != "hosted_page":
+        raise invalid_request(
+            f"The Stripe sandbox emulates Checkout's hosted page only (ui_mode=hosted_page), "
+            f"not ui_mode={ui_mode}.",
+            param="ui_mode",
+        )
+    if not p.get("success_url"):
         raise invalid_request(
             "Missing required param: success_url.", param="success_url", code="parameter_missing"
         )
@@ -168,6 +175,7 @@ def session_create(p: JSON, *, account: str = "") -> JSON:
             param="expires_at",
         )
     items = _line_items(p, account, mode)
+    shipping_collection = _shipping_address_collection(p)
     currency = items[0]["currency"]
     method_types = _payment_method_types(p, mode=mode, currency=currency)
     total = sum(item["amount_total"] for item in items)
@@ -221,6 +229,7 @@ def session_create(p: JSON, *, account: str = "") -> JSON:
             "cancel_url": p.get("cancel_url"),
             "client_reference_id": p.get("client_reference_id"),
             "client_secret": None,
+            "collected_information": None,
             "consent": None,
             "consent_collection": None,
             "currency": currency,
@@ -255,7 +264,7 @@ def session_create(p: JSON, *, account: str = "") -> JSON:
             "recovered_from": None,
             "saved_payment_method_options": None,
             "setup_intent": None,
-            "shipping_address_collection": None,
+            "shipping_address_collection": shipping_collection,
             "shipping_cost": None,
             "shipping_options": [],
             "status": "open",
@@ -263,7 +272,7 @@ def session_create(p: JSON, *, account: str = "") -> JSON:
             "subscription": None,
             "success_url": p.get("success_url"),
             "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-            "ui_mode": "hosted",
+            "ui_mode": "hosted_page",
             "url": site_url(f"/sandbox/checkout/{session_id}/"),
         },
         account=account,
@@ -276,6 +285,34 @@ def session_create(p: JSON, *, account: str = "") -> JSON:
         },
     )
     return session
+
+
+def _shipping_address_collection(p: JSON) -> JSON | None:
+    """``shipping_address_collection[allowed_countries]``: the hosted page asks for a shipping
+    address in one of these countries (two-letter codes) and the completed session carries it in
+    ``collected_information.shipping_details``."""
+    given = p.get("shipping_address_collection")
+    if not given:
+        return None
+    countries = given.get("allowed_countries") if isinstance(given, dict) else None
+    if not countries:
+        raise invalid_request(
+            "Missing required param: shipping_address_collection[allowed_countries].",
+            param="shipping_address_collection[allowed_countries]",
+            code="parameter_missing",
+        )
+    allowed: list[str] = []
+    for index, country in enumerate(countries):
+        code = str(country)
+        if len(code) != 2 or not code.isalpha() or not code.isupper():
+            raise invalid_request(
+                f"Invalid shipping_address_collection[allowed_countries][{index}]: must be a "
+                "two-letter country code such as `FR`.",
+                param=f"shipping_address_collection[allowed_countries][{index}]",
+            )
+        if code not in allowed:
+            allowed.append(code)
+    return {"allowed_countries": allowed}
 
 
 def _payment_method_types(p: JSON, *, mode: str, currency: str) -> list[str]:
@@ -363,6 +400,13 @@ def payment_succeeded(session_id: str, pi: JSON) -> None:
     if session["status"] != "open":
         return
     email = row.private.get("email") or session.get("customer_email")
+    shipping = row.private.get("shipping")
+    if shipping and session.get("shipping_address_collection"):
+        session["collected_information"] = {
+            "business_name": None,
+            "individual_name": None,
+            "shipping_details": shipping,
+        }
     if session["mode"] == "subscription":
         session["subscription"] = row.private.get("subscription")
         session["invoice"] = row.private.get("invoice")
@@ -445,11 +489,18 @@ def session_for_page(session_id: str) -> tuple[JSON, list[JSON]]:
 
 
 def pay(
-    session_id: str, *, number: str = "", email: str, name: str = "", iban: str = ""
+    session_id: str,
+    *,
+    number: str = "",
+    email: str,
+    name: str = "",
+    iban: str = "",
+    shipping: JSON | None = None,
 ) -> tuple[JSON, JSON | None, StripeError | None]:
     """The buyer submits a card (``number``) or, where the session allows ``sepa_debit``, an
     IBAN (``iban``, with the account holder's ``name``; accepting the mandate) on the hosted
-    page: create (first time) and confirm the session's PaymentIntent. Returns
+    page, with ``shipping`` ({name, address}) when the session collects a shipping address:
+    create (first time) and confirm the session's PaymentIntent. Returns
     ``(session, payment_intent, error)``; on a decline the session stays open. With an IBAN
     the session completes ``unpaid`` and the intent is ``processing`` until the clock job
     settles the debit."""
@@ -459,6 +510,16 @@ def pay(
         session = session_expire(session_id, account=row.account)
     if session["status"] != "open":
         raise invalid_request(f"This Checkout Session is {session['status']}.")
+    collection = session.get("shipping_address_collection")
+    if collection:
+        address = (shipping or {}).get("address") or {}
+        if not (shipping or {}).get("name") or not all(
+            address.get(k) for k in ("line1", "postal_code", "city", "country")
+        ):
+            raise invalid_request("Enter the shipping address.")
+        if address["country"] not in collection["allowed_countries"]:
+            raise invalid_request("The seller does not ship to this country.")
+        row.private["shipping"] = shipping
     account = row.account
     row.private["email"] = email
     row.private["name"] = name or None

@@ -236,3 +236,27 @@ def test_a_failed_action_leaves_no_entry():
     with pytest.raises(UserFacingError):
         seller_suspend(seller=seller, reason="x")
     assert not AuditEntry.objects.exists()
+
+
+def test_secrets_never_reach_the_log(client):
+    """Password hashes and authenticator secrets are hidden; a change still shows."""
+    from allauth.mfa.models import Authenticator
+
+    from marketplace.audit.services import snapshot
+
+    staff = StaffFactory()
+    totp = Authenticator.objects.get(user=staff, type="totp")
+    values = snapshot(totp)
+    assert values["data"].startswith("(hidden ") and "secret" not in str(values)
+    user_values = snapshot(staff)
+    assert user_values["password"].startswith("(hidden ") and "md5$" not in str(user_values)
+    assert user_values["email"] == staff.email
+    # Deleting someone's authenticator in the admin is logged without its secret.
+    log_in_with_totp(client, staff)
+    other = StaffFactory()
+    victim = Authenticator.objects.get(user=other, type="totp")
+    url = reverse("admin:mfa_authenticator_delete", args=[victim.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    row = AuditEntry.objects.get(action="admin.delete")
+    assert row.before["data"].startswith("(hidden ")
+    assert "JBSWY3DP" not in str(row.before)

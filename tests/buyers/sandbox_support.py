@@ -27,3 +27,13 @@ def onboarded_account(*, country: str = "FR", name: str = "Pottery Co") -> str:
     with transaction.atomic():  # as the hosted onboarding form's request would be
         apply_onboarding(account.id, outcome="complete", business_name=name)
     return account.id
+
+
+# The shipping address the hosted Checkout page asks for (sessions collect one by default).
+SHIPPING_FIELDS = {
+    "shipping-name": "Ada Lovelace",
+    "shipping-line1": "12 rue des Lilas",
+    "shipping-postal_code": "75011",
+    "shipping-city": "Paris",
+    "shipping-country": "FR",
+}

@@ -50,13 +50,13 @@ def test_live_filters_keep_the_url_and_back_works(page, live_server):
     assert results.get_by_text("Oak bowl").is_visible()
 
     page.fill("input[name=q]", "mug")  # no submit: htmx fires on input
-    page.wait_for_function("location.search.includes('q=mug')")
+    page.wait_for_function("() => location.search.includes('q=mug')")
     results.get_by_text("Oak bowl").wait_for(state="detached")
     assert results.get_by_text("Blue mug").is_visible()
 
     page.fill("input[name=max_price]", "20")
     page.locator("input[name=max_price]").dispatch_event("change")
-    page.wait_for_function("location.search.includes('max_price=20')")
+    page.wait_for_function("() => location.search.includes('max_price=20')")
     results.get_by_text("Green mug").wait_for(state="detached")
     assert results.get_by_text("Blue mug").is_visible()
 
@@ -67,7 +67,7 @@ def test_live_filters_keep_the_url_and_back_works(page, live_server):
 
     # Back: the previous filter state.
     page.go_back()
-    page.wait_for_function("!location.search.includes('max_price=20')")
+    page.wait_for_function("() => !location.search.includes('max_price=20')")
     page.locator("#results").get_by_text("Green mug").wait_for()
 
 
@@ -98,9 +98,22 @@ def sandbox_shop():
     return listing
 
 
+def fill_shipping(page):
+    """The hosted page's shipping address (sessions collect one by default)."""
+    from tests.buyers.sandbox_support import SHIPPING_FIELDS
+
+    form = page.locator("#pay-card")
+    for name, value in SHIPPING_FIELDS.items():
+        if name.endswith("country"):
+            form.locator(f"select[name={name}]").select_option(value)
+        else:
+            form.locator(f"input[name={name}]").fill(value)
+
+
 def pay_on_sandbox_page(page, card):
     page.wait_for_url(re.compile(r".*/sandbox/checkout/cs_.*"))
     assert "SANDBOX" in page.content()
+    fill_shipping(page)
     page.fill("input[name=card_number]", card)
     page.fill("input[name=name]", "Ada Lovelace")
     page.get_by_role("button", name=re.compile(r"^Pay ")).click()
@@ -111,7 +124,7 @@ def test_sandbox_search_buy_with_4242_and_land_on_the_paid_order(page, live_serv
     log_in(page, live_server, UserFactory(email="buyer@example.com"))
     page.goto(live_server.url + "/")
     page.fill("input[name=q]", "blue")
-    page.wait_for_function("location.search.includes('q=blue')")
+    page.wait_for_function("() => location.search.includes('q=blue')")
     page.locator("#results").get_by_text("Oak bowl").wait_for(state="detached")
     page.locator("#results").get_by_role("link", name="Blue mug").click()
     page.get_by_role("button", name="Buy now").click()

@@ -31,7 +31,7 @@ def test_every_email_has_text_and_html(order, kind, mailoutbox, settings):
     if EMAILS[kind].to_seller:
         assert mail.to == ["seller@example.com"]
         assert f"https://shop.example.com/sales/{order.pk}/" in mail.body
-        assert "Your share: €44.70" in mail.body  # 50.00 - (5.00 + 0.30)
+        assert "€44.70" in mail.body  # the seller's share: 50.00 - (5.00 + 0.30)
     else:
         assert mail.to == ["buyer@example.com"]
         assert f"https://shop.example.com/orders/{order.pk}/" in mail.body
@@ -50,3 +50,13 @@ def test_text_email_is_not_html_escaped(buyer, seller, mailoutbox):
     send_order_email(order_id=order.pk, kind="order_payment_failed")
     assert "Tom & Jerry's <mug>" in mailoutbox[0].body
     assert "Tom &amp; Jerry&#x27;s &lt;mug&gt;" in mailoutbox[0].alternatives[0][0]
+
+
+def test_a_partial_refund_says_partly_refunded_and_names_nobody(order, mailoutbox):
+    Order.objects.filter(pk=order.pk).update(refunded_amount=1500)
+    send_order_email(order_id=order.pk, kind="order_refunded_buyer")
+    (mail,) = mailoutbox
+    assert "partly refunded (€15.00 back)" in mail.subject
+    assert "€15.00 of €50.00" in mail.body
+    # Staff or the seller may have made it: the email does not say the seller did.
+    assert "refunded €" not in mail.body

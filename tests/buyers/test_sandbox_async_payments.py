@@ -16,6 +16,7 @@ from buyers.models import Order, Purchase
 from marketplace import stripe_gateway
 from marketplace.events.models import StripeEvent
 from sandbox import testing
+from tests.buyers.sandbox_support import SHIPPING_FIELDS
 from tests.buyers.test_sandbox_payments import (  # noqa: F401  (fixtures)
     buy,
     buyer_client,
@@ -40,7 +41,13 @@ def pay_by_sepa(client, checkout_path, iban):
     assert page.status_code == 200 and 'id="pay-sepa"' in page.content.decode()
     return client.post(
         checkout_path,
-        {"method": "sepa_debit", "email": "buyer@example.com", "name": "Ada Buyer", "iban": iban},
+        {
+            "method": "sepa_debit",
+            "email": "buyer@example.com",
+            "name": "Ada Buyer",
+            "iban": iban,
+            **SHIPPING_FIELDS,
+        },
     )
 
 

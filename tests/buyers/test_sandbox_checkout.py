@@ -4,6 +4,7 @@ idempotency holds, faults leave the order retryable."""
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from buyers import services
 from buyers.models import Order, Purchase
@@ -49,8 +50,27 @@ def test_checkout_session_in_the_sandbox(sandbox_listing, settings):
     assert session.client_reference_id == f"purchase-{order.purchase_id}"
     assert session.metadata["order_id"] == str(order.pk)
     assert session.customer_email == "buyer@example.com"
-    assert session.expires_at == int(order.expires_at.timestamp())
+    assert abs(session.expires_at - int(order.expires_at.timestamp())) <= 1
     assert session.success_url.endswith("/checkout/success/?session_id={CHECKOUT_SESSION_ID}")
+
+
+@pytest.mark.parametrize("advanced", [3600, 86400, 30 * 86400])
+def test_checkout_works_after_the_sandbox_clock_was_advanced(sandbox_listing, advanced):
+    from sandbox import testing
+
+    testing.advance(advanced)
+    buyer = UserFactory(email="buyer@example.com")
+    order = services.order_create(buyer=buyer, listing_id=sandbox_listing.pk, quantity=1)
+    assert services.order_checkout_url(order_id=order.pk)
+    order.refresh_from_db()
+    session = stripe_gateway.checkout_session_retrieve(session_id=order.checkout_session_id)
+    # Stripe sees as much time left as the order has by our clock.
+    left = session.expires_at - testing.now()
+    assert abs(left - (order.expires_at - timezone.now()).total_seconds()) <= 2
+    assert session.status == "open"
+    # The units are held once, by this order only.
+    sandbox_listing.refresh_from_db()
+    assert sandbox_listing.reserved == 1
 
 
 def test_double_click_one_session_in_the_sandbox(sandbox_listing):

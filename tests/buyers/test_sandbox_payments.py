@@ -17,7 +17,7 @@ from marketplace.events.models import StripeEvent
 from sandbox import testing
 from sellers.models import Listing
 from tests.buyers.factories import ListingFactory, SellerFactory
-from tests.buyers.sandbox_support import onboarded_account
+from tests.buyers.sandbox_support import SHIPPING_FIELDS, onboarded_account
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -78,7 +78,14 @@ def pay(client, checkout_path, card, email="buyer@example.com"):
     assert page.status_code == 200 and "SANDBOX" in page.content.decode()
     return client.post(
         checkout_path,
-        {"email": email, "card_number": card, "expiry": "12 / 34", "cvc": "123", "name": "Ada"},
+        {
+            "email": email,
+            "card_number": card,
+            "expiry": "12 / 34",
+            "cvc": "123",
+            "name": "Ada",
+            **SHIPPING_FIELDS,
+        },
     )
 
 
@@ -100,6 +107,9 @@ def test_pay_with_4242_webhook_first_then_the_success_page(shop, buyer_client, m
     event = StripeEvent.objects.get(type="checkout.session.completed")
     assert event.status == StripeEvent.Status.SUCCEEDED
     assert stock(shop) == (0, 2)
+    # The shipping address Checkout collected is on the order, for the seller.
+    assert order.shipping_name == "Ada Lovelace"
+    assert order.shipping_lines == ["12 rue des Lilas", "75011 Paris", "FR"]
 
     # Stripe's objects. With application_fee_amount, Stripe transfers the whole amount to the
     # seller's account and takes the application fee back from it: the seller nets amount - fee.

@@ -201,7 +201,7 @@ def test_stripe_unreachable_leaves_order_pending_and_retry_keeps_the_key(
 
 
 @pytest.mark.parametrize(
-    ("status", "new_key"), [(500, True), (400, True), (409, False), (429, False)]
+    ("status", "new_key"), [(500, True), (502, True), (409, False), (429, False)]
 )
 def test_retry_after_a_stored_error_uses_a_new_key(buyer, listing, fake_stripe, status, new_key):
     order = services.order_create(buyer=buyer, listing_id=listing.pk, quantity=1)
@@ -217,6 +217,18 @@ def test_retry_after_a_stored_error_uses_a_new_key(buyer, listing, fake_stripe, 
     )
     assert fake_stripe.create_calls[-1]["idempotency_key"] == expected
     assert len(fake_stripe.sessions) == 1
+
+
+def test_stripe_refusing_the_session_cancels_the_order_and_releases_its_units(
+    buyer, listing, fake_stripe
+):
+    order = services.order_create(buyer=buyer, listing_id=listing.pk, quantity=1)
+    fake_stripe.fail_with = 400
+    with pytest.raises(UserFacingError, match="canceled and nothing was charged"):
+        services.order_checkout_url(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELED
+    assert stock_of(listing) == (3, 0, 0)
 
 
 def test_retry_after_deadline_moved_close_pushes_the_deadline(buyer, listing, fake_stripe):
@@ -519,9 +531,27 @@ def test_shipping_address_collected_and_shown_to_seller(
     assert "Ada Lovelace" in seller_mail.body and "75011 Paris" in seller_mail.body
 
 
-def test_no_shipping_collection_by_default(buyer, listing, fake_stripe):
+def test_shipping_address_collected_by_default_and_none_turns_it_off(
+    buyer, listing, fake_stripe, settings
+):
     checkout(buyer, listing, fake_stripe)
-    assert fake_stripe.create_calls[0]["shipping_countries"] is None
+    assert "FR" in fake_stripe.create_calls[0]["shipping_countries"]
+    settings.CHECKOUT_SHIPPING_COUNTRIES = []
+    checkout(UserFactory(), listing, fake_stripe)
+    assert fake_stripe.create_calls[1]["shipping_countries"] is None
+
+
+def test_the_none_setting_means_no_shipping_countries(monkeypatch):
+    import importlib
+
+    from marketplace import settings as project_settings
+
+    monkeypatch.setenv("CHECKOUT_SHIPPING_COUNTRIES", "none")
+    try:
+        assert importlib.reload(project_settings).CHECKOUT_SHIPPING_COUNTRIES == []
+    finally:
+        monkeypatch.undo()
+        importlib.reload(project_settings)
 
 
 def test_paying_an_order_past_its_deadline_expires_it(buyer, listing, fake_stripe):

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from buyers import services
 from buyers.models import Order
+from marketplace.errors import UserFacingError
 from sellers.models import Listing, ListingImage
 from tests.buyers.factories import CategoryFactory, ListingFactory, SellerFactory
 from tests.factories import UserFactory
@@ -290,7 +291,20 @@ def test_cancel_url_releases_the_reservation(client, buyer, listing, fake_stripe
     order.refresh_from_db()
     listing.refresh_from_db()
     assert order.status == Order.Status.CANCELED and listing.reserved == 0
-    assert "nothing was charged" in html(client.get(response["Location"]))
+    page = html(client.get(response["Location"]))
+    assert "nothing was charged" in page
+    # A way back: order the same again, straight to a new Checkout.
+    assert "Try again" in page
+    again = client.post(
+        reverse("buyers:listing_buy", args=[listing.pk]), {"quantity": order.quantity}
+    )
+    assert again.status_code == 303
+    assert Order.objects.filter(status=Order.Status.PENDING).count() == 1
+    # The history lists the new order and folds the canceled one apart.
+    history = html(client.get(reverse("buyers:order_list")))
+    assert "1 order not paid" in history and "<details" in history
+    folded = history[history.index("<details") :]
+    assert f"#{order.pk}" in folded
 
 
 # --- order pages and authorization -----------------------------------------------------------------
@@ -388,4 +402,42 @@ def test_disputed_sale_shows_on_the_seller_and_buyer_pages(
     assert "disputed this payment" in page and format_datetime(due) in page
     services.order_record_dispute(order_id=order.pk, status="won", evidence_due_by=due)
     page = html(client.get(reverse("buyers:sale_detail", args=[order.pk])))
-    assert "The dispute was won" in page
+    assert "decided in your favour" in page
+
+
+def test_a_lost_dispute_closes_the_order_and_both_sides_are_told(
+    client, buyer, seller, listing, fake_stripe, mailoutbox, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from buyers import services
+    from buyers.models import Order
+
+    order = paid_order(client, buyer, listing, fake_stripe)
+    services.order_fulfil(checkout_session_id=order.checkout_session_id)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+    due = timezone.now() + timedelta(days=7)
+    services.order_record_dispute(order_id=order.pk, status="needs_response", evidence_due_by=due)
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_record_dispute(order_id=order.pk, status="lost", evidence_due_by=due)
+        # The same news twice (a redelivered event) tells nobody twice.
+        services.order_record_dispute(order_id=order.pk, status="lost", evidence_due_by=due)
+    order.refresh_from_db()
+    assert order.status == Order.Status.DISPUTE_LOST
+    buyer_page = html(client.get(reverse("buyers:order_detail", args=[order.pk])))
+    assert "decided the dispute in your favour" in buyer_page
+    assert "will ship soon" not in buyer_page
+    client.force_login(seller.user)
+    sale = html(client.get(reverse("buyers:sale_detail", args=[order.pk])))
+    assert "The dispute was lost" in sale and "do not ship it" in sale
+    assert "Mark as shipped" not in sale
+    subjects = {tuple(m.to): m.subject for m in mailoutbox}
+    assert len(mailoutbox) == 2
+    assert "decided the dispute" in subjects[(buyer.email,)]
+    assert "Dispute lost" in subjects[(seller.user.email,)]
+    # Nothing more can happen to it: not shipped, not refunded.
+    with pytest.raises(UserFacingError):
+        services.order_mark_fulfilled(order_id=order.pk, seller=seller)

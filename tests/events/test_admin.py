@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from marketplace.events import services
 from marketplace.events.models import StripeEvent
+from tests.events.conftest import CONNECT_URL
 from tests.events.signing import make_event
 from tests.factories import StaffFactory, UserFactory, log_in_with_totp
 
@@ -22,7 +23,9 @@ def staff_client(client):
 
 
 def test_list_filters_and_search(staff_client, post_event):
-    post_event(make_event("account.updated", stripe_id="evt_one", account="acct_A"))
+    post_event(
+        make_event("account.updated", stripe_id="evt_one", account="acct_A"), url=CONNECT_URL
+    )
     post_event(make_event("payout.paid", stripe_id="evt_two"))
     response = staff_client.get(CHANGELIST)
     assert response.status_code == 200

@@ -28,6 +28,9 @@ def test_signup_verification_and_login(client):
     assert get_user_model().objects.filter(email="new@example.com").exists()
     assert len(mail.outbox) == 1
     assert "new@example.com" in mail.outbox[0].to
+    # The subject carries the marketplace's name, not the host the request came to.
+    assert mail.outbox[0].subject.startswith("[Marketplace] ")
+    assert "testserver" not in mail.outbox[0].subject
 
     # Not verified yet: logging in sends the person to the "verify your email" page.
     client.logout()

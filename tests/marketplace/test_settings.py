@@ -73,6 +73,17 @@ def test_database_url_parsing():
             parse_database_url(bad)
 
 
+def test_a_sqlite_database_url_gets_the_same_locking_options_as_the_default_file():
+    # Without them, `DATABASE_URL=sqlite:///... manage.py demo_seed` failed at once with
+    # "database is locked" when the sandbox's delivery thread wrote beside the command.
+    cfg = parse_database_url("sqlite:////tmp/shop.sqlite3")
+    assert cfg["NAME"] == "/tmp/shop.sqlite3"
+    assert cfg["OPTIONS"] == {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    assert "OPTIONS" not in parse_database_url("postgres://u@h:5432/db") or (
+        "transaction_mode" not in parse_database_url("postgres://u@h:5432/db")["OPTIONS"]
+    )
+
+
 def test_redis_url_and_stripe_keys():
     with pytest.raises(ImproperlyConfigured, match="REDIS_URL"):
         validate_redis_url("localhost:6379")

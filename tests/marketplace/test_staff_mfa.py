@@ -280,17 +280,17 @@ def test_staff_enrol_command_creates_the_first_admin(client):
 
 
 def test_demo_admin_is_enrolled_and_told_how_to_sign_in(client):
-    from marketplace.staff_enrolment import demo_admin_second_factor
+    from marketplace.staff_enrolment import seed_admin_second_factor
 
     admin = UserFactory(email="admin@example.com", is_staff=True, is_superuser=True)
     out = StringIO()
-    demo_admin_second_factor(out)
+    seed_admin_second_factor(out)
     text = out.getvalue()
     secret = text.split("authenticator app secret:")[1].split()[0]
     code = text.split("recovery code (each works once):")[1].split(",")[0].strip()
     # Run again (make demo twice): the same secret, no error.
     again = StringIO()
-    demo_admin_second_factor(again)
+    seed_admin_second_factor(again)
     assert secret in again.getvalue()
     client.post("/accounts/login/", {"login": admin.email, "password": PASSWORD})
     client.post("/accounts/2fa/authenticate/", {"code": code})

@@ -34,6 +34,8 @@ def test_staff_enrol_an_authenticator_app_then_open_the_fee_rules(page, live_ser
     page.locator("main form button[type=submit]").first.click()
     page.wait_for_url(re.compile(r".*/accounts/2fa/totp/activate/"))
     secret = page.input_value("#authenticator_secret")
+    # The QR code (an inline data: image) is shown, so a phone can scan it.
+    assert page.evaluate("() => document.querySelector('main img').naturalWidth") > 0
     page.fill("input[name=code]", totp_code(secret))
     page.locator("main form button[type=submit]").first.click()
     page.wait_for_url(re.compile(r".*/accounts/2fa/recovery-codes/"))

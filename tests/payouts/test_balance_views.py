@@ -156,3 +156,75 @@ def test_nav_shows_balance_to_sellers_and_fees_to_staff(client, staff):
     log_in_with_totp(client, staff)
     html = client.get("/").content.decode()
     assert "/money/fees/" in html and "/money/balance/" not in html
+
+
+def test_dashboard_card_shows_the_balance_and_the_last_payout(client):
+    from django.urls import reverse
+
+    seller = SellerFactory(account_refreshed_at=timezone.now())
+    SellerBalance.objects.filter(seller=seller).delete()
+    earn(seller, 2500, "dash")
+    SellerBalance.objects.filter(seller=seller).update(
+        stripe_available={"eur": 1800}, stripe_pending={"eur": 700}
+    )
+    Payout.objects.create(
+        stripe_id="po_dash",
+        seller=seller,
+        amount=1200,
+        currency="eur",
+        status="paid",
+        stripe_created=timezone.now(),
+    )
+    client.force_login(seller.user)
+    page = client.get(reverse("sellers:dashboard")).content.decode()
+    card = page[page.index("dashboard-money") :]
+    assert "€18.00" in card and "€7.00" in card
+    assert "Last payout" in card and "€12.00" in card and "paid" in card
+    assert "appear here" not in card.split("</section>")[0]
+
+
+def test_a_negative_balance_says_what_was_taken_back_and_what_happens_next(client):
+    from django.urls import reverse
+
+    from payouts.models import Dispute
+
+    seller = SellerFactory()
+    earn(seller, 2000, "neg")
+    ledger_record(
+        kind=K.PAYOUT,
+        stripe_object_id="po_neg",
+        seller=seller,
+        postings=movement_postings(kind=K.PAYOUT, amount=2000, currency="eur", seller_id=seller.pk),
+    )
+    ledger_record(
+        kind=K.TRANSFER_REVERSAL,
+        stripe_object_id="trr_neg",
+        seller=seller,
+        order_id=77,
+        postings=movement_postings(
+            kind=K.TRANSFER_REVERSAL, amount=1500, currency="eur", seller_id=seller.pk
+        ),
+    )
+    Dispute.objects.create(
+        stripe_id="dp_neg",
+        charge_id="ch_neg",
+        order_id=77,
+        seller=seller,
+        amount=2000,
+        currency="eur",
+        status="lost",
+        stripe_created=timezone.now(),
+    )
+    SellerBalance.objects.filter(seller=seller).update(stripe_available={"eur": -1500})
+    client.force_login(seller.user)
+    page = client.get(reverse("payouts:balance")).content.decode()
+    assert "Why your balance is negative" in page
+    assert "€15.00" in page and "sale #77" in page and "won a dispute" in page
+    assert "Stripe keeps your next sales" in page
+    # A positive balance carries no such note.
+    SellerBalance.objects.filter(seller=seller).update(stripe_available={"eur": 0})
+    earn(seller, 5000, "pos")
+    assert (
+        "Why your balance is negative"
+        not in client.get(reverse("payouts:balance")).content.decode()
+    )

@@ -42,6 +42,18 @@ def test_payout_lifecycle_forward_only_and_ledger(django_capture_on_commit_callb
     assert balance.ledger == {"eur": -1500} and balance.paid_out == {"eur": 1500}
 
 
+def test_a_paid_payout_emails_the_seller_once(django_capture_on_commit_callbacks):
+    seller = SellerFactory()
+    acct = seller.stripe_account_id
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver("payout.created", payout_obj(), account=acct)
+        deliver("payout.paid", payout_obj("paid"), account=acct)
+        deliver("payout.updated", payout_obj("paid"), account=acct)  # the same news again
+    (message,) = [m for m in mail.outbox if seller.user.email in m.to]
+    assert message.subject == "Payout of €15.00 sent to your bank"
+    assert "po_1" in message.body and "/money/balance/" in message.body
+
+
 def test_failed_payout_returns_money_and_emails_seller_once(
     django_capture_on_commit_callbacks, settings
 ):

@@ -211,3 +211,37 @@ def test_payouts_of_accounts_not_read_are_not_called_missing(monkeypatch):
     day = {"start": datetime(2026, 1, 1, tzinfo=UTC), "end": datetime(2026, 1, 2, tzinfo=UTC)}
     assert reconcile(**day, accounts=[]).status == "clean"  # the platform only
     assert reconcile(**day, accounts=[seller.stripe_account_id]).missing_in_stripe == 1
+
+
+def test_staff_run_a_reconciliation_from_the_page_and_watch_it(
+    sdk, client, log_in_staff, django_capture_on_commit_callbacks
+):
+    testing.advance(days=3)  # the sandbox's days are ahead of ours: the form follows Stripe's
+    account = onboarded_account(sdk, client)
+    SellerFactory(stripe_account_id=account.id)
+    destination_intent(sdk, account.id, amount=2000, fee=200)
+    feed_events(set(), random.Random(2))
+    staff = log_in_staff()
+    page = client.get("/money/reconciliation/").content.decode()
+    stripe_day = datetime.fromtimestamp(testing.now(), tz=UTC).date()
+    assert "Run reconciliation" in page and f'value="{stripe_day.isoformat()}"' in page
+    days = {
+        "start_day": (stripe_day - timedelta(days=1)).isoformat(),
+        "end_day": stripe_day.isoformat(),
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/money/reconciliation/", days)
+    assert response.status_code == 302
+    run = ReconciliationRun.objects.get()
+    assert run.requested_by == staff and run.status == ReconciliationRun.Status.CLEAN
+    assert run.scopes_total == 2 and run.scopes_done == 2 and run.stripe_transactions >= 1
+    # While one runs, the list refreshes itself and shows how far it got.
+    ReconciliationRun.objects.filter(pk=run.pk).update(status="running", scopes_done=1)
+    partial = client.get("/money/reconciliation/", HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in partial and 'hx-trigger="every 2s"' in partial
+    assert "1 of 2 Stripe balances read" in partial
+    # A second one while one waits for a worker is refused.
+    ReconciliationRun.objects.filter(pk=run.pk).update(status="queued")
+    again = client.post("/money/reconciliation/", days)
+    assert again.status_code == 400 and "already queued" in again.content.decode()
+    assert ReconciliationRun.objects.count() == 1

@@ -5,6 +5,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 
@@ -131,7 +132,9 @@ def test_two_admins_at_once_one_refund(fake_stripe):
     assert fake_stripe.calls.count("refund_create") == 1
 
 
-def test_refund_views_and_sweep(client, sale, fake_stripe, staff):
+def test_refund_views_and_sweep(
+    client, sale, fake_stripe, staff, django_capture_on_commit_callbacks
+):
     seller, charge = sale
     client.force_login(seller.user)
     page = client.get("/money/refunds/").content.decode()
@@ -167,3 +170,49 @@ def test_refund_views_and_sweep(client, sale, fake_stripe, staff):
     log_in_with_totp(client, staff)
     assert charge["id"] in client.get("/money/refunds/").content.decode()
     assert RefundRequest.objects.count() == 1
+    # The seller's own refund: no email to themselves. A refund by staff: the seller is told.
+    assert not [m for m in mail.outbox if seller.user.email in m.to]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"/money/refunds/{charge['id']}/new/",
+            {"amount": "2.00", "reason": "damaged", "client_token": str(uuid.uuid4())},
+        )
+    (message,) = [m for m in mail.outbox if seller.user.email in m.to]
+    assert "The platform refunded €2.00" in message.subject
+    assert "taken back from your balance" in message.body and "/sales/21/" in message.body
+
+
+def test_staff_find_refunds_in_the_menu_with_item_and_amount(client, sale, fake_stripe, staff):
+    from django.utils import timezone
+
+    from buyers.models import Order
+    from tests.buyers.factories import ListingFactory
+
+    seller, charge = sale
+    listing = ListingFactory(seller=seller, title="Blue mug")
+    Order.objects.create(
+        pk=21,
+        buyer=UserFactory(),
+        seller=seller,
+        listing=listing,
+        title="Blue mug",
+        unit_amount=2000,
+        quantity=1,
+        currency="eur",
+        amount=2000,
+        application_fee_amount=200,
+        buyer_email="b@example.com",
+        expires_at=timezone.now(),
+        status=Order.Status.PAID,
+    )
+    client.force_login(staff)
+    home = client.get("/").content.decode()
+    assert 'href="/money/refunds/"' in home
+    page = client.get("/money/refunds/").content.decode()
+    assert "Blue mug" in page and "€20.00" in page and "Refund…" in page
+    refund(staff, charge, 500)
+    page = client.get("/money/refunds/").content.decode()
+    assert "€5.00" in page and "Refund…" in page
+    refund(staff, charge, 1500)
+    page = client.get("/money/refunds/").content.decode()
+    assert "Fully refunded" in page and "Refund…" not in page

@@ -242,7 +242,6 @@ def test_remote_endpoints_get_a_real_http_post(db, settings, monkeypatch):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        monkeypatch.setattr(delivery, "is_local", lambda url: False)
         settings.SANDBOX_WEBHOOK_DELIVERY = "manual"
         endpoint = testing.register_endpoint(f"http://127.0.0.1:{server.server_port}/hook")
         event = emit("customer.created", {"id": "cus_1", "object": "customer"})

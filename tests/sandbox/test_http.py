@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-AUTH = {"HTTP_AUTHORIZATION": "Bearer sk_test_anything"}
+AUTH = {"HTTP_AUTHORIZATION": "Bearer sk_test_sandbox"}
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_live_or_malformed_key_is_401(api):
 def test_basic_auth_like_curl_dash_u_is_accepted(api):
     import base64
 
-    token = base64.b64encode(b"sk_test_abc:").decode()
+    token = base64.b64encode(b"sk_test_sandbox:").decode()
     response = api.get("/sandbox/v1/webhook_endpoints", HTTP_AUTHORIZATION=f"Basic {token}")
     assert response.status_code == 200
     assert response.json()["object"] == "list"

@@ -173,7 +173,7 @@ def test_database_contention_is_a_retryable_409_lock_timeout():
     try:
         from sandbox.dispatcher import handle
 
-        auth = {"Authorization": "Bearer sk_test_x"}
+        auth = {"Authorization": "Bearer sk_test_sandbox"}
         status, headers, body = handle("POST", "/v1/test_helpers/contended", auth, "")
         assert status == 409
         assert headers["Stripe-Should-Retry"] == "true"

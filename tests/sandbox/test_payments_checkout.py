@@ -199,7 +199,9 @@ def test_3d_secure_approve_and_fail(sdk, web, seller):
         f"/sandbox/checkout/{session.id}/"
     )
     page = web.get(failed["Location"])
-    assert "failed authentication" in page_error(page)
+    # The buyer reads plain words, as on Stripe's hosted page, not the API's message.
+    assert "unable to authenticate your payment method" in page_error(page)
+    assert "payment_method_data" not in page.content.decode()
     pi = sdk.v1.payment_intents.retrieve(
         sdk.v1.checkout.sessions.retrieve(session.id).payment_intent
     )
@@ -280,3 +282,48 @@ def test_expired_session_page_refuses_payment(sdk, web, seller):
     response = pay(web, session)
     assert response.status_code == 402 and b"has expired" in response.content
     assert sdk.v1.charges.list().data == []
+
+
+def test_shipping_address_collection_asks_for_and_returns_the_address(sdk, web, seller):
+    params = session_params(
+        seller.id, shipping_address_collection={"allowed_countries": ["FR", "DE"]}
+    )
+    session = sdk.v1.checkout.sessions.create(params)
+    assert session.shipping_address_collection.allowed_countries == ["FR", "DE"]
+    page = web.get(page_path(session)).content.decode()
+    assert "Shipping address" in page and 'name="shipping-line1"' in page
+    # Without an address the page asks for it and nothing is charged.
+    missing = pay(web, session)
+    assert missing.status_code == 400
+    assert sdk.v1.checkout.sessions.retrieve(session.id).status == "open"
+    card = {"email": "b@example.com", "card_number": "4242424242424242", "expiry": "12 / 34"}
+    address = {
+        "shipping-name": "Ada Lovelace",
+        "shipping-line1": "12 rue des Lilas",
+        "shipping-postal_code": "75011",
+        "shipping-city": "Paris",
+    }
+    # A country the session does not allow is refused by the form.
+    elsewhere = web.post(
+        page_path(session), {**card, "cvc": "123", **address, "shipping-country": "US"}
+    )
+    assert elsewhere.status_code == 400
+    done = web.post(page_path(session), {**card, "cvc": "123", **address, "shipping-country": "FR"})
+    assert done.status_code == 302
+    completed = sdk.v1.checkout.sessions.retrieve(session.id)
+    check_object(as_json(completed))
+    details = completed.collected_information.shipping_details
+    assert details.name == "Ada Lovelace"
+    assert (details.address.line1, details.address.postal_code, details.address.country) == (
+        "12 rue des Lilas",
+        "75011",
+        "FR",
+    )
+
+
+def test_shipping_address_collection_needs_country_codes(sdk, seller):
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        sdk.v1.checkout.sessions.create(
+            session_params(seller.id, shipping_address_collection={"allowed_countries": ["France"]})
+        )
+    assert info.value.param == "shipping_address_collection[allowed_countries][0]"

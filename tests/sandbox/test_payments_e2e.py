@@ -108,3 +108,17 @@ def test_marketplace_money_flow_end_to_end(sdk, client, hook, receiver, settings
         "application_fee.refunded",
     } <= types
     assert not receiver.rejected
+    # Every object the flow stored, and every event's object, has every field the SDK declares.
+    from sandbox.models import SandboxObject
+
+    kinds = set()
+    for row in SandboxObject.objects.exclude(
+        object__in=["account_link_token", "login_link_token", "platform_account"]
+    ):
+        kinds.add(row.object)
+        check_object(row.data)
+    assert {
+        "account", "application_fee", "balance_transaction", "charge", "checkout.session",
+        "event", "fee_refund", "payment_intent", "payment_method", "payout", "refund",
+        "transfer", "transfer_reversal",
+    } <= kinds  # fmt: skip

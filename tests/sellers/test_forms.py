@@ -26,6 +26,16 @@ def test_listing_form_parses_major_units_per_currency(settings):
     assert form.is_valid() and form.cleaned_data["money"].amount == 1250
     form = ListingForm({"title": "Cup", "price": "12.5", "currency": "jpy"}, seller=seller)
     assert not form.is_valid() and "price" in form.errors
+    # the example is written in the currency's own format, not "24.90"
+    assert form.errors["price"] == [
+        "Enter the price as a whole number (JPY has no decimals), e.g. 2490."
+    ]
+    form = ListingForm({"title": "Cup", "price": "12.505", "currency": "eur"}, seller=seller)
+    assert form.errors["price"] == ["Enter the price as a number, e.g. 24.90."]
+    assert (
+        "e.g. 2490"
+        in ListingForm(seller=SellerFactory(default_currency="jpy")).fields["price"].help_text
+    )
 
 
 def test_listing_form_defaults_to_seller_currency_and_caps_images():

@@ -442,3 +442,24 @@ def test_account_updated_for_an_account_stripe_does_not_know_is_ignored(fake_str
         services.seller_account_updated(account_id="acct_gone", event_created=timezone.now())
         is None
     )
+
+
+def test_an_onboarded_seller_is_emailed_once_when_stripe_needs_more(
+    django_capture_on_commit_callbacks,
+):
+    seller = SellerFactory(details_submitted=True, requirements_currently_due=[])
+    state = account_state(seller.stripe_account_id)  # asks for an identity document
+    with django_capture_on_commit_callbacks(execute=True):
+        services.seller_apply_account(seller_id=seller.pk, account=state, as_of=None)
+        # The same request again (another event, a periodic re-read): no second email.
+        services.seller_apply_account(seller_id=seller.pk, account=state, as_of=None)
+    (message,) = mail.outbox
+    assert message.to == [seller.user.email] and "Stripe needs more information" in message.subject
+    assert "/sell/onboarding/update/" in message.body and "1900-" not in message.subject
+    # A seller still in their first onboarding is not emailed: the page guides them.
+    newcomer = SellerFactory(details_submitted=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.seller_apply_account(
+            seller_id=newcomer.pk, account=account_state(newcomer.stripe_account_id), as_of=None
+        )
+    assert len(mail.outbox) == 1

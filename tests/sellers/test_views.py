@@ -351,6 +351,40 @@ def test_fee_preview_partial_for_htmx(seller_client):
     assert "more than zero" in bad.content.decode()
 
 
+def test_fee_preview_quotes_the_category_rule_checkout_charges(seller_client):
+    from buyers.services import order_create
+    from payouts.services import fee_rule_create
+
+    ceramics = CategoryFactory(name="Ceramics")
+    staff = UserFactory(is_staff=True)
+    fee_rule_create(
+        actor=staff,
+        scope="category",
+        category=ceramics,
+        starts_on=timezone.now().date(),
+        bps=800,
+        currencies=["eur"],
+    )
+    url = reverse("sellers:fee_preview") + f"?price=100&currency=eur&category={ceramics.pk}"
+    html = seller_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "€8.00" in html and "€92.00" in html
+    # Without the category the platform default applies (10 % + €0.30).
+    plain = reverse("sellers:fee_preview") + "?price=100&currency=eur"
+    assert "€10.30" in seller_client.get(plain, HTTP_HX_REQUEST="true").content.decode()
+    # The sale charges exactly what the preview quoted.
+    seller = seller_client.seller
+    seller.charges_enabled = True
+    seller.save()
+    listing = ListingFactory(
+        seller=seller, category=ceramics, price_amount=10000, currency="eur", stock=5
+    )
+    order = order_create(buyer=UserFactory(), listing_id=listing.pk, quantity=1)
+    assert order.application_fee_amount == 800
+    # The edit page's own preview uses the listing's category too.
+    edit = seller_client.get(reverse("sellers:listing_edit", args=[listing.pk])).content.decode()
+    assert "€8.00" in edit
+
+
 def test_listing_form_wires_the_fee_preview(seller_client):
     html = seller_client.get(reverse("sellers:listing_new")).content.decode()
     assert 'hx-trigger="input changed delay:300ms"' in html

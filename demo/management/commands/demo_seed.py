@@ -16,6 +16,7 @@ from django.db import transaction
 from buyers.demo import seed_demo_orders_note, seed_demo_purchases
 from marketplace.demo import DEMO_PASSWORD, DemoLogin, Seeder, ensure_user
 from marketplace.events.demo import seed_webhook_endpoints
+from marketplace.staff_enrolment import seed_admin_second_factor
 from payouts.seed import seed_fee_rules
 from sellers.seed import seed_sellers
 
@@ -43,6 +44,7 @@ SEEDERS: list[Seeder] = [
     seed_fee_rules,  # a platform rule and a Ceramics rule, before anything is bought
     seed_demo_purchases,  # the buyer pays three orders on the sandbox's hosted Checkout
     seed_demo_orders_note,  # how to buy more
+    seed_admin_second_factor,  # the admin's authenticator secret and recovery codes, printed last
 ]
 
 

@@ -14,6 +14,7 @@ from django.db.models import Field
 from django.utils import timezone
 
 from marketplace import stripe_gateway
+from marketplace.events import intake_checks
 from marketplace.events.models import StripeEvent
 from marketplace.events.services._common import Status, _setting
 from marketplace.events.services.endpoints import endpoint_secrets
@@ -65,11 +66,11 @@ def event_receive(*, body: bytes, sig_header: str, source: str) -> IntakeResult:
             )
         except stripe_gateway.WebhookSignatureError as exc2:
             raise IntakeError(str(exc2)) from None
-    try:
-        text = body.decode("utf-8")
-        event = json.loads(text)
-    except (UnicodeDecodeError, ValueError):
-        raise IntakeError("body is not JSON") from None
+    try:  # bounded parse; refuses what PostgreSQL can't store and the wrong endpoint's events
+        event = intake_checks.event_check(body, connect=source == StripeEvent.Source.CONNECT)
+    except ValueError as exc:
+        raise IntakeError(str(exc)) from None
+    text = body.decode("utf-8")
     fields = _event_fields(event)
     result = _event_insert(raw=text, fields=fields, source=source)
     if result.stored and not result.ignored_reason:
@@ -177,6 +178,11 @@ def event_store(*, event: dict[str, Any], source: str, account: str = "") -> boo
     """
     if account and not event.get("account"):
         event = {**event, "account": account}
+    try:
+        intake_checks.check_storable(event)
+        intake_checks.check_created(event)
+    except ValueError as exc:
+        raise IntakeError(str(exc)) from None
     fields = _event_fields(event)
     raw = json.dumps(event, default=str)
     return _event_insert(raw=raw, fields=fields, source=source).stored

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from marketplace.audit.origin import audit_origin
+from marketplace.audit.origin import command_origin
 from marketplace.audit.services import Action, audit_record
 from payouts.reconciliation import day_bounds, reconcile
-
-
-def _operator() -> str:
-    """The shell user running the command, for the audit log."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown user"
 
 
 def _day(value: str) -> date:
@@ -45,7 +36,7 @@ class Command(BaseCommand):
         end = _day(options["end"]) if options.get("end") else start
         if end < start:
             raise CommandError("--to is before --from")
-        with audit_origin(via="command", label=f"manage.py reconcile ({_operator()})"):
+        with command_origin("reconcile"):
             run_start, run_end = day_bounds(start, end)
             run = reconcile(start=run_start, end=run_end)
             audit_record(

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from marketplace import stripe_gateway
+from marketplace.audit.origin import command_origin
 from marketplace.events.models import StripeEvent
 from marketplace.events.services.endpoints import (
     ENDPOINT_URL_NAMES,
@@ -68,7 +69,8 @@ class Command(BaseCommand):
         sub.add_parser("endpoints", help="(sandbox) register our webhook endpoints")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        getattr(self, f"_{options['action']}")(options)
+        with command_origin(f"stripe_events {options['action']}"):  # replays are audited
+            getattr(self, f"_{options['action']}")(options)
 
     def _replay(self, options: dict[str, Any]) -> None:
         ids: list[str] = options["event_ids"]
