@@ -212,18 +212,21 @@ def checkout_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def checkout_success(request: HtmxHttpRequest) -> HttpResponse:
     """Stripe's success_url. The session id in the URL is only a pointer: Stripe is re-read."""
     session_id = request.GET.get("session_id", "")
-    order = (
-        selectors.buyer_orders(buyer=request.user).filter(checkout_session_id=session_id).first()
+    purchase = (
+        selectors.buyer_purchases(buyer=request.user).filter(checkout_session_id=session_id).first()
         if session_id
         else None
     )
-    if order is None:
+    if purchase is None:
         raise Http404("No such order")
     try:
-        services.order_fulfil(checkout_session_id=session_id)
+        services.purchase_fulfil(checkout_session_id=session_id)
     except (GatewayError, UserFacingError):
         messages.info(request, "We are confirming your payment with Stripe; this page updates.")
-    return _see_other(reverse("buyers:order_detail", args=[order.pk]) + "?confirming=1")
+    orders = list(purchase.orders.order_by("pk").values_list("pk", flat=True))
+    if len(orders) > 1:  # several sellers: the purchase is what the buyer paid
+        return _see_other(reverse("buyers:purchase_detail", args=[purchase.pk]))
+    return _see_other(reverse("buyers:order_detail", args=[orders[0]]) + "?confirming=1")
 
 
 # --- The cart ---------------------------------------------------------------------------------
