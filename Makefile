@@ -89,6 +89,7 @@ typecheck: install
 	DEBUG=1 $(VENV)/bin/mypy .
 
 check: lint typecheck
+	$(VENV)/bin/lint-imports
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 worker: install

@@ -110,11 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     where = setup("balance")
     from django.test import Client
 
-    from tests.factories import UserFactory
-    from tests.payouts.factories import SellerFactory
+    from bench._fixtures import new_seller, new_user
 
-    user = UserFactory()
-    seller = SellerFactory(user=user)
+    user = new_user()
+    seller = new_seller(user=user)
     client = Client()
     client.force_login(user)
     print(f"database: {where}; requests per size: {REQUESTS}")

@@ -25,8 +25,8 @@ def p99(samples: list[float]) -> float:
 def seed(total: int) -> None:
     from django.utils import timezone
 
+    from bench._fixtures import new_user
     from sellers.models import Category, Listing, Seller
-    from tests.factories import UserFactory
 
     have = Listing.objects.count()
     if have >= total:
@@ -37,7 +37,7 @@ def seed(total: int) -> None:
         ]
         for i in range(50):
             Seller.objects.create(
-                user=UserFactory(),
+                user=new_user(),
                 display_name=f"Shop {i}",
                 slug=f"shop-{i}",
                 country="FR",

@@ -47,18 +47,17 @@ def run() -> int:
     from django.conf import settings
     from django.db import close_old_connections
 
+    from bench._fixtures import new_user, onboarded_account
     from buyers import services
     from buyers.models import Order
     from marketplace import stripe_gateway
     from sandbox import testing
     from sellers.models import Listing, Seller
-    from tests.buyers.sandbox_support import onboarded_account
-    from tests.factories import UserFactory
 
     settings.SITE_URL = "http://testserver"
     account = onboarded_account(name="Bench Pottery")
     seller = Seller.objects.create(
-        user=UserFactory(),
+        user=new_user(),
         display_name="Bench Pottery",
         slug="bench-pottery",
         country="FR",
@@ -73,7 +72,7 @@ def run() -> int:
         stock=None,
         status=Listing.Status.PUBLISHED,
     )
-    buyers = [UserFactory() for _ in range(N)]
+    buyers = [new_user() for _ in range(N)]
     print(f"database: {where}; {N} checkouts, {LATENCY_MS} ms injected on every sandbox request")
 
     testing.add_latency(LATENCY_MS, count=10**6)
@@ -82,7 +81,7 @@ def run() -> int:
 
     # Warm-up (imports, first queries), not measured.
     sdk.v1.checkout.sessions.create(bare_params(account, expires, 0))
-    warm = services.order_create(buyer=UserFactory(), listing_id=listing.pk, quantity=1)
+    warm = services.order_create(buyer=new_user(), listing_id=listing.pk, quantity=1)
     services.order_checkout_url(order_id=warm.pk)
 
     bare: list[float] = []
@@ -107,7 +106,7 @@ def run() -> int:
     # the checkout, as the browser would.
     ok = True
     for _ in range(STORM_ORDERS):
-        buyer = UserFactory()
+        buyer = new_user()
         token = uuid.uuid4()
         urls: list[Any] = []
         barrier = threading.Barrier(STORM_THREADS)

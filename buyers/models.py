@@ -179,7 +179,7 @@ class Order(models.Model):
     quantity = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
     amount = models.PositiveBigIntegerField(help_text="Sum of the lines, minor units")
-    # The platform's application fee, minor units, from marketplace.fees.fee_quote at creation.
+    # The platform's application fee, minor units, from sellers.fees.fee_quote at creation.
     application_fee_amount = models.PositiveBigIntegerField()
     buyer_email = models.EmailField()
 

@@ -34,9 +34,9 @@ from buyers.models import Order, OrderLine, Purchase
 from buyers.selectors import listing_unavailable_reason
 from marketplace import stripe_gateway
 from marketplace.errors import MarketplaceError, PaymentError, UserFacingError
-from marketplace.fees import fee_quote
 from marketplace.money import Money
-from marketplace.stripe_gateway import GatewayError
+from marketplace.stripe_gateway import CheckoutSession, GatewayError
+from sellers.fees import fee_quote
 from sellers.models import Listing, Seller
 
 logger = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def purchase_create(
     several currencies: one currency per payment). Of two buyers racing for the last unit,
     exactly one gets it.
 
-    Prices and each seller's application fee (``marketplace.fees.fee_quote`` on that seller's
+    Prices and each seller's application fee (``sellers.fees.fee_quote`` on that seller's
     total, in the lines' category when they share one) are computed here and stored for good.
     The charge type is decided here, by the number of sellers: one seller, a destination charge;
     several, a charge on the platform and one transfer per seller. ``client_token`` comes from
@@ -284,9 +284,11 @@ def order_create(
     """ "Buy now": a purchase of one line (``purchase_create``), returning its one order.
 
     Same refusals and guarantees as ``purchase_create``: a quantity below 1 or above
-    ``settings.ORDER_MAX_QUANTITY``, more units than are left, a listing that cannot be bought,
-    a seller's own listing (``UserFacingError``, nothing written); the last unit goes to exactly
-    one of two racing buyers; the same ``client_token`` twice returns the first order.
+    ``settings.ORDER_MAX_QUANTITY``, more units than are left, a listing that cannot be bought
+    (paused, deleted, seller unable to take payments), a seller's own listing
+    (``UserFacingError``, nothing written); the last unit goes to exactly one of two racing
+    buyers; the price and the application fee (``sellers.fees.fee_quote``) are computed on the
+    server and stored for good; the same ``client_token`` twice returns the first order.
     """
     purchase = purchase_create(
         buyer=buyer,
@@ -462,43 +464,18 @@ def order_checkout_url(*, order_id: int) -> str:
 # --- Fulfilment -------------------------------------------------------------------------------
 
 
-def _id_of(value: Any) -> str:
-    """The id of an expandable field: a string id, an expanded object, or nothing."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return str(getattr(value, "id", "") or "")
-
-
-def _metadata_int(session: Any, key: str) -> int | None:
-    metadata = getattr(session, "metadata", None)
-    try:
-        raw = metadata[key] if metadata is not None else None
-    except (KeyError, TypeError):
-        raw = None
-    try:
-        return int(raw) if raw else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _purchase_id_from_session(session: Any) -> int | None:
+def _purchase_id_from_session(session: CheckoutSession) -> int | None:
     """The purchase a session pays: its metadata, or (sessions made before purchases existed)
     the order named by its metadata or ``client_reference_id``."""
-    purchase_id = _metadata_int(session, "purchase_id")
-    if purchase_id is not None:
-        return purchase_id
-    order_id = _metadata_int(session, "order_id")
+    if session.purchase_id is not None:
+        return session.purchase_id
+    order_id = session.order_id
     if order_id is None:
-        try:
-            order_id = int(getattr(session, "client_reference_id", None) or "")
-        except (TypeError, ValueError):
-            return None
+        return None
     return Order.objects.filter(pk=order_id).values_list("purchase_id", flat=True).first()
 
 
-def _retrieve_session(checkout_session_id: str) -> Any:
+def _retrieve_session(checkout_session_id: str) -> CheckoutSession:
     try:
         return stripe_gateway.checkout_session_retrieve(
             session_id=checkout_session_id, expand=["payment_intent.latest_charge"]
@@ -557,7 +534,7 @@ def purchase_fulfil(*, checkout_session_id: str) -> Purchase | None:
                 purchase.pk,
                 purchase.checkout_session_id,
             )
-            payment_intent = _id_of(session.payment_intent)
+            payment_intent = session.payment_intent_id
             if session.payment_status == "paid" and payment_intent:
                 stripe_gateway.refund_create_for_order(
                     payment_intent_id=payment_intent,
@@ -648,29 +625,27 @@ class _StockGone(Exception):
     pass
 
 
-def _record_payment(purchase: Purchase, session: Any) -> None:
+def _record_payment(purchase: Purchase, session: CheckoutSession) -> None:
     if session.amount_total != purchase.amount or (session.currency or "") != purchase.currency:
         raise GatewayError(
             f"session {session.id} charged {session.amount_total} {session.currency}, "
             f"purchase {purchase.pk} is {purchase.amount} {purchase.currency}"
         )
     destination = purchase.charge_type == Purchase.ChargeType.DESTINATION
-    payment_intent = session.payment_intent
-    charge = getattr(payment_intent, "latest_charge", None) if payment_intent else None
     ids = {
-        "payment_intent_id": _id_of(payment_intent),
-        "charge_id": _id_of(charge),
-        "receipt_url": (getattr(charge, "receipt_url", None) or "") if charge else "",
+        "payment_intent_id": session.payment_intent_id,
+        "charge_id": session.charge_id,
+        "receipt_url": session.receipt_url,
     }
     order_ids = dict(ids)
     if destination:
-        order_ids["transfer_id"] = _id_of(getattr(charge, "transfer", None))
-        order_ids["application_fee_id"] = _id_of(getattr(charge, "application_fee", None))
+        order_ids["transfer_id"] = session.transfer_id
+        order_ids["application_fee_id"] = session.application_fee_id
     orders = _locked_orders(purchase)
-    shipping = _shipping_of(session)
+    shipping = session.shipping
     for order in orders:
         if shipping and not order.shipping_name and not order.shipping_address:
-            order.shipping_name, order.shipping_address = shipping
+            order.shipping_name, order.shipping_address = shipping.name, shipping.address
             order.save(update_fields=["shipping_name", "shipping_address", "updated_at"])
     if purchase.status in (Purchase.Status.PAID, Purchase.Status.REFUNDED):
         # Already done; fill in ids an earlier, less expanded read did not have.
@@ -729,20 +704,6 @@ def _fill_missing(obj: Purchase | Order, ids: dict[str, str]) -> None:
         for name, value in missing.items():
             setattr(obj, name, value)
         obj.save(update_fields=[*missing, "updated_at"])
-
-
-ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "state", "country")
-
-
-def _shipping_of(session: Any) -> tuple[str, dict[str, str]] | None:
-    """(name, address) Checkout collected for shipping, or None."""
-    collected = getattr(session, "collected_information", None)
-    details = getattr(collected, "shipping_details", None) if collected else None
-    if not details:
-        return None
-    address = getattr(details, "address", None)
-    fields = {k: str(getattr(address, k, "") or "") for k in ADDRESS_FIELDS} if address else {}
-    return str(getattr(details, "name", "") or ""), {k: v for k, v in fields.items() if v}
 
 
 def _refund_late_payment(

@@ -7,7 +7,7 @@ from marketplace import converters  # noqa: F401  (registers <id:> and <stripe_i
 
 app_name = "buyers"
 urlpatterns: list[URLPattern | URLResolver] = [
-    # The catalogue itself is the home page: marketplace/urls.py routes "" to views.catalogue.
+    # The catalogue itself is the home page: project/urls.py routes "" to views.catalogue.
     path("listing/<id:pk>/", views.listing_detail, name="listing"),
     path("listing/<id:pk>/buy/", views.listing_buy, name="listing_buy"),
     path("listing/<id:pk>/add-to-cart/", views.cart_add, name="cart_add"),

@@ -26,11 +26,3 @@ class PaymentError(UserFacingError):
         super().__init__(message)
         self.code = code
         self.retryable = retryable
-
-
-class RedirectRequired(MarketplaceError):
-    """The flow continues elsewhere (Stripe-hosted page, onboarding)."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.url = url

@@ -1,18 +1,16 @@
-"""The fee quote for a sale: what the buyer pays, the platform's application fee, the seller's share.
+"""How a fee is computed from its terms: what the buyer pays, the platform's fee, the seller's share.
 
-One function, ``compute_fee``, computes a fee from its terms, rounding half-up once. The terms come
-from the fee rules the platform admins set (the payouts app registers a *rule provider* at start-up
-with ``set_rule_provider``; the core never imports an app). When no provider is registered, or the
-provider has no rule for the sale's currency, the platform default from settings applies:
-MARKETPLACE_DEFAULT_FEE_BPS basis points plus MARKETPLACE_DEFAULT_FEE_FIXED minor units (the fixed
-part only for currencies with minor units). The fee is never negative and never exceeds the amount.
+The quote of a sale is ``sellers.fees.fee_quote``: it picks the terms from the fee rules the platform
+admins set (``sellers.fees.applicable_fee_rule``) and calls ``compute_fee`` here, the one place a fee
+is computed, rounding half-up once. With no rule for the sale's currency, the platform default
+from settings applies (``default_terms``): MARKETPLACE_DEFAULT_FEE_BPS basis points plus
+MARKETPLACE_DEFAULT_FEE_FIXED minor units (the fixed part only for currencies with minor units).
+The fee is never negative and never exceeds the amount. This module is pure: no database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 
@@ -35,23 +33,6 @@ class FeeTerms:
     maximum: int | None = None
     rule_id: int | None = None
     label: str = "platform default (settings)"
-
-
-# A provider gets (amount, seller, category) and returns the terms of the most specific active
-# rule covering amount.currency, or None to fall back to the settings default.
-RuleProvider = Callable[[Money, Any, Any], FeeTerms | None]
-
-_rule_provider: RuleProvider | None = None
-
-
-def set_rule_provider(provider: RuleProvider | None) -> None:
-    """Register (or with None, remove) the fee-rule provider. Called by the payouts app at start-up."""
-    global _rule_provider
-    _rule_provider = provider
-
-
-def get_rule_provider() -> RuleProvider | None:
-    return _rule_provider
 
 
 @dataclass(frozen=True)
@@ -91,26 +72,3 @@ def compute_fee(amount: Money, terms: FeeTerms) -> Money:
         fee = min(fee, terms.maximum)
     fee = min(max(fee, 0), amount.amount)
     return Money(fee, amount.currency)
-
-
-def fee_quote(*, amount: Money, seller: Any = None, category: Any = None) -> FeeQuote:
-    """Quote the application fee for a sale of ``amount`` by ``seller`` in ``category``.
-
-    The most specific active fee rule covering the currency applies (seller over category over
-    platform; see payouts), else the settings default. The fee is capped at the amount and never
-    negative.
-    """
-    terms: FeeTerms | None = None
-    if _rule_provider is not None:
-        terms = _rule_provider(amount, seller, category)
-    if terms is None:
-        terms = default_terms(amount.currency)
-    fee = compute_fee(amount, terms)
-    return FeeQuote(
-        amount=amount,
-        fee=fee,
-        bps=terms.bps,
-        fixed=terms.fixed,
-        rule_id=terms.rule_id,
-        rule_label=terms.label,
-    )

@@ -85,7 +85,7 @@ MIDDLEWARE = [
     "marketplace.audit.middleware.AuditOriginMiddleware",
 ]
 
-ROOT_URLCONF = "marketplace.urls"
+ROOT_URLCONF = "project.urls"
 WSGI_APPLICATION = "marketplace.wsgi.application"
 ASGI_APPLICATION = "marketplace.asgi.application"
 

@@ -28,12 +28,10 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.urls import reverse
-from django.utils.http import urlencode
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECOND_FACTORS = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
@@ -77,8 +75,7 @@ def staff_gate(request: HttpRequest) -> HttpResponseBase | None:
         return None
     if not has_second_factor(user):
         messages.warning(request, ENROL_MESSAGE)
-        query = urlencode({REDIRECT_FIELD_NAME: request.get_full_path()})
-        return HttpResponseRedirect(f"{reverse('mfa_index')}?{query}")
+        return HttpResponseRedirect(reverse("mfa_index"))
     if request.method not in SAFE_METHODS and not second_factor_is_recent(request):
         raise ReauthenticationRequired()
     return None

@@ -24,6 +24,39 @@ import stripe
 from django.conf import settings
 
 from marketplace.errors import MarketplaceError, PaymentError
+from marketplace.stripe_results import (
+    Amount as Amount,
+)
+from marketplace.stripe_results import (
+    ApplicationFee as ApplicationFee,
+)
+from marketplace.stripe_results import (
+    Balance as Balance,
+)
+from marketplace.stripe_results import (
+    Charge as Charge,
+)
+from marketplace.stripe_results import (
+    CheckoutSession as CheckoutSession,
+)
+from marketplace.stripe_results import (
+    Dispute as Dispute,
+)
+from marketplace.stripe_results import (
+    DisputeFunds as DisputeFunds,
+)
+from marketplace.stripe_results import (
+    Movement as Movement,
+)
+from marketplace.stripe_results import (
+    ProcessingFee as ProcessingFee,
+)
+from marketplace.stripe_results import (
+    ShippingDetails as ShippingDetails,
+)
+from marketplace.stripe_results import (
+    Transfer as Transfer,
+)
 
 # Pin the API version to the one the SDK was generated for, so objects match its types.
 API_VERSION: str = stripe.api_version
@@ -269,7 +302,7 @@ def checkout_session_create(
     cancel_url: str,
     idempotency_key: str,
     shipping_countries: list[str] | None = None,
-) -> stripe.checkout.Session:
+) -> CheckoutSession:
     """Create a Checkout Session (payment mode) for one purchase.
 
     One seller (``destination`` given): a destination charge; the money goes to the platform,
@@ -323,27 +356,29 @@ def checkout_session_create(
         params["shipping_address_collection"] = {
             "allowed_countries": cast(Any, [c.upper() for c in shipping_countries])
         }
-    return client().v1.checkout.sessions.create(
-        params, options={"idempotency_key": idempotency_key}
+    return CheckoutSession.from_stripe(
+        client().v1.checkout.sessions.create(params, options={"idempotency_key": idempotency_key})
     )
 
 
 @translate_errors
 def checkout_session_retrieve(
     *, session_id: str, expand: list[str] | None = None
-) -> stripe.checkout.Session:
+) -> CheckoutSession:
     """Re-read a Checkout Session (the source of truth for payment, never the browser's URL)."""
     params: stripe.params.checkout.SessionRetrieveParams = {}
     if expand:
         params["expand"] = expand
-    return client().v1.checkout.sessions.retrieve(session_id, params)
+    return CheckoutSession.from_stripe(client().v1.checkout.sessions.retrieve(session_id, params))
 
 
 @translate_errors
-def checkout_session_expire(*, session_id: str, idempotency_key: str) -> stripe.checkout.Session:
+def checkout_session_expire(*, session_id: str, idempotency_key: str) -> CheckoutSession:
     """Expire an open Checkout Session so it can no longer be paid."""
-    return client().v1.checkout.sessions.expire(
-        session_id, options={"idempotency_key": idempotency_key}
+    return CheckoutSession.from_stripe(
+        client().v1.checkout.sessions.expire(
+            session_id, options={"idempotency_key": idempotency_key}
+        )
     )
 
 
@@ -355,7 +390,7 @@ def refund_create_for_order(
     reason: str,
     idempotency_key: str,
     reverse_transfer: bool = True,
-) -> stripe.Refund:
+) -> Movement:
     """Refund the whole payment of a purchase (buyers: a late payment whose stock is gone).
 
     For a destination charge (``reverse_transfer``), the seller's share is taken back and the
@@ -370,7 +405,9 @@ def refund_create_for_order(
     if reverse_transfer:
         params["reverse_transfer"] = True
         params["refund_application_fee"] = True
-    return client().v1.refunds.create(params, options={"idempotency_key": idempotency_key})
+    return Movement.from_stripe(
+        client().v1.refunds.create(params, options={"idempotency_key": idempotency_key})
+    )
 
 
 # (end of buyers section)
@@ -380,25 +417,27 @@ def refund_create_for_order(
 
 
 @translate_errors
-def balance_retrieve(*, stripe_account: str | None = None) -> stripe.Balance:
+def balance_retrieve(*, stripe_account: str | None = None) -> Balance:
     """Stripe's balance (available and pending, per currency) of a connected account, or of the
     platform when ``stripe_account`` is None."""
     if stripe_account:
-        return client().v1.balance.retrieve(options={"stripe_account": stripe_account})
-    return client().v1.balance.retrieve()
+        return Balance.from_stripe(
+            client().v1.balance.retrieve(options={"stripe_account": stripe_account})
+        )
+    return Balance.from_stripe(client().v1.balance.retrieve())
 
 
 @translate_errors
-def charge_retrieve(*, charge_id: str) -> stripe.Charge:
+def charge_retrieve(*, charge_id: str) -> Charge:
     """Re-read a charge (amount, refunds, transfer and application fee ids): the source of truth.
     Its ``balance_transaction`` is expanded: Stripe's processing fee is there."""
     params: stripe.params.ChargeRetrieveParams = {"expand": ["balance_transaction"]}
-    return client().v1.charges.retrieve(charge_id, params)
+    return Charge.from_stripe(client().v1.charges.retrieve(charge_id, params))
 
 
 @translate_errors
-def transfer_retrieve(*, transfer_id: str) -> stripe.Transfer:
-    return client().v1.transfers.retrieve(transfer_id)
+def transfer_retrieve(*, transfer_id: str) -> Transfer:
+    return Transfer.from_stripe(client().v1.transfers.retrieve(transfer_id))
 
 
 @translate_errors
@@ -412,7 +451,7 @@ def transfer_create(
     purchase_id: int,
     order_id: int,
     idempotency_key: str,
-) -> stripe.Transfer:
+) -> Transfer:
     """Pay a seller their share of a several-seller purchase (separate charges and transfers).
 
     ``source_transaction`` ties the transfer to the purchase's charge: Stripe allows it before
@@ -427,11 +466,13 @@ def transfer_create(
         "transfer_group": transfer_group,
         "metadata": {"purchase_id": str(purchase_id), "order_id": str(order_id)},
     }
-    return client().v1.transfers.create(params, options={"idempotency_key": idempotency_key})
+    return Transfer.from_stripe(
+        client().v1.transfers.create(params, options={"idempotency_key": idempotency_key})
+    )
 
 
 @translate_errors
-def transfer_find(*, transfer_group: str, destination: str) -> stripe.Transfer | None:
+def transfer_find(*, transfer_group: str, destination: str) -> Transfer | None:
     """The transfer of ``transfer_group`` to ``destination``, if one was made (else None)."""
     params: stripe.params.TransferListParams = {
         "transfer_group": transfer_group,
@@ -439,64 +480,61 @@ def transfer_find(*, transfer_group: str, destination: str) -> stripe.Transfer |
         "limit": 10,
     }
     for transfer in client().v1.transfers.list(params).data:
-        return transfer
+        return Transfer.from_stripe(transfer)
     return None
 
 
 @translate_errors
-def transfers_list(*, transfer_group: str) -> Iterator[stripe.Transfer]:
+def transfers_list(*, transfer_group: str) -> Iterator[Transfer]:
     """Every transfer of a ``transfer_group`` (a several-seller purchase), auto-paginated."""
     params: stripe.params.TransferListParams = {"transfer_group": transfer_group, "limit": 100}
-    return _translated_iter(client().v1.transfers.list(params).auto_paging_iter())
+    page = client().v1.transfers.list(params)
+    return _translated_iter(Transfer.from_stripe(t) for t in page.auto_paging_iter())
 
 
 @translate_errors
-def transfer_reversals_list(*, transfer_id: str) -> Iterator[stripe.TransferReversal]:
+def transfer_reversals_list(*, transfer_id: str) -> Iterator[Movement]:
     """Every reversal of a transfer (auto-paginated)."""
     params: stripe.params.TransferReversalListParams = {"limit": 100}
-    return _translated_iter(
-        client().v1.transfers.reversals.list(transfer_id, params).auto_paging_iter()
-    )
+    page = client().v1.transfers.reversals.list(transfer_id, params)
+    return _translated_iter(Movement.from_stripe(r) for r in page.auto_paging_iter())
 
 
 @translate_errors
 def transfer_reversal_create(
     *, transfer_id: str, amount: int, reason: str, idempotency_key: str
-) -> stripe.TransferReversal:
+) -> Movement:
     """Take (part of) a seller's share back, e.g. after a lost dispute."""
     params: stripe.params.TransferReversalCreateParams = {
         "amount": amount,
         "metadata": {"reason": reason},
     }
-    return client().v1.transfers.reversals.create(
-        transfer_id, params, options={"idempotency_key": idempotency_key}
+    return Movement.from_stripe(
+        client().v1.transfers.reversals.create(
+            transfer_id, params, options={"idempotency_key": idempotency_key}
+        )
     )
 
 
 @translate_errors
-def application_fee_retrieve(*, fee_id: str) -> stripe.ApplicationFee:
-    return client().v1.application_fees.retrieve(fee_id)
+def application_fee_retrieve(*, fee_id: str) -> ApplicationFee:
+    return ApplicationFee.from_stripe(client().v1.application_fees.retrieve(fee_id))
 
 
 @translate_errors
-def application_fee_refunds_list(*, fee_id: str) -> Iterator[stripe.ApplicationFeeRefund]:
+def application_fee_refunds_list(*, fee_id: str) -> Iterator[Movement]:
     """Every refund of an application fee (auto-paginated)."""
     params: stripe.params.ApplicationFeeRefundListParams = {"limit": 100}
-    return _translated_iter(
-        client().v1.application_fees.refunds.list(fee_id, params).auto_paging_iter()
-    )
+    page = client().v1.application_fees.refunds.list(fee_id, params)
+    return _translated_iter(Movement.from_stripe(r) for r in page.auto_paging_iter())
 
 
 @translate_errors
-def refunds_list(*, charge_id: str) -> Iterator[stripe.Refund]:
+def refunds_list(*, charge_id: str) -> Iterator[Movement]:
     """Every refund of a charge (auto-paginated)."""
     params: stripe.params.RefundListParams = {"charge": charge_id, "limit": 100}
-    return _translated_iter(client().v1.refunds.list(params).auto_paging_iter())
-
-
-@translate_errors
-def refund_retrieve(*, refund_id: str) -> stripe.Refund:
-    return client().v1.refunds.retrieve(refund_id)
+    page = client().v1.refunds.list(params)
+    return _translated_iter(Movement.from_stripe(r) for r in page.auto_paging_iter())
 
 
 @translate_errors
@@ -508,7 +546,7 @@ def refund_create(
     reason: str,
     idempotency_key: str,
     take_back_seller_share: bool = True,
-) -> stripe.Refund:
+) -> Movement:
     """Refund ``amount`` of a destination charge; the seller's transfer is reversed and the
     platform's application fee refunded pro rata, so each side gives back its share. With
     ``take_back_seller_share=False`` neither happens: the platform pays the whole refund from
@@ -525,36 +563,31 @@ def refund_create(
         "reason": "requested_by_customer",
         "metadata": {"order_id": str(order_id), "reason": reason[:500]},
     }
-    return client().v1.refunds.create(params, options={"idempotency_key": idempotency_key})
+    return Movement.from_stripe(
+        client().v1.refunds.create(params, options={"idempotency_key": idempotency_key})
+    )
 
 
 @translate_errors
-def dispute_retrieve(*, dispute_id: str) -> stripe.Dispute:
-    return client().v1.disputes.retrieve(dispute_id)
-
-
-@translate_errors
-def dispute_submit_evidence(*, dispute_id: str, text: str, idempotency_key: str) -> stripe.Dispute:
+def dispute_submit_evidence(*, dispute_id: str, text: str, idempotency_key: str) -> Dispute:
     """Send evidence text to the bank (``uncategorized_text``), submitted immediately."""
     params: stripe.params.DisputeUpdateParams = {
         "evidence": {"uncategorized_text": text},
         "submit": True,
     }
-    return client().v1.disputes.update(
-        dispute_id, params, options={"idempotency_key": idempotency_key}
+    return Dispute.from_stripe(
+        client().v1.disputes.update(
+            dispute_id, params, options={"idempotency_key": idempotency_key}
+        )
     )
 
 
 @translate_errors
-def disputes_list(*, charge_id: str) -> Iterator[stripe.Dispute]:
-    """Every dispute of a charge (auto-paginated)."""
+def disputes_list(*, charge_id: str) -> Iterator[Dispute]:
+    """Every dispute of a charge (auto-paginated), with its balance transactions."""
     params: stripe.params.DisputeListParams = {"charge": charge_id, "limit": 100}
-    return _translated_iter(client().v1.disputes.list(params).auto_paging_iter())
-
-
-@translate_errors
-def payout_retrieve(*, payout_id: str, stripe_account: str) -> stripe.Payout:
-    return client().v1.payouts.retrieve(payout_id, options={"stripe_account": stripe_account})
+    page = client().v1.disputes.list(params)
+    return _translated_iter(Dispute.from_stripe(d) for d in page.auto_paging_iter())
 
 
 def balance_transactions_iter(
@@ -714,15 +747,6 @@ def event_list(
 
 
 @translate_errors
-def event_retrieve(*, event_id: str, account: str | None = None) -> dict[str, Any]:
-    """One event as a plain JSON dict (``account`` for a connected account's event)."""
-    options: stripe.RequestOptions = {}
-    if account:
-        options["stripe_account"] = account
-    return client().v1.events.retrieve(event_id, options=options).to_dict()
-
-
-@translate_errors
 def connected_account_ids() -> Iterator[str]:
     """Ids of every connected account of the platform (``accounts.list``, paged lazily)."""
     params: stripe.params.AccountListParams = {"limit": 100}
@@ -778,18 +802,3 @@ def _translated_iter[T](items: Iterator[T]) -> Iterator[T]:
 @translate_errors
 def _next_translated[T](it: Iterator[T]) -> T:
     return next(it)
-
-
-# (end of events section)
-
-
-# --- Webhooks ---------------------------------------------------------------------------------
-
-
-def webhook_construct_event(*, payload: bytes, sig_header: str, secret: str) -> stripe.Event:
-    """Verify ``Stripe-Signature`` on the raw body and parse it (raises ValueError on failure)."""
-    try:
-        event: stripe.Event = stripe.Webhook.construct_event(payload, sig_header, secret)
-        return event
-    except stripe.SignatureVerificationError as exc:
-        raise ValueError(str(exc)) from exc

@@ -10,11 +10,6 @@ from django.views.static import serve
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
-
-
-@require_GET
 def media(request: HttpRequest, path: str) -> HttpResponseBase:
     """Serve an uploaded file from MEDIA_ROOT (read per request, so tests can move it)."""
     return serve(request, path, document_root=str(settings.MEDIA_ROOT))

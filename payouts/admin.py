@@ -10,13 +10,13 @@ from django.http import HttpRequest
 
 from payouts.models import (
     Dispute,
-    FeeRule,
     LedgerEntry,
     LedgerTransaction,
     Payout,
     ReconciliationRun,
     SellerBalance,
 )
+from sellers.models import FeeRule
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]

@@ -9,8 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from marketplace.money import KNOWN_CURRENCIES, Money
-from payouts.models import FeeRule
-from sellers.models import Category, Seller
+from sellers.models import Category, FeeRule, Seller
 
 
 def _minor(value: str, currency: str, label: str) -> int | None:

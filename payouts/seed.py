@@ -10,9 +10,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from marketplace.demo import ensure_user
-from payouts.models import FeeRule
-from payouts.services.fee_rules import fee_rule_create
-from sellers.models import Category
+from sellers.fees import fee_rule_create
+from sellers.models import Category, FeeRule
 
 
 def seed_fee_rules(stdout: Any) -> None:

@@ -9,29 +9,37 @@ from typing import Any
 from django.db import models
 from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest, TruncDate
-from django.http import Http404
 from django.utils import timezone
 
 from payouts.models import (
     Dispute,
-    FeeRule,
     LedgerEntry,
     LedgerTransaction,
     Payout,
+    ReconciliationRun,
     RefundRequest,
     SellerBalance,
 )
 from payouts.services.ledger import BUYER_REFUNDS, PLATFORM_BALANCE, PLATFORM_FEES
-from sellers.models import Seller
+from sellers.models import FeeRule, Seller
+
+
+def is_staff(user: Any) -> bool:
+    """Whether ``user`` is platform staff (fees, simulator, transfer review, disputes, dashboard).
+
+    The staff selectors below return nothing for anyone else; views answer 404."""
+    return bool(user.is_authenticated and user.is_staff)
 
 
 def transfers_waiting(*, user: Any) -> Any:
-    """Transfers to sellers of several-seller purchases still to be made (staff only): the
-    ones whose last attempt failed, with the reason and the time of the next attempt, and the
-    ones not tried yet. A transfer is made once: these become ledger transfers when it is."""
+    """Transfers to sellers of several-seller purchases still to be made (staff only; nothing
+    for anyone else): the ones whose last attempt failed, with the reason and the time of the
+    next attempt, and the ones not tried yet. A transfer is made once: these become ledger
+    transfers when it is."""
     from buyers.models import Order
 
-    staff_only(user)
+    if not is_staff(user):
+        return Order.objects.none()
     return (
         Order.objects.filter(
             transfer_status__in=[Order.TransferStatus.PENDING, Order.TransferStatus.FAILED]
@@ -41,19 +49,11 @@ def transfers_waiting(*, user: Any) -> Any:
     )
 
 
-def staff_only(user: Any) -> None:
-    """Raise Http404 unless ``user`` is platform staff (fees, simulator, transfer review)."""
-    if not (user.is_authenticated and user.is_staff):
-        raise Http404("No such page")
-
-
-def seller_of(user: Any) -> Seller:
-    """The seller profile of ``user``; Http404 for anyone who is not a seller."""
+def seller_of(user: Any) -> Seller | None:
+    """The seller profile of ``user``, or None for anyone who is not a seller."""
     if not user.is_authenticated:
-        raise Http404("No such page")
-    seller = Seller.objects.filter(user=user).select_related("money").first()
-    if seller is None:
-        raise Http404("No such page")
+        return None
+    seller: Seller | None = Seller.objects.filter(user=user).select_related("money").first()
     return seller
 
 
@@ -67,7 +67,8 @@ class FeeRuleLineage:
 
 def fee_rule_lineages(*, user: Any) -> list[FeeRuleLineage]:
     """Every fee rule with its version history, most specific scope first (staff only)."""
-    staff_only(user)
+    if not is_staff(user):
+        return []
     rules = list(FeeRule.objects.select_related("seller", "category", "created_by", "supersedes"))
     by_id = {rule.pk: rule for rule in rules}
     superseded = {rule.supersedes_id for rule in rules if rule.supersedes_id}
@@ -192,7 +193,8 @@ def transfers_for_review(
 ) -> QuerySet[LedgerTransaction]:
     """Every transfer to a seller (staff only), with its amount, the application fee and the
     reversed amount of its charge, and a status; filtered as asked, newest first."""
-    staff_only(user)
+    if not is_staff(user):
+        return LedgerTransaction.objects.none()
     seller_leg = LedgerEntry.objects.filter(transaction=OuterRef("pk"), seller__isnull=False)
     fee_legs = LedgerEntry.objects.filter(
         transaction__kind=LedgerTransaction.Kind.APPLICATION_FEE,
@@ -254,7 +256,8 @@ def transfer_totals(transfers: Any) -> list[dict[str, Any]]:
 
 def charge_movements(*, user: Any, charge_id: str) -> QuerySet[LedgerTransaction]:
     """Every ledger transaction of one charge with its entries (staff only)."""
-    staff_only(user)
+    if not is_staff(user):
+        return LedgerTransaction.objects.none()
     return (
         LedgerTransaction.objects.filter(charge_id=charge_id)
         .prefetch_related("entries")
@@ -263,12 +266,19 @@ def charge_movements(*, user: Any, charge_id: str) -> QuerySet[LedgerTransaction
 
 
 def disputes_for_staff(*, user: Any) -> QuerySet[Dispute]:
-    staff_only(user)
+    if not is_staff(user):
+        return Dispute.objects.none()
     return Dispute.objects.select_related("seller").order_by("evidence_due_by", "-id")
 
 
+def open_disputes_for_staff(*, user: Any) -> QuerySet[Dispute]:
+    """Disputes still open (not won, lost, prevented or closed), the nearest deadline first."""
+    return disputes_for_staff(user=user).exclude(status__in=sorted(Dispute.CLOSED))
+
+
 def failed_payouts_for_staff(*, user: Any) -> QuerySet[Payout]:
-    staff_only(user)
+    if not is_staff(user):
+        return Payout.objects.none()
     return Payout.objects.filter(status=Payout.Status.FAILED).select_related("seller")
 
 
@@ -279,7 +289,8 @@ def sellers_in_debt(*, user: Any) -> list[tuple[Seller, str, int]]:
     from django.conf import settings
     from django.db.models import Q
 
-    staff_only(user)
+    if not is_staff(user):
+        return []
     currencies = list(settings.MARKETPLACE_CURRENCIES)
     owing = Q()
     for currency in currencies:
@@ -298,8 +309,9 @@ def refundable_sales(*, user: Any) -> QuerySet[LedgerTransaction]:
     qs = LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.CHARGE).select_related(
         "seller"
     )
-    if not (user.is_authenticated and user.is_staff):
-        qs = qs.filter(seller=seller_of(user))
+    if not is_staff(user):
+        seller = seller_of(user)
+        qs = qs.filter(seller=seller) if seller is not None else qs.none()
     result: QuerySet[LedgerTransaction] = qs.order_by("-occurred_at", "-id")
     return result
 
@@ -347,8 +359,9 @@ def refundable_sales_listed(*, user: Any) -> QuerySet[LedgerTransaction]:
 
 def refund_requests_for(*, user: Any) -> QuerySet[RefundRequest]:
     qs = RefundRequest.objects.select_related("requested_by", "seller")
-    if not (user.is_authenticated and user.is_staff):
-        qs = qs.filter(seller=seller_of(user))
+    if not is_staff(user):
+        seller = seller_of(user)
+        qs = qs.filter(seller=seller) if seller is not None else qs.none()
     return qs
 
 
@@ -366,7 +379,8 @@ def dashboard_daily(*, user: Any, days: int = 30) -> dict[str, dict[str, dict[st
     """{currency: {series: {"YYYY-MM-DD": minor units}}} for the last ``days`` days (staff).
 
     One aggregate query over the period's entries."""
-    staff_only(user)
+    if not is_staff(user):
+        return {}
     since = timezone.now() - timedelta(days=days)
     rows = (
         LedgerEntry.objects.filter(
@@ -386,3 +400,29 @@ def dashboard_daily(*, user: Any, days: int = 30) -> dict[str, dict[str, dict[st
             key = row["day"].isoformat()
             series[key] = series.get(key, 0) + sign * int(row["total"])
     return out
+
+
+def reconciliation_runs(*, user: Any) -> QuerySet[ReconciliationRun]:
+    """Reconciliation runs, newest first (staff only)."""
+    if not is_staff(user):
+        return ReconciliationRun.objects.none()
+    return ReconciliationRun.objects.all()
+
+
+def failed_events_count(*, user: Any) -> int:
+    """How many Stripe events failed or wait as dead letters (staff; 0 for anyone else)."""
+    from marketplace.events.models import StripeEvent
+
+    if not is_staff(user):
+        return 0
+    return StripeEvent.objects.filter(
+        status__in=[StripeEvent.Status.FAILED, StripeEvent.Status.DEAD]
+    ).count()
+
+
+def fee_rule_for_staff(*, user: Any, rule_id: int) -> FeeRule | None:
+    """One fee rule version, or None (unknown, or ``user`` is not staff)."""
+    if not is_staff(user):
+        return None
+    rule: FeeRule | None = FeeRule.objects.filter(pk=rule_id).first()
+    return rule

@@ -22,7 +22,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from marketplace import stripe_gateway
 from marketplace.errors import UserFacingError
-from marketplace.fees import fee_quote
 from marketplace.money import Money
 from marketplace.staff import staff_second_factor
 from payouts import selectors, services, tasks
@@ -35,8 +34,25 @@ from payouts.forms import (
     RefundForm,
     TransferFilterForm,
 )
-from payouts.models import FeeRule, ReconciliationRun, RefundRequest, SellerBalance
+from payouts.models import RefundRequest, SellerBalance
 from payouts.reconciliation import reconciliation_request
+from sellers import fees
+from sellers.models import FeeRule, Seller
+
+
+def _staff_only(user: Any) -> None:
+    """404 for anyone but platform staff (the staff pages do not exist for them)."""
+    if not selectors.is_staff(user):
+        raise Http404("No such page")
+
+
+def _seller_of(user: Any) -> Seller:
+    """The seller profile of ``user``; 404 for anyone who is not a seller."""
+    seller = selectors.seller_of(user)
+    if seller is None:
+        raise Http404("No such page")
+    return seller
+
 
 # --- Fee rules (staff) ------------------------------------------------------------------------
 
@@ -45,6 +61,7 @@ from payouts.reconciliation import reconciliation_request
 @require_GET
 @staff_second_factor
 def fee_rules(request: HttpRequest) -> HttpResponse:
+    _staff_only(request.user)
     lineages = selectors.fee_rule_lineages(user=request.user)
     return render(
         request,
@@ -61,13 +78,15 @@ def fee_rules(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @staff_second_factor
 def fee_rule_new(request: HttpRequest) -> HttpResponse:
-    selectors.staff_only(request.user)
+    _staff_only(request.user)
     previous: FeeRule | None = None
     raw_previous = request.GET.get("supersedes") or request.POST.get("supersedes")
     if raw_previous:
         if not raw_previous.isdigit():
             return redirect("payouts:fee_rules")
-        previous = get_object_or_404(FeeRule, pk=int(raw_previous))
+        previous = selectors.fee_rule_for_staff(user=request.user, rule_id=int(raw_previous))
+        if previous is None:
+            raise Http404("No such fee rule")
     currencies = list(settings.MARKETPLACE_CURRENCIES)
     if previous is not None:
         currencies += [c for c in previous.currencies if c not in currencies]
@@ -76,7 +95,7 @@ def fee_rule_new(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                rule = services.fee_rule_create(
+                rule = fees.fee_rule_create(
                     actor=request.user,
                     scope=data["scope"],
                     seller=data.get("seller"),
@@ -90,7 +109,7 @@ def fee_rule_new(request: HttpRequest) -> HttpResponse:
                     supersedes=previous,
                     note=data.get("note") or "",
                 )
-            except services.FeeRuleError as exc:
+            except fees.FeeRuleError as exc:
                 field = exc.field if exc.field in form.fields else None
                 form.add_error(field, exc.message)
             else:
@@ -106,11 +125,13 @@ def fee_rule_new(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_second_factor
 def fee_rule_retire(request: HttpRequest, rule_id: int) -> HttpResponse:
-    selectors.staff_only(request.user)
-    rule = get_object_or_404(FeeRule, pk=rule_id)
+    _staff_only(request.user)
+    rule = selectors.fee_rule_for_staff(user=request.user, rule_id=rule_id)
+    if rule is None:
+        raise Http404("No such fee rule")
     try:
-        services.fee_rule_retire(actor=request.user, rule=rule, note=request.POST.get("note", ""))
-    except services.FeeRuleError as exc:
+        fees.fee_rule_retire(actor=request.user, rule=rule, note=request.POST.get("note", ""))
+    except fees.FeeRuleError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Retired the {rule.target_label.lower()} rule.")
@@ -122,12 +143,12 @@ def fee_rule_retire(request: HttpRequest, rule_id: int) -> HttpResponse:
 @staff_second_factor
 def fee_simulate(request: HttpRequest) -> HttpResponse:
     """A staff page: quote the fee of a sale; the quote partial updates live through htmx."""
-    selectors.staff_only(request.user)
+    _staff_only(request.user)
     form = FeeSimulatorForm(request.GET or None)
     quote = None
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
-        quote = fee_quote(
+        quote = fees.fee_quote(
             amount=data["money"], seller=data.get("seller"), category=data.get("category")
         )
     template = "payouts/fee_simulate.html"
@@ -151,7 +172,7 @@ CSV_HEADER = [
 
 
 def _balance_context(request: HttpRequest) -> dict[str, Any]:
-    seller = selectors.seller_of(request.user)
+    seller = _seller_of(request.user)
     request.user.seller = seller  # type: ignore[union-attr]  # cache for the nav: no extra query
     balance = selectors.seller_balance_row(seller=seller) or SellerBalance(seller=seller)
     today = timezone.now().date()
@@ -200,7 +221,7 @@ def balance(request: HttpRequest) -> HttpResponse:
 @require_POST
 def balance_refresh(request: HttpRequest) -> HttpResponse:
     """Re-read the balance from Stripe now; htmx swaps the balance card, others redirect."""
-    seller = selectors.seller_of(request.user)
+    seller = _seller_of(request.user)
     error = None
     try:
         services.seller_balance_refresh(seller_id=seller.pk)
@@ -226,7 +247,7 @@ class _Echo:
 @require_GET
 def balance_export(request: HttpRequest) -> StreamingHttpResponse:
     """The seller's ledger entries as CSV, streamed (memory flat in the number of entries)."""
-    seller = selectors.seller_of(request.user)
+    seller = _seller_of(request.user)
     writer = csv.writer(_Echo())
 
     def rows() -> Iterator[str]:
@@ -275,7 +296,7 @@ def _transfers(request: HttpRequest) -> tuple[TransferFilterForm, Any]:
 @staff_second_factor
 def transfers(request: HttpRequest) -> HttpResponse:
     """Every transfer with seller, order, amount, fee, status; filters, totals, CSV."""
-    selectors.staff_only(request.user)
+    _staff_only(request.user)
     form, qs = _transfers(request)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -298,7 +319,7 @@ def transfers(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_second_factor
 def transfers_export(request: HttpRequest) -> StreamingHttpResponse:
-    selectors.staff_only(request.user)
+    _staff_only(request.user)
     _, qs = _transfers(request)
     writer = csv.writer(_Echo())
 
@@ -347,7 +368,7 @@ def transfers_export(request: HttpRequest) -> StreamingHttpResponse:
 @staff_second_factor
 def transfer_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
     """One transfer and everything that happened to its charge: fee, refunds, reversals, disputes."""
-    selectors.staff_only(request.user)
+    _staff_only(request.user)
     transfer = get_object_or_404(
         selectors.transfers_for_review(user=request.user), pk=transaction_id
     )
@@ -375,6 +396,7 @@ def transfer_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
 @require_GET
 @staff_second_factor
 def disputes(request: HttpRequest) -> HttpResponse:
+    _staff_only(request.user)
     items = selectors.disputes_for_staff(user=request.user)
     return render(
         request,
@@ -412,7 +434,7 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
 def reconciliation(request: HttpRequest) -> HttpResponse:
     """Staff: the latest reconciliation reports (a queued or running one refreshes itself every
     2 s with its progress), failed payouts, and a form that runs one now (audited, queued)."""
-    selectors.staff_only(request.user)
+    _staff_only(request.user)
     # Days by Stripe's clock: the sandbox's may have been advanced, and Stripe's objects carry it.
     today = datetime.fromtimestamp(stripe_gateway.stripe_now(), tz=UTC).date()
     form = ReconcileForm(
@@ -433,7 +455,9 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Reconciliation queued; its progress shows below.")
                 return redirect("payouts:reconciliation")
         status = 400
-    runs = list(ReconciliationRun.objects.select_related("requested_by")[:20])
+    runs = list(
+        selectors.reconciliation_runs(user=request.user).select_related("requested_by")[:20]
+    )
     context = {
         "form": form,
         "runs": runs,
@@ -452,6 +476,8 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_second_factor
 def refunds(request: HttpRequest) -> HttpResponse:
+    if not selectors.is_staff(request.user):
+        _seller_of(request.user)  # 404 for anyone who is neither staff nor a seller
     sales = list(selectors.refundable_sales_listed(user=request.user)[:50])
     requests = selectors.refund_requests_for(user=request.user)[:50]
     return render(request, "payouts/refunds.html", {"sales": sales, "requests": requests})
@@ -524,8 +550,7 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Staff: money per day (gross volume, fees, refunds, disputes), open disputes, failed
     payouts and failed events."""
-    from marketplace.events.models import StripeEvent
-
+    _staff_only(request.user)
     daily = selectors.dashboard_daily(user=request.user, days=30)
     today = timezone.now().date()
     charts = [
@@ -539,13 +564,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "payouts/dashboard.html",
         {
             "charts": charts,
-            "open_disputes": [
-                d for d in selectors.disputes_for_staff(user=request.user)[:200] if d.is_open
-            ],
+            "open_disputes_count": selectors.open_disputes_for_staff(user=request.user).count(),
             "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:20],
             "in_debt": selectors.sellers_in_debt(user=request.user),
-            "failed_events": StripeEvent.objects.filter(
-                status__in=[StripeEvent.Status.FAILED, StripeEvent.Status.DEAD]
-            ).count(),
+            "failed_events": selectors.failed_events_count(user=request.user),
         },
     )

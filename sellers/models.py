@@ -5,10 +5,13 @@ Amounts are integer minor units of ``currency`` (see marketplace/money.py), neve
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from marketplace.models import ImmutableModel
 from marketplace.money import Money
 
 
@@ -155,3 +158,99 @@ class ListingImage(models.Model):
 
     def __str__(self) -> str:
         return f"image {self.position} of listing {self.listing_id}"
+
+
+# --- Fee rules --------------------------------------------------------------------------------
+
+
+class FeeRule(ImmutableModel):
+    """One version of a fee rule. Rules are never edited in place: a change is a new row that
+    ``supersedes`` the previous version (who and when kept); retiring a rule is a new version
+    with ``is_active`` False. The *current* version of a rule is the one nothing supersedes.
+
+    Terms: ``bps`` basis points of the amount plus ``fixed_fees[currency]`` minor units, raised to
+    ``minimums[currency]`` and lowered to ``maximums[currency]`` when set. A rule applies only to
+    the ``currencies`` it covers; the most specific current, active rule whose start is not in the
+    future wins (seller > category > platform, then the newest start).
+    """
+
+    class Scope(models.TextChoices):
+        PLATFORM = "platform", "Platform default"
+        CATEGORY = "category", "Category"
+        SELLER = "seller", "Seller"
+
+    SPECIFICITY: ClassVar[dict[str, int]] = {"platform": 0, "category": 1, "seller": 2}
+
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, null=True, blank=True, related_name="fee_rules"
+    )
+    seller = models.ForeignKey(
+        Seller, on_delete=models.PROTECT, null=True, blank=True, related_name="fee_rules"
+    )
+    starts_on = models.DateField(help_text="The rule applies from this day (UTC) on")
+    bps = models.PositiveIntegerField(help_text="Basis points of the amount (100 = 1 %)")
+    # Lower-case currency codes the rule covers, e.g. ["eur", "usd"].
+    currencies = models.JSONField(default=list)
+    # {currency: minor units}; keys are a subset of ``currencies``.
+    fixed_fees = models.JSONField(default=dict, blank=True)
+    minimums = models.JSONField(default=dict, blank=True)
+    maximums = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True, help_text="False: this version retires the rule")
+    supersedes = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="superseded_by",
+        help_text="The previous version of this rule",
+    )
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # The table keeps the name it had when the model lived in payouts (state-only move).
+        db_table = "payouts_feerule"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["scope", "starts_on"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(scope="platform", seller__isnull=True, category__isnull=True)
+                    | Q(scope="category", seller__isnull=True, category__isnull=False)
+                    | Q(scope="seller", seller__isnull=False, category__isnull=True)
+                ),
+                name="feerule_target_matches_scope",
+            ),
+            models.CheckConstraint(condition=Q(bps__lte=10_000), name="feerule_bps_at_most_100pc"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target_label}: {self.bps} bps from {self.starts_on} (v{self.pk})"
+
+    @property
+    def target_label(self) -> str:
+        if self.scope == self.Scope.SELLER and self.seller is not None:
+            return f"Seller {self.seller.display_name}"
+        if self.scope == self.Scope.CATEGORY and self.category is not None:
+            return f"Category {self.category.name}"
+        return "Platform"
+
+    def currency_terms(self) -> list[str]:
+        """Human summary per covered currency: 'EUR + €0.30, min €0.50, max €20.00'."""
+        from marketplace.money import Money
+
+        parts = []
+        for currency in self.currencies:
+            text = currency.upper()
+            if self.fixed_fees.get(currency):
+                text += f" + {Money(int(self.fixed_fees[currency]), currency)}"
+            if self.minimums.get(currency) is not None:
+                text += f", min {Money(int(self.minimums[currency]), currency)}"
+            if self.maximums.get(currency) is not None:
+                text += f", max {Money(int(self.maximums[currency]), currency)}"
+            parts.append(text)
+        return parts

@@ -528,6 +528,7 @@ def listing_create(
 ) -> Listing:
     """Create a draft listing of ``seller`` with its images (resized and re-encoded).
 
+    Only an active seller adds listings: a suspended or disconnected one gets UserFacingError.
     Raises UserFacingError (with ``field``) for a bad price, currency, stock or image; nothing is
     saved then. Publishing is a separate step (``listing_publish``).
     """

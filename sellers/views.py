@@ -21,11 +21,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.middleware import HtmxDetails
 
 from marketplace.errors import UserFacingError
-from marketplace.fees import FeeQuote, fee_quote
+from marketplace.fees import FeeQuote
 from marketplace.money import Money, price_input_error
 from marketplace.stripe_gateway import GatewayError
 from sellers import selectors, services
 from sellers.countries import SUPPORTED_COUNTRIES
+from sellers.fees import fee_quote
 from sellers.forms import FeePreviewForm, ListingForm, ShopSettingsForm, StartSellingForm
 from sellers.models import Category, Listing, Seller
 from sellers.requirements import onboarding_banner

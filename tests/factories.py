@@ -41,10 +41,15 @@ def totp_code(secret: str = STAFF_TOTP_SECRET, *, at: float | None = None) -> st
 
 
 def enrol_totp(user, secret: str = STAFF_TOTP_SECRET) -> list[str]:
-    """Give ``user`` an authenticator app with ``secret`` and recovery codes (returned)."""
+    """Give ``user`` an authenticator app with ``secret`` and recovery codes (returned),
+    replacing any they had (the demo's admin is enrolled with a random secret by demo_seed)."""
+    from allauth.mfa.models import Authenticator
     from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
     from allauth.mfa.totp.internal.auth import TOTP
 
+    Authenticator.objects.filter(
+        user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.RECOVERY_CODES]
+    ).delete()
     TOTP.activate(user, secret)
     return RecoveryCodes.activate(user).get_unused_codes()
 

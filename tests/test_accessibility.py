@@ -15,7 +15,8 @@ from collections.abc import Callable
 import pytest
 from django.core.management import call_command
 
-from tests.factories import PASSWORD, STAFF_TOTP_SECRET, enrol_totp, totp_code
+from tests.buyers.test_browser import fill_shipping
+from tests.factories import PASSWORD, totp_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -45,9 +46,13 @@ def demo(settings, live_server):
     }
     stripe_gateway.reset_client()
     started = time.monotonic()
-    call_command("demo_seed", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("demo_seed", stdout=out)
     print(f"\ndemo_seed: {time.monotonic() - started:.1f} s")
-    yield live_server.url
+    # The demo admin signs in with a second factor; demo_seed prints its authenticator secret.
+    secret = re.search(r"authenticator app secret: (\w+)", out.getvalue())
+    assert secret is not None, out.getvalue()[-2000:]
+    yield live_server.url, secret.group(1)
     stripe_gateway.reset_client()
 
 
@@ -138,7 +143,7 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe):
     from payouts.models import LedgerTransaction
     from sellers.models import Listing
 
-    base = demo
+    base, admin_totp_secret = demo
     sweep = Sweep(axe, base)
     listing = Listing.objects.filter(seller__user__email="seller@example.com").first()
     order = Order.objects.filter(buyer__email="buyer@example.com", status="paid").first()
@@ -173,6 +178,7 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe):
     page.wait_for_url(re.compile(r".*/sandbox/checkout/cs_.*"))
     checkout_url = page.url
     sweep.check(page, "sandbox Checkout", checkout_url)
+    fill_shipping(page)
     page.fill("input[name=card_number]", "4000 0025 0000 3155")
     page.get_by_role("button", name=re.compile(r"^Pay ")).click()
     page.wait_for_url(re.compile(r".*/sandbox/authenticate/.*"))
@@ -207,11 +213,8 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe):
     # Staff: the money dashboard and review pages.
     transfer = LedgerTransaction.objects.filter(kind="transfer").first()
     assert transfer is not None
-    from django.contrib.auth import get_user_model
-
-    enrol_totp(get_user_model().objects.get(email="admin@example.com"))
     context = browser.new_context()
-    page = log_in(context, base, "admin@example.com", totp=STAFF_TOTP_SECRET)
+    page = log_in(context, base, "admin@example.com", totp=admin_totp_secret)
     sweep.check(page, "money dashboard", "/money/dashboard/", phone_axe=True)
     sweep.check(page, "fee rules", "/money/fees/")
     sweep.check(page, "new fee rule", "/money/fees/new/")

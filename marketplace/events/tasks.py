@@ -1,8 +1,8 @@
 """Celery tasks of the event pipeline. Thin: each calls one service. They take no arguments and
 are idempotent, so a redelivered message (acks_late) or a beat tick is always safe.
 
-Hooks for the other issues' periodic jobs live in their apps' ``tasks.py`` and are scheduled in
-``settings.CELERY_BEAT_SCHEDULE`` (see docs/operations.md, "Workers and beat").
+The other apps' periodic jobs live in their own ``tasks.py``; all are scheduled in
+``settings.CELERY_BEAT_SCHEDULE`` (docs/operations.md, "Workers and beat").
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """Writes of the payouts app, one module per concern.
 
-- ``fee_rules``: versioned fee rules and the rule that prices a sale.
 - ``ledger``: the double-entry ledger (accounts, postings, ``ledger_record``).
 - ``charge_sync``: the ledger brought in line with one destination charge from Stripe.
 - ``refunds``: refundable amounts, the seller's share of a refund, refund requests.
@@ -9,22 +8,14 @@
 
 Every function is keyword-only and typed, states its contract and side effects, and is atomic
 where it touches more than one row. Fee rules and ledger rows are never edited or deleted:
-changes are new rows. New code imports from the concern module; the names below are re-exported
+changes are new rows. The fee rules and the fee quote live in ``sellers/fees.py`` (re-exported
+here for old imports). New code imports from the concern module; the names below are re-exported
 so ``from payouts.services import X`` keeps working.
 """
 
 from payouts.services.balances import payout_sync, seller_balance_refresh
 from payouts.services.charge_sync import ChargeSyncResult, ledger_sync_charge, order_id_for_charge
 from payouts.services.disputes import dispute_submit_evidence, dispute_sync
-from payouts.services.fee_rules import (
-    FeeRuleError,
-    applicable_fee_rule,
-    current_fee_rules,
-    fee_rule_create,
-    fee_rule_provider,
-    fee_rule_retire,
-    fee_terms_of,
-)
 from payouts.services.ledger import (
     BUYER_DISPUTES,
     BUYER_PAYMENTS,
@@ -52,6 +43,14 @@ from payouts.services.refunds import (
     refundable_of,
     seller_share_of_refund,
 )
+from sellers.fees import (
+    FeeRuleError,
+    applicable_fee_rule,
+    current_fee_rules,
+    fee_rule_create,
+    fee_rule_retire,
+    fee_terms_of,
+)
 
 __all__ = [
     "BUYER_DISPUTES",
@@ -74,7 +73,6 @@ __all__ = [
     "dispute_sync",
     "dispute_withdrawal_postings",
     "fee_rule_create",
-    "fee_rule_provider",
     "fee_rule_retire",
     "fee_terms_of",
     "ledger_record",

@@ -19,14 +19,6 @@ from payouts.services.ledger import ledger_record, movement_postings
 from sellers.models import Seller
 
 
-def _sum_by_currency(items: Any) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for item in items or []:
-        currency = str(item["currency"]).lower()
-        totals[currency] = totals.get(currency, 0) + int(item["amount"])
-    return totals
-
-
 def seller_balance_refresh(*, seller_id: int) -> SellerBalance:
     """Fetch Stripe's balance of the seller's connected account and store it as the snapshot.
 
@@ -47,8 +39,8 @@ def seller_balance_refresh(*, seller_id: int) -> SellerBalance:
         raise UserFacingError(f"Could not refresh the balance from Stripe: {exc.message}") from exc
     with transaction.atomic():
         row = SellerBalance.objects.select_for_update().get(seller=seller)
-        row.stripe_available = _sum_by_currency(stripe_balance["available"])
-        row.stripe_pending = _sum_by_currency(stripe_balance["pending"])
+        row.stripe_available = stripe_balance.by_currency("available")
+        row.stripe_pending = stripe_balance.by_currency("pending")
         row.stripe_refreshed_at = timezone.now()
         row.stripe_refresh_error = ""
         row.save(

@@ -7,9 +7,8 @@ reversals, the fee each order leaves on the platform, refunds and dispute funds)
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db.models import Q
 from django.utils import timezone
@@ -17,7 +16,7 @@ from django.utils import timezone
 from payouts.models import (
     LedgerTransaction,
 )
-from payouts.services._common import _id, _plain, _ts
+from payouts.services._common import _ts
 from payouts.services.ledger import (
     BUYER_DISPUTES,
     PLATFORM_BALANCE,
@@ -31,16 +30,16 @@ from payouts.services.ledger import (
 )
 from sellers.models import Seller
 
+if TYPE_CHECKING:
+    from marketplace.stripe_gateway import Charge, Dispute
+
 logger = logging.getLogger(__name__)
 
 
-def _order_id_of(charge: Mapping[str, Any]) -> int | None:
-    raw = (charge.get("metadata") or {}).get("order_id")
-    if raw and str(raw).isdigit():
-        return int(raw)
-    return order_id_for_charge(
-        charge_id=str(charge["id"]), payment_intent_id=_id(charge.get("payment_intent"))
-    )
+def _order_id_of(charge: Charge) -> int | None:
+    if charge.order_id.isdigit():
+        return int(charge.order_id)
+    return order_id_for_charge(charge_id=charge.id, payment_intent_id=charge.payment_intent_id)
 
 
 def order_id_for_charge(*, charge_id: str, payment_intent_id: str) -> int | None:
@@ -81,19 +80,18 @@ def _sync_separate_refunds(*, charge_id: str) -> None:
 
     per_order: dict[int, tuple[int, str]] = {}
     for refund in gw.refunds_list(charge_id=charge_id):
-        re_ = _plain(refund)
-        raw = str((re_.get("metadata") or {}).get("order_id") or "")
-        if re_.get("status") != "succeeded" or not raw.isdigit() or int(raw) == 0:
+        raw = refund.order_id
+        if refund.status != "succeeded" or not raw.isdigit() or int(raw) == 0:
             continue
         total, first_id = per_order.get(int(raw), (0, ""))
-        per_order[int(raw)] = (total + int(re_["amount"]), first_id or str(re_["id"]))
+        per_order[int(raw)] = (total + refund.amount, first_id or refund.id)
     for order_id, (total, refund_id) in sorted(per_order.items()):
         _sync_order_refund(
             order_id=order_id, refund_id=refund_id, refunded_total=total, charge_id=charge_id
         )
 
 
-def _record_separate_transfers(*, charge: Mapping[str, Any], currency: str) -> list[str]:
+def _record_separate_transfers(*, charge: Charge, currency: str) -> list[str]:
     """The transfers of a several-seller charge (``transfer_group`` = its purchase, each with
     ``source_transaction`` = the charge), their reversals, and the platform's fee each order
     leaves on the platform (the order's amount minus its transfer: Stripe has no fee object for
@@ -106,32 +104,29 @@ def _record_separate_transfers(*, charge: Mapping[str, Any], currency: str) -> l
     from marketplace import stripe_gateway as gw
 
     K = LedgerTransaction.Kind
-    charge_id = str(charge["id"])
+    charge_id = charge.id
     recorded: list[str] = []
-    for item in gw.transfers_list(transfer_group=str(charge["transfer_group"])):
-        transfer = _plain(item)
-        if _id(transfer.get("source_transaction")) != charge_id:
+    for transfer in gw.transfers_list(transfer_group=charge.transfer_group):
+        if transfer.source_transaction_id != charge_id:
             continue
-        destination = _id(transfer.get("destination"))
+        destination = transfer.destination_id
         seller = Seller.objects.filter(stripe_account_id=destination).first()
         if seller is None:
-            raise LedgerError(
-                f"transfer {transfer['id']} pays {destination}, not one of our sellers"
-            )
-        raw = str((transfer.get("metadata") or {}).get("order_id") or "")
+            raise LedgerError(f"transfer {transfer.id} pays {destination}, not one of our sellers")
+        raw = transfer.order_id
         order = (
             Order.objects.filter(pk=int(raw), charge_id=charge_id).first()
             if raw.isdigit()
             else None
         )
         order_id = order.pk if order else None
-        amount = int(transfer["amount"])
+        amount = transfer.amount
 
         def record(
             kind: str,
             object_id: str,
             postings: list[Posting],
-            at: Any,
+            at: int | None,
             seller: Seller = seller,
             order_id: int | None = order_id,
         ) -> None:
@@ -143,43 +138,42 @@ def _record_separate_transfers(*, charge: Mapping[str, Any], currency: str) -> l
                 order_id=order_id,
                 charge_id=charge_id,
                 occurred_at=_ts(at) or timezone.now(),
-                description=f"{kind} of charge {charge_id} ({charge['transfer_group']})",
+                description=f"{kind} of charge {charge_id} ({charge.transfer_group})",
             )
             if created:
                 recorded.append(f"{kind}:{object_id}")
 
         record(
             K.TRANSFER,
-            str(transfer["id"]),
+            transfer.id,
             movement_postings(
                 kind=K.TRANSFER, amount=amount, currency=currency, seller_id=seller.pk
             ),
-            transfer.get("created"),
+            transfer.created,
         )
         if order is not None and order.amount > amount:
             kept = order.amount - amount
             record(
                 K.SEPARATE_FEE,
-                str(transfer["id"]),
+                transfer.id,
                 [
                     Posting(PLATFORM_BALANCE, -kept, currency),
                     Posting(PLATFORM_FEES, kept, currency),
                 ],
-                transfer.get("created"),
+                transfer.created,
             )
-        if int(transfer.get("amount_reversed") or 0):
-            for reversal in gw.transfer_reversals_list(transfer_id=str(transfer["id"])):
-                trr = _plain(reversal)
+        if transfer.amount_reversed:
+            for reversal in gw.transfer_reversals_list(transfer_id=transfer.id):
                 record(
                     K.TRANSFER_REVERSAL,
-                    str(trr["id"]),
+                    reversal.id,
                     movement_postings(
                         kind=K.TRANSFER_REVERSAL,
-                        amount=int(trr["amount"]),
+                        amount=reversal.amount,
                         currency=currency,
                         seller_id=seller.pk,
                     ),
-                    trr.get("created"),
+                    reversal.created,
                 )
     return recorded
 
@@ -205,30 +199,27 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
     from marketplace import stripe_gateway as gw
 
     K = LedgerTransaction.Kind
-    charge = _plain(gw.charge_retrieve(charge_id=charge_id))
+    charge = gw.charge_retrieve(charge_id=charge_id)
     recorded: list[str] = []
-    if charge.get("status") != "succeeded" and not charge.get("paid"):
+    if charge.status != "succeeded" and not charge.paid:
         return ChargeSyncResult(charge_id, recorded)
-    currency = str(charge["currency"]).lower()
-    amount = int(charge["amount"])
+    currency = charge.currency
+    amount = charge.amount
     order_id = _order_id_of(charge)
-    transfer_id = _id(charge.get("transfer"))
-    destination = _id((charge.get("transfer_data") or {}).get("destination")) or _id(
-        charge.get("destination")
-    )
-    transfer = _plain(gw.transfer_retrieve(transfer_id=transfer_id)) if transfer_id else {}
-    destination = destination or _id(transfer.get("destination"))
+    transfer_id = charge.transfer_id
+    transfer = gw.transfer_retrieve(transfer_id=transfer_id) if transfer_id else None
+    destination = charge.destination_id or (transfer.destination_id if transfer else "")
     seller = Seller.objects.filter(stripe_account_id=destination).first() if destination else None
     if destination and seller is None:
         raise LedgerError(f"charge {charge_id} pays account {destination}, not one of our sellers")
-    when = _ts(charge.get("created")) or timezone.now()
+    when = _ts(charge.created) or timezone.now()
     # Separate charges and transfers (several sellers): the charge stays on the platform and
     # names its purchase by transfer_group; no one order is "the" order of the charge.
-    separate = not transfer_id and not destination and bool(charge.get("transfer_group"))
+    separate = not transfer_id and not destination and bool(charge.transfer_group)
     if separate:
         order_id = None
 
-    def record(kind: str, object_id: str, postings: list[Posting], at: Any = None) -> None:
+    def record(kind: str, object_id: str, postings: list[Posting], at: int | None = None) -> None:
         _, created = ledger_record(
             kind=kind,
             stripe_object_id=object_id,
@@ -247,38 +238,34 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
     # Stripe's processing fee, paid by the platform (destination charges). Only when Stripe
     # settled the charge in its own currency: a converted fee is in another currency than the
     # order, and stays with reconciliation's "converted, not compared".
-    processing = charge.get("balance_transaction")
-    if (
-        isinstance(processing, dict)
-        and int(processing.get("fee") or 0) > 0
-        and str(processing.get("currency") or "").lower() == currency
-    ):
-        fee_paid = int(processing["fee"])
+    processing = charge.processing_fee
+    if processing is not None and processing.fee > 0 and processing.currency == currency:
+        fee_paid = processing.fee
         record(
             K.STRIPE_FEE,
-            str(processing["id"]),
+            processing.id,
             [
                 Posting(PLATFORM_BALANCE, -fee_paid, currency),
                 Posting(STRIPE_FEES, fee_paid, currency),
             ],
-            processing.get("created"),
+            processing.created,
         )
     transferred = 0
-    if transfer and seller is not None:
-        transferred = int(transfer["amount"])
+    if transfer is not None and seller is not None:
+        transferred = transfer.amount
         record(
             K.TRANSFER,
             transfer_id,
             movement_postings(
                 kind=K.TRANSFER, amount=transferred, currency=currency, seller_id=sid
             ),
-            transfer.get("created"),
+            transfer.created,
         )
-    fee_id = _id(charge.get("application_fee"))
+    fee_id = charge.application_fee_id
     fee_from_seller = transferred == amount  # Stripe: full transfer, then the fee comes back
     if fee_id:
-        fee = _plain(gw.application_fee_retrieve(fee_id=fee_id))
-        fee_amount = int(fee["amount"])
+        fee = gw.application_fee_retrieve(fee_id=fee_id)
+        fee_amount = fee.amount
         if fee_from_seller and seller is not None:
             postings = movement_postings(
                 kind=K.APPLICATION_FEE, amount=fee_amount, currency=currency, seller_id=sid
@@ -288,11 +275,10 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
                 Posting(PLATFORM_BALANCE, -fee_amount, currency),
                 Posting(PLATFORM_FEES, fee_amount, currency),
             ]
-        record(K.APPLICATION_FEE, fee_id, postings, fee.get("created"))
-        if int(fee.get("amount_refunded") or 0):
-            for fee_refund in gw.application_fee_refunds_list(fee_id=fee_id):
-                fr = _plain(fee_refund)
-                back = int(fr["amount"])
+        record(K.APPLICATION_FEE, fee_id, postings, fee.created)
+        if fee.amount_refunded:
+            for fr in gw.application_fee_refunds_list(fee_id=fee_id):
+                back = fr.amount
                 if fee_from_seller and seller is not None:
                     postings = movement_postings(
                         kind=K.FEE_REFUND, amount=back, currency=currency, seller_id=sid
@@ -302,19 +288,18 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
                         Posting(PLATFORM_FEES, -back, currency),
                         Posting(PLATFORM_BALANCE, back, currency),
                     ]
-                record(K.FEE_REFUND, str(fr["id"]), postings, fr.get("created"))
-    if int(charge.get("amount_refunded") or 0):
+                record(K.FEE_REFUND, fr.id, postings, fr.created)
+    if charge.amount_refunded:
         last_refund_id = ""
         for refund in gw.refunds_list(charge_id=charge_id):
-            re_ = _plain(refund)
-            if re_.get("status") != "succeeded":
+            if refund.status != "succeeded":
                 continue
-            last_refund_id = last_refund_id or str(re_["id"])
+            last_refund_id = last_refund_id or refund.id
             record(
                 K.REFUND,
-                str(re_["id"]),
-                movement_postings(kind=K.REFUND, amount=int(re_["amount"]), currency=currency),
-                re_.get("created"),
+                refund.id,
+                movement_postings(kind=K.REFUND, amount=refund.amount, currency=currency),
+                refund.created,
             )
         if separate:
             _sync_separate_refunds(charge_id=charge_id)
@@ -322,44 +307,42 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
             _sync_order_refund(
                 order_id=order_id,
                 refund_id=last_refund_id,
-                charge_id=str(charge["id"]),
-                refunded_total=int(charge["amount_refunded"]),
+                charge_id=charge.id,
+                refunded_total=charge.amount_refunded,
             )
-    if transfer and seller is not None and int(transfer.get("amount_reversed") or 0):
+    if transfer is not None and seller is not None and transfer.amount_reversed:
         for reversal in gw.transfer_reversals_list(transfer_id=transfer_id):
-            trr = _plain(reversal)
             record(
                 K.TRANSFER_REVERSAL,
-                str(trr["id"]),
+                reversal.id,
                 movement_postings(
                     kind=K.TRANSFER_REVERSAL,
-                    amount=int(trr["amount"]),
+                    amount=reversal.amount,
                     currency=currency,
                     seller_id=sid,
                 ),
-                trr.get("created"),
+                reversal.created,
             )
     if separate:
         recorded += _record_separate_transfers(charge=charge, currency=currency)
-    if charge.get("disputed"):
+    if charge.disputed:
         for dispute in gw.disputes_list(charge_id=charge_id):
             recorded += _record_dispute_funds(
-                dispute=_plain(dispute), seller=seller, order_id=order_id, charge_id=charge_id
+                dispute=dispute, seller=seller, order_id=order_id, charge_id=charge_id
             )
     return ChargeSyncResult(charge_id, recorded)
 
 
 def _record_dispute_funds(
-    *, dispute: Mapping[str, Any], seller: Seller | None, order_id: int | None, charge_id: str
+    *, dispute: Dispute, seller: Seller | None, order_id: int | None, charge_id: str
 ) -> list[str]:
     """Dispute withdrawals and reinstatements from the dispute's balance transactions."""
     K = LedgerTransaction.Kind
     recorded = []
-    dispute_id = str(dispute["id"])
-    for bt in dispute.get("balance_transactions") or []:
-        bt = _plain(bt)
-        currency = str(bt.get("currency") or dispute["currency"]).lower()
-        moved, fee = int(bt.get("amount") or 0), int(bt.get("fee") or 0)
+    dispute_id = dispute.id
+    for bt in dispute.funds:
+        currency = bt.currency
+        moved, fee = bt.amount, bt.fee
         if moved < 0:
             kind = K.DISPUTE_FUNDS_WITHDRAWN
             postings = dispute_withdrawal_postings(
@@ -381,7 +364,7 @@ def _record_dispute_funds(
             seller=seller,
             order_id=order_id,
             charge_id=charge_id,
-            occurred_at=_ts(bt.get("created")) or timezone.now(),
+            occurred_at=_ts(bt.created) or timezone.now(),
             description=f"{kind} {dispute_id}",
         )
         if created:

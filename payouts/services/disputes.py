@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -18,8 +18,11 @@ from payouts.models import (
     LedgerEntry,
     LedgerTransaction,
 )
-from payouts.services._common import _id, _plain, _ts
+from payouts.services._common import _ts
 from payouts.services.ledger import seller_balance_account
+
+if TYPE_CHECKING:
+    from marketplace.stripe_gateway import Charge
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ def dispute_sync(*, data: Mapping[str, Any]) -> Dispute:
     dispute); the ledger records it from Stripe's objects (``ledger_sync_charge``).
     """
     dispute_id = str(data["id"])
-    charge_id = _id(data.get("charge"))
+    charge_id = str(data.get("charge") or "")  # an id: webhook payloads never expand it
     status = str(data.get("status") or "needs_response")
     if status not in _DISPUTE_RANK:
         status = "needs_response"
@@ -108,15 +111,15 @@ def _recover_seller_share(dispute: Dispute) -> None:
     """Reverse the seller's remaining net share of a lost dispute's charge (locked row)."""
     from marketplace import stripe_gateway as gw
 
-    charge = _plain(gw.charge_retrieve(charge_id=dispute.charge_id))
-    transfer_id = _id(charge.get("transfer"))
-    if not transfer_id and charge.get("transfer_group"):
+    charge = gw.charge_retrieve(charge_id=dispute.charge_id)
+    transfer_id = charge.transfer_id
+    if not transfer_id and charge.transfer_group:
         _recover_separate_shares(dispute, charge)
         return
     if not transfer_id or dispute.seller_id is None:
         return
-    transfer = _plain(gw.transfer_retrieve(transfer_id=transfer_id))
-    remaining_transfer = int(transfer["amount"]) - int(transfer.get("amount_reversed") or 0)
+    transfer = gw.transfer_retrieve(transfer_id=transfer_id)
+    remaining_transfer = transfer.amount - transfer.amount_reversed
     net = (
         LedgerEntry.objects.filter(
             seller_id=dispute.seller_id,
@@ -138,7 +141,7 @@ def _recover_seller_share(dispute: Dispute) -> None:
         reason=f"dispute {dispute.stripe_id} lost",
         idempotency_key=idempotency_key("dispute", dispute.stripe_id, "reversal"),
     )
-    dispute.seller_share_reversal_id = str(_plain(reversal)["id"])
+    dispute.seller_share_reversal_id = reversal.id
     dispute.save(update_fields=["seller_share_reversal_id", "updated_at"])
 
 
@@ -192,7 +195,7 @@ def _sync_purchase_dispute(dispute: Dispute) -> None:
         )
 
 
-def _recover_separate_shares(dispute: Dispute, charge: Mapping[str, Any]) -> None:
+def _recover_separate_shares(dispute: Dispute, charge: Charge) -> None:
     """A lost dispute of a several-seller charge: each seller gives back their part of the
     disputed amount, pro rata to what the order was of the charge (``round_half_up``), at
     most what remains of their transfer; one reversal per seller, keyed on the dispute and the
@@ -201,14 +204,14 @@ def _recover_separate_shares(dispute: Dispute, charge: Mapping[str, Any]) -> Non
     from marketplace import stripe_gateway as gw
     from marketplace.money import round_half_up
 
-    captured = int(charge.get("amount_captured") or charge.get("amount") or 0)
+    captured = charge.amount
     if captured <= 0:
         return
     last = ""
     orders = Order.objects.filter(charge_id=dispute.charge_id).exclude(transfer_id="")
     for order in orders.order_by("pk"):
-        transfer = _plain(gw.transfer_retrieve(transfer_id=order.transfer_id))
-        remaining = int(transfer["amount"]) - int(transfer.get("amount_reversed") or 0)
+        transfer = gw.transfer_retrieve(transfer_id=order.transfer_id)
+        remaining = transfer.amount - transfer.amount_reversed
         part = round_half_up(order.transfer_amount * dispute.amount, captured)
         share = min(part, remaining)
         if share <= 0:
@@ -219,7 +222,7 @@ def _recover_separate_shares(dispute: Dispute, charge: Mapping[str, Any]) -> Non
             reason=f"dispute {dispute.stripe_id} lost",
             idempotency_key=gw.idempotency_key("dispute", dispute.stripe_id, "reversal", order.pk),
         )
-        last = str(_plain(reversal)["id"])
+        last = reversal.id
     if last:
         dispute.seller_share_reversal_id = last
         dispute.save(update_fields=["seller_share_reversal_id", "updated_at"])

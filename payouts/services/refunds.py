@@ -19,7 +19,7 @@ from payouts.models import (
     LedgerTransaction,
     SellerBalance,
 )
-from payouts.services._common import _money_label, _plain
+from payouts.services._common import _money_label
 from payouts.services.charge_sync import ledger_sync_charge
 from payouts.services.ledger import (
     BUYER_REFUNDS,
@@ -219,7 +219,7 @@ def refund_request_create(
             request.error = exc.message[:500]
         else:
             request.status = RefundRequest.Status.SUCCEEDED
-            request.stripe_refund_id = str(_plain(refund)["id"])
+            request.stripe_refund_id = refund.id
         request.save(update_fields=["status", "error", "stripe_refund_id", "updated_at"])
         succeeded = request.status == RefundRequest.Status.SUCCEEDED
         audit_record(
@@ -408,7 +408,7 @@ def order_refund_create(
             request.error = exc.message[:500]
         else:
             request.status = RefundRequest.Status.SUCCEEDED
-            request.stripe_refund_id = str(_plain(refund)["id"])
+            request.stripe_refund_id = refund.id
             if share > 0:
                 try:
                     gw.transfer_reversal_create(

@@ -86,9 +86,8 @@ def test_a_sellers_own_refund_is_logged_too_and_a_refused_one_is_not(sale):
     assert row.actor == seller.user.email and row.via == "system" and row.after["amount"] == 300
 
 
-def test_fee_rule_set_and_retired_are_logged_with_their_terms(client):
-    staff = StaffFactory()
-    log_in_with_totp(client, staff)
+def test_fee_rule_set_and_retired_are_logged_with_their_terms(client, log_in_staff):
+    staff = log_in_staff()
     today = timezone.now().date().isoformat()
     client.post(
         "/money/fees/new/",

@@ -13,8 +13,20 @@ def fake_stripe(monkeypatch):
     from marketplace import stripe_gateway
 
     fake = FakeStripe()
+    # The gateway answers with its typed values, built from the fake's SDK objects.
+    typed = {
+        "checkout_session_create": stripe_gateway.CheckoutSession.from_stripe,
+        "checkout_session_retrieve": stripe_gateway.CheckoutSession.from_stripe,
+        "checkout_session_expire": stripe_gateway.CheckoutSession.from_stripe,
+        "refund_create_for_order": stripe_gateway.Movement.from_stripe,
+        "transfer_create": stripe_gateway.Transfer.from_stripe,
+        "transfer_find": lambda t: None if t is None else stripe_gateway.Transfer.from_stripe(t),
+    }
     for name in GATEWAY_FUNCTIONS:
-        monkeypatch.setattr(stripe_gateway, name, getattr(fake, name))
+        method, convert = getattr(fake, name), typed[name]
+        monkeypatch.setattr(
+            stripe_gateway, name, lambda m=method, c=convert, **kwargs: c(m(**kwargs))
+        )
     return fake
 
 

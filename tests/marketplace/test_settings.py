@@ -36,6 +36,7 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
             "SECURE_SSL_REDIRECT",
             "ALLOWED_HOSTS",
             "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests; check --deploy refuses it
+            "SANDBOX_HTTP_OPEN",  # on for the test run (pyproject's pytest env), not production
         }
     }
     base.update(env)

@@ -104,7 +104,7 @@ def money_actions(world):
         ("get", events, None),
         ("post", events, {"action": "replay", "_selected_action": [event.pk]}),
         ("post", reverse("admin:events_stripeevent_replay", args=[event.pk]), {}),
-        ("get", reverse("admin:payouts_feerule_changelist"), None),
+        ("get", reverse("admin:sellers_feerule_changelist"), None),
     ]
 
 

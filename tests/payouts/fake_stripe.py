@@ -258,18 +258,33 @@ class FakeStripe:
         return {"available": [{"amount": a, "currency": c} for c, a in per.items()], "pending": []}
 
     def install(self, monkeypatch) -> FakeStripe:
-        for name in (
-            "charge_retrieve",
-            "transfer_retrieve",
-            "application_fee_retrieve",
-            "application_fee_refunds_list",
-            "refunds_list",
-            "transfer_reversals_list",
-            "disputes_list",
-            "transfer_reversal_create",
-            "refund_create",
-            "dispute_submit_evidence",
-            "balance_retrieve",
-        ):
-            monkeypatch.setattr(stripe_gateway, name, getattr(self, name))
+        """Stand in for the gateway's money calls; answers are the gateway's typed values, built
+        from this fake's Stripe-shaped JSON by the gateway's own ``from_stripe``."""
+        gw = stripe_gateway
+        typed = {
+            "charge_retrieve": gw.Charge.from_stripe,
+            "transfer_retrieve": gw.Transfer.from_stripe,
+            "application_fee_retrieve": gw.ApplicationFee.from_stripe,
+            "transfer_reversal_create": gw.Movement.from_stripe,
+            "refund_create": gw.Movement.from_stripe,
+            "dispute_submit_evidence": gw.Dispute.from_stripe,
+            "balance_retrieve": gw.Balance.from_stripe,
+        }
+        listed = {
+            "application_fee_refunds_list": gw.Movement.from_stripe,
+            "refunds_list": gw.Movement.from_stripe,
+            "transfer_reversals_list": gw.Movement.from_stripe,
+            "disputes_list": gw.Dispute.from_stripe,
+        }
+
+        def one(method, convert):
+            return lambda **kwargs: convert(method(**kwargs))
+
+        def many(method, convert):
+            return lambda **kwargs: (convert(item) for item in method(**kwargs))
+
+        for name, convert in typed.items():
+            monkeypatch.setattr(gw, name, one(getattr(self, name), convert))
+        for name, convert in listed.items():
+            monkeypatch.setattr(gw, name, many(getattr(self, name), convert))
         return self

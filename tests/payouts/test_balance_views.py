@@ -39,7 +39,9 @@ def fake_stripe_balance(monkeypatch):
         state["calls"].append(stripe_account)
         if state.get("error"):
             raise stripe_gateway.GatewayError("Stripe is down", retryable=True)
-        return {"available": state["available"], "pending": state["pending"]}
+        return stripe_gateway.Balance.from_stripe(
+            {"available": state["available"], "pending": state["pending"]}
+        )
 
     monkeypatch.setattr(stripe_gateway, "balance_retrieve", balance_retrieve)
     return state

@@ -8,11 +8,16 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from marketplace import fees
-from marketplace.fees import FeeTerms, compute_fee, fee_quote
+from marketplace.fees import FeeTerms, compute_fee
 from marketplace.money import Money
 from payouts.models import FeeRule, ImmutableRowError
-from payouts.services import FeeRuleError, applicable_fee_rule, fee_rule_create, fee_rule_retire
+from sellers.fees import (
+    FeeRuleError,
+    applicable_fee_rule,
+    fee_quote,
+    fee_rule_create,
+    fee_rule_retire,
+)
 from tests.payouts.factories import CategoryFactory, SellerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -157,16 +162,12 @@ def test_only_staff_change_rules(db):
         rule(UserFactory())
 
 
-def test_no_provider_falls_back_to_settings(staff, settings):
+def test_no_rule_falls_back_to_settings(staff, settings):
     settings.MARKETPLACE_DEFAULT_FEE_BPS = 1000
     settings.MARKETPLACE_DEFAULT_FEE_FIXED = 0
+    assert fee_quote(amount=Money(1000, "eur")).fee == Money(100, "eur")
+    assert fee_quote(amount=Money(1000, "eur")).rule_id is None
     rule(staff, bps=100)
-    provider = fees.get_rule_provider()
-    fees.set_rule_provider(None)
-    try:
-        assert fee_quote(amount=Money(1000, "eur")).fee == Money(100, "eur")
-    finally:
-        fees.set_rule_provider(provider)
     assert fee_quote(amount=Money(1000, "eur")).fee == Money(10, "eur")
 
 

@@ -150,6 +150,26 @@ def test_dashboard_charts_and_counts(client, staff, sales, fake_stripe):
     assert client.get("/money/dashboard/").status_code == 404
 
 
+def test_dashboard_counts_every_open_dispute_however_many_are_closed(client, staff):
+    # 250 closed disputes come first in the list's order (earliest deadline); the open ones after.
+    now = timezone.now()
+    Dispute.objects.bulk_create(
+        Dispute(
+            stripe_id=f"dp_{status}_{i}",
+            charge_id=f"ch_{i}",
+            amount=1000,
+            currency="eur",
+            status=status,
+            evidence_due_by=now + timezone.timedelta(days=day),
+            stripe_created=now,
+        )
+        for i, (status, day) in enumerate([("lost", 1)] * 250 + [("needs_response", 9)] * 3)
+    )
+    log_in_with_totp(client, staff)
+    html = client.get("/money/dashboard/").content.decode()
+    assert "3</strong> open disputes" in html
+
+
 def test_dashboard_lists_sellers_whose_balance_is_below_zero(client, staff, sales):
     from payouts.models import LedgerTransaction
     from payouts.services import ledger_record, movement_postings

@@ -118,14 +118,6 @@ class MoneyMachine(RuleBasedStateMachine):
         assert run.status == "clean", run.issues
 
     def teardown(self):
-        import os
-
-        if os.environ.get("PAYOUTS_DEBUG"):
-            from collections import Counter
-
-            from payouts.models import LedgerTransaction
-
-            print(Counter(LedgerTransaction.objects.values_list("kind", flat=True)))
         stripe_gateway.reset_client()
 
 

@@ -145,3 +145,22 @@ def test_other_accounts_objects_are_not_found(sdk, web):
         assert caught.value.http_status == 404
     assert sdk.v1.balance_transactions.list(options=as_other).data == []
     assert sdk.v1.payouts.list(options=as_other).data == []
+
+
+def test_express_dashboard_writes_payouts_and_balances_in_one_format(sdk, web):
+    """The arrival is a day, not a Unix time; every amount reads €12.34, as on our pages."""
+    import re
+    from urllib.parse import urlsplit
+
+    from sandbox import display
+
+    seller = onboarded_account(sdk, web)
+    destination_intent(sdk, seller.id)
+    testing.advance(days=3)
+    [payout] = sdk.v1.payouts.list(options={"stripe_account": seller.id}).data
+    link = sdk.v1.accounts.login_links.create(seller.id)
+    page = web.get(urlsplit(link.url).path).content.decode()
+    assert display.date(payout.arrival_date) in page
+    assert str(payout.arrival_date) not in page
+    assert "€18.00" in page and "€0.00" in page
+    assert not re.search(r"\d EUR", page)  # the currency's code only where it names the currency

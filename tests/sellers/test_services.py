@@ -361,6 +361,17 @@ def test_listing_create_refuses_bad_price(price, message):
     assert not Listing.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [(Seller.Status.SUSPENDED, "suspended"), (Seller.Status.DISCONNECTED, "disconnected")],
+)
+def test_only_active_sellers_add_listings(status, message):
+    seller = SellerFactory(status=status)
+    with pytest.raises(UserFacingError, match=message):
+        services.listing_create(seller=seller, title="Bowl", price=Money(1500, "eur"), stock=1)
+    assert not Listing.objects.filter(seller=seller).exists()
+
+
 def test_listing_create_refuses_negative_stock():
     with pytest.raises(UserFacingError, match="below zero") as exc:
         services.listing_create(

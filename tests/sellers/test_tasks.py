@@ -34,8 +34,13 @@ def test_sync_all_rereads_every_connected_seller(
     assert gone.stripe_account_id not in retrieved
 
 
-def test_sync_one_survives_stripe_errors(fake_stripe):
-    seller = SellerFactory()
+def test_sync_one_survives_stripe_errors(fake_stripe, caplog):
+    seller = SellerFactory(charges_enabled=False)
     fake_stripe.fail["account_retrieve"] = GatewayError("down", retryable=True)
     tasks.sync_seller_account(seller.pk)  # logged, not raised
+    assert fake_stripe.count("account_retrieve") == 1
+    assert f"could not sync account of seller {seller.pk}: down" in caplog.text
+    seller.refresh_from_db()
+    assert not seller.charges_enabled  # the mirror keeps what it had
     tasks.sync_seller_account(999_999)  # unknown id: nothing to do
+    assert fake_stripe.count("account_retrieve") == 1

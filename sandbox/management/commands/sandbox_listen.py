@@ -9,12 +9,13 @@ removes the endpoints (``--keep`` keeps them).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from sandbox import delivery, store, versions
 from sandbox.errors import StripeError
@@ -75,34 +76,43 @@ class Command(BaseCommand):
                         store.mark_deleted(endpoint_id, object_type="webhook_endpoint")
 
     def _loop(self, endpoints: list[str], options: dict[str, Any]) -> None:
-        seen: dict[int, int] = {}
-        announced: set[int] = set()
         deadline = time.monotonic() + options["seconds"] if options["seconds"] else None
+        printed: dict[int, int] = {}  # delivery -> finished attempts printed
         while deadline is None or time.monotonic() < deadline:
-            due = Delivery.objects.filter(
+            # the database may be busy (another process delivering): then the next poll
+            with contextlib.suppress(OperationalError):
+                self._poll(endpoints, printed)
+            time.sleep(options["poll"])
+
+    def _poll(self, endpoints: list[str], printed: dict[int, int]) -> None:
+        mine = set(
+            Delivery.objects.filter(
                 endpoint_id__in=endpoints, status=Delivery.Status.PENDING
             ).values_list("pk", flat=True)
-            for pk in delivery.due_ids():
-                if pk in set(due):
-                    delivery.attempt(pk)
-            for item in Delivery.objects.filter(endpoint_id__in=endpoints).order_by("id"):
+        )
+        for pk in delivery.due_ids():
+            if pk in mine:
+                delivery.attempt(pk)
+        for item in Delivery.objects.filter(endpoint_id__in=endpoints).order_by("id"):
+            if item.pk not in printed:
+                printed[item.pk] = 0
                 event = SandboxObject.objects.filter(pk=item.event_id).first()
                 event_type = event.data.get("type") if event else "?"
-                if item.pk not in announced:
-                    announced.add(item.pk)
-                    self._line(f"  --> {event_type} [{item.event_id}]")
-                if item.attempts and seen.get(item.pk) != item.attempts:
-                    seen[item.pk] = item.attempts
-                    endpoint = SandboxObject.objects.filter(pk=item.endpoint_id).first()
-                    url = endpoint.data.get("url") if endpoint else "?"
-                    answer = item.last_status_code or f"error: {item.last_error[:80]}"
-                    retry = (
-                        f" (retry at sandbox time {item.next_attempt_at})"
-                        if item.status == Delivery.Status.PENDING and item.next_attempt_at
-                        else ""
-                    )
-                    self._line(f" <--  [{answer}] POST {url} [{item.event_id}]{retry}")
-            time.sleep(options["poll"])
+                self._line(f"  --> {event_type} [{item.event_id}]")
+            # an attempt is finished once its answer is in the history
+            for entry in item.history[printed[item.pk] :]:
+                endpoint = SandboxObject.objects.filter(pk=item.endpoint_id).first()
+                url = endpoint.data.get("url") if endpoint else "?"
+                answer = entry.get("status") or f"error: {str(entry.get('error'))[:80]}"
+                retry = (
+                    f" (retry at sandbox time {item.next_attempt_at})"
+                    if entry is item.history[-1]
+                    and item.status == Delivery.Status.PENDING
+                    and item.next_attempt_at
+                    else ""
+                )
+                self._line(f" <--  [{answer}] POST {url} [{item.event_id}]{retry}")
+            printed[item.pk] = len(item.history)
 
     def _line(self, text: str) -> None:
         self.stdout.write(f"{datetime.now(tz=UTC):%Y-%m-%d %H:%M:%S} {text}")

@@ -1,3 +1,6 @@
+"""The root URL configuration: mounts every app (it sits above all of them, see pyproject's
+import-linter contracts); the sandbox only in sandbox mode."""
+
 from __future__ import annotations
 
 import re
@@ -10,20 +13,20 @@ from buyers import views as buyers_views
 from marketplace import converters, views  # noqa: F401  (converters: <id:>, <stripe_id:>)
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    # The home page is the catalogue (buyers issue); core's views.home stays as a fallback page.
+    # The home page is the catalogue.
     path("", buyers_views.catalogue, name="home"),
     path("healthz/", views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     # The audit log of staff actions (staff with a second factor).
     path("staff/audit/", include("marketplace.audit.urls")),
-    # Stripe webhooks: /stripe/webhook/ and /stripe/webhook/connect/ (events issue).
+    # Stripe webhooks: /stripe/webhook/ and /stripe/webhook/connect/.
     path("stripe/", include("marketplace.events.urls")),
-    # Seller onboarding, dashboard and listings (sellers issue).
+    # Seller onboarding, dashboard and listings.
     path("sell/", include("sellers.urls")),
-    # Balances, payouts, refunds, fee rules, transfer review (payouts issue).
+    # Balances, payouts, refunds, fee rules, transfer review.
     path("money/", include("payouts.urls")),
-    # Catalogue, checkout and orders (buyers issue).
+    # Catalogue, checkout and orders.
     path("", include("buyers.urls")),
 ]
 

@@ -1,7 +1,14 @@
-"""Fee rules: versioned platform, category and seller rules, and the rule that prices a sale.
+"""Fees the platform charges on sellers' sales: the versioned fee rules and the fee quote.
+
+``fee_quote`` is what checkout, the new-listing preview and the staff simulator call: it finds the
+most specific rule with ``applicable_fee_rule`` (seller > category > platform, covering the sale's
+currency) and computes the fee with ``marketplace.fees.compute_fee``; with no rule, the settings
+default (``marketplace.fees.default_terms``) applies.
 
 Rules are never edited or deleted: a change is a new version (``supersedes``), a retirement a
-new inactive version.
+new inactive version. Only staff write them (``fee_rule_create``, ``fee_rule_retire``; the staff
+pages are in payouts). The rules live here, in sellers, because they price sellers' and
+categories' sales and buyers' checkout must reach them (layers: marketplace <- sellers <- buyers).
 """
 
 from __future__ import annotations
@@ -12,18 +19,18 @@ from datetime import date
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from marketplace.audit.services import Action, audit_record, snapshot
 from marketplace.errors import UserFacingError
-from marketplace.fees import MAX_BPS, FeeTerms
+from marketplace.fees import MAX_BPS, FeeQuote, FeeTerms, compute_fee, default_terms
 from marketplace.money import Money, normalize_currency
-from payouts.models import (
-    FeeRule,
-)
-from payouts.services._common import _money_label
-from sellers.models import Category, Seller
+from sellers.models import Category, FeeRule, Seller
+
+
+def _money_label(amount: int, currency: str) -> str:
+    return Money(amount, currency).format()
 
 
 class FeeRuleError(UserFacingError):
@@ -38,7 +45,7 @@ def _lock_scope(key: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(key.encode())])
 
 
-def current_fee_rules() -> Any:
+def current_fee_rules() -> QuerySet[FeeRule]:
     """Current versions of all fee rules (those no newer version supersedes), retired included."""
     return FeeRule.objects.filter(superseded_by__isnull=True)
 
@@ -287,7 +294,23 @@ def fee_terms_of(rule: FeeRule, currency: str) -> FeeTerms:
     )
 
 
-def fee_rule_provider(amount: Money, seller: Any, category: Any) -> FeeTerms | None:
-    """The provider registered with ``marketplace.fees`` at start-up (see PayoutsConfig.ready)."""
+def fee_quote(*, amount: Money, seller: Any = None, category: Any = None) -> FeeQuote:
+    """Quote the application fee for a sale of ``amount`` by ``seller`` in ``category``.
+
+    The most specific active fee rule covering the currency applies (``applicable_fee_rule``:
+    seller over category over platform), else the settings default. The fee is capped at the
+    amount and never negative (``compute_fee``). One query.
+    """
     rule = applicable_fee_rule(currency=amount.currency, seller=seller, category=category)
-    return fee_terms_of(rule, amount.currency) if rule is not None else None
+    terms = fee_terms_of(rule, amount.currency) if rule is not None else None
+    if terms is None:
+        terms = default_terms(amount.currency)
+    fee = compute_fee(amount, terms)
+    return FeeQuote(
+        amount=amount,
+        fee=fee,
+        bps=terms.bps,
+        fixed=terms.fixed,
+        rule_id=terms.rule_id,
+        rule_label=terms.label,
+    )
