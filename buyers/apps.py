@@ -5,4 +5,10 @@ class BuyersConfig(AppConfig):
     name = "buyers"
 
     def ready(self) -> None:
+        from allauth.account.signals import user_logged_in
+
         from buyers import handlers  # noqa: F401  (registers the checkout.session.* handlers)
+        from buyers.cart import on_user_logged_in
+
+        # A visitor's cart (in the session) joins the buyer's cart when they sign in.
+        user_logged_in.connect(on_user_logged_in, dispatch_uid="buyers.cart.merge_on_login")

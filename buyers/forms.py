@@ -62,6 +62,33 @@ class BuyForm(forms.Form):
             self.initial.setdefault("client_token", uuid.uuid4())
 
 
+class CartQuantityForm(forms.Form):
+    # Bounds are checked by the cart services, which say what is wrong in the buyer's words.
+    quantity = forms.IntegerField(
+        initial=1, error_messages={"invalid": "Enter a whole number of items."}
+    )
+
+    def __init__(self, *args: object, allow_zero: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["quantity"].widget.attrs.update(
+            {"min": 0 if allow_zero else 1, "max": settings.ORDER_MAX_QUANTITY}
+        )
+
+
+class CartCheckoutForm(forms.Form):
+    currency = forms.CharField(max_length=3, widget=forms.HiddenInput)
+    # One per rendering of the cart page: a second submit finds the first purchase.
+    client_token = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if not self.is_bound:
+            self.initial.setdefault("client_token", uuid.uuid4())
+
+    def clean_currency(self) -> str:
+        return str(self.cleaned_data["currency"]).lower()
+
+
 class ShipForm(forms.Form):
     carrier = forms.CharField(
         required=False, max_length=64, label="Carrier", help_text="e.g. La Poste, DHL, UPS"

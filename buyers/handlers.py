@@ -30,12 +30,12 @@ def _session_id(event: StripeEvent) -> str | None:
     "checkout.session.expired",
 )
 def on_checkout_session(event: StripeEvent) -> None:
-    """Completed, async payment succeeded or expired: sync the order with the session."""
+    """Completed, async payment succeeded or expired: sync the purchase and its orders with the session."""
     session_id = _session_id(event)
     if session_id is None:
         return
     try:
-        services.order_fulfil(checkout_session_id=session_id)
+        services.purchase_fulfil(checkout_session_id=session_id)
     except UserFacingError as exc:
         # Not a session Stripe knows (any more): nothing to retry.
         logger.warning("event %s: %s", event.stripe_id, exc.message)
@@ -47,6 +47,6 @@ def on_async_payment_failed(event: StripeEvent) -> None:
     if session_id is None:
         return
     try:
-        services.order_payment_failed(checkout_session_id=session_id)
+        services.purchase_payment_failed(checkout_session_id=session_id)
     except UserFacingError as exc:
         logger.warning("event %s: %s", event.stripe_id, exc.message)

@@ -1,9 +1,18 @@
-"""Orders: one buyer paying one seller for one listing through a Stripe Checkout Session.
+"""Purchases, orders and carts.
 
-Amounts are integer minor units of ``currency`` (see marketplace/money.py), never floats. The
-listing's title and price are copied onto the order when it is created (the snapshot), and the
-application fee is stored then and never recomputed. Status only moves forward; the services in
-``buyers/services.py`` are the only writers and enforce ``Order.TRANSITIONS``.
+A buyer pays once for a ``Purchase`` (one Checkout Session, one charge, one receipt). It holds one
+``Order`` per seller: what that seller ships, is paid for and refunds, with its ``OrderLine`` rows
+(a snapshot of each listing's title and price when the purchase was made), that seller's
+application fee (from the fee rules, stored then and never recomputed) and its own status. The
+purchase's ``charge_type`` says how the sellers get their money (one place decides, by the number
+of sellers): one seller, a destination charge with an application fee; several sellers, a charge
+on the platform with ``transfer_group`` = the purchase and one Transfer per seller (the order's
+``transfer_*`` fields), made by an idempotent job.
+
+A ``CartItem`` is what a signed-in buyer put in their cart (an anonymous visitor's cart lives in
+the session until they sign in). Amounts are integer minor units of ``currency`` (see
+marketplace/money.py), never floats. Statuses only move forward; the services in
+``buyers/services.py`` and ``buyers/cart.py`` are the only writers.
 """
 
 from __future__ import annotations
@@ -17,7 +26,103 @@ from django.db.models import F, Q
 from marketplace.money import Money
 
 
+class Purchase(models.Model):
+    """What the buyer pays once: one Checkout Session for the orders of one or more sellers."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting payment"
+        PAID = "paid", "Paid"
+        CANCELED = "canceled", "Canceled"
+        EXPIRED = "expired", "Expired"
+        FAILED = "failed", "Payment failed"
+        REFUNDED = "refunded", "Refunded"
+
+    class ChargeType(models.TextChoices):
+        DESTINATION = "destination", "Destination charge (one seller)"
+        SEPARATE = "separate", "Separate charge and transfers (several sellers)"
+
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.PENDING: frozenset({"paid", "canceled", "expired", "failed", "refunded"}),
+        Status.CANCELED: frozenset({"paid", "refunded"}),
+        Status.EXPIRED: frozenset({"paid", "refunded"}),
+        Status.FAILED: frozenset({"paid", "refunded"}),
+        Status.PAID: frozenset({"refunded"}),
+        Status.REFUNDED: frozenset(),
+    }
+
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purchases"
+    )
+    # Sent by the checkout form, so a double-submitted form finds the purchase the first made.
+    client_token = models.UUIDField(default=uuid.uuid4, editable=False)
+    charge_type = models.CharField(max_length=16, choices=ChargeType.choices)
+    currency = models.CharField(max_length=3)
+    # Sum of the orders' amounts / application fees, minor units of ``currency``.
+    amount = models.PositiveBigIntegerField()
+    application_fee_amount = models.PositiveBigIntegerField()
+    buyer_email = models.EmailField()
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    # The reservation (and the Checkout Session) end at this time; while a delayed payment
+    # (SEPA Direct Debit) is processing, the end of the time the bank may take.
+    expires_at = models.DateTimeField()
+    payment_processing_since = models.DateTimeField(null=True, blank=True)
+    # Number of failed attempts to create the Checkout Session (each retry uses a new key).
+    checkout_attempts = models.PositiveSmallIntegerField(default=0)
+    checkout_last_error = models.CharField(max_length=255, blank=True)
+    checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    checkout_url = models.URLField(max_length=2000, blank=True)
+    payment_intent_id = models.CharField(max_length=255, blank=True)
+    charge_id = models.CharField(max_length=255, blank=True, db_index=True)
+    receipt_url = models.URLField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    # The buyer asked to cancel: set before the session is expired in Stripe, so that the
+    # checkout.session.expired webhook racing our own request records a cancel, not an expiry.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["buyer", "-created_at"]),
+            models.Index(fields=["status", "expires_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["buyer", "client_token"], name="purchase_unique_client_token_per_buyer"
+            ),
+            models.CheckConstraint(
+                condition=Q(application_fee_amount__lte=F("amount")),
+                name="purchase_fee_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Purchase #{self.pk}"
+
+    @property
+    def total(self) -> Money:
+        return Money(self.amount, self.currency)
+
+    @property
+    def transfer_group(self) -> str:
+        """The ``transfer_group`` naming this purchase on its PaymentIntent and transfers."""
+        return f"purchase-{self.pk}"
+
+    @property
+    def is_payable(self) -> bool:
+        return self.status == self.Status.PENDING and self.payment_processing_since is None
+
+    def can_move_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, frozenset())
+
+
 class Order(models.Model):
+    """One seller's part of a purchase."""
+
     class Status(models.TextChoices):
         PENDING = "pending", "Awaiting payment"
         PAID = "paid", "Paid"
@@ -48,20 +153,32 @@ class Order(models.Model):
     ENDED_UNPAID = frozenset({Status.CANCELED, Status.EXPIRED, Status.FAILED})
     CONSUMED_STOCK = frozenset({Status.PAID, Status.FULFILLED, Status.DISPUTE_LOST})
 
+    class TransferStatus(models.TextChoices):
+        NONE = "", "Not a separate transfer"
+        PENDING = "pending", "To be transferred"
+        FAILED = "failed", "Transfer failed, will retry"
+        PAID = "paid", "Transferred"
+
+    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="orders")
     buyer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
     )
     seller = models.ForeignKey("sellers.Seller", on_delete=models.PROTECT, related_name="orders")
-    listing = models.ForeignKey("sellers.Listing", on_delete=models.PROTECT, related_name="orders")
-    # Sent by the buy form, so a double-submitted form finds the order the first submit made.
+    # The listing of a one-line order (for links and the pages that show one item); the lines
+    # are the record of what was bought.
+    listing = models.ForeignKey(
+        "sellers.Listing", on_delete=models.PROTECT, related_name="orders", null=True, blank=True
+    )
     client_token = models.UUIDField(default=uuid.uuid4, editable=False)
 
-    # Snapshot of the listing at the time of the order.
-    title = models.CharField(max_length=120)
-    unit_amount = models.PositiveBigIntegerField(help_text="Price of one unit, minor units")
+    # Summary of the lines (the first line's title, "+ n more"; total units).
+    title = models.CharField(max_length=160)
+    unit_amount = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Price of one unit of a one-line order, minor units"
+    )
     quantity = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
-    amount = models.PositiveBigIntegerField(help_text="unit_amount x quantity, minor units")
+    amount = models.PositiveBigIntegerField(help_text="Sum of the lines, minor units")
     # The platform's application fee, minor units, from sellers.fees.fee_quote at creation.
     application_fee_amount = models.PositiveBigIntegerField()
     buyer_email = models.EmailField()
@@ -74,17 +191,24 @@ class Order(models.Model):
     expires_at = models.DateTimeField()
     # When Checkout completed with a delayed payment method still to clear (None otherwise).
     payment_processing_since = models.DateTimeField(null=True, blank=True)
-    # Number of failed attempts to create the Checkout Session (each retry uses a new key).
-    checkout_attempts = models.PositiveSmallIntegerField(default=0)
-    checkout_last_error = models.CharField(max_length=255, blank=True)
 
-    # Stripe objects (ids are unique where Stripe makes them one per order).
-    checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
-    checkout_url = models.URLField(max_length=2000, blank=True)
+    # Stripe objects of the purchase's payment, copied here when known (several orders of one
+    # purchase share them), and this order's own transfer, fee and refunds.
+    # NULL until the purchase has a session (as the rows made before purchases hold it).
+    checkout_session_id = models.CharField(  # noqa: DJ001
+        max_length=255, null=True, blank=True, db_index=True
+    )
     payment_intent_id = models.CharField(max_length=255, blank=True)
     charge_id = models.CharField(max_length=255, blank=True)
     transfer_id = models.CharField(max_length=255, blank=True)
     application_fee_id = models.CharField(max_length=255, blank=True)
+    # Separate charges and transfers (several sellers): our job's transfer of this order's share.
+    transfer_status = models.CharField(
+        max_length=8, choices=TransferStatus.choices, default=TransferStatus.NONE, blank=True
+    )
+    transfer_attempts = models.PositiveSmallIntegerField(default=0)
+    transfer_last_error = models.CharField(max_length=255, blank=True)
+    transfer_next_attempt_at = models.DateTimeField(null=True, blank=True)
     receipt_url = models.URLField(max_length=2000, blank=True)
     refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     refunded_amount = models.PositiveBigIntegerField(default=0)
@@ -106,9 +230,6 @@ class Order(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     fulfilled_at = models.DateTimeField(null=True, blank=True)
-    # The buyer asked to cancel: set before the session is expired in Stripe, so that the
-    # checkout.session.expired webhook racing our own request records a cancel, not an expiry.
-    cancel_requested_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(
         null=True, blank=True, help_text="When it was canceled, expired or failed"
     )
@@ -126,9 +247,8 @@ class Order(models.Model):
                 fields=["buyer", "client_token"], name="order_unique_client_token_per_buyer"
             ),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="order_quantity_positive"),
-            models.CheckConstraint(
-                condition=Q(amount=F("unit_amount") * F("quantity")),
-                name="order_amount_is_unit_times_quantity",
+            models.UniqueConstraint(
+                fields=["purchase", "seller"], name="order_one_per_seller_per_purchase"
             ),
             models.CheckConstraint(
                 condition=Q(application_fee_amount__lte=F("amount")),
@@ -170,3 +290,59 @@ class Order(models.Model):
 
     def can_move_to(self, status: str) -> bool:
         return status in self.TRANSITIONS.get(self.status, frozenset())
+
+    @property
+    def transfer_amount(self) -> int:
+        """What a separate transfer pays the seller: the order's lines minus its fee."""
+        return self.amount - self.application_fee_amount
+
+
+class OrderLine(models.Model):
+    """One listing of an order, with the title and price it had when the purchase was made."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    listing = models.ForeignKey(
+        "sellers.Listing", on_delete=models.PROTECT, related_name="order_lines"
+    )
+    title = models.CharField(max_length=120)
+    unit_amount = models.PositiveBigIntegerField(help_text="Price of one unit, minor units")
+    quantity = models.PositiveIntegerField()
+    amount = models.PositiveBigIntegerField(help_text="unit_amount x quantity, minor units")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "listing"], name="orderline_one_per_listing"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="orderline_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(amount=F("unit_amount") * F("quantity")),
+                name="orderline_amount_is_unit_times_quantity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} x{self.quantity}"
+
+
+class CartItem(models.Model):
+    """A listing in a signed-in buyer's cart, with the price the buyer saw when adding it (so
+    a price change is flagged, never silently charged)."""
+
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cart_items"
+    )
+    listing = models.ForeignKey("sellers.Listing", on_delete=models.CASCADE, related_name="+")
+    quantity = models.PositiveIntegerField()
+    unit_amount_seen = models.PositiveBigIntegerField()
+    currency_seen = models.CharField(max_length=3)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["buyer", "listing"], name="cartitem_one_per_listing"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="cartitem_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.listing_id} x{self.quantity} in the cart of {self.buyer_id}"

@@ -22,7 +22,7 @@ from django.core.cache import cache
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from buyers.models import Order
+from buyers.models import Order, Purchase
 from marketplace.money import Money
 from sellers import selectors as sellers_selectors
 from sellers.models import Category, Listing, ListingImage, Seller
@@ -265,6 +265,30 @@ def seller_for_user(user: User | AnonymousUser) -> Seller | None:
     if not user.is_authenticated:
         return None
     return Seller.objects.filter(user=user).first()
+
+
+def stale_pending_purchases(*, now: dt.datetime | None = None) -> QuerySet[Purchase]:
+    """Pending purchases whose deadline passed: their reservations must be released."""
+    return Purchase.objects.filter(
+        status=Purchase.Status.PENDING, expires_at__lt=now or timezone.now()
+    ).order_by("expires_at", "id")
+
+
+def transfers_due(*, now: dt.datetime | None = None) -> QuerySet[Order]:
+    """Orders whose separate transfer failed and whose backoff has passed (or never waited)."""
+    return Order.objects.filter(
+        Q(transfer_next_attempt_at__isnull=True)
+        | Q(transfer_next_attempt_at__lte=now or timezone.now()),
+        transfer_status__in=[Order.TransferStatus.PENDING, Order.TransferStatus.FAILED],
+        status__in=[Order.Status.PAID, Order.Status.FULFILLED],
+    ).order_by("transfer_next_attempt_at", "id")
+
+
+def buyer_purchases(*, buyer: User | AnonymousUser) -> QuerySet[Purchase]:
+    """The purchases ``buyer`` made, newest first. Empty for anyone not signed in."""
+    if not buyer.is_authenticated:
+        return Purchase.objects.none()
+    return Purchase.objects.filter(buyer=buyer).prefetch_related("orders__lines", "orders__seller")
 
 
 def stale_pending_orders(*, now: dt.datetime | None = None) -> QuerySet[Order]:

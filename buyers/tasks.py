@@ -14,5 +14,20 @@ def send_order_email(order_id: int, kind: str) -> None:
 
 @shared_task(acks_late=True)
 def expire_stale_orders() -> int:
-    """Expire the Checkout Sessions of orders left pending past their deadline; release stock."""
-    return services.orders_expire_stale()
+    """Expire the Checkout Sessions of purchases left pending past their deadline; release
+    stock."""
+    return services.purchases_expire_stale()
+
+
+@shared_task(acks_late=True)
+def create_purchase_transfers(purchase_id: int) -> int:
+    """Pay each seller of a several-seller purchase their share (idempotent: a replay, or a
+    worker dying half-way and the task redelivered, never pays a seller twice). Failed transfers
+    wait for their backoff and ``retry_due_transfers``. Returns how many still wait."""
+    return len(services.purchase_transfers_create(purchase_id=purchase_id))
+
+
+@shared_task(acks_late=True)
+def retry_due_transfers() -> int:
+    """Try again the transfers to sellers that failed, once their backoff has passed."""
+    return services.transfers_retry_due()

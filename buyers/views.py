@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,9 +13,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from buyers import cart as carts
 from buyers import selectors, services
-from buyers.forms import BuyForm, CatalogueForm, ShipForm
-from buyers.models import Order
+from buyers.forms import BuyForm, CartCheckoutForm, CartQuantityForm, CatalogueForm, ShipForm
+from buyers.models import Order, Purchase
 from marketplace.errors import UserFacingError
 from marketplace.stripe_gateway import GatewayError
 from sellers.models import Seller
@@ -209,18 +212,163 @@ def checkout_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def checkout_success(request: HtmxHttpRequest) -> HttpResponse:
     """Stripe's success_url. The session id in the URL is only a pointer: Stripe is re-read."""
     session_id = request.GET.get("session_id", "")
-    order = (
-        selectors.buyer_orders(buyer=request.user).filter(checkout_session_id=session_id).first()
+    purchase = (
+        selectors.buyer_purchases(buyer=request.user).filter(checkout_session_id=session_id).first()
         if session_id
         else None
     )
-    if order is None:
+    if purchase is None:
         raise Http404("No such order")
     try:
-        services.order_fulfil(checkout_session_id=session_id)
+        services.purchase_fulfil(checkout_session_id=session_id)
     except (GatewayError, UserFacingError):
         messages.info(request, "We are confirming your payment with Stripe; this page updates.")
-    return _see_other(reverse("buyers:order_detail", args=[order.pk]) + "?confirming=1")
+    orders = list(purchase.orders.order_by("pk").values_list("pk", flat=True))
+    if len(orders) > 1:  # several sellers: the purchase is what the buyer paid
+        return _see_other(reverse("buyers:purchase_detail", args=[purchase.pk]))
+    return _see_other(reverse("buyers:order_detail", args=[orders[0]]) + "?confirming=1")
+
+
+# --- The cart ---------------------------------------------------------------------------------
+
+
+def _cart_page(request: HtmxHttpRequest, *, status: int = 200) -> HttpResponse:
+    cart = carts.cart_read(user=request.user, session=request.session)
+    context = {
+        "cart": cart,
+        "checkout_form": CartCheckoutForm(),
+        "max_quantity": settings.ORDER_MAX_QUANTITY,
+    }
+    if request.htmx:
+        return render(request, "buyers/cart.html#cart", context, status=status)
+    return render(request, "buyers/cart.html", context, status=status)
+
+
+@require_GET
+def cart_view(request: HtmxHttpRequest) -> HttpResponse:
+    """The cart, grouped by currency (one payment each) and seller, re-checked now."""
+    return _cart_page(request)
+
+
+@require_POST
+def cart_add(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Add from the listing's page; back to the listing with a message (its own partial when
+    asked by htmx)."""
+    form = CartQuantityForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return _see_other(reverse("buyers:listing", args=[pk]))
+    try:
+        carts.cart_add(
+            user=request.user,
+            session=request.session,
+            listing_id=pk,
+            quantity=form.cleaned_data["quantity"],
+        )
+    except UserFacingError as exc:
+        messages.error(request, exc.message)
+        return _see_other(reverse("buyers:listing", args=[pk]))
+    messages.success(request, "Added to your cart.")
+    return _see_other(reverse("buyers:cart"))
+
+
+def _cart_change(request: HtmxHttpRequest, change: Callable[[], None]) -> HttpResponse:
+    try:
+        change()
+    except UserFacingError as exc:
+        messages.error(request, exc.message)
+        if request.htmx:
+            return _cart_page(request, status=400)
+    if request.htmx:
+        return _cart_page(request)
+    return _see_other(reverse("buyers:cart"))
+
+
+@require_POST
+def cart_quantity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Change a line's quantity (0 removes it); htmx gets the cart partial back."""
+    form = CartQuantityForm(request.POST, allow_zero=True)
+    if not form.is_valid():
+        return _cart_change(
+            request, lambda: _raise(UserFacingError("Enter a whole number of items."))
+        )
+    quantity = form.cleaned_data["quantity"]
+    return _cart_change(
+        request,
+        lambda: carts.cart_set_quantity(
+            user=request.user, session=request.session, listing_id=pk, quantity=quantity
+        ),
+    )
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
+
+
+@require_POST
+def cart_remove(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    return _cart_change(
+        request,
+        lambda: carts.cart_remove(user=request.user, session=request.session, listing_id=pk),
+    )
+
+
+@require_POST
+def cart_accept_price(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    return _cart_change(
+        request,
+        lambda: carts.cart_accept_price(user=request.user, session=request.session, listing_id=pk),
+    )
+
+
+@login_required
+@require_POST
+def cart_checkout(request: HtmxHttpRequest) -> HttpResponse:
+    """Pay the cart's lines of one currency: one purchase, then Stripe Checkout (303)."""
+    form = CartCheckoutForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Please reload your cart and try again.")
+        return _see_other(reverse("buyers:cart"))
+    try:
+        purchase = carts.cart_checkout(
+            buyer=request.user,  # type: ignore[arg-type]  # login_required
+            currency=form.cleaned_data["currency"],
+            client_token=form.cleaned_data.get("client_token"),
+        )
+    except UserFacingError as exc:
+        messages.error(request, exc.message)
+        return _see_other(reverse("buyers:cart"))
+    return _go_to_purchase_checkout(request, purchase)
+
+
+def _go_to_purchase_checkout(request: HtmxHttpRequest, purchase: Purchase) -> HttpResponse:
+    purchase_url = reverse("buyers:purchase_detail", args=[purchase.pk])
+    try:
+        url = services.purchase_checkout_url(purchase_id=purchase.pk)
+    except UserFacingError as exc:
+        messages.error(request, exc.message)
+        return _see_other(purchase_url)
+    if not url:
+        messages.error(request, "The payment page is not available; please try again.")
+        return _see_other(purchase_url)
+    return _see_other(url)
+
+
+@login_required
+@require_GET
+def purchase_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """One payment as the buyer sees it: every seller's order, one total, one receipt."""
+    purchase = get_object_or_404(selectors.buyer_purchases(buyer=request.user), pk=pk)
+    return render(request, "buyers/purchase_detail.html", {"purchase": purchase})
+
+
+@login_required
+@require_POST
+def purchase_pay(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    purchase = get_object_or_404(selectors.buyer_purchases(buyer=request.user), pk=pk)
+    return _go_to_purchase_checkout(request, purchase)
 
 
 # --- The seller's side ------------------------------------------------------------------------

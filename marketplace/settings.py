@@ -157,6 +157,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "events-recover-missed": {"task": "events.recover_missed_events", "schedule": 600.0},
     # --- buyers: expire Checkout Sessions of orders left pending past their deadline ---
     "buyers-expire-checkouts": {"task": "buyers.tasks.expire_stale_orders", "schedule": 300.0},
+    # --- buyers: transfers to sellers of several-seller purchases that failed, after backoff ---
+    "buyers-retry-transfers": {"task": "buyers.tasks.retry_due_transfers", "schedule": 60.0},
     # --- sellers: re-read every connected account, a safety net for lost account.updated ---
     "sellers-sync-accounts": {
         "task": "sellers.tasks.sync_all_seller_accounts",

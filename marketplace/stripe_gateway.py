@@ -17,6 +17,7 @@ import hmac
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
 import stripe
@@ -275,16 +276,25 @@ def login_link_create(*, account_id: str, request_key: str) -> stripe.LoginLink:
 # --- Checkout, payment intents, charges (buyers) ------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CheckoutLine:
+    """One line item of a Checkout Session: ``quantity`` x ``unit_amount`` (minor units)."""
+
+    title: str
+    unit_amount: int
+    quantity: int
+
+
 @translate_errors
 def checkout_session_create(
     *,
-    order_id: int,
-    title: str,
-    unit_amount: int,
-    quantity: int,
+    purchase_id: int,
+    order_id: int | None,
+    lines: list[CheckoutLine],
     currency: str,
-    application_fee_amount: int,
-    destination: str,
+    application_fee_amount: int | None,
+    destination: str | None,
+    transfer_group: str | None,
     on_behalf_of: bool,
     customer_email: str,
     expires_at: int,
@@ -293,36 +303,49 @@ def checkout_session_create(
     idempotency_key: str,
     shipping_countries: list[str] | None = None,
 ) -> CheckoutSession:
-    """Create a Checkout Session for one order: a destination charge with an application fee.
+    """Create a Checkout Session (payment mode) for one purchase.
 
-    The money goes to the platform, ``application_fee_amount`` stays there and the rest is
-    transferred to ``destination`` (the seller's connected account). ``idempotency_key`` comes
-    from the order (``order-42-checkout``): a retry or a double click with the same key returns
+    One seller (``destination`` given): a destination charge; the money goes to the platform,
+    ``application_fee_amount`` stays there and the rest is transferred to ``destination`` (the
+    seller's connected account). Several sellers (``transfer_group`` given): the charge stays on
+    the platform, its PaymentIntent carries ``transfer_group`` naming the purchase, and the
+    sellers are paid by separate transfers (``transfer_create``). ``idempotency_key`` comes from
+    the purchase (``purchase-42-checkout``): a retry or a double click with the same key returns
     the same session instead of making a second one. ``shipping_countries`` (ISO codes) makes
     Checkout collect a shipping address in those countries.
     """
+    if (destination is None) == (transfer_group is None):
+        raise ValueError("give either a destination (one seller) or a transfer_group (several)")
+    metadata = {"purchase_id": str(purchase_id)}
+    if order_id is not None:
+        metadata["order_id"] = str(order_id)
     payment_intent_data: stripe.params.checkout.SessionCreateParamsPaymentIntentData = {
-        "application_fee_amount": application_fee_amount,
-        "transfer_data": {"destination": destination},
-        "metadata": {"order_id": str(order_id)},
+        "metadata": dict(metadata),
     }
-    if on_behalf_of:
-        payment_intent_data["on_behalf_of"] = destination
+    if destination is not None:
+        payment_intent_data["application_fee_amount"] = application_fee_amount or 0
+        payment_intent_data["transfer_data"] = {"destination": destination}
+        if on_behalf_of:
+            payment_intent_data["on_behalf_of"] = destination
+    else:
+        assert transfer_group is not None
+        payment_intent_data["transfer_group"] = transfer_group
     params: stripe.params.checkout.SessionCreateParams = {
         "mode": "payment",
         "line_items": [
             {
-                "quantity": quantity,
+                "quantity": line.quantity,
                 "price_data": {
                     "currency": currency,
-                    "unit_amount": unit_amount,
-                    "product_data": {"name": title},
+                    "unit_amount": line.unit_amount,
+                    "product_data": {"name": line.title},
                 },
             }
+            for line in lines
         ],
         "payment_intent_data": payment_intent_data,
-        "client_reference_id": str(order_id),
-        "metadata": {"order_id": str(order_id)},
+        "client_reference_id": f"purchase-{purchase_id}",
+        "metadata": metadata,
         "customer_email": customer_email,
         "expires_at": expires_at,
         "success_url": success_url,
@@ -361,19 +384,27 @@ def checkout_session_expire(*, session_id: str, idempotency_key: str) -> Checkou
 
 @translate_errors
 def refund_create_for_order(
-    *, payment_intent_id: str, order_id: int, reason: str, idempotency_key: str
+    *,
+    payment_intent_id: str,
+    order_id: int,
+    reason: str,
+    idempotency_key: str,
+    reverse_transfer: bool = True,
 ) -> Movement:
-    """Refund the whole payment of an order (buyers: a late payment whose stock is gone).
+    """Refund the whole payment of a purchase (buyers: a late payment whose stock is gone).
 
-    For a destination charge, ``reverse_transfer`` takes the seller's share back and
-    ``refund_application_fee`` gives the platform's fee back, so the buyer gets everything.
+    For a destination charge (``reverse_transfer``), the seller's share is taken back and the
+    platform's fee given back, so the buyer gets everything. A charge of several sellers has no
+    transfer of its own to reverse (``reverse_transfer=False``): it is refunded from the
+    platform's balance, before any seller was transferred anything.
     """
     params: stripe.params.RefundCreateParams = {
         "payment_intent": payment_intent_id,
-        "reverse_transfer": True,
-        "refund_application_fee": True,
         "metadata": {"order_id": str(order_id), "reason": reason},
     }
+    if reverse_transfer:
+        params["reverse_transfer"] = True
+        params["refund_application_fee"] = True
     return Movement.from_stripe(
         client().v1.refunds.create(params, options={"idempotency_key": idempotency_key})
     )
@@ -407,6 +438,58 @@ def charge_retrieve(*, charge_id: str) -> Charge:
 @translate_errors
 def transfer_retrieve(*, transfer_id: str) -> Transfer:
     return Transfer.from_stripe(client().v1.transfers.retrieve(transfer_id))
+
+
+@translate_errors
+def transfer_create(
+    *,
+    amount: int,
+    currency: str,
+    destination: str,
+    source_transaction: str,
+    transfer_group: str,
+    purchase_id: int,
+    order_id: int,
+    idempotency_key: str,
+) -> Transfer:
+    """Pay a seller their share of a several-seller purchase (separate charges and transfers).
+
+    ``source_transaction`` ties the transfer to the purchase's charge: Stripe allows it before
+    the charge's funds are available, makes the seller's funds available when the charge's are,
+    and refuses more than what remains of the charge or another currency.
+    """
+    params: stripe.params.TransferCreateParams = {
+        "amount": amount,
+        "currency": currency,
+        "destination": destination,
+        "source_transaction": source_transaction,
+        "transfer_group": transfer_group,
+        "metadata": {"purchase_id": str(purchase_id), "order_id": str(order_id)},
+    }
+    return Transfer.from_stripe(
+        client().v1.transfers.create(params, options={"idempotency_key": idempotency_key})
+    )
+
+
+@translate_errors
+def transfer_find(*, transfer_group: str, destination: str) -> Transfer | None:
+    """The transfer of ``transfer_group`` to ``destination``, if one was made (else None)."""
+    params: stripe.params.TransferListParams = {
+        "transfer_group": transfer_group,
+        "destination": destination,
+        "limit": 10,
+    }
+    for transfer in client().v1.transfers.list(params).data:
+        return Transfer.from_stripe(transfer)
+    return None
+
+
+@translate_errors
+def transfers_list(*, transfer_group: str) -> Iterator[Transfer]:
+    """Every transfer of a ``transfer_group`` (a several-seller purchase), auto-paginated."""
+    params: stripe.params.TransferListParams = {"transfer_group": transfer_group, "limit": 100}
+    page = client().v1.transfers.list(params)
+    return _translated_iter(Transfer.from_stripe(t) for t in page.auto_paging_iter())
 
 
 @translate_errors

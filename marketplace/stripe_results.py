@@ -69,6 +69,7 @@ class Charge:
     destination_id: str  # transfer_data.destination (or the legacy ``destination``)
     application_fee_id: str
     processing_fee: ProcessingFee | None  # only when ``balance_transaction`` was expanded
+    transfer_group: str = ""  # a several-seller purchase's charge (separate transfers)
 
     @classmethod
     def from_stripe(cls, obj: object) -> Charge:
@@ -99,6 +100,7 @@ class Charge:
             or _ref(d.get("destination")),
             application_fee_id=_ref(d.get("application_fee")),
             processing_fee=processing,
+            transfer_group=str(d.get("transfer_group") or ""),
         )
 
 
@@ -109,6 +111,11 @@ class Transfer:
     amount_reversed: int
     destination_id: str
     created: int | None
+    # Separate charges and transfers (a several-seller purchase): the charge it is paid from,
+    # its group (the purchase) and metadata.order_id ("" when absent).
+    source_transaction_id: str = ""
+    transfer_group: str = ""
+    order_id: str = ""
 
     @classmethod
     def from_stripe(cls, obj: object) -> Transfer:
@@ -119,6 +126,9 @@ class Transfer:
             amount_reversed=_int(d.get("amount_reversed")),
             destination_id=_ref(d.get("destination")),
             created=_opt_int(d.get("created")),
+            source_transaction_id=_ref(d.get("source_transaction")),
+            transfer_group=str(d.get("transfer_group") or ""),
+            order_id=str((d.get("metadata") or {}).get("order_id") or ""),
         )
 
 
@@ -148,6 +158,7 @@ class Movement:
     amount: int
     status: str  # refunds: pending, succeeded, failed...; "succeeded" for the others
     created: int | None
+    order_id: str = ""  # metadata.order_id ("" when absent): which order a refund was for
 
     @classmethod
     def from_stripe(cls, obj: object) -> Movement:
@@ -157,6 +168,7 @@ class Movement:
             amount=_int(d.get("amount")),
             status=str(d.get("status") or "succeeded"),
             created=_opt_int(d.get("created")),
+            order_id=str((d.get("metadata") or {}).get("order_id") or ""),
         )
 
 
@@ -266,6 +278,12 @@ class CheckoutSession:
     def order_id(self) -> int | None:
         """Our order's id: the session's metadata, else its client_reference_id."""
         raw = self.metadata.get("order_id") or self.client_reference_id
+        return int(raw) if raw.isdigit() else None
+
+    @property
+    def purchase_id(self) -> int | None:
+        """Our purchase's id: the session's metadata, else its ``purchase-N`` reference."""
+        raw = self.metadata.get("purchase_id") or self.client_reference_id.removeprefix("purchase-")
         return int(raw) if raw.isdigit() else None
 
     @classmethod

@@ -74,6 +74,7 @@ def _charge_id_of(event: StripeEvent) -> str:
     "charge.refund.updated",
     "refund.created",
     "refund.updated",
+    "transfer.created",
     "transfer.reversed",
     "application_fee.refunded",
 )

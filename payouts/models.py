@@ -42,6 +42,9 @@ class LedgerTransaction(ImmutableModel):
         PAYOUT_FAILED = "payout_failed", "Payout failed or canceled (returned)"
         ADJUSTMENT = "adjustment", "Adjustment"
         STRIPE_FEE = "stripe_fee", "Stripe processing fee"
+        # Separate charges and transfers: the platform's fee is what it keeps of an order
+        # (order amount - the seller's transfer); keyed on that transfer's id.
+        SEPARATE_FEE = "separate_fee", "Platform fee kept (separate charge and transfer)"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     # The Stripe object the movement comes from (ch_, fee_, tr_, re_, fr_, trr_, dp_, po_ ...;

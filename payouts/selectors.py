@@ -31,6 +31,24 @@ def is_staff(user: Any) -> bool:
     return bool(user.is_authenticated and user.is_staff)
 
 
+def transfers_waiting(*, user: Any) -> Any:
+    """Transfers to sellers of several-seller purchases still to be made (staff only; nothing
+    for anyone else): the ones whose last attempt failed, with the reason and the time of the
+    next attempt, and the ones not tried yet. A transfer is made once: these become ledger
+    transfers when it is."""
+    from buyers.models import Order
+
+    if not is_staff(user):
+        return Order.objects.none()
+    return (
+        Order.objects.filter(
+            transfer_status__in=[Order.TransferStatus.PENDING, Order.TransferStatus.FAILED]
+        )
+        .select_related("seller", "purchase")
+        .order_by("transfer_next_attempt_at", "pk")
+    )
+
+
 def seller_of(user: Any) -> Seller | None:
     """The seller profile of ``user``, or None for anyone who is not a seller."""
     if not user.is_authenticated:

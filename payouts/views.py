@@ -310,6 +310,7 @@ def transfers(request: HttpRequest) -> HttpResponse:
             "totals": selectors.transfer_totals(qs),
             "query": query.urlencode(),
             "statuses": selectors.TRANSFER_STATUSES,
+            "waiting": selectors.transfers_waiting(user=request.user)[:100],
         },
     )
 

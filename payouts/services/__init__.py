@@ -38,6 +38,7 @@ from payouts.services.ledger import (
 )
 from payouts.services.refunds import (
     Refundable,
+    order_refund_create,
     refund_request_create,
     refundable_of,
     seller_share_of_refund,
@@ -78,6 +79,7 @@ __all__ = [
     "ledger_sync_charge",
     "movement_postings",
     "order_id_for_charge",
+    "order_refund_create",
     "payout_sync",
     "pro_rata_part",
     "refund_request_create",

@@ -1,5 +1,7 @@
-"""Charge sync: bring the ledger in line with everything Stripe did with one destination charge
-(the charge, its transfer, application fee, refunds, reversals and dispute funds).
+"""Charge sync: bring the ledger in line with everything Stripe did with one charge: a
+destination charge (the charge, its transfer, application fee, refunds, reversals and dispute
+funds) or a several-seller charge (the charge, the transfers of its ``transfer_group``, their
+reversals, the fee each order leaves on the platform, refunds and dispute funds).
 """
 
 from __future__ import annotations
@@ -71,6 +73,111 @@ def _sync_order_refund(
         logger.warning("order %s: refund not recorded on the order: %s", order_id, exc)
 
 
+def _sync_separate_refunds(*, charge_id: str) -> None:
+    """Each order of a several-seller charge learns its own refunded total: the succeeded
+    refunds of the charge naming it in their metadata (our refunds always do)."""
+    from marketplace import stripe_gateway as gw
+
+    per_order: dict[int, tuple[int, str]] = {}
+    for refund in gw.refunds_list(charge_id=charge_id):
+        raw = refund.order_id
+        if refund.status != "succeeded" or not raw.isdigit() or int(raw) == 0:
+            continue
+        total, first_id = per_order.get(int(raw), (0, ""))
+        per_order[int(raw)] = (total + refund.amount, first_id or refund.id)
+    for order_id, (total, refund_id) in sorted(per_order.items()):
+        _sync_order_refund(
+            order_id=order_id, refund_id=refund_id, refunded_total=total, charge_id=charge_id
+        )
+
+
+def _record_separate_transfers(*, charge: Charge, currency: str) -> list[str]:
+    """The transfers of a several-seller charge (``transfer_group`` = its purchase, each with
+    ``source_transaction`` = the charge), their reversals, and the platform's fee each order
+    leaves on the platform (the order's amount minus its transfer: Stripe has no fee object for
+    separate charges, so the ledger keys it on the transfer, kind ``separate_fee``).
+
+    A transfer is a ``transfer`` (platform -> seller) and a reversal a ``transfer_reversal``
+    (seller -> platform) as for destination charges: the same money movement and the same
+    Stripe balance transaction types, so reconciliation matches them unchanged."""
+    from buyers.models import Order
+    from marketplace import stripe_gateway as gw
+
+    K = LedgerTransaction.Kind
+    charge_id = charge.id
+    recorded: list[str] = []
+    for transfer in gw.transfers_list(transfer_group=charge.transfer_group):
+        if transfer.source_transaction_id != charge_id:
+            continue
+        destination = transfer.destination_id
+        seller = Seller.objects.filter(stripe_account_id=destination).first()
+        if seller is None:
+            raise LedgerError(f"transfer {transfer.id} pays {destination}, not one of our sellers")
+        raw = transfer.order_id
+        order = (
+            Order.objects.filter(pk=int(raw), charge_id=charge_id).first()
+            if raw.isdigit()
+            else None
+        )
+        order_id = order.pk if order else None
+        amount = transfer.amount
+
+        def record(
+            kind: str,
+            object_id: str,
+            postings: list[Posting],
+            at: int | None,
+            seller: Seller = seller,
+            order_id: int | None = order_id,
+        ) -> None:
+            _, created = ledger_record(
+                kind=kind,
+                stripe_object_id=object_id,
+                postings=postings,
+                seller=seller,
+                order_id=order_id,
+                charge_id=charge_id,
+                occurred_at=_ts(at) or timezone.now(),
+                description=f"{kind} of charge {charge_id} ({charge.transfer_group})",
+            )
+            if created:
+                recorded.append(f"{kind}:{object_id}")
+
+        record(
+            K.TRANSFER,
+            transfer.id,
+            movement_postings(
+                kind=K.TRANSFER, amount=amount, currency=currency, seller_id=seller.pk
+            ),
+            transfer.created,
+        )
+        if order is not None and order.amount > amount:
+            kept = order.amount - amount
+            record(
+                K.SEPARATE_FEE,
+                transfer.id,
+                [
+                    Posting(PLATFORM_BALANCE, -kept, currency),
+                    Posting(PLATFORM_FEES, kept, currency),
+                ],
+                transfer.created,
+            )
+        if transfer.amount_reversed:
+            for reversal in gw.transfer_reversals_list(transfer_id=transfer.id):
+                record(
+                    K.TRANSFER_REVERSAL,
+                    reversal.id,
+                    movement_postings(
+                        kind=K.TRANSFER_REVERSAL,
+                        amount=reversal.amount,
+                        currency=currency,
+                        seller_id=seller.pk,
+                    ),
+                    reversal.created,
+                )
+    return recorded
+
+
 @dataclass
 class ChargeSyncResult:
     charge_id: str
@@ -106,6 +213,11 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
     if destination and seller is None:
         raise LedgerError(f"charge {charge_id} pays account {destination}, not one of our sellers")
     when = _ts(charge.created) or timezone.now()
+    # Separate charges and transfers (several sellers): the charge stays on the platform and
+    # names its purchase by transfer_group; no one order is "the" order of the charge.
+    separate = not transfer_id and not destination and bool(charge.transfer_group)
+    if separate:
+        order_id = None
 
     def record(kind: str, object_id: str, postings: list[Posting], at: int | None = None) -> None:
         _, created = ledger_record(
@@ -189,7 +301,9 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
                 movement_postings(kind=K.REFUND, amount=refund.amount, currency=currency),
                 refund.created,
             )
-        if order_id is not None:
+        if separate:
+            _sync_separate_refunds(charge_id=charge_id)
+        elif order_id is not None:
             _sync_order_refund(
                 order_id=order_id,
                 refund_id=last_refund_id,
@@ -209,6 +323,8 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
                 ),
                 reversal.created,
             )
+    if separate:
+        recorded += _record_separate_transfers(charge=charge, currency=currency)
     if charge.disputed:
         for dispute in gw.disputes_list(charge_id=charge_id):
             recorded += _record_dispute_funds(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -20,6 +20,9 @@ from payouts.models import (
 )
 from payouts.services._common import _ts
 from payouts.services.ledger import seller_balance_account
+
+if TYPE_CHECKING:
+    from marketplace.stripe_gateway import Charge
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +96,8 @@ def dispute_sync(*, data: Mapping[str, Any]) -> Dispute:
         dispute.save()
         if dispute.order_id is not None:
             _sync_order_dispute(dispute)
+        else:
+            _sync_purchase_dispute(dispute)
         if (
             dispute.status == "lost"
             and settings.MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER
@@ -106,7 +111,11 @@ def _recover_seller_share(dispute: Dispute) -> None:
     """Reverse the seller's remaining net share of a lost dispute's charge (locked row)."""
     from marketplace import stripe_gateway as gw
 
-    transfer_id = gw.charge_retrieve(charge_id=dispute.charge_id).transfer_id
+    charge = gw.charge_retrieve(charge_id=dispute.charge_id)
+    transfer_id = charge.transfer_id
+    if not transfer_id and charge.transfer_group:
+        _recover_separate_shares(dispute, charge)
+        return
     if not transfer_id or dispute.seller_id is None:
         return
     transfer = gw.transfer_retrieve(transfer_id=transfer_id)
@@ -184,6 +193,50 @@ def dispute_submit_evidence(*, actor: Any, dispute_id: int, text: str) -> Disput
         if dispute.order_id is not None:
             _sync_order_dispute(dispute)
     return dispute
+
+
+def _sync_purchase_dispute(dispute: Dispute) -> None:
+    """A dispute of a several-seller charge: shown on every order the charge paid."""
+    from buyers import services as buyer_services
+    from buyers.models import Order
+
+    for order_id in Order.objects.filter(charge_id=dispute.charge_id).values_list("pk", flat=True):
+        buyer_services.order_record_dispute(
+            order_id=order_id, status=dispute.status, evidence_due_by=dispute.evidence_due_by
+        )
+
+
+def _recover_separate_shares(dispute: Dispute, charge: Charge) -> None:
+    """A lost dispute of a several-seller charge: each seller gives back their part of the
+    disputed amount, pro rata to what the order was of the charge (``round_half_up``), at
+    most what remains of their transfer; one reversal per seller, keyed on the dispute and the
+    order, so a replay reverses nothing twice."""
+    from buyers.models import Order
+    from marketplace import stripe_gateway as gw
+    from marketplace.money import round_half_up
+
+    captured = charge.amount
+    if captured <= 0:
+        return
+    last = ""
+    orders = Order.objects.filter(charge_id=dispute.charge_id).exclude(transfer_id="")
+    for order in orders.order_by("pk"):
+        transfer = gw.transfer_retrieve(transfer_id=order.transfer_id)
+        remaining = transfer.amount - transfer.amount_reversed
+        part = round_half_up(order.transfer_amount * dispute.amount, captured)
+        share = min(part, remaining)
+        if share <= 0:
+            continue
+        reversal = gw.transfer_reversal_create(
+            transfer_id=order.transfer_id,
+            amount=share,
+            reason=f"dispute {dispute.stripe_id} lost",
+            idempotency_key=gw.idempotency_key("dispute", dispute.stripe_id, "reversal", order.pk),
+        )
+        last = reversal.id
+    if last:
+        dispute.seller_share_reversal_id = last
+        dispute.save(update_fields=["seller_share_reversal_id", "updated_at"])
 
 
 def _sync_order_dispute(dispute: Dispute) -> None:

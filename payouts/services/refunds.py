@@ -282,3 +282,150 @@ def _refuse_refund_beyond_balance(
         f"{held_label} (the rest has been paid out to your bank). Ask the platform team to "
         "refund this order, or refund less."
     )
+
+
+def order_refund_create(
+    *,
+    actor: Any,
+    order_id: int,
+    amount: int,
+    reason: str,
+    client_token: Any,
+    note: str = "",
+) -> Any:
+    """Refund ``amount`` (minor units) of one seller's order of a several-seller purchase.
+
+    The purchase was one charge on the platform and a transfer to each seller, so the refund is
+    two Stripe requests, each with an idempotency key from the request: a refund of ``amount``
+    of the charge (naming the order in its metadata, nothing reversed by Stripe itself), then a
+    reversal of that seller's transfer by their share, pro rata to the order
+    (``pro_rata_part``: the series of refunds of the whole order reverses exactly the whole
+    transfer); the platform gives back its fee's share by keeping the rest of the refund on
+    itself. The other sellers' orders and transfers are untouched.
+
+    Who: staff for any order; the order's seller within ``MARKETPLACE_REFUND_WINDOW`` of the
+    payment (anyone else: ``PermissionDenied``). Refused with a message (``UserFacingError``):
+    an unpaid order, one whose transfer is not made yet, zero or a negative amount, more than
+    remains of the order, a second refund while one is being sent, the same form twice, a share
+    above what the seller's balance holds (the balance never goes below zero through a refund;
+    the platform team can then refund through the purchase's other means).
+    Side effects: a RefundRequest row with Stripe's answer; the ledger records the refund and the
+    reversal at once (and again, harmlessly, from Stripe's events).
+    """
+    from django.core.exceptions import PermissionDenied
+
+    from buyers.models import Order, Purchase
+    from marketplace import stripe_gateway as gw
+    from payouts.models import RefundRequest
+    from payouts.services.ledger import pro_rata_part
+
+    if reason not in RefundRequest.Reason.values:
+        raise UserFacingError("Choose a reason for the refund.", field="reason")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise UserFacingError("Enter an amount above zero.", field="amount")
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("seller__user", "purchase")
+            .filter(pk=order_id)
+            .first()
+        )
+        is_staff = bool(getattr(actor, "is_staff", False))
+        if not (is_staff or (order is not None and order.seller.user_id == actor.pk)):
+            raise PermissionDenied("not your order")
+        assert order is not None
+        if order.purchase.charge_type != Purchase.ChargeType.SEPARATE:
+            raise UserFacingError("This order is refunded from its sale's refund page.")
+        if order.status not in (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.REFUNDED):
+            raise UserFacingError("This order is not paid (yet): there is nothing to refund.")
+        if order.transfer_status != Order.TransferStatus.PAID:
+            raise UserFacingError(
+                "The seller's share of this order is still being transferred; refund in a "
+                "few minutes."
+            )
+        paid_at = order.paid_at or order.created_at
+        if not is_staff and paid_at + settings.MARKETPLACE_REFUND_WINDOW < timezone.now():
+            days = settings.MARKETPLACE_REFUND_WINDOW.days
+            raise UserFacingError(
+                f"The {days}-day refund window has passed; ask the platform team to refund."
+            )
+        if RefundRequest.objects.filter(client_token=client_token).exists():
+            raise UserFacingError("This refund was already submitted.")
+        requests = RefundRequest.objects.filter(order_id=order.pk, charge_id=order.charge_id)
+        if requests.filter(status=RefundRequest.Status.PENDING).exists():
+            raise UserFacingError(
+                "Another refund of this order is being sent to Stripe; reload in a moment."
+            )
+        sent = requests.filter(status=RefundRequest.Status.SUCCEEDED).aggregate(t=Sum("amount"))
+        refunded = max(order.refunded_amount, int(sent["t"] or 0))
+        remaining = order.amount - refunded
+        if amount > remaining:
+            left = Money(remaining, order.currency)
+            raise UserFacingError(
+                f"At most {left} can still be refunded on this order."
+                if remaining
+                else "This order is already fully refunded.",
+                field="amount",
+            )
+        share = pro_rata_part(
+            share=order.transfer_amount,
+            refunded_before=refunded,
+            refunded_now=amount,
+            captured=order.amount,
+        )
+        row = SellerBalance.objects.filter(seller=order.seller).first()
+        held = row.ledger_total(order.currency) if row else 0
+        if share > held:
+            share_label = _money_label(share, order.currency)
+            held_label = _money_label(max(held, 0), order.currency)
+            raise UserFacingError(
+                f"This refund takes {share_label} of the seller's share back, and their balance "
+                f"holds {held_label} (the rest has been paid out). Refund less, or ask the "
+                "platform team."
+            )
+        request = RefundRequest.objects.create(
+            client_token=client_token,
+            charge_id=order.charge_id,
+            order_id=order.pk,
+            seller=order.seller,
+            amount=amount,
+            currency=order.currency,
+            reason=reason,
+            note=note[:500],
+            requested_by=actor,
+        )
+        try:
+            refund = gw.refund_create(
+                charge_id=order.charge_id,
+                amount=amount,
+                order_id=order.pk,
+                reason=reason,
+                idempotency_key=gw.idempotency_key("refund-request", request.pk),
+                take_back_seller_share=False,
+            )
+        except gw.GatewayError as exc:
+            request.status = RefundRequest.Status.FAILED
+            request.error = exc.message[:500]
+        else:
+            request.status = RefundRequest.Status.SUCCEEDED
+            request.stripe_refund_id = refund.id
+            if share > 0:
+                try:
+                    gw.transfer_reversal_create(
+                        transfer_id=order.transfer_id,
+                        amount=share,
+                        reason=f"refund {request.stripe_refund_id} of order {order.pk}",
+                        idempotency_key=gw.idempotency_key(
+                            "refund-request", request.pk, "reversal"
+                        ),
+                    )
+                except gw.GatewayError as exc:
+                    # The buyer is refunded; the seller's share is not taken back yet. Kept on
+                    # the request for staff (the same key makes a retry safe).
+                    request.error = f"transfer reversal failed: {exc.message}"[:500]
+        request.save(update_fields=["status", "error", "stripe_refund_id", "updated_at"])
+    if request.status == RefundRequest.Status.FAILED:
+        raise UserFacingError(f"Stripe refused the refund: {request.error}")
+    with contextlib.suppress(gw.GatewayError, LedgerError):
+        ledger_sync_charge(charge_id=order.charge_id)
+    return request

@@ -19,6 +19,8 @@ def fake_stripe(monkeypatch):
         "checkout_session_retrieve": stripe_gateway.CheckoutSession.from_stripe,
         "checkout_session_expire": stripe_gateway.CheckoutSession.from_stripe,
         "refund_create_for_order": stripe_gateway.Movement.from_stripe,
+        "transfer_create": stripe_gateway.Transfer.from_stripe,
+        "transfer_find": lambda t: None if t is None else stripe_gateway.Transfer.from_stripe(t),
     }
     for name in GATEWAY_FUNCTIONS:
         method, convert = getattr(fake, name), typed[name]

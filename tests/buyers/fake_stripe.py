@@ -22,6 +22,9 @@ class FakeStripe:
         self.refunds: list[dict[str, Any]] = []
         self.create_calls: list[dict[str, Any]] = []
         self.expire_calls: list[str] = []
+        self.transfers: list[dict[str, Any]] = []
+        self.transfer_keys: dict[str, dict[str, Any]] = {}
+        self.transfer_fail_with: int | None = None  # an HTTP status transfer creates answer
         self.down = False
         self.fail_with: int | None = None  # an HTTP status the next creates answer
         self._ids = itertools.count(1)
@@ -52,10 +55,11 @@ class FakeStripe:
             "status": "open",
             "payment_status": "unpaid",
             "mode": "payment",
-            "amount_total": kwargs["unit_amount"] * kwargs["quantity"],
+            "amount_total": sum(line.unit_amount * line.quantity for line in kwargs["lines"]),
             "currency": kwargs["currency"],
-            "client_reference_id": str(kwargs["order_id"]),
-            "metadata": {"order_id": str(kwargs["order_id"])},
+            "client_reference_id": f"purchase-{kwargs['purchase_id']}",
+            "metadata": {"purchase_id": str(kwargs["purchase_id"])}
+            | ({"order_id": str(kwargs["order_id"])} if kwargs["order_id"] else {}),
             "customer_email": kwargs["customer_email"],
             "expires_at": kwargs["expires_at"],
             "payment_intent": None,
@@ -95,7 +99,13 @@ class FakeStripe:
         return self._session(session_id)
 
     def refund_create_for_order(
-        self, *, payment_intent_id: str, order_id: int, reason: str, idempotency_key: str
+        self,
+        *,
+        payment_intent_id: str,
+        order_id: int,
+        reason: str,
+        idempotency_key: str,
+        reverse_transfer: bool = True,
     ) -> stripe.Refund:
         for refund in self.refunds:
             if refund["idempotency_key"] == idempotency_key:
@@ -105,13 +115,49 @@ class FakeStripe:
             "object": "refund",
             "payment_intent": payment_intent_id,
             "status": "succeeded",
-            "reverse_transfer": True,
-            "refund_application_fee": True,
+            "reverse_transfer": reverse_transfer,
+            "refund_application_fee": reverse_transfer,
             "metadata": {"order_id": str(order_id), "reason": reason},
             "idempotency_key": idempotency_key,
         }
         self.refunds.append(refund)
         return stripe.Refund.construct_from(refund, "sk_test_fake")
+
+    def transfer_create(self, **kwargs: Any) -> stripe.Transfer:
+        key = kwargs.pop("idempotency_key")
+        if self.down:
+            raise GatewayError("Stripe is not reachable right now", retryable=True)
+        if self.transfer_fail_with:
+            raise GatewayError(
+                "Your destination account needs to have at least one of the following "
+                "capabilities enabled: transfers",
+                code="insufficient_capabilities_for_transfer",
+                http_status=self.transfer_fail_with,
+            )
+        if key in self.transfer_keys:
+            return stripe.Transfer.construct_from(self.transfer_keys[key], "sk_test_fake")
+        transfer = {
+            "id": f"tr_test_{next(self._ids):06d}",
+            "object": "transfer",
+            "amount": kwargs["amount"],
+            "currency": kwargs["currency"],
+            "destination": kwargs["destination"],
+            "source_transaction": kwargs["source_transaction"],
+            "transfer_group": kwargs["transfer_group"],
+            "idempotency_key": key,
+        }
+        self.transfers.append(transfer)
+        self.transfer_keys[key] = transfer
+        return stripe.Transfer.construct_from(transfer, "sk_test_fake")
+
+    def transfer_find(self, *, transfer_group: str, destination: str) -> stripe.Transfer | None:
+        for transfer in self.transfers:
+            if (transfer["transfer_group"], transfer["destination"]) == (
+                transfer_group,
+                destination,
+            ):
+                return stripe.Transfer.construct_from(transfer, "sk_test_fake")
+        return None
 
     # --- what the buyer does on the hosted page ------------------------------------------------
     def pay(self, session_id: str, *, payment_status: str = "paid") -> None:
@@ -133,14 +179,15 @@ class FakeStripe:
                     },
                 }
             }
+        destination = "order_id" in session["metadata"]  # else several sellers, no transfer
         session["payment_intent"] = {
             "id": f"pi_test_{n:06d}",
             "object": "payment_intent",
             "latest_charge": {
                 "id": f"ch_test_{n:06d}",
                 "object": "charge",
-                "transfer": f"tr_test_{n:06d}",
-                "application_fee": f"fee_test_{n:06d}",
+                "transfer": f"tr_test_{n:06d}" if destination else None,
+                "application_fee": f"fee_test_{n:06d}" if destination else None,
                 "receipt_url": f"https://pay.stripe.test/receipts/ch_test_{n:06d}",
             },
         }
@@ -160,4 +207,6 @@ GATEWAY_FUNCTIONS = (
     "checkout_session_retrieve",
     "checkout_session_expire",
     "refund_create_for_order",
+    "transfer_create",
+    "transfer_find",
 )

@@ -154,3 +154,45 @@ def test_sandbox_declined_card_shows_the_error_and_keeps_stock(page, live_server
     assert "nothing was charged" in page.content()
     listing.refresh_from_db()
     assert (listing.reserved, listing.sold) == (0, 0)
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_sandbox_cart_of_two_sellers_paid_once(page, live_server, sandbox_live, width):
+    from buyers.models import Order, Purchase
+    from tests.buyers.sandbox_support import onboarded_account
+
+    page.set_viewport_size({"width": width, "height": 900})
+    # Paying runs the webhooks, the transfer job and the ledger inline: slow on a busy machine.
+    page.set_default_timeout(90_000)
+    mug = sandbox_shop()
+    glass = SellerFactory(display_name="Glass Works", stripe_account_id=onboarded_account())
+    vase = ListingFactory(seller=glass, title="Green vase", stock=2, price_amount=4000)
+    log_in(page, live_server, UserFactory(email="buyer@example.com"))
+    for listing in (mug, vase):
+        page.goto(f"{live_server.url}/listing/{listing.pk}/")
+        page.get_by_role("button", name="Add to cart").click()
+        page.wait_for_url(f"{live_server.url}/cart/")
+    cart = page.locator("#cart")
+    assert (
+        cart.get_by_role("link", name="Pottery Co").is_visible()
+        and cart.get_by_role("link", name="Glass Works").is_visible()
+    )
+    page.fill(f"#qty-{mug.pk}", "2")
+    page.locator(f"#qty-{mug.pk}").dispatch_event("change")  # htmx swaps the cart
+    page.get_by_role("button", name="Pay €90.00").wait_for()
+    no_sideways = "() => document.documentElement.scrollWidth <= window.innerWidth"
+    assert page.evaluate(no_sideways)
+    page.get_by_role("button", name="Pay €90.00").click()
+    pay_on_sandbox_page(page, "4242 4242 4242 4242")
+    page.wait_for_url(re.compile(rf"{live_server.url}/purchases/\d+/"))
+    assert page.locator("section.purchase-order").count() == 2
+    purchase = Purchase.objects.get()
+    assert purchase.status == Purchase.Status.PAID
+    assert set(purchase.orders.values_list("transfer_status", flat=True)) == {"paid"}
+    # Each seller sees their own order and their share, not the other seller's lines.
+    for order in purchase.orders.select_related("seller__user"):
+        log_in(page, live_server, order.seller.user)
+        page.goto(f"{live_server.url}/sales/{order.pk}/")
+        other = "Green vase" if order.seller == mug.seller else "Blue mug"
+        assert order.status == Order.Status.PAID and other not in page.content()
+        assert page.evaluate(no_sideways)

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from buyers import services
-from buyers.models import Order
+from buyers.models import Order, Purchase
 from marketplace import stripe_gateway
 from marketplace.events.models import StripeEvent
 from sandbox import testing
@@ -92,7 +92,9 @@ def test_sepa_order_stays_pending_until_the_debit_succeeds(
     assert services.orders_expire_stale() == 0
     assert len(testing.requests()) == calls
     # ... and past even that window it asks Stripe, which still says processing: kept.
-    Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    Purchase.objects.filter(orders=order.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
     assert services.orders_expire_stale() == 0
     order.refresh_from_db()
     assert order.status == Order.Status.PENDING and stock(shop) == (2, 0)

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from buyers import services
-from buyers.models import Order
+from buyers.models import Order, Purchase
 from marketplace import stripe_gateway
 from marketplace.errors import PaymentError
 from tests.buyers.factories import ListingFactory, SellerFactory
@@ -47,7 +47,7 @@ def test_checkout_session_in_the_sandbox(sandbox_listing, settings):
     session = stripe_gateway.checkout_session_retrieve(session_id=order.checkout_session_id)
     assert session.mode == "payment" and session.status == "open"
     assert session.amount_total == 5000 and session.currency == "eur"
-    assert session.client_reference_id == str(order.pk)
+    assert session.client_reference_id == f"purchase-{order.purchase_id}"
     assert session.metadata["order_id"] == str(order.pk)
     assert session.customer_email == "buyer@example.com"
     assert abs(session.expires_at - int(order.expires_at.timestamp())) <= 1
@@ -76,7 +76,7 @@ def test_checkout_works_after_the_sandbox_clock_was_advanced(sandbox_listing, ad
 def test_double_click_one_session_in_the_sandbox(sandbox_listing):
     order = services.order_create(buyer=UserFactory(), listing_id=sandbox_listing.pk, quantity=1)
     first = services.order_checkout_url(order_id=order.pk)
-    Order.objects.filter(pk=order.pk).update(checkout_session_id=None, checkout_url="")
+    Purchase.objects.filter(orders=order.pk).update(checkout_session_id=None, checkout_url="")
     assert services.order_checkout_url(order_id=order.pk) == first  # same key: same session
     assert len(sessions()) == 1
 

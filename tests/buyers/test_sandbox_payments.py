@@ -11,7 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from buyers import services
-from buyers.models import Order
+from buyers.models import Order, Purchase
 from marketplace import stripe_gateway
 from marketplace.events.models import StripeEvent
 from sandbox import testing
@@ -194,7 +194,9 @@ def test_periodic_expiry_expires_the_session_in_stripe_first(shop, buyer_client)
 
     buy(buyer_client, shop)
     order = Order.objects.get()
-    Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    Purchase.objects.filter(orders=order.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
     assert services.orders_expire_stale() == 1
     order.refresh_from_db()
     session = stripe_gateway.checkout_session_retrieve(session_id=order.checkout_session_id)
@@ -229,7 +231,9 @@ def test_late_payment_for_released_stock_is_refunded_in_full(sandbox, client, ma
     late = Order.objects.get(buyer=late_buyer)
     # Our side let the reservation go (say the expiry call to Stripe was lost) ...
     with transaction.atomic():
-        services._release(Order.objects.select_for_update().get(pk=late.pk), Order.Status.EXPIRED)
+        services._release(
+            Purchase.objects.select_for_update().get(orders=late.pk), Order.Status.EXPIRED
+        )
     # ... and someone else bought and paid for the last unit.
     client.force_login(UserFactory(email="quick@example.com"))
     pay(client, buy(client, last), "4242424242424242", email="quick@example.com")

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from buyers import services
-from buyers.models import Order
+from buyers.models import Order, Purchase
 from marketplace.errors import PaymentError, UserFacingError
 from sellers.models import Listing, Seller
 from tests.buyers.factories import ListingFactory, SellerFactory
@@ -146,17 +146,19 @@ def test_checkout_session_is_a_destination_charge_with_the_stored_fee(
     call = fake_stripe.create_calls[0]
     assert call["destination"] == listing.seller.stripe_account_id
     assert call["application_fee_amount"] == order.application_fee_amount
-    assert (call["unit_amount"], call["quantity"], call["currency"]) == (2500, 2, "eur")
-    assert call["title"] == "Blue mug" and call["customer_email"] == "buyer@example.com"
+    line = call["lines"][0]
+    assert (line.unit_amount, line.quantity, call["currency"]) == (2500, 2, "eur")
+    assert line.title == "Blue mug" and call["customer_email"] == "buyer@example.com"
     assert call["order_id"] == order.pk and call["on_behalf_of"] is False
-    assert call["idempotency_key"] == f"order-{order.pk}-checkout"
+    assert call["purchase_id"] == order.purchase_id and call["transfer_group"] is None
+    assert call["idempotency_key"] == f"purchase-{order.purchase_id}-checkout"
     assert call["expires_at"] == int(order.expires_at.timestamp())
     assert call["success_url"] == (
         "https://shop.example.com/checkout/success/?session_id={CHECKOUT_SESSION_ID}"
     )
     assert call["cancel_url"] == f"https://shop.example.com/orders/{order.pk}/checkout/canceled/"
     order.refresh_from_db()
-    assert url == order.checkout_url and order.checkout_session_id.startswith("cs_test_")
+    assert url == order.purchase.checkout_url and order.checkout_session_id.startswith("cs_test_")
 
 
 def test_on_behalf_of_when_configured(buyer, listing, fake_stripe, settings):
@@ -172,7 +174,7 @@ def test_checkout_twice_makes_one_session(buyer, listing, fake_stripe):
     # A second click after the first stored its session: no call at all.
     assert services.order_checkout_url(order_id=order.pk) == first
     # Two clicks racing: both reach Stripe with the same key and get the same session back.
-    Order.objects.filter(pk=order.pk).update(checkout_session_id=None, checkout_url="")
+    Purchase.objects.filter(orders=order.pk).update(checkout_session_id=None, checkout_url="")
     assert services.order_checkout_url(order_id=order.pk) == first
     assert len(fake_stripe.sessions) == 1
 
@@ -186,14 +188,16 @@ def test_stripe_unreachable_leaves_order_pending_and_retry_keeps_the_key(
         services.order_checkout_url(order_id=order.pk)
     assert info.value.retryable
     order.refresh_from_db()
-    assert order.status == Order.Status.PENDING and order.checkout_last_error
+    assert order.status == Order.Status.PENDING and order.purchase.checkout_last_error
     assert stock_of(listing) == (3, 1, 0)
 
     fake_stripe.down = False
     url = services.order_checkout_url(order_id=order.pk)
     assert url.startswith("https://checkout.stripe.test/")
     # The lost request may have made the session: the same key finds it instead of a second one.
-    assert fake_stripe.create_calls[-1]["idempotency_key"] == f"order-{order.pk}-checkout"
+    assert (
+        fake_stripe.create_calls[-1]["idempotency_key"] == f"purchase-{order.purchase_id}-checkout"
+    )
 
 
 @pytest.mark.parametrize(
@@ -206,7 +210,11 @@ def test_retry_after_a_stored_error_uses_a_new_key(buyer, listing, fake_stripe, 
         services.order_checkout_url(order_id=order.pk)
     fake_stripe.fail_with = None
     services.order_checkout_url(order_id=order.pk)
-    expected = f"order-{order.pk}-checkout-1" if new_key else f"order-{order.pk}-checkout"
+    expected = (
+        f"purchase-{order.purchase_id}-checkout-1"
+        if new_key
+        else f"purchase-{order.purchase_id}-checkout"
+    )
     assert fake_stripe.create_calls[-1]["idempotency_key"] == expected
     assert len(fake_stripe.sessions) == 1
 
@@ -225,7 +233,9 @@ def test_stripe_refusing_the_session_cancels_the_order_and_releases_its_units(
 
 def test_retry_after_deadline_moved_close_pushes_the_deadline(buyer, listing, fake_stripe):
     order = services.order_create(buyer=buyer, listing_id=listing.pk, quantity=1)
-    Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() + timedelta(minutes=5))
+    Purchase.objects.filter(orders=order.pk).update(
+        expires_at=timezone.now() + timedelta(minutes=5)
+    )
     services.order_checkout_url(order_id=order.pk)
     order.refresh_from_db()
     assert order.expires_at - timezone.now() > timedelta(minutes=30)
@@ -234,10 +244,10 @@ def test_retry_after_deadline_moved_close_pushes_the_deadline(buyer, listing, fa
 
 def test_checkout_refused_for_paid_or_closed_orders(buyer, listing, fake_stripe):
     order = services.order_create(buyer=buyer, listing_id=listing.pk, quantity=1)
-    Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)
+    Purchase.objects.filter(orders=order.pk).update(status=Purchase.Status.PAID)
     with pytest.raises(UserFacingError, match="already paid"):
         services.order_checkout_url(order_id=order.pk)
-    Order.objects.filter(pk=order.pk).update(status=Order.Status.EXPIRED)
+    Purchase.objects.filter(orders=order.pk).update(status=Purchase.Status.EXPIRED)
     with pytest.raises(UserFacingError, match="no longer be paid"):
         services.order_checkout_url(order_id=order.pk)
     assert not fake_stripe.create_calls
@@ -318,6 +328,7 @@ def test_payment_failed_event_for_a_paid_session_fulfils_instead(buyer, listing,
 def test_webhook_before_our_request_stored_the_session(buyer, listing, fake_stripe):
     order = checkout(buyer, listing, fake_stripe)
     session_id = order.checkout_session_id
+    Purchase.objects.filter(orders=order.pk).update(checkout_session_id=None)
     Order.objects.filter(pk=order.pk).update(checkout_session_id=None)
     fake_stripe.pay(session_id)
     services.order_fulfil(checkout_session_id=session_id)
@@ -360,7 +371,7 @@ def release(order, status):
     from django.db import transaction
 
     with transaction.atomic():
-        services._release(Order.objects.select_for_update().get(pk=order.pk), status)
+        services._release(Purchase.objects.select_for_update().get(orders=order.pk), status)
 
 
 def test_expired_session_releases_stock(buyer, listing, fake_stripe):
@@ -410,7 +421,9 @@ def test_cancel_without_session_releases_immediately(buyer, listing, fake_stripe
 def test_periodic_expiry_expires_stale_orders_only(buyer, listing, fake_stripe):
     stale = checkout(buyer, listing, fake_stripe)
     fresh = checkout(UserFactory(), listing, fake_stripe)
-    Order.objects.filter(pk=stale.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    Purchase.objects.filter(orders=stale.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
     assert services.orders_expire_stale() == 1
     stale.refresh_from_db()
     fresh.refresh_from_db()
@@ -543,7 +556,9 @@ def test_the_none_setting_means_no_shipping_countries(monkeypatch):
 
 def test_paying_an_order_past_its_deadline_expires_it(buyer, listing, fake_stripe):
     order = checkout(buyer, listing, fake_stripe)
-    Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    Purchase.objects.filter(orders=order.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
     with pytest.raises(UserFacingError, match="expired"):
         services.order_checkout_url(order_id=order.pk)
     order.refresh_from_db()
@@ -640,4 +655,4 @@ def test_a_paid_stray_session_of_an_order_is_refunded_not_counted(buyer, listing
     order.refresh_from_db()
     assert order.status == Order.Status.PENDING and stock_of(listing) == (3, 1, 0)
     (refund,) = fake_stripe.refunds
-    assert refund["idempotency_key"] == f"order-{order.pk}-refund-{stray.id}"
+    assert refund["idempotency_key"] == f"purchase-{order.purchase_id}-refund-{stray.id}"

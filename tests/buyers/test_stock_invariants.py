@@ -12,7 +12,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from buyers import services
-from buyers.models import Order
+from buyers.models import Order, Purchase
 from marketplace.errors import UserFacingError
 from sellers.models import Listing
 from tests.buyers.factories import ListingFactory, SellerFactory
@@ -71,12 +71,14 @@ def run_history(rng, fake_stripe):
             services.order_close(order_id=rng.choice(pending).pk, status=Order.Status.CANCELED)
         elif op == "expire" and pending:
             order = rng.choice(pending)
-            Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(1))
+            Purchase.objects.filter(orders=order.pk).update(
+                expires_at=timezone.now() - timedelta(1)
+            )
             services.orders_expire_stale()
         elif op == "release" and pending:
             # Our side lets go while Stripe's session stays payable: a later payment is late.
             with transaction.atomic():
-                locked = Order.objects.select_for_update().get(pk=rng.choice(pending).pk)
+                locked = Purchase.objects.select_for_update().get(orders=rng.choice(pending).pk)
                 services._release(locked, Order.Status.EXPIRED)
         elif op == "webhook_expired" and with_session:
             order = rng.choice(with_session)

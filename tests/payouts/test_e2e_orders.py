@@ -80,6 +80,12 @@ def test_ledger_check_compares_orders_with_the_ledger(shop, buyer_client, capsys
         application_fee_amount=order.application_fee_amount - 1
     )
     ghost = Order.objects.get(pk=order.pk)
+    ghost_purchase = ghost.purchase
+    ghost_purchase.pk = None
+    ghost_purchase.client_token = uuid.uuid4()
+    ghost_purchase.checkout_session_id = "cs_ghost"
+    ghost_purchase.save()
+    ghost.purchase = ghost_purchase
     ghost.pk = None
     ghost.client_token = uuid.uuid4()
     ghost.checkout_session_id = "cs_ghost"

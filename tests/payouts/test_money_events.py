@@ -257,14 +257,26 @@ def test_dispute_is_shown_on_the_order(fake_stripe):
 
     from django.utils import timezone
 
-    from buyers.models import Order
+    from buyers.models import Order, Purchase
     from tests.buyers.factories import ListingFactory
     from tests.factories import UserFactory
 
     seller = SellerFactory()
     listing = ListingFactory(seller=seller)
+    buyer = UserFactory()
+    purchase = Purchase.objects.create(
+        buyer=buyer,
+        charge_type=Purchase.ChargeType.DESTINATION,
+        currency="eur",
+        amount=2000,
+        application_fee_amount=200,
+        buyer_email="b@example.com",
+        status=Purchase.Status.PAID,
+        expires_at=timezone.now() + timedelta(minutes=30),
+    )
     order = Order.objects.create(
-        buyer=UserFactory(),
+        purchase=purchase,
+        buyer=buyer,
         seller=seller,
         listing=listing,
         title=listing.title,

@@ -185,14 +185,26 @@ def test_refund_views_and_sweep(
 def test_staff_find_refunds_in_the_menu_with_item_and_amount(client, sale, fake_stripe, staff):
     from django.utils import timezone
 
-    from buyers.models import Order
+    from buyers.models import Order, Purchase
     from tests.buyers.factories import ListingFactory
 
     seller, charge = sale
     listing = ListingFactory(seller=seller, title="Blue mug")
+    buyer = UserFactory()
+    purchase = Purchase.objects.create(
+        buyer=buyer,
+        charge_type=Purchase.ChargeType.DESTINATION,
+        currency="eur",
+        amount=2000,
+        application_fee_amount=200,
+        buyer_email="b@example.com",
+        expires_at=timezone.now(),
+        status=Purchase.Status.PAID,
+    )
     Order.objects.create(
         pk=21,
-        buyer=UserFactory(),
+        purchase=purchase,
+        buyer=buyer,
         seller=seller,
         listing=listing,
         title="Blue mug",
