@@ -140,18 +140,6 @@ def _stored(user: User | AnonymousUser, session: Session) -> list[tuple[int, int
     return [(int(k), v["q"], v["p"], v["c"]) for k, v in _session_items(session).items()]
 
 
-def _check_quantity(quantity: object) -> int:
-    if isinstance(quantity, bool) or not isinstance(quantity, int):
-        raise UserFacingError("Choose how many you want.", field="quantity")
-    if quantity < 1:
-        raise UserFacingError("Choose a quantity of at least 1.", field="quantity")
-    if quantity > settings.ORDER_MAX_QUANTITY:
-        raise UserFacingError(
-            f"You can buy at most {settings.ORDER_MAX_QUANTITY} per order.", field="quantity"
-        )
-    return quantity
-
-
 def _buyable(listing_id: int, user: User | AnonymousUser, quantity: int) -> Listing:
     listing = selectors.listing_for_buyer(listing_id=listing_id)
     if listing is None:
@@ -218,10 +206,10 @@ def cart_add(
     sale (paused, deleted, its seller suspended), the buyer's own listing, more than
     ``MAX_LINES`` different listings. Nothing is reserved: stock is taken at checkout.
     """
-    _check_quantity(quantity)
+    services.check_quantity(quantity)
     with transaction.atomic():
         total = _quantity_in_cart(user, session, listing_id) + quantity
-        _check_quantity(total)
+        services.check_quantity(total)
         listing = _buyable(listing_id, user, total)
         if not _quantity_in_cart(user, session, listing_id) and (
             len(_stored(user, session)) >= MAX_LINES
@@ -242,7 +230,7 @@ def cart_set_quantity(
     if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity == 0:
         cart_remove(user=user, session=session, listing_id=listing_id)
         return
-    _check_quantity(quantity)
+    services.check_quantity(quantity)
     with transaction.atomic():
         if not _quantity_in_cart(user, session, listing_id):
             raise UserFacingError("This item is not in your cart any more; please reload.")

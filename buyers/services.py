@@ -99,7 +99,9 @@ class LineRequest:
     unit_amount: int | None = None
 
 
-def _check_quantity(quantity: object) -> int:
+def check_quantity(quantity: object) -> int:
+    """``quantity`` if it is a whole number from 1 to ORDER_MAX_QUANTITY; else a UserFacingError
+    naming the field (the cart and "Buy now" share this rule)."""
     if isinstance(quantity, bool) or not isinstance(quantity, int):
         raise UserFacingError("Choose how many you want.", field="quantity")
     if quantity < 1:
@@ -136,7 +138,7 @@ def purchase_create(
     if not lines:
         raise UserFacingError("Your cart is empty.")
     for line in lines:
-        _check_quantity(line.quantity)
+        check_quantity(line.quantity)
     if len({line.listing_id for line in lines}) != len(lines):
         raise UserFacingError("A listing appears twice; please reload your cart.")
     if client_token is not None:
