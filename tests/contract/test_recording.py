@@ -113,4 +113,3 @@ def test_polling_and_our_ids_do_not_count_as_differences(tmp_path):
     for folder, items in ((tmp_path / "a", one), (tmp_path / "b", polled)):
         (folder / "flow.yaml").write_text(yaml.safe_dump({"interactions": items, "version": 1}))
     assert diff(tmp_path / "a", tmp_path / "b") == []
-
