@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path, re_path
 
-from sandbox import payment_views, views
+from sandbox import payment_views, stripejs, views
 from sandbox.access import require_open
 
 # Path parameters that reach the database are Stripe-shaped ids or link tokens (ASCII letters,
@@ -31,6 +31,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
         payment_views.authenticate,
         name="authenticate",
     ),
+    # the stand-in Stripe.js (https://js.stripe.com/v3/) and its stylesheet
+    path("js/v3/", stripejs.stripe_js, name="stripe_js"),
+    path("js/v3/elements.css", stripejs.elements_css, name="stripe_js_css"),
     re_path(
         rf"^receipts/(?P<charge_id>{_id('(?:ch|py)')})/$", payment_views.receipt, name="receipt"
     ),

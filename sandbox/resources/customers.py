@@ -178,9 +178,15 @@ def customer_list(req: Request) -> JSON:
 
 
 # --- payment methods ------------------------------------------------------------------------
-@route("POST", "/v1/payment_methods", params=PaymentMethodCreateParams)
+# Stripe.js creates PaymentMethods with the publishable key (stripe.createPaymentMethod).
+@route("POST", "/v1/payment_methods", params=PaymentMethodCreateParams, publishable="open")
 def payment_method_create(req: Request) -> JSON:
     p = req.params
+    if p.get("payment_method") and req.publishable:
+        raise invalid_request(
+            "Cloning a PaymentMethod (payment_method) needs the secret key.",
+            param="payment_method",
+        )
     if p.get("payment_method"):
         # Cloning a platform PaymentMethod onto a connected account (Connect).
         source = cards.resolve(p["payment_method"], param="payment_method")

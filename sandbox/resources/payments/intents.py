@@ -9,6 +9,8 @@ Status transitions follow Stripe: ``requires_payment_method`` -> (confirm)
 
 from __future__ import annotations
 
+from typing import Literal, TypedDict
+
 from django.conf import settings
 from stripe.params import (
     PaymentIntentCancelParams,
@@ -21,7 +23,7 @@ from stripe.params import (
 )
 
 from sandbox import cards, clock, sepa, store
-from sandbox.errors import StripeError, invalid_request
+from sandbox.errors import StripeError, invalid_request, parameter_missing
 from sandbox.events import emit
 from sandbox.ids import new_id, random_token
 from sandbox.models import SandboxObject
@@ -368,7 +370,12 @@ def create(req: Request) -> JSON:
     return pi
 
 
-@route("GET", "/v1/payment_intents/{intent}", params=PaymentIntentRetrieveParams)
+@route(
+    "GET",
+    "/v1/payment_intents/{intent}",
+    params=PaymentIntentRetrieveParams,
+    publishable="payment_intent",
+)
 def retrieve(req: Request) -> JSON:
     return store.get(
         req.args["intent"],
@@ -426,7 +433,12 @@ def update(req: Request) -> JSON:
     return saved
 
 
-@route("POST", "/v1/payment_intents/{intent}/confirm", params=PaymentIntentConfirmParams)
+@route(
+    "POST",
+    "/v1/payment_intents/{intent}/confirm",
+    params=PaymentIntentConfirmParams,
+    publishable="payment_intent",
+)
 def confirm(req: Request) -> JSON:
     p = req.params
     pi, error = intent_confirm(
@@ -435,6 +447,31 @@ def confirm(req: Request) -> JSON:
         payment_method=p.get("payment_method"),
         return_url=p.get("return_url"),
     )
+    _raise_if(error)
+    return pi
+
+
+class TestAuthenticationParams(TypedDict, total=False):
+    """The sandbox's answer to a 3-D Secure challenge (not a Stripe API endpoint: it stands in
+    for the bank's challenge page that Stripe.js shows in its modal)."""
+
+    outcome: Literal["complete", "fail"]  # required (checked by the route)
+    expand: list[str]
+
+
+@route(
+    "POST",
+    "/v1/payment_intents/{intent}/test_authentication",
+    params=TestAuthenticationParams,
+    publishable="payment_intent",
+)
+def authentication_answer(req: Request) -> JSON:
+    """The stand-in Stripe.js's in-page 3-D Secure challenge: ``complete`` charges the card,
+    ``fail`` is the 400 ``payment_intent_authentication_failure`` (the hosted page's twin)."""
+    if not req.params.get("outcome"):
+        raise parameter_missing("outcome")
+    intent_row(req.args["intent"], account=req.account)  # scoped to the caller's account
+    pi, error = intent_authenticate(req.args["intent"], approve=req.params["outcome"] == "complete")
     _raise_if(error)
     return pi
 
