@@ -27,7 +27,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         rf"^checkout/(?P<session_id>{_id('cs')})/$", payment_views.checkout_page, name="checkout"
     ),
     re_path(
-        rf"^authenticate/(?P<intent_id>{_id('pi')})/$",
+        rf"^authenticate/(?P<intent_id>{_id('(?:pi|seti)')})/$",
         payment_views.authenticate,
         name="authenticate",
     ),
