@@ -705,7 +705,7 @@ def invoice_void(invoice_id: str, *, account: str | None = None) -> JSON:
             code="invoice_not_editable" if invoice["status"] == "draft" else None,
         )
     _cancel_intent(row)
-    invoice.update(status="voided", next_payment_attempt=None, amount_remaining=0)
+    invoice.update(status="void", next_payment_attempt=None, amount_remaining=0)
     invoice["status_transitions"]["voided_at"] = clock.now()
     saved = store.save(row)
     emit("invoice.voided", saved, account=_event_account(row.account))

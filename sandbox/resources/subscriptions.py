@@ -898,7 +898,7 @@ def preview(p: JSON, *, account: str) -> JSON:
             "schedules).",
         )
     details = dict(p.get("subscription_details") or {})
-    sid = transaction.savepoint()
+    sid = transaction.savepoint_create()
     try:
         return _preview(p, details, account=account)
     finally:
