@@ -52,7 +52,7 @@ def test_preview_equals_the_next_invoice_after_create_prorations(sdk, seller):
     ]
     credit, charge = sorted(line.amount for line in prorations)
     assert credit == -_expected(item, at, 1000) and charge == _expected(item, at, 3000)
-    assert "Unused time on Basic" in min(prorations, key=lambda l: l.amount).description
+    assert "Unused time on Basic" in min(prorations, key=lambda line: line.amount).description
     # the preview changed nothing
     assert sdk.v1.subscriptions.retrieve(sub.id)["items"].data[0].price.id != pro.id
     updated = sdk.v1.subscriptions.update(sub.id, change)
@@ -78,7 +78,7 @@ def test_preview_equals_the_next_invoice_after_create_prorations(sdk, seller):
 
 
 def test_always_invoice_charges_the_proration_now(sdk, seller):
-    sub, item, pro, at, change = _upgrade(sdk, seller, behavior="always_invoice")
+    sub, item, _pro, at, change = _upgrade(sdk, seller, behavior="always_invoice")
     preview = sdk.v1.invoices.create_preview(
         {
             "subscription": sub.id,
@@ -102,7 +102,7 @@ def test_always_invoice_charges_the_proration_now(sdk, seller):
 
 
 def test_proration_none_and_interval_change(sdk, seller):
-    sub, item, pro, at, change = _upgrade(sdk, seller, behavior="none")
+    sub, item, _pro, at, change = _upgrade(sdk, seller, behavior="none")
     updated = sdk.v1.subscriptions.update(sub.id, change)
     assert updated.latest_invoice == sub.latest_invoice
     assert events_of("invoiceitem.created") == []
