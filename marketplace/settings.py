@@ -233,6 +233,15 @@ SANDBOX_DEFAULT_ENDPOINTS = env_bool("SANDBOX_DEFAULT_ENDPOINTS", False)
 # of sandbox time.
 SANDBOX_PAYMENT_METHOD_TYPES = env_list("SANDBOX_PAYMENT_METHOD_TYPES", ["card"])
 SANDBOX_ASYNC_PAYMENT_DELAY = env_int("SANDBOX_ASYNC_PAYMENT_DELAY", 180, minimum=0)
+# Sandbox billing. Stripe's Smart Retries are approximated by a fixed schedule: a failed renewal is
+# retried this many days after the previous attempt (one number per retry). After the last retry
+# the subscription is canceled, marked unpaid, or left past_due (Stripe's dashboard setting).
+SANDBOX_BILLING_RETRY_DAYS = [int(d) for d in env_list("SANDBOX_BILLING_RETRY_DAYS", ["3", "5", "7"])]
+SANDBOX_BILLING_AFTER_RETRIES = env_str("SANDBOX_BILLING_AFTER_RETRIES", "cancel")
+if SANDBOX_BILLING_AFTER_RETRIES not in {"cancel", "unpaid", "past_due"}:
+    raise ImproperlyConfigured("SANDBOX_BILLING_AFTER_RETRIES must be cancel, unpaid or past_due.")
+# invoice.upcoming is sent this many days before a renewal (0: never).
+SANDBOX_BILLING_UPCOMING_DAYS = env_int("SANDBOX_BILLING_UPCOMING_DAYS", 7, minimum=0)
 SANDBOX_WEBHOOK_SECRET = env_str("SANDBOX_WEBHOOK_SECRET", "whsec_sandbox_platform_not_a_secret")
 SANDBOX_CONNECT_WEBHOOK_SECRET = env_str(
     "SANDBOX_CONNECT_WEBHOOK_SECRET", "whsec_sandbox_connect_not_a_secret"
