@@ -80,7 +80,7 @@ def worker(tmp_path):
     app.control.purge()
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
