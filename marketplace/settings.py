@@ -471,6 +471,11 @@ CELERY_BEAT_SCHEDULE["payouts-refresh-seller-balances"] = {
 # When a dispute is lost, take the seller's share back with a transfer reversal (the platform is
 # liable for destination charges; this passes the loss on to the seller who made the sale).
 MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER = env_bool("MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER", True)
+# Transfer reversals of one seller's refund (several-seller purchases) that failed, after backoff.
+CELERY_BEAT_SCHEDULE["payouts-retry-refund-reversals"] = {
+    "task": "payouts.tasks.retry_due_refund_reversals",
+    "schedule": 60.0,  # seconds
+}
 CELERY_BEAT_SCHEDULE["payouts-reconcile-daily"] = {
     "task": "payouts.tasks.reconcile_yesterday",
     "schedule": 24 * 3600.0,  # seconds

@@ -502,13 +502,19 @@ def transfer_reversals_list(*, transfer_id: str) -> Iterator[Movement]:
 
 @translate_errors
 def transfer_reversal_create(
-    *, transfer_id: str, amount: int, reason: str, idempotency_key: str
+    *,
+    transfer_id: str,
+    amount: int,
+    reason: str,
+    idempotency_key: str,
+    refund_request_id: int | None = None,
 ) -> Movement:
-    """Take (part of) a seller's share back, e.g. after a lost dispute."""
-    params: stripe.params.TransferReversalCreateParams = {
-        "amount": amount,
-        "metadata": {"reason": reason},
-    }
+    """Take (part of) a seller's share back, e.g. after a lost dispute. ``refund_request_id``
+    (metadata) names the refund it follows, so a retry can find a reversal already made."""
+    metadata = {"reason": reason}
+    if refund_request_id is not None:
+        metadata["refund_request_id"] = str(refund_request_id)
+    params: stripe.params.TransferReversalCreateParams = {"amount": amount, "metadata": metadata}
     return Movement.from_stripe(
         client().v1.transfers.reversals.create(
             transfer_id, params, options={"idempotency_key": idempotency_key}

@@ -159,16 +159,20 @@ class Movement:
     status: str  # refunds: pending, succeeded, failed...; "succeeded" for the others
     created: int | None
     order_id: str = ""  # metadata.order_id ("" when absent): which order a refund was for
+    # metadata.refund_request_id of a transfer reversal made for one of our refund requests
+    refund_request_id: str = ""
 
     @classmethod
     def from_stripe(cls, obj: object) -> Movement:
         d = _as_dict(obj)
+        metadata = d.get("metadata") or {}
         return cls(
             id=str(d["id"]),
             amount=_int(d.get("amount")),
             status=str(d.get("status") or "succeeded"),
             created=_opt_int(d.get("created")),
-            order_id=str((d.get("metadata") or {}).get("order_id") or ""),
+            order_id=str(metadata.get("order_id") or ""),
+            refund_request_id=str(metadata.get("refund_request_id") or ""),
         )
 
 

@@ -312,6 +312,7 @@ def transfers(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "statuses": selectors.TRANSFER_STATUSES,
             "waiting": selectors.transfers_waiting(user=request.user)[:100],
+            "reversals_waiting": selectors.reversals_waiting(user=request.user)[:100],
         },
     )
 
