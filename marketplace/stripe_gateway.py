@@ -100,11 +100,14 @@ def idempotency_key(*parts: object) -> str:
 
 def build_client() -> stripe.StripeClient:
     """Build a new StripeClient from settings (real Stripe or the sandbox)."""
+    from marketplace import stripe_traffic  # counts, paces (rate limit) and retries 429s
+
     if settings.STRIPE_SECRET_KEY:
         return stripe.StripeClient(
             settings.STRIPE_SECRET_KEY,
             stripe_version=API_VERSION,
             max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+            http_client=stripe_traffic.instrument(stripe.new_default_http_client()),
         )
     try:
         from sandbox import access as sandbox_access
@@ -117,7 +120,7 @@ def build_client() -> stripe.StripeClient:
         sandbox_access.secret_key(),
         stripe_version=API_VERSION,
         max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
-        http_client=sandbox_client.SandboxHTTPClient(),
+        http_client=stripe_traffic.instrument(sandbox_client.SandboxHTTPClient()),
         base_addresses={
             "api": sandbox_client.SANDBOX_API_BASE,
             "files": sandbox_client.SANDBOX_API_BASE,
