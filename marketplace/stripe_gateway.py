@@ -432,9 +432,14 @@ def balance_retrieve(*, stripe_account: str | None = None) -> Balance:
 
 @translate_errors
 def charge_retrieve(*, charge_id: str) -> Charge:
-    """Re-read a charge (amount, refunds, transfer and application fee ids): the source of truth.
-    Its ``balance_transaction`` is expanded: Stripe's processing fee is there."""
-    params: stripe.params.ChargeRetrieveParams = {"expand": ["balance_transaction"]}
+    """Re-read a charge: the source of truth. One request tells nearly all of it: its
+    ``balance_transaction`` (Stripe's processing fee), its ``transfer`` (with the transfer's
+    reversals) and its ``application_fee`` (with the fee's refunds) are expanded (embedded lists
+    hold up to 10 items; ``Charge`` says when one has more). Its refunds are listed apart
+    (``refunds_list``), only when it has some."""
+    params: stripe.params.ChargeRetrieveParams = {
+        "expand": ["balance_transaction", "transfer", "application_fee"]
+    }
     return Charge.from_stripe(client().v1.charges.retrieve(charge_id, params))
 
 
