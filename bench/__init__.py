@@ -11,4 +11,5 @@ BENCHMARKS: dict[str, str] = {
     "reconciliation": "bench.reconciliation",
     "sandbox_balance": "bench.sandbox_balance",
     "stripe_requests": "bench.stripe_requests",
+    "stripe_rate_limit": "bench.stripe_rate_limit",
 }

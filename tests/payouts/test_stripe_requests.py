@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.urls import reverse
 
 from buyers.models import Order, Purchase
 from marketplace import stripe_traffic
@@ -56,13 +55,11 @@ def test_paid_order_webhook_first_costs_three_requests(shop, buyer_client):  # n
         "GET /v1/checkout/sessions/{id}",
     ]
     order = Order.objects.get()
-    assert kinds(order.charge_id) == sorted(
-        [K.CHARGE, K.STRIPE_FEE, K.TRANSFER, K.APPLICATION_FEE]
-    )
+    assert kinds(order.charge_id) == sorted([K.CHARGE, K.STRIPE_FEE, K.TRANSFER, K.APPLICATION_FEE])
     assert list(ledger_violations()) == []
 
 
-def test_paid_order_success_page_first_costs_three_requests(  # noqa: F811
+def test_paid_order_success_page_first_costs_three_requests(
     shop,  # noqa: F811
     buyer_client,  # noqa: F811
     settings,
@@ -100,7 +97,7 @@ def test_a_sellers_refund_costs_three_requests(shop, buyer_client):  # noqa: F81
     assert list(ledger_violations()) == []
 
 
-def test_two_seller_purchase_costs_three_plus_one_transfer_each(  # noqa: F811
+def test_two_seller_purchase_costs_three_plus_one_transfer_each(
     two_shops,  # noqa: F811
     buyer_client,  # noqa: F811
 ):
