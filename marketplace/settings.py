@@ -111,6 +111,11 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": parse_database_url(DATABASE_URL)}
+    # Persistent connections (60 s) without a health check: the check costs a `SELECT 1` round
+    # trip (its own transaction) before each request's first query, doubling a webhook intake's
+    # round trips. A connection broken meanwhile (database restart) fails one request, which
+    # Django then closes; Stripe retries a failed webhook. DB_CONN_HEALTH_CHECKS=1 restores it.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", False)
 else:
     DATABASES = {
         "default": {
@@ -189,6 +194,24 @@ STRIPE_SANDBOX = STRIPE_MODE == "sandbox"
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0)
 # Direct charges on the seller's account name the seller on the statement when on_behalf_of is set.
 STRIPE_ON_BEHALF_OF = env_bool("STRIPE_ON_BEHALF_OF", False)
+# Client-side rate limit (marketplace/stripe_traffic.py): a token bucket shared by every process
+# (Redis when REDIS_URL is set). Stripe allows 100 requests/s in live mode and 25 in test mode per
+# account; rate + burst stays under that in any one second. 0 turns pacing off (the sandbox's
+# default unless SANDBOX_RATE_LIMIT_PER_SECOND makes it enforce a limit).
+SANDBOX_RATE_LIMIT_PER_SECOND = env_int("SANDBOX_RATE_LIMIT_PER_SECOND", 0, minimum=0)
+_stripe_limit = {"live": 100, "test": 25}.get(STRIPE_MODE, SANDBOX_RATE_LIMIT_PER_SECOND)
+_stripe_burst_default = max(_stripe_limit // 10, 1) if _stripe_limit else 1
+STRIPE_RATE_LIMIT_BURST = env_int("STRIPE_RATE_LIMIT_BURST", _stripe_burst_default, minimum=1)
+STRIPE_RATE_LIMIT_PER_SECOND = env_int(  # live 80 + 10, test 21 + 2: a margin under the limit
+    "STRIPE_RATE_LIMIT_PER_SECOND",
+    max(_stripe_limit - 2 * _stripe_burst_default, 1) if _stripe_limit else 0,
+    minimum=0,
+)
+# 429s that still arrive: retried this many times after a full-jitter exponential backoff
+# (STRIPE_RATE_LIMIT_BACKOFF_BASE seconds, doubling, capped at STRIPE_RATE_LIMIT_BACKOFF_MAX).
+STRIPE_RATE_LIMIT_429_RETRIES = env_int("STRIPE_RATE_LIMIT_429_RETRIES", 3, minimum=0)
+STRIPE_RATE_LIMIT_BACKOFF_BASE = env_int("STRIPE_RATE_LIMIT_BACKOFF_BASE_MS", 500, minimum=0) / 1000
+STRIPE_RATE_LIMIT_BACKOFF_MAX = env_int("STRIPE_RATE_LIMIT_BACKOFF_MAX_MS", 8000, minimum=0) / 1000
 
 # --- Stripe sandbox (only used when STRIPE_SECRET_KEY is empty; see docs/sandbox.md) --------
 # When webhook events are posted: "thread" (background thread after commit), "inline"
