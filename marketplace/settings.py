@@ -21,6 +21,9 @@ from marketplace.env import (
     env_str,
     parse_database_url,
     validate_redis_url,
+    validate_accept_window,
+    validate_checkout_ui,
+    validate_publishable_key,
     validate_stripe_keys,
 )
 
@@ -159,6 +162,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "buyers-expire-checkouts": {"task": "buyers.tasks.expire_stale_orders", "schedule": 300.0},
     # --- buyers: transfers to sellers of several-seller purchases that failed, after backoff ---
     "buyers-retry-transfers": {"task": "buyers.tasks.retry_due_transfers", "schedule": 60.0},
+    # --- buyers: cancel orders awaiting a seller past their acceptance deadline (on-site) ---
+    "buyers-expire-acceptances": {
+        "task": "buyers.tasks.expire_unaccepted_orders",
+        "schedule": 300.0,
+    },
     # --- sellers: re-read every connected account, a safety net for lost account.updated ---
     "sellers-sync-accounts": {
         "task": "sellers.tasks.sync_all_seller_accounts",
@@ -189,6 +197,19 @@ STRIPE_SANDBOX = STRIPE_MODE == "sandbox"
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0)
 # Direct charges on the seller's account name the seller on the statement when on_behalf_of is set.
 STRIPE_ON_BEHALF_OF = env_bool("STRIPE_ON_BEHALF_OF", False)
+# --- On-site payment (buyers/onsite.py; docs/operations.md) ---
+# Where buyers pay: "hosted" (Stripe's Checkout page) or "elements" (our own page with Stripe.js
+# and the Payment Element; saved cards, one-click payment). With a real secret key, "elements"
+# needs the publishable key of the same mode (pk_test_ with sk_test_, pk_live_ with sk_live_).
+CHECKOUT_UI = validate_checkout_ui(env_str("CHECKOUT_UI", "hosted"))
+STRIPE_PUBLISHABLE_KEY = validate_publishable_key(
+    env_str("STRIPE_PUBLISHABLE_KEY"), STRIPE_SECRET_KEY, CHECKOUT_UI
+)
+# How long a seller who accepts each order has to accept it before the card's authorisation is
+# released (hours). Stripe holds a card authorisation 7 days, so never more than that.
+ORDER_ACCEPT_WINDOW = timedelta(
+    hours=validate_accept_window(env_int("ORDER_ACCEPT_WINDOW_HOURS", 72))
+)
 
 # --- Stripe sandbox (only used when STRIPE_SECRET_KEY is empty; see docs/sandbox.md) --------
 # When webhook events are posted: "thread" (background thread after commit), "inline"
