@@ -20,10 +20,10 @@ from marketplace.env import (
     env_list,
     env_str,
     parse_database_url,
-    validate_redis_url,
     validate_accept_window,
     validate_checkout_ui,
     validate_publishable_key,
+    validate_redis_url,
     validate_stripe_keys,
 )
 

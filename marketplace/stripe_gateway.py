@@ -40,6 +40,9 @@ from marketplace.stripe_results import (
     CheckoutSession as CheckoutSession,
 )
 from marketplace.stripe_results import (
+    Customer as Customer,
+)
+from marketplace.stripe_results import (
     Dispute as Dispute,
 )
 from marketplace.stripe_results import (
@@ -49,25 +52,22 @@ from marketplace.stripe_results import (
     Movement as Movement,
 )
 from marketplace.stripe_results import (
-    ProcessingFee as ProcessingFee,
-)
-from marketplace.stripe_results import (
-    ShippingDetails as ShippingDetails,
-)
-from marketplace.stripe_results import (
-    Transfer as Transfer,
-)
-from marketplace.stripe_results import (
-    Customer as Customer,
-)
-from marketplace.stripe_results import (
     PaymentIntent as PaymentIntent,
+)
+from marketplace.stripe_results import (
+    ProcessingFee as ProcessingFee,
 )
 from marketplace.stripe_results import (
     SavedCard as SavedCard,
 )
 from marketplace.stripe_results import (
     SetupIntent as SetupIntent,
+)
+from marketplace.stripe_results import (
+    ShippingDetails as ShippingDetails,
+)
+from marketplace.stripe_results import (
+    Transfer as Transfer,
 )
 
 # Pin the API version to the one the SDK was generated for, so objects match its types.
