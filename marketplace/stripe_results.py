@@ -70,6 +70,17 @@ class Charge:
     application_fee_id: str
     processing_fee: ProcessingFee | None  # only when ``balance_transaction`` was expanded
     transfer_group: str = ""  # a several-seller purchase's charge (separate transfers)
+    # An authorisation (capture_method=manual) is a succeeded charge with captured false until
+    # captured; then amount_captured (possibly less than amount) is what the buyer paid.
+    captured: bool = True
+    amount_captured: int | None = None
+
+    @property
+    def money_taken(self) -> int:
+        """What the buyer was charged: 0 while only authorised, the captured amount after."""
+        if not self.captured:
+            return 0
+        return self.amount if self.amount_captured is None else self.amount_captured
 
     @classmethod
     def from_stripe(cls, obj: object) -> Charge:
@@ -101,6 +112,8 @@ class Charge:
             application_fee_id=_ref(d.get("application_fee")),
             processing_fee=processing,
             transfer_group=str(d.get("transfer_group") or ""),
+            captured=bool(d.get("captured", True)),
+            amount_captured=_opt_int(d.get("amount_captured")),
         )
 
 
