@@ -58,7 +58,7 @@ class PurchaseNotFound(UserFacingError):
 def onsite_available() -> bool:
     """Whether the on-site page can run: always on the sandbox; with real Stripe, when the
     publishable key is set (settings refuse ``CHECKOUT_UI=elements`` without it)."""
-    return not settings.STRIPE_SECRET_KEY or bool(settings.STRIPE_PUBLISHABLE_KEY)
+    return stripe_gateway.stripe_js_available()
 
 
 def acceptance_available() -> bool:
@@ -331,6 +331,16 @@ def payment_intent_sync(*, payment_intent_id: str) -> Purchase | None:
         purchase = Purchase.objects.select_for_update().filter(pk=purchase_id).first()
         if purchase is None:
             return None
+        if purchase.checkout_session_id:
+            # Paid on hosted Checkout: its session's handlers record it (with what Checkout
+            # collected, e.g. the shipping address).
+            return purchase
+        if not purchase.payment_intent_id and intent.status not in (
+            "succeeded",
+            "requires_capture",
+        ):
+            # Not (or no longer) the purchase's intent: nothing to release for it.
+            return purchase
         if purchase.payment_intent_id and purchase.payment_intent_id != intent.id:
             logger.error(
                 "intent %s is not the intent of purchase %s (%s)",
@@ -631,6 +641,35 @@ def acceptances_expire_due(*, now: datetime | None = None, limit: int = 200) -> 
         if result.status != Purchase.Status.AUTHORIZED:
             closed += 1
     return closed
+
+
+def purchase_switch_to_hosted(*, purchase_id: int, buyer: User) -> None:
+    """Stripe.js could not load: cancel the purchase's on-site intent (it could otherwise be
+    paid too) so the buyer pays on hosted Checkout instead. Keeps the reservations. Raises
+    ``UserFacingError`` when the intent is already paid or authorised (recorded instead)."""
+    purchase = _buyer_purchase(purchase_id, buyer)
+    _check_payable(purchase)
+    intent_id = purchase.payment_intent_id
+    if not intent_id:
+        return
+    try:
+        stripe_gateway.payment_intent_cancel(
+            payment_intent_id=intent_id,
+            reason="abandoned",
+            idempotency_key=stripe_gateway.idempotency_key("purchase", purchase.pk, "cancel"),
+        )
+    except (GatewayError, PaymentError) as exc:
+        payment_intent_sync(payment_intent_id=intent_id)
+        purchase.refresh_from_db()
+        _check_payable(purchase)
+        raise UserFacingError("We could not switch this payment; please try again.") from exc
+    with transaction.atomic():
+        Purchase.objects.filter(pk=purchase.pk, payment_intent_id=intent_id).update(
+            payment_intent_id="", updated_at=timezone.now()
+        )
+        Order.objects.filter(purchase=purchase, payment_intent_id=intent_id).update(
+            payment_intent_id="", updated_at=timezone.now()
+        )
 
 
 def pending_onsite_cancel(*, purchase: Purchase) -> None:

@@ -436,6 +436,12 @@ class StripeJsConfig:
     sandbox: bool
 
 
+def stripe_js_available() -> bool:
+    """Whether pages can run Stripe.js: always on the sandbox (its stand-in); with real Stripe,
+    when ``STRIPE_PUBLISHABLE_KEY`` is set."""
+    return not settings.STRIPE_SECRET_KEY or bool(settings.STRIPE_PUBLISHABLE_KEY)
+
+
 def stripe_js_config() -> StripeJsConfig:
     """Stripe.js from js.stripe.com with ``STRIPE_PUBLISHABLE_KEY`` (real Stripe), or the
     sandbox's stand-in (same API, served by the sandbox) with its publishable key offline."""
@@ -491,7 +497,7 @@ def payment_intent_create(
     params: stripe.params.PaymentIntentCreateParams = {
         "amount": amount,
         "currency": currency,
-        "payment_method_types": ["card"],
+        "allowed_payment_method_types": ["card"],
         "customer": customer_id,
         "metadata": metadata,
         "receipt_email": receipt_email,
@@ -638,7 +644,7 @@ def setup_intent_create(*, customer_id: str, idempotency_key: str) -> SetupInten
     confirmed in the browser with ``stripe.confirmSetup``."""
     params: stripe.params.SetupIntentCreateParams = {
         "customer": customer_id,
-        "payment_method_types": ["card"],
+        "allowed_payment_method_types": ["card"],
         "usage": "off_session",
     }
     return SetupIntent.from_stripe(
