@@ -242,6 +242,10 @@ class Order(models.Model):
     # Given by the seller when marking the order shipped, shown to the buyer.
     tracking_carrier = models.CharField(max_length=64, blank=True)
     tracking_number = models.CharField(max_length=64, blank=True)
+    # An order awaiting its seller: the units of each line (line id -> units) the seller
+    # accepted, written before the capture so whoever records it (our request or the
+    # payment_intent.succeeded webhook) cuts the order to the same lines.
+    accepted_lines = models.JSONField(default=dict, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -360,10 +360,15 @@ def payment_intent_sync(*, payment_intent_id: str) -> Purchase | None:
             Purchase.Status.PENDING,
             Purchase.Status.AUTHORIZED,
         ):
-            expired = intent.cancellation_reason == "automatic" or (
-                purchase.accept_by is not None and purchase.accept_by <= stripe_clock_now()
+            declined = (
+                purchase.status == Purchase.Status.AUTHORIZED
+                and purchase.cancel_requested_at is not None
             )
-            _release_onsite(purchase, expired=expired)
+            expired = not declined and (
+                intent.cancellation_reason == "automatic"
+                or (purchase.accept_by is not None and purchase.accept_by <= stripe_clock_now())
+            )
+            _release_onsite(purchase, expired=expired, declined=declined)
         return purchase
 
 
@@ -484,6 +489,9 @@ def order_accept(*, seller: Seller, order_id: int, quantities: dict[int, int]) -
         )
     destination = purchase.charge_type == Purchase.ChargeType.DESTINATION
     fee = _prorated_fee(order.application_fee_amount, captured, order.amount)
+    Order.objects.filter(pk=order.pk, status=Order.Status.AWAITING_SELLER).update(
+        accepted_lines={str(k): v for k, v in filled.items()}, updated_at=timezone.now()
+    )
     try:
         intent = stripe_gateway.payment_intent_capture(
             payment_intent_id=purchase.payment_intent_id,
@@ -521,7 +529,8 @@ def _record_capture(
     """Record a captured authorisation (locked, authorised purchase): the filled units sold,
     the rest released, the order's lines, amount and fee cut to what was captured (the ledger
     then records only that), the purchase and its orders paid, emails and hooks as for any paid
-    order. ``filled`` None: everything (captured outside our accept button)."""
+    order. ``filled`` None: what the seller accepted (``Order.accepted_lines``), everything when
+    they did not say (captured outside our accept button)."""
     from buyers import services
 
     now = timezone.now()
@@ -532,8 +541,11 @@ def _record_capture(
         lines = list(order.lines.order_by("pk"))
         amount = 0
         quantity = 0
+        accepted = filled
+        if accepted is None:
+            accepted = {int(k): int(v) for k, v in (order.accepted_lines or {}).items()}
         for line in lines:
-            keep = line.quantity if filled is None else filled.get(line.pk, line.quantity)
+            keep = accepted.get(line.pk, line.quantity)
             converted = Listing.objects.filter(
                 pk=line.listing_id, reserved__gte=line.quantity
             ).update(reserved=F("reserved") - line.quantity, sold=F("sold") + keep)
@@ -619,6 +631,9 @@ def order_decline(*, seller: Seller, order_id: int) -> Order:
     order = _seller_order(seller, order_id)
     if order.status != Order.Status.AWAITING_SELLER:
         raise UserFacingError("This order is not waiting for you to accept it.")
+    Purchase.objects.filter(pk=order.purchase_id, cancel_requested_at__isnull=True).update(
+        cancel_requested_at=timezone.now()
+    )
     _cancel_intent(order.purchase, expired=False, declined=True)
     order.refresh_from_db()
     return order
