@@ -43,7 +43,7 @@ EMAILS: dict[str, OrderEmail] = {
     "order_dispute_won_seller": OrderEmail(
         "Dispute won on sale #{id}, the payment stands: {title}", to_seller=True
     ),
-    # Orders the seller accepts before the card is charged (buyers/onsite.py).
+    # Orders the seller accepts before the card is charged (buyers/services/onsite.py).
     "order_awaiting_seller_buyer": OrderEmail(
         "Order #{id} is waiting for the seller to accept it: {title}"
     ),

@@ -88,7 +88,7 @@ class Purchase(models.Model):
     # checkout.session.expired webhook racing our own request records a cancel, not an expiry.
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    # On-site payment (buyers/onsite.py): a seller of a line accepts each order before it is
+    # On-site payment (buyers/services/onsite.py): a seller of a line accepts each order before it is
     # charged, so the PaymentIntent only authorises the card (capture_method=manual); once
     # authorised, the seller has until ``accept_by`` to accept (capture) or decline (cancel).
     needs_acceptance = models.BooleanField(default=False)

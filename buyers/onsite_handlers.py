@@ -1,4 +1,4 @@
-"""Stripe events of purchases paid on our own page (``buyers/onsite.py``). Each handler re-reads
+"""Stripe events of purchases paid on our own page (``buyers/services/onsite.py``). Each handler re-reads
 the PaymentIntent through the gateway (``payment_intent_sync``); the payload is only a pointer.
 
 ``payment_intent.succeeded`` and the return page fulfil through the same idempotent service,
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from buyers import onsite
+from buyers.services import onsite
 from marketplace.errors import UserFacingError
 from marketplace.events.models import StripeEvent
 from marketplace.events.registry import handles

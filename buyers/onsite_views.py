@@ -15,8 +15,9 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from buyers import customers, onsite, selectors, services
+from buyers import customers, selectors, services
 from buyers.models import Order, Purchase
+from buyers.services import onsite
 from marketplace import stripe_gateway
 from marketplace.errors import PaymentError, UserFacingError
 from marketplace.stripe_gateway import GatewayError

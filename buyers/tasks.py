@@ -37,6 +37,6 @@ def retry_due_transfers() -> int:
 def expire_unaccepted_orders() -> int:
     """Cancel the card authorisations of orders their seller did not accept in time
     (``ORDER_ACCEPT_WINDOW``); release the stock, tell both sides."""
-    from buyers import onsite
+    from buyers.services import onsite
 
     return onsite.acceptances_expire_due()

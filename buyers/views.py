@@ -14,9 +14,10 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from buyers import cart as carts
-from buyers import onsite, selectors, services
+from buyers import selectors, services
 from buyers.forms import BuyForm, CartCheckoutForm, CartQuantityForm, CatalogueForm, ShipForm
 from buyers.models import Order, Purchase
+from buyers.services import onsite
 from marketplace.errors import UserFacingError
 from marketplace.stripe_gateway import GatewayError
 from sellers.models import Seller

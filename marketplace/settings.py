@@ -197,7 +197,7 @@ STRIPE_SANDBOX = STRIPE_MODE == "sandbox"
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0)
 # Direct charges on the seller's account name the seller on the statement when on_behalf_of is set.
 STRIPE_ON_BEHALF_OF = env_bool("STRIPE_ON_BEHALF_OF", False)
-# --- On-site payment (buyers/onsite.py; docs/operations.md) ---
+# --- On-site payment (buyers/services/onsite.py; docs/operations.md) ---
 # Where buyers pay: "hosted" (Stripe's Checkout page) or "elements" (our own page with Stripe.js
 # and the Payment Element; saved cards, one-click payment). With a real secret key, "elements"
 # needs the publishable key of the same mode (pk_test_ with sk_test_, pk_live_ with sk_live_).

@@ -114,7 +114,7 @@ class Listing(models.Model):
     reserved = models.PositiveIntegerField(default=0)
     sold = models.PositiveIntegerField(default=0)
     # "I accept each order before it is charged": the buyer's card is only authorised, and
-    # charged when the seller accepts (buyers/onsite.py, within ORDER_ACCEPT_WINDOW).
+    # charged when the seller accepts (buyers/services/onsite.py, within ORDER_ACCEPT_WINDOW).
     accepts_orders_first = models.BooleanField(
         default=False, verbose_name="I accept each order before it is charged"
     )

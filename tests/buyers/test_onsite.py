@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 import pytest
 from django.urls import reverse
 
-from buyers import customers, onsite
+from buyers import customers
 from buyers.models import Order, Purchase, StripeCustomer
+from buyers.services import onsite
 from marketplace import stripe_gateway
 from marketplace.events.models import StripeEvent
 from sandbox import testing
@@ -328,7 +329,7 @@ def test_seller_accepts_part_of_an_order(made_to_order, buyer_client, client, ma
     assert order.status == Order.Status.AWAITING_SELLER
     assert stock(made_to_order) == (3, 0)
     kinds = {m.subject.split(":")[0] for m in mailoutbox}
-    assert "New order #%d to accept or decline" % order.pk in kinds
+    assert f"New order #{order.pk} to accept or decline" in kinds
 
     client.force_login(made_to_order.seller.user)
     page = client.get(reverse("buyers:sale_detail", args=[order.pk])).content.decode()

@@ -33,6 +33,10 @@ from django.utils import timezone
 
 from buyers import customers
 from buyers.models import Order, OrderLine, Purchase
+from buyers.services import hooks
+from buyers.services._common import _move, _move_purchase
+from buyers.services.expiry import purchase_close
+from buyers.services.fulfilment import _record_payment
 from marketplace import stripe_gateway
 from marketplace.errors import PaymentError, UserFacingError
 from marketplace.stripe_gateway import CheckoutSession, GatewayError, PaymentIntent
@@ -114,8 +118,6 @@ def _intent_key(purchase: Purchase) -> str:
 
 
 def _check_payable(purchase: Purchase) -> None:
-    from buyers import services
-
     if purchase.status == Purchase.Status.PAID:
         raise UserFacingError("This order is already paid.")
     if purchase.status == Purchase.Status.AUTHORIZED:
@@ -123,7 +125,7 @@ def _check_payable(purchase: Purchase) -> None:
     if purchase.status != Purchase.Status.PENDING:
         raise UserFacingError("This order can no longer be paid; please order again.")
     if purchase.expires_at <= timezone.now():
-        closed = services.purchase_close(purchase_id=purchase.pk, status=Purchase.Status.EXPIRED)
+        closed = purchase_close(purchase_id=purchase.pk, status=Purchase.Status.EXPIRED)
         if closed.status == Purchase.Status.PAID:
             raise UserFacingError("This order is already paid.")
         raise UserFacingError(
@@ -143,8 +145,6 @@ def purchase_payment_intent(*, purchase_id: int, buyer: User) -> PaymentIntent:
     ``UserFacingError`` when it cannot be paid any more, ``PaymentError`` (retryable) when
     Stripe cannot be reached (the purchase stays pending with its reservations).
     """
-    from buyers import services
-
     purchase = _buyer_purchase(purchase_id, buyer)
     _check_payable(purchase)
     if purchase.payment_intent_id:
@@ -160,7 +160,7 @@ def purchase_payment_intent(*, purchase_id: int, buyer: User) -> PaymentIntent:
     orders = list(purchase.orders.select_related("seller").order_by("pk"))
     for order in orders:
         if not order.seller.can_sell or not order.seller.stripe_account_id:
-            services.purchase_close(purchase_id=purchase.pk, status=Purchase.Status.CANCELED)
+            purchase_close(purchase_id=purchase.pk, status=Purchase.Status.CANCELED)
             raise UserFacingError(
                 f"{order.seller} cannot take payments right now; your order was canceled and "
                 "nothing was charged."
@@ -175,7 +175,7 @@ def purchase_payment_intent(*, purchase_id: int, buyer: User) -> PaymentIntent:
             .distinct()
             .first()
         )
-        services.purchase_close(purchase_id=purchase.pk, status=Purchase.Status.CANCELED)
+        purchase_close(purchase_id=purchase.pk, status=Purchase.Status.CANCELED)
         raise UserFacingError(MIXED_ACCEPTANCE.format(seller=accepting))
 
     destination = purchase.charge_type == Purchase.ChargeType.DESTINATION
@@ -316,8 +316,6 @@ def payment_intent_sync(*, payment_intent_id: str) -> Purchase | None:
     (``requires_payment_method``) changes nothing: the buyer may try another card until the
     purchase's deadline. An intent that is not the purchase's is only logged.
     """
-    from buyers import services
-
     try:
         intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=payment_intent_id)
     except GatewayError as exc:
@@ -353,21 +351,23 @@ def payment_intent_sync(*, payment_intent_id: str) -> Purchase | None:
             if purchase.status == Purchase.Status.AUTHORIZED:
                 _record_capture(purchase, intent, None)
             else:
-                services._record_payment(purchase, _as_session(intent))
+                _record_payment(purchase, _as_session(intent))
         elif intent.status == "requires_capture" and purchase.status == Purchase.Status.PENDING:
             _mark_authorized(purchase)
         elif intent.status == "canceled" and purchase.status in (
             Purchase.Status.PENDING,
             Purchase.Status.AUTHORIZED,
         ):
-            declined = (
-                purchase.status == Purchase.Status.AUTHORIZED
-                and purchase.cancel_requested_at is not None
-            )
-            expired = not declined and (
-                intent.cancellation_reason == "automatic"
-                or (purchase.accept_by is not None and purchase.accept_by <= stripe_clock_now())
-            )
+            asked = purchase.cancel_requested_at is not None
+            declined = purchase.status == Purchase.Status.AUTHORIZED and asked
+            if purchase.status == Purchase.Status.PENDING:
+                # Closed by us (the buyer canceled, or the purchase's deadline passed).
+                expired = not asked
+            else:
+                expired = not declined and (
+                    intent.cancellation_reason == "automatic"
+                    or (purchase.accept_by is not None and purchase.accept_by <= stripe_clock_now())
+                )
             _release_onsite(purchase, expired=expired, declined=declined)
         return purchase
 
@@ -376,30 +376,15 @@ def _mark_authorized(purchase: Purchase) -> None:
     """The card is authorised (locked, pending purchase): the orders wait for their seller."""
     now = timezone.now()
     accept_by = stripe_clock_now() + settings.ORDER_ACCEPT_WINDOW
-    services_move_purchase(
-        purchase, Purchase.Status.AUTHORIZED, authorized_at=now, accept_by=accept_by
-    )
+    _move_purchase(purchase, Purchase.Status.AUTHORIZED, authorized_at=now, accept_by=accept_by)
     for order in Order.objects.select_for_update().filter(purchase=purchase).order_by("pk"):
         _move_order(order, Order.Status.AWAITING_SELLER)
         _send(order.pk, "order_awaiting_seller_buyer")
         _send(order.pk, "order_to_accept_seller")
 
 
-def services_move_purchase(purchase: Purchase, status: str, **fields: object) -> None:
-    from buyers import services
-
-    if not purchase.can_move_to(status):
-        raise services.InvalidTransition(f"purchase {purchase.pk}: {purchase.status} -> {status}")
-    purchase.status = status
-    for name, value in fields.items():
-        setattr(purchase, name, value)
-    purchase.save(update_fields=["status", "updated_at", *fields])
-
-
 def _move_order(order: Order, status: str, **fields: object) -> None:
-    from buyers import services
-
-    services._move(order, status, **fields)
+    _move(order, status, **fields)
 
 
 def _release_onsite(purchase: Purchase, *, expired: bool, declined: bool = False) -> None:
@@ -424,7 +409,7 @@ def _release_onsite(purchase: Purchase, *, expired: bool, declined: bool = False
             _send(order.pk, "order_not_accepted_buyer")
             if expired:
                 _send(order.pk, "order_not_accepted_seller")
-    services_move_purchase(purchase, status, closed_at=now)
+    _move_purchase(purchase, status, closed_at=now)
 
 
 # --- The seller accepts or declines -------------------------------------------------------------
@@ -531,7 +516,6 @@ def _record_capture(
     then records only that), the purchase and its orders paid, emails and hooks as for any paid
     order. ``filled`` None: what the seller accepted (``Order.accepted_lines``), everything when
     they did not say (captured outside our accept button)."""
-    from buyers import services
 
     now = timezone.now()
     total = 0
@@ -577,7 +561,7 @@ def _record_capture(
             }
         extra = {} if destination else {"transfer_status": Order.TransferStatus.PENDING}
         _move_order(order, Order.Status.PAID, paid_at=now, **changes, **ids, **extra)
-        for hook in services.ORDER_PAID_HOOKS:
+        for hook in hooks.ORDER_PAID_HOOKS:
             hook(order)
         _send(order.pk, "order_accepted_buyer")
         _send(order.pk, "order_paid_seller")
@@ -587,7 +571,7 @@ def _record_capture(
         logger.error(
             "purchase %s: captured %s, orders total %s", purchase.pk, intent.amount_received, total
         )
-    services_move_purchase(
+    _move_purchase(
         purchase,
         Purchase.Status.PAID,
         paid_at=now,
@@ -667,6 +651,18 @@ def purchase_switch_to_hosted(*, purchase_id: int, buyer: User) -> None:
     intent_id = purchase.payment_intent_id
     if not intent_id:
         return
+
+    def point_to(old: str, new: str) -> None:
+        with transaction.atomic():
+            Purchase.objects.filter(pk=purchase.pk, payment_intent_id=old).update(
+                payment_intent_id=new, updated_at=timezone.now()
+            )
+            Order.objects.filter(purchase=purchase, payment_intent_id=old).update(
+                payment_intent_id=new, updated_at=timezone.now()
+            )
+
+    # Unlinked first, so the payment_intent.canceled webhook does not release the purchase.
+    point_to(intent_id, "")
     try:
         stripe_gateway.payment_intent_cancel(
             payment_intent_id=intent_id,
@@ -674,21 +670,8 @@ def purchase_switch_to_hosted(*, purchase_id: int, buyer: User) -> None:
             idempotency_key=stripe_gateway.idempotency_key("purchase", purchase.pk, "cancel"),
         )
     except (GatewayError, PaymentError) as exc:
+        point_to("", intent_id)
         payment_intent_sync(payment_intent_id=intent_id)
         purchase.refresh_from_db()
         _check_payable(purchase)
         raise UserFacingError("We could not switch this payment; please try again.") from exc
-    with transaction.atomic():
-        Purchase.objects.filter(pk=purchase.pk, payment_intent_id=intent_id).update(
-            payment_intent_id="", updated_at=timezone.now()
-        )
-        Order.objects.filter(purchase=purchase, payment_intent_id=intent_id).update(
-            payment_intent_id="", updated_at=timezone.now()
-        )
-
-
-def pending_onsite_cancel(*, purchase: Purchase) -> None:
-    """Before a pending purchase paid on our page is closed here (buyer cancels, deadline), its
-    PaymentIntent is canceled so it can no longer be paid; a succeeded one is recorded."""
-    if purchase.payment_intent_id and not purchase.checkout_session_id:
-        _cancel_intent(purchase, expired=False)
