@@ -235,6 +235,13 @@ SANDBOX_HTTP_OPEN = env_bool("SANDBOX_HTTP_OPEN", DEBUG)
 SANDBOX_SECRET_KEY = env_str("SANDBOX_SECRET_KEY", "sk_test_sandbox")
 if not SANDBOX_SECRET_KEY.startswith("sk_test_"):
     raise ImproperlyConfigured("SANDBOX_SECRET_KEY must start with sk_test_.")
+# The sandbox's publishable key, which its stand-in Stripe.js (/sandbox/js/v3/) sends: accepted
+# only on the client-side endpoints Stripe opens to publishable keys (retrieve and confirm a
+# PaymentIntent or SetupIntent with its client secret, create a PaymentMethod); anything else
+# with it is Stripe's 401 for publishable keys.
+SANDBOX_PUBLISHABLE_KEY = env_str("SANDBOX_PUBLISHABLE_KEY", "pk_test_sandbox")
+if not SANDBOX_PUBLISHABLE_KEY.startswith("pk_test_"):
+    raise ImproperlyConfigured("SANDBOX_PUBLISHABLE_KEY must start with pk_test_.")
 # Who may use the control page /sandbox/ (clock, faults, disconnect buttons) when the sandbox is
 # open to HTTP: anyone when on (the default with DEBUG), staff only when off.
 SANDBOX_CONTROL_OPEN = env_bool("SANDBOX_CONTROL_OPEN", DEBUG)

@@ -17,6 +17,7 @@ from sandbox.resources import (  # noqa: F401
     payouts,
     products,
     refunds,
+    setup_intents,
     subscriptions,
     transfers,
     webhook_endpoints,
