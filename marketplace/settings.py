@@ -20,6 +20,9 @@ from marketplace.env import (
     env_list,
     env_str,
     parse_database_url,
+    validate_accept_window,
+    validate_checkout_ui,
+    validate_publishable_key,
     validate_redis_url,
     validate_stripe_keys,
 )
@@ -164,6 +167,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "buyers-expire-checkouts": {"task": "buyers.tasks.expire_stale_orders", "schedule": 300.0},
     # --- buyers: transfers to sellers of several-seller purchases that failed, after backoff ---
     "buyers-retry-transfers": {"task": "buyers.tasks.retry_due_transfers", "schedule": 60.0},
+    # --- buyers: cancel orders awaiting a seller past their acceptance deadline (on-site) ---
+    "buyers-expire-acceptances": {
+        "task": "buyers.tasks.expire_unaccepted_orders",
+        "schedule": 300.0,
+    },
     # --- sellers: re-read every connected account, a safety net for lost account.updated ---
     "sellers-sync-accounts": {
         "task": "sellers.tasks.sync_all_seller_accounts",
@@ -212,6 +220,19 @@ STRIPE_RATE_LIMIT_PER_SECOND = env_int(  # live 80 + 10, test 21 + 2: a margin u
 STRIPE_RATE_LIMIT_429_RETRIES = env_int("STRIPE_RATE_LIMIT_429_RETRIES", 3, minimum=0)
 STRIPE_RATE_LIMIT_BACKOFF_BASE = env_int("STRIPE_RATE_LIMIT_BACKOFF_BASE_MS", 500, minimum=0) / 1000
 STRIPE_RATE_LIMIT_BACKOFF_MAX = env_int("STRIPE_RATE_LIMIT_BACKOFF_MAX_MS", 8000, minimum=0) / 1000
+# --- On-site payment (buyers/services/onsite.py; docs/operations.md) ---
+# Where buyers pay: "hosted" (Stripe's Checkout page) or "elements" (our own page with Stripe.js
+# and the Payment Element; saved cards, one-click payment). With a real secret key, "elements"
+# needs the publishable key of the same mode (pk_test_ with sk_test_, pk_live_ with sk_live_).
+CHECKOUT_UI = validate_checkout_ui(env_str("CHECKOUT_UI", "hosted"))
+STRIPE_PUBLISHABLE_KEY = validate_publishable_key(
+    env_str("STRIPE_PUBLISHABLE_KEY"), STRIPE_SECRET_KEY, CHECKOUT_UI
+)
+# How long a seller who accepts each order has to accept it before the card's authorisation is
+# released (hours). Stripe holds a card authorisation 7 days, so never more than that.
+ORDER_ACCEPT_WINDOW = timedelta(
+    hours=validate_accept_window(env_int("ORDER_ACCEPT_WINDOW_HOURS", 72))
+)
 
 # --- Stripe sandbox (only used when STRIPE_SECRET_KEY is empty; see docs/sandbox.md) --------
 # When webhook events are posted: "thread" (background thread after commit), "inline"

@@ -100,6 +100,17 @@ class Charge:
     transfer: Transfer | None = None
     application_fee: ApplicationFee | None = None
     refunds: tuple[Movement, ...] | None = None
+    # An authorisation (capture_method=manual) is a succeeded charge with captured false until
+    # captured; then amount_captured (possibly less than amount) is what the buyer paid.
+    captured: bool = True
+    amount_captured: int | None = None
+
+    @property
+    def money_taken(self) -> int:
+        """What the buyer was charged: 0 while only authorised, the captured amount after."""
+        if not self.captured:
+            return 0
+        return self.amount if self.amount_captured is None else self.amount_captured
 
     @classmethod
     def from_stripe(cls, obj: object) -> Charge:
@@ -134,6 +145,8 @@ class Charge:
             transfer=_maybe(Transfer, d.get("transfer")),
             application_fee=_maybe(ApplicationFee, d.get("application_fee")),
             refunds=_embedded_movements(d.get("refunds")),
+            captured=bool(d.get("captured", True)),
+            amount_captured=_opt_int(d.get("amount_captured")),
         )
 
 
@@ -365,4 +378,163 @@ class CheckoutSession:
             application_fee_id=_ref(charge_d.get("application_fee")),
             receipt_url=str(charge_d.get("receipt_url") or ""),
             shipping=shipping,
+        )
+
+
+# --- On-site payments, customers and saved cards (buyers) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class LastPaymentError:
+    """A PaymentIntent's ``last_payment_error``: Stripe's code and its message for the buyer."""
+
+    code: str
+    decline_code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PaymentIntent:
+    """What our on-site checkout reads of a PaymentIntent; with ``latest_charge`` expanded, also
+    the ids of its charge, transfer and application fee (as ``CheckoutSession`` gives them)."""
+
+    id: str
+    status: str  # requires_payment_method, requires_confirmation, requires_action, processing,
+    # requires_capture, canceled, succeeded
+    amount: int
+    amount_capturable: int
+    amount_received: int
+    currency: str
+    client_secret: str
+    capture_method: str  # automatic, automatic_async, manual
+    customer_id: str
+    payment_method_id: str
+    setup_future_usage: str
+    cancellation_reason: str
+    metadata: dict[str, str]
+    application_fee_amount: int | None
+    transfer_group: str
+    destination_id: str
+    charge_id: str
+    transfer_id: str
+    application_fee_id: str
+    receipt_url: str
+    last_error: LastPaymentError | None
+    next_action_type: str
+    shipping: ShippingDetails | None
+
+    @property
+    def purchase_id(self) -> int | None:
+        raw = self.metadata.get("purchase_id", "")
+        return int(raw) if raw.isdigit() else None
+
+    @classmethod
+    def from_stripe(cls, obj: object) -> PaymentIntent:
+        d = _as_dict(obj)
+        charge = d.get("latest_charge")
+        charge_d = _as_dict(charge) if charge and not isinstance(charge, str) else {}
+        err = _as_dict(d.get("last_payment_error"))
+        last_error = None
+        if err:
+            last_error = LastPaymentError(
+                code=str(err.get("code") or ""),
+                decline_code=str(err.get("decline_code") or ""),
+                message=str(err.get("message") or ""),
+            )
+        ship = _as_dict(d.get("shipping"))
+        shipping = None
+        if ship:
+            address = _as_dict(ship.get("address"))
+            fields = {k: str(address.get(k) or "") for k in SHIPPING_ADDRESS_FIELDS}
+            shipping = ShippingDetails(
+                name=str(ship.get("name") or ""), address={k: v for k, v in fields.items() if v}
+            )
+        return cls(
+            id=str(d["id"]),
+            status=str(d.get("status") or ""),
+            amount=_int(d.get("amount")),
+            amount_capturable=_int(d.get("amount_capturable")),
+            amount_received=_int(d.get("amount_received")),
+            currency=str(d.get("currency") or "").lower(),
+            client_secret=str(d.get("client_secret") or ""),
+            capture_method=str(d.get("capture_method") or "automatic"),
+            customer_id=_ref(d.get("customer")),
+            payment_method_id=_ref(d.get("payment_method")),
+            setup_future_usage=str(d.get("setup_future_usage") or ""),
+            cancellation_reason=str(d.get("cancellation_reason") or ""),
+            metadata={str(k): str(v) for k, v in (d.get("metadata") or {}).items()},
+            application_fee_amount=_opt_int(d.get("application_fee_amount")),
+            transfer_group=str(d.get("transfer_group") or ""),
+            destination_id=_ref((d.get("transfer_data") or {}).get("destination")),
+            charge_id=_ref(charge),
+            transfer_id=_ref(charge_d.get("transfer")),
+            application_fee_id=_ref(charge_d.get("application_fee")),
+            receipt_url=str(charge_d.get("receipt_url") or ""),
+            last_error=last_error,
+            next_action_type=str(_as_dict(d.get("next_action")).get("type") or ""),
+            shipping=shipping,
+        )
+
+
+@dataclass(frozen=True)
+class SetupIntent:
+    id: str
+    status: str
+    client_secret: str
+    customer_id: str
+    payment_method_id: str
+
+    @classmethod
+    def from_stripe(cls, obj: object) -> SetupIntent:
+        d = _as_dict(obj)
+        return cls(
+            id=str(d["id"]),
+            status=str(d.get("status") or ""),
+            client_secret=str(d.get("client_secret") or ""),
+            customer_id=_ref(d.get("customer")),
+            payment_method_id=_ref(d.get("payment_method")),
+        )
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str
+    email: str
+    default_payment_method_id: str  # invoice_settings.default_payment_method, "" when none
+    deleted: bool
+
+    @classmethod
+    def from_stripe(cls, obj: object) -> Customer:
+        d = _as_dict(obj)
+        settings = _as_dict(d.get("invoice_settings"))
+        return cls(
+            id=str(d["id"]),
+            email=str(d.get("email") or ""),
+            default_payment_method_id=_ref(settings.get("default_payment_method")),
+            deleted=bool(d.get("deleted")),
+        )
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    """A card PaymentMethod attached to a customer: what the buyer sees of it."""
+
+    id: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    customer_id: str
+
+    @classmethod
+    def from_stripe(cls, obj: object) -> SavedCard:
+        d = _as_dict(obj)
+        card = _as_dict(d.get("card"))
+        return cls(
+            id=str(d["id"]),
+            brand=str(card.get("brand") or d.get("type") or ""),
+            last4=str(card.get("last4") or ""),
+            exp_month=_int(card.get("exp_month")),
+            exp_year=_int(card.get("exp_year")),
+            customer_id=_ref(d.get("customer")),
         )
