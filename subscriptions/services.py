@@ -448,7 +448,8 @@ def invoice_sync(*, stripe_invoice_id: str, event_type: str, as_of: dt.datetime 
         row.paid_at = _ts(invoice.paid_at)
         notified = set(row.notified)
         live = Subscription.objects.select_for_update().get(pk=sub.pk)
-        if invoice.status == "open" and event_type == "invoice.payment_failed":
+        collectable = invoice.status in ("open", "uncollectible")
+        if collectable and event_type == "invoice.payment_failed":
             key = f"failed-{invoice.attempt_count}"
             if key not in notified and invoice.billing_reason != "subscription_create":
                 notified.add(key)
@@ -458,7 +459,7 @@ def invoice_sync(*, stripe_invoice_id: str, event_type: str, as_of: dt.datetime 
                 live.next_payment_attempt = row.next_payment_attempt
                 live.pay_url = invoice.hosted_invoice_url
                 live.save(update_fields=["payment_failed_at", "next_payment_attempt", "pay_url"])
-        elif invoice.status == "open" and event_type == "invoice.payment_action_required":
+        elif collectable and event_type == "invoice.payment_action_required":
             key = f"action-{invoice.attempt_count}"
             if key not in notified:
                 notified.add(key)
