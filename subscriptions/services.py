@@ -655,10 +655,10 @@ def _subscriber_for_seller(*, seller: Seller, subscription_id: int) -> Subscript
 
 
 def _check_usage_target(sub: Subscription) -> None:
-    if not sub.plan.has_usage or not sub.stripe_usage_price_id:
-        raise UserFacingError("This subscriber's plan has no usage-based part.")
     if not sub.has_access:
         raise UserFacingError("This buyer is not subscribed (any more): usage is not recorded.")
+    if not sub.plan.has_usage:
+        raise UserFacingError("This subscriber's plan has no usage-based part.")
 
 
 def _parse_quantity(raw: object) -> int:
@@ -688,6 +688,11 @@ def usage_record(
     sub = _subscriber_for_seller(seller=seller, subscription_id=subscription_id)
     _check_usage_target(sub)
     value = _parse_quantity(quantity)
+    if not sub.stripe_usage_price_id:
+        raise UserFacingError(
+            "This subscription has no usage-based price at Stripe: the buyer should change to "
+            "the plan again to add it."
+        )
     record = UsageRecord.objects.create(
         subscription=sub, quantity=value, note=note[:200], occurred_at=timezone.now()
     )
