@@ -34,9 +34,7 @@ def test_subscribe_pay_and_ledger(buyer_client, monthly, seller, mailoutbox):
     invoice = SubscriptionInvoice.objects.get()
     assert invoice.status == "paid" and invoice.amount_paid == 1000
     # The invoice's charge is a destination charge, in the ledger like an order's.
-    kinds = sorted(
-        LedgerTransaction.objects.filter(seller=seller).values_list("kind", flat=True)
-    )
+    kinds = sorted(LedgerTransaction.objects.filter(seller=seller).values_list("kind", flat=True))
     assert kinds == ["application_fee", "charge", "stripe_fee", "transfer"]
     charge = LedgerTransaction.objects.get(kind="charge", seller=seller)
     assert sum(e.amount for e in charge.entries.all() if e.amount > 0) == 1000

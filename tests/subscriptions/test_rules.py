@@ -65,9 +65,13 @@ def test_plan_form_shows_the_message(client, seller, listing):
     )
     assert response.status_code == 400 and "0 to 730 days" in response.content.decode()
     response = client.post(url, {"name": "Box", "price": "abc", "interval": "month"})
-    assert response.status_code == 400 and "Enter the price as a number" in response.content.decode()
+    assert (
+        response.status_code == 400 and "Enter the price as a number" in response.content.decode()
+    )
     assert Plan.objects.count() == 0
-    response = client.post(url, {"name": "Box", "price": "9.90", "interval": "month", "is_active": "on"})
+    response = client.post(
+        url, {"name": "Box", "price": "9.90", "interval": "month", "is_active": "on"}
+    )
     assert response.status_code == 303
     plan = Plan.objects.get()
     assert plan.amount == 990 and plan.stripe_price_id.startswith("price_")
@@ -112,7 +116,11 @@ def test_usage_is_refused_for_bad_quantities_and_non_subscribers(buyer_client, s
     with pytest.raises(UserFacingError, match="not subscribed"):
         services.usage_record(seller=seller, subscription_id=sub.pk, quantity=3)
     Subscription.objects.filter(pk=sub.pk).update(status=Subscription.Status.ACTIVE)
-    for bad, message in [("-2", "cannot be negative"), ("0", "at least 1"), ("2.5", "whole number")]:
+    for bad, message in [
+        ("-2", "cannot be negative"),
+        ("0", "at least 1"),
+        ("2.5", "whole number"),
+    ]:
         with pytest.raises(UserFacingError, match=message):
             services.usage_record(seller=seller, subscription_id=sub.pk, quantity=bad)
     assert UsageRecord.objects.count() == 0
@@ -175,9 +183,12 @@ def test_id_sweeps_buyers_and_sellers_see_only_their_own(client, buyer_client, s
     ):
         assert client.get(url).status_code == 404, url
         assert client.post(url, {"quantity": "1"}).status_code == 404, url
-    assert client.post(
-        reverse("subscriptions:usage_correct", args=[sub.pk, 1]), {"quantity": "1"}
-    ).status_code == 404
+    assert (
+        client.post(
+            reverse("subscriptions:usage_correct", args=[sub.pk, 1]), {"quantity": "1"}
+        ).status_code
+        == 404
+    )
     assert b"buyer@example.com" not in client.get(reverse("subscriptions:seller")).content
     sub.refresh_from_db()
     assert sub.status == Subscription.Status.ACTIVE and not sub.cancel_at_period_end
