@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "sandbox",
     "sellers",
     "buyers",
+    "subscriptions",
     "payouts",
     "demo",
 ]
@@ -319,6 +320,8 @@ MARKETPLACE_DEFAULT_FEE_BPS = env_int("MARKETPLACE_DEFAULT_FEE_BPS", 1000, minim
 MARKETPLACE_DEFAULT_FEE_FIXED = env_int("MARKETPLACE_DEFAULT_FEE_FIXED", 30, minimum=0)
 MARKETPLACE_REFUND_WINDOW = timedelta(days=env_int("MARKETPLACE_REFUND_WINDOW_DAYS", 30, minimum=0))
 CHECKOUT_EXPIRY = timedelta(minutes=30)
+# Subscriptions: a buyer canceling at once gets the unused time credited (Stripe's ``prorate``).
+SUBSCRIPTIONS_PRORATE_ON_CANCEL = env_bool("SUBSCRIPTIONS_PRORATE_ON_CANCEL", True)
 # How long an order waits for a delayed payment (SEPA Direct Debit: up to 14 days) before the
 # stale-order job asks Stripe about it again; the async payment events usually decide first.
 ORDER_DELAYED_PAYMENT_WINDOW = timedelta(

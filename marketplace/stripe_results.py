@@ -538,3 +538,168 @@ class SavedCard:
             exp_year=_int(card.get("exp_year")),
             customer_id=_ref(d.get("customer")),
         )
+
+
+# --- Typed results of the subscription calls (subscriptions) -------------------------------------
+
+
+@dataclass(frozen=True)
+class SubscriptionItem:
+    id: str
+    price_id: str
+    usage_type: str  # licensed | metered
+    unit_amount: int
+    quantity: int  # 0 for a metered item (no quantity)
+    interval: str  # month, year...
+    current_period_start: int | None
+    current_period_end: int | None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What our subscriptions read of a Stripe subscription (the period lives on its items
+    since API 2025-03-31; the first item's is the subscription's)."""
+
+    id: str
+    status: str
+    customer_id: str
+    created: int | None
+    cancel_at_period_end: bool
+    cancel_at: int | None
+    canceled_at: int | None
+    ended_at: int | None
+    trial_start: int | None
+    trial_end: int | None
+    latest_invoice_id: str
+    paused: bool  # pause_collection is set
+    metadata: dict[str, str]
+    items: tuple[SubscriptionItem, ...]
+
+    @property
+    def current_period_start(self) -> int | None:
+        return self.items[0].current_period_start if self.items else None
+
+    @property
+    def current_period_end(self) -> int | None:
+        return self.items[0].current_period_end if self.items else None
+
+    @classmethod
+    def from_stripe(cls, obj: object) -> Subscription:
+        d = _as_dict(obj)
+        items = []
+        for raw in _as_dict(d.get("items")).get("data") or []:
+            item = _as_dict(raw)
+            price = _as_dict(item.get("price"))
+            recurring = _as_dict(price.get("recurring"))
+            items.append(
+                SubscriptionItem(
+                    id=str(item.get("id") or ""),
+                    price_id=str(price.get("id") or ""),
+                    usage_type=str(recurring.get("usage_type") or "licensed"),
+                    unit_amount=_int(price.get("unit_amount")),
+                    quantity=_int(item.get("quantity")),
+                    interval=str(recurring.get("interval") or ""),
+                    current_period_start=_opt_int(item.get("current_period_start")),
+                    current_period_end=_opt_int(item.get("current_period_end")),
+                )
+            )
+        return cls(
+            id=str(d["id"]),
+            status=str(d.get("status") or ""),
+            customer_id=_ref(d.get("customer")),
+            created=_opt_int(d.get("created")),
+            cancel_at_period_end=bool(d.get("cancel_at_period_end")),
+            cancel_at=_opt_int(d.get("cancel_at")),
+            canceled_at=_opt_int(d.get("canceled_at")),
+            ended_at=_opt_int(d.get("ended_at")),
+            trial_start=_opt_int(d.get("trial_start")),
+            trial_end=_opt_int(d.get("trial_end")),
+            latest_invoice_id=_ref(d.get("latest_invoice")),
+            paused=bool(d.get("pause_collection")),
+            metadata={str(k): str(v) for k, v in (d.get("metadata") or {}).items()},
+            items=tuple(items),
+        )
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    amount: int
+    description: str
+    proration: bool
+    price_id: str
+    quantity: int | None
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """An invoice (or an invoice preview: ``id`` is then empty): its amounts, its subscription
+    (``parent.subscription_details``), where to pay it and when Stripe retries."""
+
+    id: str
+    status: str  # draft, open, paid, uncollectible, void
+    subscription_id: str
+    subscription_metadata: dict[str, str]
+    customer_id: str
+    currency: str
+    amount_due: int
+    amount_paid: int
+    amount_remaining: int
+    total: int
+    billing_reason: str
+    hosted_invoice_url: str
+    attempt_count: int
+    next_payment_attempt: int | None
+    period_start: int | None
+    period_end: int | None
+    created: int | None
+    paid_at: int | None
+    lines: tuple[InvoiceLine, ...]
+
+    @classmethod
+    def from_stripe(cls, obj: object) -> Invoice:
+        d = _as_dict(obj)
+        parent = _as_dict(d.get("parent"))
+        details = _as_dict(parent.get("subscription_details"))
+        lines = []
+        for raw in _as_dict(d.get("lines")).get("data") or []:
+            line = _as_dict(raw)
+            pricing = _as_dict(line.get("pricing"))
+            price_details = _as_dict(pricing.get("price_details"))
+            line_parent = _as_dict(line.get("parent"))
+            item_details = _as_dict(
+                line_parent.get("subscription_item_details")
+                or line_parent.get("invoice_item_details")
+            )
+            lines.append(
+                InvoiceLine(
+                    amount=_int(line.get("amount")),
+                    description=str(line.get("description") or ""),
+                    proration=bool(item_details.get("proration")),
+                    price_id=_ref(price_details.get("price")),
+                    quantity=_opt_int(line.get("quantity")),
+                )
+            )
+        transitions = _as_dict(d.get("status_transitions"))
+        return cls(
+            id=str(d.get("id") or ""),
+            status=str(d.get("status") or ""),
+            subscription_id=_ref(details.get("subscription")),
+            subscription_metadata={
+                str(k): str(v) for k, v in (details.get("metadata") or {}).items()
+            },
+            customer_id=_ref(d.get("customer")),
+            currency=str(d.get("currency") or "").lower(),
+            amount_due=_int(d.get("amount_due")),
+            amount_paid=_int(d.get("amount_paid")),
+            amount_remaining=_int(d.get("amount_remaining")),
+            total=_int(d.get("total")),
+            billing_reason=str(d.get("billing_reason") or ""),
+            hosted_invoice_url=str(d.get("hosted_invoice_url") or ""),
+            attempt_count=_int(d.get("attempt_count")),
+            next_payment_attempt=_opt_int(d.get("next_payment_attempt")),
+            period_start=_opt_int(d.get("period_start")),
+            period_end=_opt_int(d.get("period_end")),
+            created=_opt_int(d.get("created")),
+            paid_at=_opt_int(transitions.get("paid_at")),
+            lines=tuple(lines),
+        )
