@@ -346,3 +346,9 @@ class CartItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.listing_id} x{self.quantity} in the cart of {self.buyer_id}"
+
+
+# The after-sale's models (problem reports, messages, reviews) live in their own package.
+from buyers.aftersale.models import OrderMessage, ProblemReport, Review  # noqa: E402
+
+__all__ = ["CartItem", "Order", "OrderLine", "OrderMessage", "ProblemReport", "Purchase", "Review"]
