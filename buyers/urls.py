@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from buyers import views
+from buyers.aftersale import views as aftersale
 from marketplace import converters  # noqa: F401  (registers <id:> and <stripe_id:>)
 
 app_name = "buyers"
@@ -28,4 +29,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("sales/", views.sale_list, name="sale_list"),
     path("sales/<id:pk>/", views.sale_detail, name="sale_detail"),
     path("sales/<id:pk>/ship/", views.sale_ship, name="sale_ship"),
+]
+urlpatterns += [
+    path("orders/<id:pk>/problem/", aftersale.problem_new, name="problem_new"),
+    path(
+        "orders/<id:pk>/problem/<id:report_id>/escalate/",
+        aftersale.problem_escalate,
+        name="problem_escalate",
+    ),
+    path("orders/<id:pk>/messages/", aftersale.order_messages, name="order_messages"),
+    path("orders/<id:pk>/review/", aftersale.review_new, name="review_new"),
+    path("sales/<id:pk>/review/reply/", aftersale.review_reply, name="review_reply"),
+    path("sales/requests/", aftersale.sale_problems, name="sale_problems"),
 ]

@@ -504,7 +504,12 @@ def refunds(request: HttpRequest) -> HttpResponse:
         _seller_of(request.user)  # 404 for anyone who is neither staff nor a seller
     sales = list(selectors.refundable_sales_listed(user=request.user)[:50])
     requests = selectors.refund_requests_for(user=request.user)[:50]
-    return render(request, "payouts/refunds.html", {"sales": sales, "requests": requests})
+    problems = list(selectors.problem_reports_for(user=request.user)[:50])
+    return render(
+        request,
+        "payouts/refunds.html",
+        {"sales": sales, "requests": requests, "problems": problems},
+    )
 
 
 @login_required

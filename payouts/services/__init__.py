@@ -5,6 +5,7 @@
 - ``refunds``: refundable amounts, the seller's share of a refund, refund requests.
 - ``disputes``: mirrored disputes, a lost dispute's recovery, evidence.
 - ``balances``: seller balance snapshots from Stripe and mirrored payouts.
+- ``problem_refunds``: a buyer's problem report granted by a refund.
 
 Every function is keyword-only and typed, states its contract and side effects, and is atomic
 where it touches more than one row. Fee rules and ledger rows are never edited or deleted:
@@ -36,6 +37,7 @@ from payouts.services.ledger import (
     seller_balance_for,
     seller_payouts_account,
 )
+from payouts.services.problem_refunds import problem_report_grant
 from payouts.services.refunds import (
     Refundable,
     order_refund_create,
@@ -82,6 +84,7 @@ __all__ = [
     "order_refund_create",
     "payout_sync",
     "pro_rata_part",
+    "problem_report_grant",
     "refund_request_create",
     "refundable_of",
     "seller_balance_account",
