@@ -12,7 +12,7 @@ on the platform with ``transfer_group`` = the purchase and one Transfer per sell
 A ``CartItem`` is what a signed-in buyer put in their cart (an anonymous visitor's cart lives in
 the session until they sign in). Amounts are integer minor units of ``currency`` (see
 marketplace/money.py), never floats. Statuses only move forward; the services in
-``buyers/services.py`` and ``buyers/cart.py`` are the only writers.
+``buyers/services/`` and ``buyers/cart.py`` are the only writers.
 """
 
 from __future__ import annotations

@@ -201,6 +201,73 @@ class RefundForm(forms.Form):
             raise forms.ValidationError(str(exc)) from None
 
 
+class SaleRefundForm(forms.Form):
+    """The seller refunds (part of) their own order from the sale page: the whole of what
+    remains, an amount, or some units of its lines (``line_<id>`` fields, one per line)."""
+
+    how = forms.ChoiceField(
+        label="Refund",
+        choices=[
+            ("all", "Everything that remains"),
+            ("amount", "An amount"),
+            ("lines", "Some items"),
+        ],
+        initial="all",
+        widget=forms.RadioSelect,
+    )
+    amount = forms.CharField(
+        required=False, help_text="In major units, e.g. 12.50; at most what remains"
+    )
+    reason = forms.ChoiceField(choices=[])
+    note = forms.CharField(max_length=500, required=False, widget=forms.TextInput)
+    client_token = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, order: Any, remaining: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from payouts.models import RefundRequest
+
+        self.order = order
+        self.remaining = remaining
+        self.fields["reason"].choices = RefundRequest.Reason.choices  # type: ignore[attr-defined]
+        self.line_fields: list[tuple[Any, str]] = []
+        for line in order.lines.all():
+            name = f"line_{line.pk}"
+            self.fields[name] = forms.IntegerField(
+                label=f"{line.title} ({line.quantity} bought, "
+                f"{Money(line.unit_amount, order.currency)} each)",
+                min_value=0,
+                max_value=line.quantity,
+                required=False,
+                initial=0,
+            )
+            self.line_fields.append((line, name))
+
+    def lines_bound(self) -> list[Any]:
+        return [self[name] for _line, name in self.line_fields]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        how = data.get("how")
+        data["refund_amount"] = None
+        data["refund_lines"] = None
+        if how == "all":
+            data["refund_amount"] = self.remaining
+        elif how == "amount":
+            raw = (data.get("amount") or "").strip()
+            if not raw:
+                self.add_error("amount", "Enter the amount to refund.")
+            else:
+                try:
+                    data["refund_amount"] = Money.from_major(raw, self.order.currency).amount
+                except ValueError as exc:
+                    self.add_error("amount", str(exc))
+        elif how == "lines":
+            data["refund_lines"] = {
+                line.pk: int(data.get(name) or 0) for line, name in self.line_fields
+            }
+        return data
+
+
 class ReconcileForm(forms.Form):
     """Staff: run the reconciliation for a range of UTC days now."""
 

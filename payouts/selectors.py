@@ -276,6 +276,23 @@ def sale_dispute(*, user: Any, order_id: int) -> Dispute | None:
     )
 
 
+def sale_to_refund(*, user: Any, order_id: int) -> Any:
+    """One of ``user``'s own sales (an order, with its lines and purchase) for the sale page's
+    refund form, or None: not a seller, not their order (another seller's order of the same
+    purchase included), no such order."""
+    from buyers.models import Order
+
+    seller = seller_of(user)
+    if seller is None:
+        return None
+    return (
+        Order.objects.filter(pk=order_id, seller=seller)
+        .select_related("seller", "purchase")
+        .prefetch_related("lines")
+        .first()
+    )
+
+
 def disputes_for_staff(*, user: Any) -> QuerySet[Dispute]:
     if not is_staff(user):
         return Dispute.objects.none()

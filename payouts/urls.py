@@ -23,6 +23,7 @@ urlpatterns += [
     path("transfers/<id:transaction_id>/", views.transfer_detail, name="transfer_detail"),
     path("disputes/", views.disputes, name="disputes"),
     path("disputes/<id:dispute_id>/", views.dispute_detail, name="dispute_detail"),
+    path("sales/<id:order_id>/refund/", views.sale_refund, name="sale_refund"),
     path("sales/<id:order_id>/dispute/", views.sale_dispute_answer, name="sale_dispute_answer"),
 ]
 urlpatterns += [

@@ -32,6 +32,7 @@ from payouts.forms import (
     FeeSimulatorForm,
     ReconcileForm,
     RefundForm,
+    SaleRefundForm,
     TransferFilterForm,
 )
 from payouts.models import RefundRequest, SellerBalance
@@ -571,6 +572,68 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
         "payouts/refund_form.html",
         {"form": form, "sale": sale, "refundable": refundable, "seller_holds": held},
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sale_refund(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The seller refunds (part of) their own order from its sale page, in two steps: the form
+    (everything, an amount or some items), then a confirmation naming the amount and what it
+    takes back from their balance; only the confirmed POST (``confirm``) reaches Stripe.
+    Another seller's order (of the same purchase too) is a 404."""
+    order = selectors.sale_to_refund(user=request.user, order_id=order_id)
+    if order is None:
+        raise Http404("No such sale")
+    refundable = services.order_refundable(order=order)
+    form = SaleRefundForm(
+        request.POST or None,
+        order=order,
+        remaining=refundable.remaining,
+        initial={"client_token": uuid.uuid4(), "how": "all"},
+    )
+    context: dict[str, Any] = {"order": order, "refundable": refundable, "form": form}
+    if request.method == "POST" and refundable.remaining <= 0:
+        messages.error(request, "This order is already fully refunded.")
+        return redirect("buyers:sale_detail", pk=order.pk)
+    if request.method == "POST" and "edit" in request.POST:
+        return render(request, "payouts/sale_refund.html", context)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            amount = services.order_refund_amount(
+                order=order, amount=data["refund_amount"], lines=data["refund_lines"]
+            )
+            if amount > refundable.remaining:
+                raise UserFacingError(
+                    f"At most {Money(refundable.remaining, refundable.currency)} can still be "
+                    "refunded on this order.",
+                    field="amount",
+                )
+            if "confirm" not in request.POST:
+                context["amount"] = Money(amount, order.currency)
+                context["reason"] = RefundRequest.Reason(data["reason"]).label
+                context["share"] = Money(
+                    services.order_refund_share(order=order, amount=amount), order.currency
+                )
+                return render(request, "payouts/sale_refund_confirm.html", context)
+            services.sale_refund_create(
+                actor=request.user,
+                order_id=order.pk,
+                amount=data["refund_amount"],
+                lines=data["refund_lines"],
+                reason=data["reason"],
+                note=data.get("note") or "",
+                client_token=data["client_token"],
+            )
+        except UserFacingError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        except PermissionDenied:
+            raise Http404("No such sale") from None
+        else:
+            messages.success(request, f"Refund of {Money(amount, order.currency)} sent to Stripe.")
+            return redirect("buyers:sale_detail", pk=order.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "payouts/sale_refund.html", context, status=status)
 
 
 @login_required

@@ -196,6 +196,7 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe):
     sweep.check(page, "shop settings", "/sell/settings/")
     sweep.check(page, "sales", "/sales/")
     sweep.check(page, "sale detail", f"/sales/{sale.pk}/")
+    sweep.check(page, "sale refund", f"/money/sales/{sale.pk}/refund/")
     sweep.check(page, "balance", "/money/balance/")
     sweep.check(page, "seller refunds", "/money/refunds/")
     page.goto(base + "/sell/")

@@ -39,10 +39,15 @@ from payouts.services.ledger import (
 )
 from payouts.services.problem_refunds import problem_report_grant
 from payouts.services.refunds import (
+    OrderRefundable,
     Refundable,
+    order_refund_amount,
     order_refund_create,
+    order_refund_share,
+    order_refundable,
     refund_request_create,
     refundable_of,
+    sale_refund_create,
     seller_share_of_refund,
 )
 from sellers.fees import (
@@ -66,6 +71,7 @@ __all__ = [
     "ChargeSyncResult",
     "FeeRuleError",
     "LedgerError",
+    "OrderRefundable",
     "Posting",
     "Refundable",
     "applicable_fee_rule",
@@ -81,12 +87,16 @@ __all__ = [
     "ledger_sync_charge",
     "movement_postings",
     "order_id_for_charge",
+    "order_refund_amount",
     "order_refund_create",
+    "order_refund_share",
+    "order_refundable",
     "payout_sync",
     "pro_rata_part",
     "problem_report_grant",
     "refund_request_create",
     "refundable_of",
+    "sale_refund_create",
     "seller_balance_account",
     "seller_balance_for",
     "seller_balance_refresh",

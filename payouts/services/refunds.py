@@ -429,3 +429,150 @@ def order_refund_create(
     with contextlib.suppress(gw.GatewayError, LedgerError):
         ledger_sync_charge(charge_id=order.charge_id)
     return request
+
+
+@dataclass(frozen=True)
+class OrderRefundable:
+    """What one seller's order can still give back to the buyer (minor units of ``currency``)."""
+
+    amount: int
+    refunded: int
+    currency: str
+
+    @property
+    def remaining(self) -> int:
+        return max(self.amount - self.refunded, 0)
+
+
+def order_refundable(*, order: Any) -> OrderRefundable:
+    """What remains refundable of ``order``: its amount less what was refunded, as far as we
+    know (the order's refunds from Stripe's events, or the refunds Stripe accepted whose events
+    have not arrived yet, whichever is more). A destination charge is also bounded by what
+    remains of the charge."""
+    from buyers.models import Purchase
+    from payouts.models import RefundRequest
+
+    sent = RefundRequest.objects.filter(
+        order_id=order.pk, charge_id=order.charge_id, status=RefundRequest.Status.SUCCEEDED
+    ).aggregate(t=Sum("amount"))["t"]
+    refunded = max(order.refunded_amount, int(sent or 0))
+    if order.charge_id and order.purchase.charge_type != Purchase.ChargeType.SEPARATE:
+        charge = refundable_of(charge_id=order.charge_id)
+        if charge is not None:
+            refunded = max(refunded, order.amount - charge.remaining)
+    return OrderRefundable(
+        amount=order.amount, refunded=min(refunded, order.amount), currency=order.currency
+    )
+
+
+def order_refund_amount(*, order: Any, amount: int | None, lines: dict[int, int] | None) -> int:
+    """The amount (minor units) of a refund of ``order`` given either as an ``amount`` or as
+    ``lines`` (order line id -> units to refund, each at the price the buyer paid). Refused with
+    a message (``UserFacingError``): neither or both, a line not of this order, a quantity below
+    zero or above what the line holds, nothing chosen."""
+    if (amount is None) == (lines is None):
+        raise UserFacingError("Refund either an amount or some of the order's items.")
+    if amount is not None:
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise UserFacingError("Enter an amount above zero.", field="amount")
+        return amount
+    assert lines is not None
+    by_id = {line.pk: line for line in order.lines.all()}
+    total = 0
+    for line_id, quantity in lines.items():
+        line = by_id.get(line_id)
+        if line is None:
+            raise UserFacingError("That item is not part of this order.")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            raise UserFacingError(f"Choose 0 to {line.quantity} of {line.title}.")
+        if quantity > line.quantity:
+            raise UserFacingError(
+                f"The buyer bought {line.quantity} of {line.title}: refund at most that many."
+            )
+        total += line.unit_amount * quantity
+    if total <= 0:
+        raise UserFacingError("Choose at least one item to refund.")
+    return total
+
+
+def order_refund_share(*, order: Any, amount: int) -> int:
+    """What a refund of ``amount`` of ``order`` takes back from the seller's balance (minor
+    units): the seller's part of the refund, as the refund itself computes it."""
+    from buyers.models import Purchase
+    from payouts.services.ledger import pro_rata_part
+
+    refundable = order_refundable(order=order)
+    if amount <= 0 or amount > refundable.remaining:
+        return 0
+    if order.purchase.charge_type == Purchase.ChargeType.SEPARATE:
+        return pro_rata_part(
+            share=order.transfer_amount,
+            refunded_before=refundable.refunded,
+            refunded_now=amount,
+            captured=order.amount,
+        )
+    return seller_share_of_refund(
+        charge_id=order.charge_id, seller_id=order.seller_id, amount=amount
+    )
+
+
+def sale_refund_create(
+    *,
+    actor: Any,
+    order_id: int,
+    reason: str,
+    client_token: Any,
+    amount: int | None = None,
+    lines: dict[int, int] | None = None,
+    note: str = "",
+) -> Any:
+    """The seller refunds (part of) their own order from its sale page, by an ``amount`` or by
+    ``lines`` (order line id -> units; see ``order_refund_amount``), whatever the purchase's
+    shape: an order paid alone (a destination charge) is refunded through
+    ``refund_request_create`` (Stripe reverses the transfer and refunds the fee pro rata); one
+    seller's order of a several-seller purchase through ``order_refund_create`` (a refund of that
+    amount of the charge, and a reversal of that seller's transfer by their share).
+
+    Who: the order's seller (anyone else, staff included: ``PermissionDenied``; staff refund
+    from the refunds pages). Refused with a message (``UserFacingError``): everything the two
+    services refuse, and more than remains of this order ("At most … can still be refunded").
+    Returns the RefundRequest.
+    """
+    from django.core.exceptions import PermissionDenied
+
+    from buyers.models import Order, Purchase
+
+    order = Order.objects.select_related("seller", "purchase").filter(pk=order_id).first()
+    if order is None or order.seller.user_id != getattr(actor, "pk", None):
+        raise PermissionDenied("not your order")
+    total = order_refund_amount(order=order, amount=amount, lines=lines)
+    if order.status not in (Order.Status.PAID, Order.Status.FULFILLED) or not order.charge_id:
+        if order.status == Order.Status.REFUNDED:
+            raise UserFacingError("This order is already fully refunded.")
+        raise UserFacingError("This order is not paid (yet): there is nothing to refund.")
+    refundable = order_refundable(order=order)
+    if total > refundable.remaining:
+        raise UserFacingError(
+            f"At most {Money(refundable.remaining, refundable.currency)} can still be refunded "
+            "on this order."
+            if refundable.remaining
+            else "This order is already fully refunded.",
+            field="amount",
+        )
+    if order.purchase.charge_type == Purchase.ChargeType.SEPARATE:
+        return order_refund_create(
+            actor=actor,
+            order_id=order.pk,
+            amount=total,
+            reason=reason,
+            client_token=client_token,
+            note=note,
+        )
+    return refund_request_create(
+        actor=actor,
+        charge_id=order.charge_id,
+        amount=total,
+        reason=reason,
+        client_token=client_token,
+        note=note,
+    )

@@ -580,8 +580,10 @@ def test_paid_and_refunded_hooks_run_in_the_same_transaction(
     buyer, seller, fake_stripe, monkeypatch
 ):
     paid, refunded = [], []
-    monkeypatch.setattr(services, "ORDER_PAID_HOOKS", [lambda o: paid.append(o.status)])
-    monkeypatch.setattr(services, "ORDER_REFUNDED_HOOKS", [lambda o: refunded.append(o.status)])
+    monkeypatch.setattr(services.hooks, "ORDER_PAID_HOOKS", [lambda o: paid.append(o.status)])
+    monkeypatch.setattr(
+        services.hooks, "ORDER_REFUNDED_HOOKS", [lambda o: refunded.append(o.status)]
+    )
     listing = ListingFactory(seller=seller, stock=1)
     order = checkout(buyer, listing, fake_stripe)
     fake_stripe.pay(order.checkout_session_id)
@@ -592,7 +594,7 @@ def test_paid_and_refunded_hooks_run_in_the_same_transaction(
     def failing(order):
         raise RuntimeError("ledger down")
 
-    monkeypatch.setattr(services, "ORDER_PAID_HOOKS", [failing])
+    monkeypatch.setattr(services.hooks, "ORDER_PAID_HOOKS", [failing])
     other = checkout(UserFactory(), ListingFactory(seller=seller, stock=1), fake_stripe)
     fake_stripe.pay(other.checkout_session_id)
     with pytest.raises(RuntimeError):

@@ -1,0 +1,305 @@
+"""Fulfilment: a purchase and its orders brought in line with its Checkout Session as Stripe
+sees it (re-read through the gateway; a URL or a webhook payload is never trusted). Paid: the
+reserved units become sold, ids are recorded, the buyer and the sellers are emailed; paid after
+the stock was released and is gone: refunded in full; a delayed payment that failed: released.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from buyers.models import Order, Purchase
+from buyers.services import hooks
+from buyers.services._common import (
+    _lines_of,
+    _locked_orders,
+    _move,
+    _move_purchase,
+    _release,
+    _send_after_commit,
+    _sync_orders,
+)
+from marketplace import stripe_gateway
+from marketplace.errors import UserFacingError
+from marketplace.stripe_gateway import CheckoutSession, GatewayError
+from sellers.models import Listing
+
+logger = logging.getLogger(__name__)
+
+
+def _purchase_id_from_session(session: CheckoutSession) -> int | None:
+    """The purchase a session pays: its metadata, or (sessions made before purchases existed)
+    the order named by its metadata or ``client_reference_id``."""
+    if session.purchase_id is not None:
+        return session.purchase_id
+    order_id = session.order_id
+    if order_id is None:
+        return None
+    return Order.objects.filter(pk=order_id).values_list("purchase_id", flat=True).first()
+
+
+def _retrieve_session(checkout_session_id: str) -> CheckoutSession:
+    try:
+        return stripe_gateway.checkout_session_retrieve(
+            session_id=checkout_session_id, expand=["payment_intent.latest_charge"]
+        )
+    except GatewayError as exc:
+        if exc.http_status == 404:
+            raise UserFacingError("We do not know this checkout session.") from exc
+        raise
+
+
+def purchase_fulfil(*, checkout_session_id: str) -> Purchase | None:
+    """Bring a purchase and its orders in line with its Checkout Session as Stripe sees it.
+    Idempotent.
+
+    Called by the ``checkout.session.*`` webhook handlers and by the success page, whichever
+    comes first; the second call finds the work done. The session is re-read from Stripe
+    (``payment_intent.latest_charge`` expanded); the caller's word is never taken for payment.
+
+    - complete and paid: the purchase and every order become paid, reserved units become sold,
+      the payment intent, charge (and for a destination charge the transfer and application
+      fee) ids and the receipt URL are recorded, and the buyer and each seller are emailed after
+      commit. With several sellers each order is marked to be transferred and the transfer job
+      (``purchase_transfers_create``) is started after commit. If the reservations were already
+      released (canceled or expired) and some stock is gone meanwhile, the payment is refunded
+      in full and the buyer is told.
+    - complete and unpaid (a delayed payment method): the purchase is marked as processing
+      (``payment_processing_since``) and its units stay reserved for
+      ``ORDER_DELAYED_PAYMENT_WINDOW``; the ``async_payment_*`` events decide.
+    - expired: the reservations of a pending purchase are released, all lines together.
+    - open: nothing.
+
+    Returns the purchase, or None when the session is not one of ours. Raises
+    ``UserFacingError`` for an unknown session id, ``GatewayError`` when Stripe cannot be
+    reached (the webhook is retried, the success page says the payment is being confirmed).
+    """
+    session = _retrieve_session(checkout_session_id)
+    purchase_id = _purchase_id_from_session(session)
+    if purchase_id is None:
+        logger.info("checkout session %s is not a purchase of ours", checkout_session_id)
+        return None
+    with transaction.atomic():
+        purchase = Purchase.objects.select_for_update().filter(pk=purchase_id).first()
+        if purchase is None:
+            logger.warning("checkout session %s names unknown purchase %s", session.id, purchase_id)
+            return None
+        if purchase.checkout_session_id and purchase.checkout_session_id != session.id:
+            # A stray second session of this purchase (its URL was never shown to the buyer).
+            # If it was paid anyway, that money is not for the purchase: give it back in full.
+            logger.error(
+                "session %s is not the session of purchase %s (%s)",
+                session.id,
+                purchase.pk,
+                purchase.checkout_session_id,
+            )
+            payment_intent = session.payment_intent_id
+            if session.payment_status == "paid" and payment_intent:
+                stripe_gateway.refund_create_for_order(
+                    payment_intent_id=payment_intent,
+                    order_id=purchase.orders.values_list("pk", flat=True).first() or 0,
+                    reason="stray_checkout_session",
+                    idempotency_key=stripe_gateway.idempotency_key(
+                        "purchase", purchase.pk, "refund", session.id
+                    ),
+                    reverse_transfer=purchase.charge_type == Purchase.ChargeType.DESTINATION,
+                )
+            return purchase
+        if not purchase.checkout_session_id:
+            # The webhook came before our own request stored the session id.
+            purchase.checkout_session_id = session.id
+            purchase.checkout_url = session.url or ""
+            purchase.save(update_fields=["checkout_session_id", "checkout_url", "updated_at"])
+            _sync_orders(purchase, checkout_session_id=session.id)
+
+        if session.status == "expired":
+            if purchase.status == Purchase.Status.PENDING:
+                canceled = purchase.cancel_requested_at is not None
+                _release(purchase, Order.Status.CANCELED if canceled else Order.Status.EXPIRED)
+            return purchase
+        if session.status != "complete":
+            return purchase
+        if session.payment_status not in ("paid", "no_payment_required"):
+            if purchase.status == Purchase.Status.PENDING:
+                _mark_payment_processing(purchase)
+            return purchase
+        _record_payment(purchase, session)
+        return purchase
+
+
+def order_fulfil(*, checkout_session_id: str) -> Order | None:
+    """``purchase_fulfil``, answering with the purchase's first order (or None)."""
+    purchase = purchase_fulfil(checkout_session_id=checkout_session_id)
+    if purchase is None:
+        return None
+    return purchase.orders.order_by("pk").first()
+
+
+def _mark_payment_processing(purchase: Purchase) -> None:
+    """The buyer completed Checkout with a delayed payment method (locked, pending purchase)."""
+    now = timezone.now()
+    purchase.payment_processing_since = purchase.payment_processing_since or now
+    purchase.expires_at = max(purchase.expires_at, now + settings.ORDER_DELAYED_PAYMENT_WINDOW)
+    purchase.save(update_fields=["payment_processing_since", "expires_at", "updated_at"])
+    _sync_orders(
+        purchase,
+        payment_processing_since=purchase.payment_processing_since,
+        expires_at=purchase.expires_at,
+    )
+
+
+class _StockGone(Exception):
+    pass
+
+
+def _record_payment(purchase: Purchase, session: CheckoutSession) -> None:
+    if session.amount_total != purchase.amount or (session.currency or "") != purchase.currency:
+        raise GatewayError(
+            f"session {session.id} charged {session.amount_total} {session.currency}, "
+            f"purchase {purchase.pk} is {purchase.amount} {purchase.currency}"
+        )
+    destination = purchase.charge_type == Purchase.ChargeType.DESTINATION
+    ids = {
+        "payment_intent_id": session.payment_intent_id,
+        "charge_id": session.charge_id,
+        "receipt_url": session.receipt_url,
+    }
+    order_ids = dict(ids)
+    if destination:
+        order_ids["transfer_id"] = session.transfer_id
+        order_ids["application_fee_id"] = session.application_fee_id
+    orders = _locked_orders(purchase)
+    shipping = session.shipping
+    for order in orders:
+        if shipping and not order.shipping_name and not order.shipping_address:
+            order.shipping_name, order.shipping_address = shipping.name, shipping.address
+            order.save(update_fields=["shipping_name", "shipping_address", "updated_at"])
+    if purchase.status in (Purchase.Status.PAID, Purchase.Status.REFUNDED):
+        # Already done; fill in ids an earlier, less expanded read did not have.
+        _fill_missing(purchase, ids)
+        for order in orders:
+            _fill_missing(order, order_ids)
+        return
+
+    lines = [(order, line) for order in orders for line in _lines_of(order)]
+    if purchase.status == Purchase.Status.PENDING:
+        for order, line in lines:
+            converted = Listing.objects.filter(
+                pk=line.listing_id, reserved__gte=line.quantity
+            ).update(reserved=F("reserved") - line.quantity, sold=F("sold") + line.quantity)
+            if converted != 1:
+                raise RuntimeError(f"order {order.pk}: its reservation is missing on the listing")
+    else:
+        # Canceled, expired or failed: the reservations were released. Take every line's units
+        # again if they are all still there; otherwise the buyer paid for something we no
+        # longer have, and the whole payment goes back.
+        try:
+            with transaction.atomic():
+                for _order, line in lines:
+                    taken = (
+                        Listing.objects.filter(pk=line.listing_id)
+                        .filter(
+                            Q(stock__isnull=True)
+                            | Q(stock__gte=F("sold") + F("reserved") + line.quantity)
+                        )
+                        .update(sold=F("sold") + line.quantity)
+                    )
+                    if taken != 1:
+                        raise _StockGone
+        except _StockGone:
+            _refund_late_payment(purchase, orders, ids, order_ids)
+            return
+    now = timezone.now()
+    _move_purchase(purchase, Purchase.Status.PAID, paid_at=now, **ids)
+    for order in orders:
+        extra = {} if destination else {"transfer_status": Order.TransferStatus.PENDING}
+        _move(order, Order.Status.PAID, paid_at=now, **order_ids, **extra)
+        for hook in hooks.ORDER_PAID_HOOKS:
+            hook(order)
+        _send_after_commit(order.pk, "order_paid_buyer")
+        _send_after_commit(order.pk, "order_paid_seller")
+    if not destination:
+        from buyers import tasks
+
+        purchase_id = purchase.pk
+        transaction.on_commit(lambda: tasks.create_purchase_transfers.delay(purchase_id))
+
+
+def _fill_missing(obj: Purchase | Order, ids: dict[str, str]) -> None:
+    missing = {k: v for k, v in ids.items() if v and not getattr(obj, k)}
+    if missing:
+        for name, value in missing.items():
+            setattr(obj, name, value)
+        obj.save(update_fields=[*missing, "updated_at"])
+
+
+def _refund_late_payment(
+    purchase: Purchase, orders: list[Order], ids: dict[str, str], order_ids: dict[str, str]
+) -> None:
+    if not ids["payment_intent_id"]:
+        raise GatewayError(f"purchase {purchase.pk}: paid session without a payment intent")
+    destination = purchase.charge_type == Purchase.ChargeType.DESTINATION
+    refund = stripe_gateway.refund_create_for_order(
+        payment_intent_id=ids["payment_intent_id"],
+        order_id=orders[0].pk if destination else 0,
+        reason="sold_out_after_expiry",
+        idempotency_key=(
+            stripe_gateway.idempotency_key("order", orders[0].pk, "refund")
+            if destination
+            else stripe_gateway.idempotency_key("purchase", purchase.pk, "refund")
+        ),
+        # Several sellers: nothing was transferred yet, so there is nothing to reverse.
+        reverse_transfer=destination,
+    )
+    now = timezone.now()
+    _move_purchase(purchase, Purchase.Status.REFUNDED, paid_at=now, **ids)
+    for order in orders:
+        _move(
+            order,
+            Order.Status.REFUNDED,
+            # One refund for the whole payment: its id is kept on the first order only.
+            refund_id=refund.id if order is orders[0] else None,
+            refunded_amount=order.amount,
+            refunded_at=now,
+            paid_at=now,
+            **order_ids,
+        )
+        for hook in hooks.ORDER_REFUNDED_HOOKS:
+            hook(order)
+    logger.info(
+        "purchase %s paid after its stock was released: refunded (%s)", purchase.pk, refund.id
+    )
+    _send_after_commit(orders[0].pk, "order_refunded_late_buyer")
+
+
+def purchase_payment_failed(*, checkout_session_id: str) -> Purchase | None:
+    """A delayed payment failed (``checkout.session.async_payment_failed``): release every line.
+
+    The session is re-read first: if Stripe says it is paid after all, the purchase is fulfilled
+    instead. The buyer is emailed after commit. Idempotent.
+    """
+    session = _retrieve_session(checkout_session_id)
+    if session.payment_status in ("paid", "no_payment_required"):
+        return purchase_fulfil(checkout_session_id=checkout_session_id)
+    purchase_id = _purchase_id_from_session(session)
+    if purchase_id is None:
+        return None
+    with transaction.atomic():
+        purchase = Purchase.objects.select_for_update().filter(pk=purchase_id).first()
+        if purchase is None or purchase.status != Purchase.Status.PENDING:
+            return purchase
+        _release(purchase, Order.Status.FAILED)
+        for order_id in purchase.orders.values_list("pk", flat=True):
+            _send_after_commit(order_id, "order_payment_failed")
+        return purchase
+
+
+def order_payment_failed(*, checkout_session_id: str) -> Order | None:
+    """``purchase_payment_failed``, answering with the purchase's first order (or None)."""
+    purchase = purchase_payment_failed(checkout_session_id=checkout_session_id)
+    return purchase.orders.order_by("pk").first() if purchase is not None else None
