@@ -21,7 +21,18 @@ from urllib.parse import urlsplit
 import stripe
 from django.db import IntegrityError, OperationalError, transaction
 
-from sandbox import access, clock, context, delivery, faults, formdecode, shapes, store, versions
+from sandbox import (
+    access,
+    clock,
+    context,
+    delivery,
+    faults,
+    formdecode,
+    multipart,
+    shapes,
+    store,
+    versions,
+)
 from sandbox.errors import StripeError, api_error, idempotency_error, rate_limit_error
 from sandbox.ids import new_request_id
 from sandbox.models import IdempotencyRecord, RequestLog, SandboxObject
@@ -209,8 +220,15 @@ def _handle(
         return _error(request_id, problem)
     try:
         found, args = resolve(method, path)
-        text = body.decode() if isinstance(body, bytes) else (body or "")
         content_type = headers.get("content-type", "")
+        if method == "POST" and content_type.startswith("multipart/form-data"):
+            # File uploads (files.stripe.com in real Stripe): sandbox/multipart.py.
+            raw_body = body if isinstance(body, bytes) else (body or "").encode()
+            text, files = multipart.decode(raw_body, content_type)
+        else:
+            text = body.decode() if isinstance(body, bytes) else (body or "")
+            files = {}
+        multipart.uploads.set(files)
         if method == "POST" and text and "json" in content_type:
             raise StripeError(
                 "Invalid request: the Stripe API takes form-encoded bodies "

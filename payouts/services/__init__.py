@@ -16,7 +16,13 @@ so ``from payouts.services import X`` keeps working.
 
 from payouts.services.balances import payout_sync, seller_balance_refresh
 from payouts.services.charge_sync import ChargeSyncResult, ledger_sync_charge, order_id_for_charge
-from payouts.services.disputes import dispute_submit_evidence, dispute_sync
+from payouts.services.disputes import (
+    EVIDENCE_FILE_FIELDS,
+    EvidenceFile,
+    dispute_submit_evidence,
+    dispute_sync,
+    evidence_file_problem,
+)
 from payouts.services.ledger import (
     BUYER_DISPUTES,
     BUYER_PAYMENTS,
@@ -37,7 +43,7 @@ from payouts.services.ledger import (
     seller_balance_for,
     seller_payouts_account,
 )
-from payouts.services.problem_refunds import problem_report_grant
+from payouts.services.problem_refunds import problem_report_grant, problem_reports_settle
 from payouts.services.refunds import (
     OrderRefundable,
     Refundable,
@@ -60,6 +66,9 @@ from sellers.fees import (
 )
 
 __all__ = [
+    "EVIDENCE_FILE_FIELDS",
+    "EvidenceFile",
+    "evidence_file_problem",
     "BUYER_DISPUTES",
     "BUYER_PAYMENTS",
     "BUYER_REFUNDS",
@@ -94,6 +103,7 @@ __all__ = [
     "payout_sync",
     "pro_rata_part",
     "problem_report_grant",
+    "problem_reports_settle",
     "refund_request_create",
     "refundable_of",
     "sale_refund_create",

@@ -12,7 +12,11 @@ from buyers.aftersale import services as aftersale
 from buyers.aftersale.models import ProblemReport
 from buyers.models import Purchase
 from marketplace.errors import UserFacingError
-from payouts.services.refunds import order_refund_create, refund_request_create
+from payouts.services.refunds import (
+    order_refund_create,
+    refund_request_create,
+    sale_refund_create,
+)
 
 # The buyer's reason, as the refund's reason (what Stripe and the refunds list show).
 REFUND_REASON = {
@@ -37,9 +41,10 @@ def problem_report_grant(
     asked, or else what remains) and mark the report granted.
 
     Who: the order's seller while the report is open or with the platform team, staff while it
-    is active (``PermissionDenied`` for anyone else). The refund goes through
-    ``refund_request_create`` (one seller's purchase: the destination charge) or
-    ``order_refund_create`` (one order of a several-seller purchase), with all their rules
+    is active (``PermissionDenied`` for anyone else). The seller's refund goes through
+    ``sale_refund_create`` (the sale page's refund); staff's through ``refund_request_create``
+    (one seller's purchase: the destination charge) or ``order_refund_create`` (one order of a
+    several-seller purchase), with all their rules
     (refund window, what remains, the seller's balance, the same form twice); a refusal is kept
     on the report (``last_error``) and raised as ``UserFacingError``, and the report stays open.
     Side effects: the refund (Stripe, ledger, audit for staff), the buyer is emailed.
@@ -53,7 +58,17 @@ def problem_report_grant(
         reason = REFUND_REASON.get(report.reason, "requested_by_customer")
         note = f"Buyer's request #{report.pk}: {report.get_reason_display()}"
         try:
-            if order.purchase.charge_type == Purchase.ChargeType.SEPARATE:
+            if order.seller.user_id == actor.pk:
+                # The seller: the sale page's own refund (either kind of purchase).
+                refund = sale_refund_create(
+                    actor=actor,
+                    order_id=order.pk,
+                    amount=amount,
+                    reason=reason,
+                    client_token=client_token,
+                    note=note,
+                )
+            elif order.purchase.charge_type == Purchase.ChargeType.SEPARATE:
                 refund = order_refund_create(
                     actor=actor,
                     order_id=order.pk,
@@ -87,3 +102,28 @@ def problem_report_grant(
     if refused is not None:
         raise refused
     return report
+
+
+def problem_reports_settle(*, actor: Any, order_id: int, refund: Any) -> ProblemReport | None:
+    """After the seller refunded ``order_id`` from the sale's refund form (``refund``: the
+    RefundRequest Stripe accepted), the request the buyer has waiting on it, if any, is granted
+    by that refund (the buyer is emailed). Returns the report, or None."""
+    from payouts.models import RefundRequest
+
+    if refund is None or refund.status != RefundRequest.Status.SUCCEEDED:
+        return None
+    with transaction.atomic():
+        report = (
+            ProblemReport.objects.filter(
+                order_id=order_id,
+                status__in=[ProblemReport.Status.OPEN, ProblemReport.Status.ESCALATED],
+            )
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if report is None:
+            return None
+        locked = aftersale.problem_report_check_grantable(actor=actor, report_id=report)
+        return aftersale.problem_report_mark_granted(
+            report=locked, actor=actor, amount=refund.amount, refund_request_id=refund.pk
+        )

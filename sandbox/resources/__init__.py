@@ -12,6 +12,7 @@ from sandbox.resources import (  # noqa: F401
     customers,
     disputes,
     events,
+    files,
     payments,
     payments_control,
     payouts,
