@@ -162,6 +162,4 @@ def reviews(request: HttpRequest) -> HttpResponse:
                 return redirect("payouts:reviews")
         status = 400
     latest = list(aftersale_selectors.reviews_for_staff(user=request.user)[:100])
-    return render(
-        request, "payouts/reviews.html", {"reviews": latest, "form": form}, status=status
-    )
+    return render(request, "payouts/reviews.html", {"reviews": latest, "form": form}, status=status)

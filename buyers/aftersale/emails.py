@@ -26,9 +26,7 @@ class Mail:
 
 
 def _buyer(order: Order) -> tuple[str, str]:
-    return (order.buyer_email or order.buyer.email), reverse(
-        "buyers:order_detail", args=[order.pk]
-    )
+    return (order.buyer_email or order.buyer.email), reverse("buyers:order_detail", args=[order.pk])
 
 
 def _seller(order: Order) -> tuple[str, str]:
@@ -118,9 +116,9 @@ def _mails(kind: str, object_id: int) -> list[Mail]:
         )
         return _problem_mails(kind, report)
     if kind == "message_posted":
-        message = OrderMessage.objects.select_related(
-            "order__seller__user", "order__buyer"
-        ).get(pk=object_id)
+        message = OrderMessage.objects.select_related("order__seller__user", "order__buyer").get(
+            pk=object_id
+        )
         order = message.order
         who = {
             "buyer": "The buyer",
@@ -165,7 +163,11 @@ def send_aftersale_email(*, kind: str, object_id: int) -> int:
     for mail in _mails(kind, object_id):
         if not mail.to:
             continue
-        context = {"mail": mail, "url": settings.SITE_URL + mail.page, "site_url": settings.SITE_URL}
+        context = {
+            "mail": mail,
+            "url": settings.SITE_URL + mail.page,
+            "site_url": settings.SITE_URL,
+        }
         message = EmailMultiAlternatives(
             subject=mail.subject,
             body=render_to_string("buyers/email/aftersale.txt", context),

@@ -173,7 +173,9 @@ def problem_report_decline(*, actor: Any, report_id: int, answer: str) -> Proble
                 after=snapshot(report, ["status", "answer"]),
             )
         _email(
-            "problem_closed" if report.status == ProblemReport.Status.CLOSED else "problem_declined",
+            "problem_closed"
+            if report.status == ProblemReport.Status.CLOSED
+            else "problem_declined",
             report.pk,
         )
     return report
@@ -267,8 +269,8 @@ def order_message_post(*, author: Any, order_id: int, body: str) -> OrderMessage
     Side effects: the other side (both, for staff) is emailed."""
     text = _text(body, limit=MESSAGE_MAX, field="body", empty="Write a message before sending.")
     with transaction.atomic():
-        order = Order.objects.select_for_update(of=("self",)).select_related("seller").get(
-            pk=order_id
+        order = (
+            Order.objects.select_for_update(of=("self",)).select_related("seller").get(pk=order_id)
         )
         role = conversation_role(user=author, order=order)
         if role is None:

@@ -66,18 +66,17 @@ from sellers.fees import (
 )
 
 __all__ = [
-    "EVIDENCE_FILE_FIELDS",
-    "EvidenceFile",
-    "evidence_file_problem",
     "BUYER_DISPUTES",
     "BUYER_PAYMENTS",
     "BUYER_REFUNDS",
     "EARNINGS_DAYS_KEPT",
+    "EVIDENCE_FILE_FIELDS",
     "PAYOUT_KINDS",
     "PLATFORM_BALANCE",
     "PLATFORM_FEES",
     "STRIPE_FEES",
     "ChargeSyncResult",
+    "EvidenceFile",
     "FeeRuleError",
     "LedgerError",
     "OrderRefundable",
@@ -89,6 +88,7 @@ __all__ = [
     "dispute_submit_evidence",
     "dispute_sync",
     "dispute_withdrawal_postings",
+    "evidence_file_problem",
     "fee_rule_create",
     "fee_rule_retire",
     "fee_terms_of",

@@ -19,7 +19,7 @@ from payouts.services.refunds import (
 )
 
 # The buyer's reason, as the refund's reason (what Stripe and the refunds list show).
-REFUND_REASON = {
+REFUND_REASON: dict[str, str] = {
     ProblemReport.Reason.NOT_RECEIVED: "not_delivered",
     ProblemReport.Reason.DAMAGED: "damaged",
     ProblemReport.Reason.NOT_AS_DESCRIBED: "damaged",

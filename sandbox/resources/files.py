@@ -60,9 +60,7 @@ def create(req: Request) -> JSON:
             param="purpose",
         )
     if req.params.get("file_link_data"):
-        raise invalid_request(
-            "The sandbox does not create file links.", param="file_link_data"
-        )
+        raise invalid_request("The sandbox does not create file links.", param="file_link_data")
     upload = (multipart.uploads.get() or {}).get("file")
     if upload is None:
         raise invalid_request(

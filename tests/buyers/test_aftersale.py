@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def paid(shop, buyer_client):  # noqa: F811
-    """A paid order of 2 × 25.00 EUR from ``shop``'s seller, bought by buyer@example.com."""
+    """A paid order of 2 x 25.00 EUR from ``shop``'s seller, bought by buyer@example.com."""
     pay(buyer_client, buy(buyer_client, shop, quantity=2), "4242 4242 4242 4242")
     order = Order.objects.get()
     assert order.status == Order.Status.PAID
@@ -42,7 +42,7 @@ def page(other, url):
     return response.content.decode()
 
 
-def test_buyer_asks_for_part_seller_grants_it(paid, buyer_client, other):
+def test_buyer_asks_for_part_seller_grants_it(paid, buyer_client, other):  # noqa: F811
     order = paid
     url = f"/orders/{order.pk}/problem/"
     assert "Report a problem or ask for a refund" in page(buyer_client, f"/orders/{order.pk}/")
@@ -51,12 +51,18 @@ def test_buyer_asks_for_part_seller_grants_it(paid, buyer_client, other):
         ({"reason": "damaged", "message": "  "}, "This field is required"),
         ({"reason": "damaged", "message": long_text}, "at most 2000 characters"),
         ({"reason": "", "message": "Broken"}, "This field is required"),
-        ({"reason": "damaged", "message": "Broken", "wants_refund": "on", "amount": "51"},
-         "At most €50.00"),
-        ({"reason": "damaged", "message": "Broken", "wants_refund": "on", "amount": "0"},
-         "above zero"),
-        ({"reason": "damaged", "message": "Broken", "wants_refund": "on", "amount": "1.234"},
-         "decimal"),
+        (
+            {"reason": "damaged", "message": "Broken", "wants_refund": "on", "amount": "51"},
+            "At most €50.00",
+        ),
+        (
+            {"reason": "damaged", "message": "Broken", "wants_refund": "on", "amount": "0"},
+            "above zero",
+        ),
+        (
+            {"reason": "damaged", "message": "Broken", "wants_refund": "on", "amount": "1.234"},
+            "decimal",
+        ),
     ]:
         response = buyer_client.post(url, data)
         assert response.status_code == 400
@@ -68,8 +74,12 @@ def test_buyer_asks_for_part_seller_grants_it(paid, buyer_client, other):
 
     response = buyer_client.post(
         url,
-        {"reason": "damaged", "message": "One mug arrived broken.", "wants_refund": "on",
-         "amount": "25.00"},
+        {
+            "reason": "damaged",
+            "message": "One mug arrived broken.",
+            "wants_refund": "on",
+            "amount": "25.00",
+        },
     )
     assert response.status_code == 303
     report = ProblemReport.objects.get()
@@ -119,7 +129,7 @@ def test_buyer_asks_for_part_seller_grants_it(paid, buyer_client, other):
     assert RefundRequest.objects.count() == 1
 
 
-def test_declined_then_escalated_then_staff_grants(paid, buyer_client, other):
+def test_declined_then_escalated_then_staff_grants(paid, buyer_client, other):  # noqa: F811
     order = paid
     buyer_client.post(
         f"/orders/{order.pk}/problem/",
@@ -146,7 +156,9 @@ def test_declined_then_escalated_then_staff_grants(paid, buyer_client, other):
     staff = StaffFactory()
     log_in_with_totp(other, staff)
     refunds = page(other, "/money/refunds/")
-    assert "With the platform team" in refunds and f"/money/refunds/requests/{report.pk}/" in refunds
+    assert (
+        "With the platform team" in refunds and f"/money/refunds/requests/{report.pk}/" in refunds
+    )
     # Staff read the conversation while the request is open.
     assert page(other, f"/orders/{order.pk}/messages/")
     response = other.post(
@@ -162,7 +174,7 @@ def test_declined_then_escalated_then_staff_grants(paid, buyer_client, other):
     assert other.get(f"/orders/{order.pk}/messages/").status_code == 404
 
 
-def test_staff_decline_is_final_and_audited(paid, buyer_client, other):
+def test_staff_decline_is_final_and_audited(paid, buyer_client, other):  # noqa: F811
     order = paid
     buyer_client.post(f"/orders/{order.pk}/problem/", {"reason": "changed_mind", "message": "x"})
     report = ProblemReport.objects.get()
@@ -176,7 +188,7 @@ def test_staff_decline_is_final_and_audited(paid, buyer_client, other):
     assert sorted(m.to[0] for m in mail.outbox) == ["buyer@example.com", "seller@example.com"]
 
 
-def test_conversation_between_buyer_and_seller(paid, buyer_client, other):
+def test_conversation_between_buyer_and_seller(paid, buyer_client, other):  # noqa: F811
     order = paid
     url = f"/orders/{order.pk}/messages/"
     too_long = buyer_client.post(url, {"body": "y" * 2001})
@@ -202,7 +214,7 @@ def test_conversation_between_buyer_and_seller(paid, buyer_client, other):
     assert other.post(url, {"body": "hello"}).status_code == 404
 
 
-def test_reviews_once_with_a_reply_and_staff_hide(paid, buyer_client, other):
+def test_reviews_once_with_a_reply_and_staff_hide(paid, buyer_client, other):  # noqa: F811
     order = paid
     url = f"/orders/{order.pk}/review/"
     not_shipped = buyer_client.post(url, {"rating": "5", "body": "Great"})
@@ -255,7 +267,7 @@ def test_reviews_once_with_a_reply_and_staff_hide(paid, buyer_client, other):
     assert "Lovely glaze." not in listing and "No reviews yet." in listing
 
 
-def test_other_peoples_ids_are_404(paid, buyer_client, other):
+def test_other_peoples_ids_are_404(paid, buyer_client, other):  # noqa: F811
     order = paid
     buyer_client.post(f"/orders/{order.pk}/problem/", {"reason": "other", "message": "Hm"})
     report = ProblemReport.objects.get()
@@ -275,7 +287,10 @@ def test_other_peoples_ids_are_404(paid, buyer_client, other):
             (f"/orders/{order.pk}/problem/{report.pk}/escalate/", {}),
             (f"/orders/{order.pk}/messages/", {"body": "x"}),
             (f"/orders/{order.pk}/review/", {"rating": "5", "body": "x"}),
-            (f"/money/refunds/requests/{report.pk}/grant/", {"amount": "1", "client_token": "0e6c1b9b-5d0a-4e55-8a5b-6f9f6f3f7a10"}),
+            (
+                f"/money/refunds/requests/{report.pk}/grant/",
+                {"amount": "1", "client_token": "0e6c1b9b-5d0a-4e55-8a5b-6f9f6f3f7a10"},
+            ),
             (f"/money/refunds/requests/{report.pk}/decline/", {"answer": "x"}),
         ]:
             assert other.post(url, data).status_code == 404, url
