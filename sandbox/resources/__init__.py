@@ -13,6 +13,7 @@ from sandbox.resources import (  # noqa: F401
     customers,
     disputes,
     events,
+    files,
     invoices,
     payments,
     payments_control,
