@@ -76,6 +76,10 @@ def test_the_authorisation_lapses_after_seven_days_of_sandbox_time(sdk, seller):
     assert expired.amount_capturable == 0
     canceled_events = testing.events(event_type="payment_intent.canceled")
     assert [e["data"]["object"]["id"] for e in canceled_events] == [lapsing.id]
+    expired_charges = testing.events(event_type="charge.expired")
+    assert [e["data"]["object"]["id"] for e in expired_charges] == [lapsing.latest_charge]
+    charge = sdk.v1.charges.retrieve(lapsing.latest_charge)
+    assert charge.captured is False and charge.refunded is True and charge.transfer is None
     assert sdk.v1.payment_intents.retrieve(captured.id).status == "succeeded"
     # Capturing after the lapse is Stripe's unexpected-state error; nothing moves.
     with pytest.raises(stripe.InvalidRequestError) as caught:
