@@ -21,7 +21,18 @@ from urllib.parse import urlsplit
 import stripe
 from django.db import IntegrityError, OperationalError, transaction
 
-from sandbox import access, clock, context, delivery, faults, formdecode, shapes, store, versions
+from sandbox import (
+    access,
+    clock,
+    context,
+    delivery,
+    faults,
+    formdecode,
+    ratelimit,
+    shapes,
+    store,
+    versions,
+)
 from sandbox.errors import StripeError, api_error, idempotency_error, rate_limit_error
 from sandbox.ids import new_request_id
 from sandbox.models import IdempotencyRecord, RequestLog, SandboxObject
@@ -166,6 +177,11 @@ def _handle_request(
         idempotency_key=idempotency_key,
     )
 
+    if ratelimit.exceeded():  # SANDBOX_RATE_LIMIT_PER_SECOND: Stripe's limit, enforced
+        log.status = 429
+        log.fault = "rate_limit"
+        log.save()
+        return _error(request_id, rate_limit_error())
     fault = faults.consume(method, path)
     if fault is not None:
         log.fault = fault.kind

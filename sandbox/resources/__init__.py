@@ -7,11 +7,13 @@ import it below.
 from sandbox.resources import (  # noqa: F401
     accounts,
     balances,
+    billing_meters,
     capabilities,
     checkout,
     customers,
     disputes,
     events,
+    invoices,
     payments,
     payments_control,
     payouts,
