@@ -130,7 +130,7 @@ def test_3d_secure_complete_and_fail(page, sandbox_site, sdk_live, seller_id):
     page.get_by_role("button", name="Pay").click()
     dialog = page.get_by_role("dialog", name="SANDBOX 3-D Secure")
     dialog.wait_for()
-    assert "25.00 EUR" in dialog.inner_text()
+    assert "Authenticate the payment of €25.00." in dialog.inner_text()
     dialog.get_by_role("button", name="Fail").click()
     assert message(page) == (
         "Error: invalid_request_error payment_intent_authentication_failure  | The provided "
