@@ -163,7 +163,7 @@ def test_add_and_remove_a_card(page, onsite_live, buyer):
     page.get_by_role("button", name="Save card").click()
     page.wait_for_url(f"{onsite_live}/payment-methods/")
     page.get_by_text("Your card is saved.").wait_for()
-    assert page.get_by_text("ending 4444").is_visible()
+    assert page.locator(".card-name").get_by_text("Mastercard ending 4444").is_visible()
     page.get_by_role("button", name=re.compile(r"Remove")).click()
     page.get_by_text("was removed").wait_for()
     assert "no saved cards" in page.content()
