@@ -48,6 +48,8 @@ CARDS: dict[str, CardBehaviour] = {
     "4000002500000003": CardBehaviour("visa", country="FR"),
     "4000000000000077": CardBehaviour("visa", available_immediately=True),
     "4000000000000002": CardBehaviour("visa", decline_code="generic_decline"),
+    # attaches to a customer, then every charge is declined (renewals failing)
+    "4000000000000341": CardBehaviour("visa", decline_code="generic_decline"),
     "4000000000009995": CardBehaviour(
         "visa", decline_code="insufficient_funds", message="Your card has insufficient funds."
     ),
@@ -86,6 +88,7 @@ TOKENS: dict[str, str] = {
     "pm_card_fr": "4000002500000003",
     "pm_card_bypassPending": "4000000000000077",
     "pm_card_chargeDeclined": "4000000000000002",
+    "pm_card_chargeCustomerFail": "4000000000000341",
     "pm_card_visa_chargeDeclined": "4000000000000002",
     "pm_card_chargeDeclinedInsufficientFunds": "4000000000009995",
     "pm_card_visa_chargeDeclinedInsufficientFunds": "4000000000009995",

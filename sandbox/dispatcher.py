@@ -21,7 +21,19 @@ from urllib.parse import urlsplit
 import stripe
 from django.db import IntegrityError, OperationalError, transaction
 
-from sandbox import access, clock, context, delivery, faults, formdecode, shapes, store, versions
+from sandbox import (
+    access,
+    clock,
+    context,
+    delivery,
+    faults,
+    formdecode,
+    multipart,
+    ratelimit,
+    shapes,
+    store,
+    versions,
+)
 from sandbox.errors import StripeError, api_error, idempotency_error, rate_limit_error
 from sandbox.ids import new_request_id
 from sandbox.models import IdempotencyRecord, RequestLog, SandboxObject
@@ -166,6 +178,11 @@ def _handle_request(
         idempotency_key=idempotency_key,
     )
 
+    if ratelimit.exceeded():  # SANDBOX_RATE_LIMIT_PER_SECOND: Stripe's limit, enforced
+        log.status = 429
+        log.fault = "rate_limit"
+        log.save()
+        return _error(request_id, rate_limit_error())
     fault = faults.consume(method, path)
     if fault is not None:
         log.fault = fault.kind
@@ -214,8 +231,15 @@ def _handle(
         found, args = resolve(method, path)
         if publishable and found.publishable is None:
             raise access.publishable_key_refused()
-        text = body.decode() if isinstance(body, bytes) else (body or "")
         content_type = headers.get("content-type", "")
+        if method == "POST" and content_type.startswith("multipart/form-data"):
+            # File uploads (files.stripe.com in real Stripe): sandbox/multipart.py.
+            raw_body = body if isinstance(body, bytes) else (body or "").encode()
+            text, files = multipart.decode(raw_body, content_type)
+        else:
+            text = body.decode() if isinstance(body, bytes) else (body or "")
+            files = {}
+        multipart.uploads.set(files)
         if method == "POST" and text and "json" in content_type:
             raise StripeError(
                 "Invalid request: the Stripe API takes form-encoded bodies "
