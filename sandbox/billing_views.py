@@ -51,7 +51,9 @@ class CardForm(forms.Form):
     def clean_card_number(self) -> str:
         number = cards.normalize(self.cleaned_data["card_number"])
         if not cards.luhn_ok(number):
-            raise forms.ValidationError("Enter a valid card number (for example 4242 4242 4242 4242).")
+            raise forms.ValidationError(
+                "Enter a valid card number (for example 4242 4242 4242 4242)."
+            )
         return number
 
     def expiry_parts(self) -> tuple[int, int]:
@@ -86,7 +88,7 @@ def _invoice_context(invoice: JSON, form: CardForm | None, error: str | None) ->
             "description": line["description"],
             "quantity": line.get("quantity"),
             "amount": _money(line["amount"], currency),
-            "period": f"{display.date(line['period']['start'])} – {display.date(line['period']['end'])}",
+            "period": f"{display.date(line['period']['start'])} to {display.date(line['period']['end'])}",
         }
         for line in invoice["lines"]["data"]
     ]
@@ -110,13 +112,18 @@ def invoice_page(request: HttpRequest, invoice_id: str, token: str) -> HttpRespo
     row = _row(invoice_id, "invoice", token)
     invoice = row.data
     if request.method == "GET":
-        return render(request, "sandbox/billing/invoice.html", _invoice_context(invoice, None, None))
+        return render(
+            request, "sandbox/billing/invoice.html", _invoice_context(invoice, None, None)
+        )
     if invoice["status"] != "open":
         return HttpResponseRedirect(request.path)  # paid meanwhile (a second click): show it
     form = CardForm(request.POST)
     if not form.is_valid():
         return render(
-            request, "sandbox/billing/invoice.html", _invoice_context(invoice, form, None), status=400
+            request,
+            "sandbox/billing/invoice.html",
+            _invoice_context(invoice, form, None),
+            status=400,
         )
     try:
         with transaction.atomic():
@@ -168,7 +175,9 @@ def _make_default(invoice: JSON, pm_id: str, account: str) -> None:
 
 
 # --- customer portal ----------------------------------------------------------------------------
-def _portal_context(session: JSON, account: str, form: CardForm | None, message: str | None, error: str | None) -> JSON:
+def _portal_context(
+    session: JSON, account: str, form: CardForm | None, message: str | None, error: str | None
+) -> JSON:
     customer = store.get(session["customer"], object_type="customer")
     subs = []
     for row in (
@@ -192,7 +201,9 @@ def _portal_context(session: JSON, account: str, form: CardForm | None, message:
                 "status": sub["status"],
                 "cancel_at_period_end": sub.get("cancel_at_period_end"),
                 "period_end": display.date(item["current_period_end"]),
-                "trial_end": display.date(sub["trial_end"]) if sub.get("trial_end") and sub["status"] == "trialing" else None,
+                "trial_end": display.date(sub["trial_end"])
+                if sub.get("trial_end") and sub["status"] == "trialing"
+                else None,
             }
         )
     invoice_rows = (
@@ -308,7 +319,9 @@ def _set_cancel_at_period_end(sub_id: str, flag: bool, account: str) -> None:
     if before["cancel_at_period_end"] == flag:
         return
     saved = store.save(row)
-    emit("customer.subscription.updated", saved, account=account or None, previous_attributes=before)
+    emit(
+        "customer.subscription.updated", saved, account=account or None, previous_attributes=before
+    )
 
 
 def _set_default_card(customer_id: str, pm_id: str, account: str) -> None:

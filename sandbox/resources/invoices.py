@@ -264,6 +264,7 @@ def invoice_item_create(
         },
         account=account,
         private={"subscription_item": copy.deepcopy(item)},
+        created=at,  # an invoice item has `date`, no `created`
     )
     emit("invoiceitem.created", ii, account=_event_account(account))
     return ii

@@ -93,14 +93,23 @@ def test_meter_events_dedup_adjustment_and_refusals(sdk):
     )
     assert summary.data[0].aggregated_value == 3
     bad = [
-        ({"event_name": "nope", "payload": {"stripe_customer_id": customer.id, "value": "1"}}, "event_name"),
+        (
+            {"event_name": "nope", "payload": {"stripe_customer_id": customer.id, "value": "1"}},
+            "event_name",
+        ),
         ({"event_name": "lessons_taken", "payload": {"value": "1"}}, "payload[stripe_customer_id]"),
         (
-            {"event_name": "lessons_taken", "payload": {"stripe_customer_id": customer.id, "value": "-1"}},
+            {
+                "event_name": "lessons_taken",
+                "payload": {"stripe_customer_id": customer.id, "value": "-1"},
+            },
             "payload[value]",
         ),
         (
-            {"event_name": "lessons_taken", "payload": {"stripe_customer_id": "cus_nobody", "value": "1"}},
+            {
+                "event_name": "lessons_taken",
+                "payload": {"stripe_customer_id": "cus_nobody", "value": "1"},
+            },
             "payload[stripe_customer_id]",
         ),
         (
@@ -126,7 +135,12 @@ def test_usage_is_billed_on_the_renewal_invoice(sdk, seller):
     meter = _meter(sdk)
     product = sdk.v1.products.create({"name": "Lessons"})
     base = sdk.v1.prices.create(
-        {"product": product.id, "currency": "eur", "unit_amount": 2000, "recurring": {"interval": "month"}}
+        {
+            "product": product.id,
+            "currency": "eur",
+            "unit_amount": 2000,
+            "recurring": {"interval": "month"},
+        }
     )
     per_lesson = sdk.v1.prices.create(
         {
@@ -170,7 +184,9 @@ def test_usage_is_billed_on_the_renewal_invoice(sdk, seller):
     end = sub["items"].data[0].current_period_end
     testing.advance(end - testing.now() + 3601)
     invoice = sdk.v1.invoices.retrieve(sdk.v1.subscriptions.retrieve(sub.id).latest_invoice)
-    usage = [line for line in invoice.lines.data if line.pricing.price_details.price == per_lesson.id]
+    usage = [
+        line for line in invoice.lines.data if line.pricing.price_details.price == per_lesson.id
+    ]
     assert len(usage) == 1 and usage[0].quantity == 3 and usage[0].amount == 4500
     assert usage[0].period.end == end
     assert invoice.status == "paid" and invoice.amount_paid == 2000 + 4500

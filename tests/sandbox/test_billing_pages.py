@@ -24,7 +24,9 @@ def _path(url: str) -> str:
 def _failing_renewal(sdk, seller):
     price = plan(sdk, amount=1200)
     sub = subscribe(sdk, seller.id, price.id)
-    failing = sdk.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": sub.customer})
+    failing = sdk.v1.payment_methods.attach(
+        "pm_card_chargeCustomerFail", {"customer": sub.customer}
+    )
     sdk.v1.subscriptions.update(sub.id, {"default_payment_method": failing.id})
     testing.advance(sub["items"].data[0].current_period_end - testing.now() + 3601)
     sub = sdk.v1.subscriptions.retrieve(sub.id)
@@ -40,12 +42,16 @@ def test_hosted_invoice_page_pays_an_open_invoice_and_reactivates(sdk, web, sell
     assert "SANDBOX" in html and "€12.00" in html and "will be tried again on" in html
     # a wrong token is a 404, as an unguessable link should be
     assert web.get(f"/sandbox/invoice/{invoice.id}/nottherightone/").status_code == 404
-    declined = web.post(_path(invoice.hosted_invoice_url), {"card_number": "4000000000000002", **CARD})
+    declined = web.post(
+        _path(invoice.hosted_invoice_url), {"card_number": "4000000000000002", **CARD}
+    )
     assert declined.status_code == 402
     assert re.search(rb'id="invoice-error">[^<]*declined', declined.content)
     bad = web.post(_path(invoice.hosted_invoice_url), {"card_number": "1234", **CARD})
     assert bad.status_code == 400
-    paid = web.post(_path(invoice.hosted_invoice_url), {"card_number": "4242 4242 4242 4242", **CARD})
+    paid = web.post(
+        _path(invoice.hosted_invoice_url), {"card_number": "4242 4242 4242 4242", **CARD}
+    )
     assert paid.status_code == 302
     invoice = sdk.v1.invoices.retrieve(invoice.id)
     assert invoice.status == "paid" and invoice.amount_paid == 1200
@@ -61,7 +67,9 @@ def test_hosted_invoice_page_pays_an_open_invoice_and_reactivates(sdk, web, sell
 
 def test_hosted_invoice_page_with_3d_secure(sdk, web, seller):
     sub, invoice = _failing_renewal(sdk, seller)
-    response = web.post(_path(invoice.hosted_invoice_url), {"card_number": "4000002500003155", **CARD})
+    response = web.post(
+        _path(invoice.hosted_invoice_url), {"card_number": "4000002500003155", **CARD}
+    )
     assert response.status_code == 302 and "/sandbox/authenticate/" in response["Location"]
     back = web.post(response["Location"], {"outcome": "approve"})
     assert back.status_code == 302 and _path(invoice.hosted_invoice_url) in back["Location"]
@@ -94,7 +102,10 @@ def test_portal_session_and_page(sdk, web, seller):
     response = web.post(path, {"action": "cancel", "subscription": sub.id})
     assert response.status_code == 302
     updated = sdk.v1.subscriptions.retrieve(sub.id)
-    assert updated.cancel_at_period_end and updated.cancel_at == sub["items"].data[0].current_period_end
+    assert (
+        updated.cancel_at_period_end
+        and updated.cancel_at == sub["items"].data[0].current_period_end
+    )
     assert "will end at the end of the period" in web.get(response["Location"]).content.decode()
     web.post(path, {"action": "renew", "subscription": sub.id})
     assert not sdk.v1.subscriptions.retrieve(sub.id).cancel_at_period_end
