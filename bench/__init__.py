@@ -10,4 +10,5 @@ BENCHMARKS: dict[str, str] = {
     "balance_page": "bench.balance_page",
     "reconciliation": "bench.reconciliation",
     "sandbox_balance": "bench.sandbox_balance",
+    "subscription_renewals": "bench.subscription_renewals",
 }
