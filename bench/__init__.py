@@ -11,4 +11,6 @@ BENCHMARKS: dict[str, str] = {
     "reconciliation": "bench.reconciliation",
     "sandbox_balance": "bench.sandbox_balance",
     "subscription_renewals": "bench.subscription_renewals",
+    "stripe_requests": "bench.stripe_requests",
+    "stripe_rate_limit": "bench.stripe_rate_limit",
 }

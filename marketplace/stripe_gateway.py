@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -40,6 +40,9 @@ from marketplace.stripe_results import (
     CheckoutSession as CheckoutSession,
 )
 from marketplace.stripe_results import (
+    Customer as Customer,
+)
+from marketplace.stripe_results import (
     Dispute as Dispute,
 )
 from marketplace.stripe_results import (
@@ -52,7 +55,16 @@ from marketplace.stripe_results import (
     Movement as Movement,
 )
 from marketplace.stripe_results import (
+    PaymentIntent as PaymentIntent,
+)
+from marketplace.stripe_results import (
     ProcessingFee as ProcessingFee,
+)
+from marketplace.stripe_results import (
+    SavedCard as SavedCard,
+)
+from marketplace.stripe_results import (
+    SetupIntent as SetupIntent,
 )
 from marketplace.stripe_results import (
     ShippingDetails as ShippingDetails,
@@ -106,11 +118,14 @@ def idempotency_key(*parts: object) -> str:
 
 def build_client() -> stripe.StripeClient:
     """Build a new StripeClient from settings (real Stripe or the sandbox)."""
+    from marketplace import stripe_traffic  # counts, paces (rate limit) and retries 429s
+
     if settings.STRIPE_SECRET_KEY:
         return stripe.StripeClient(
             settings.STRIPE_SECRET_KEY,
             stripe_version=API_VERSION,
             max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+            http_client=stripe_traffic.instrument(stripe.new_default_http_client()),
         )
     try:
         from sandbox import access as sandbox_access
@@ -123,7 +138,7 @@ def build_client() -> stripe.StripeClient:
         sandbox_access.secret_key(),
         stripe_version=API_VERSION,
         max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
-        http_client=sandbox_client.SandboxHTTPClient(),
+        http_client=stripe_traffic.instrument(sandbox_client.SandboxHTTPClient()),
         base_addresses={
             "api": sandbox_client.SANDBOX_API_BASE,
             "files": sandbox_client.SANDBOX_API_BASE,
@@ -416,6 +431,264 @@ def refund_create_for_order(
     )
 
 
+# --- On-site payments (Payment Element), customers and saved cards (buyers) ----------------------
+
+STRIPE_JS_URL = "https://js.stripe.com/v3/"
+
+
+@dataclass(frozen=True)
+class StripeJsConfig:
+    """What a page needs to load Stripe.js: the script's URL and the publishable key."""
+
+    script_url: str
+    publishable_key: str
+    sandbox: bool
+
+
+def stripe_js_available() -> bool:
+    """Whether pages can run Stripe.js: always on the sandbox (its stand-in); with real Stripe,
+    when ``STRIPE_PUBLISHABLE_KEY`` is set."""
+    return not settings.STRIPE_SECRET_KEY or bool(settings.STRIPE_PUBLISHABLE_KEY)
+
+
+def stripe_js_config() -> StripeJsConfig:
+    """Stripe.js from js.stripe.com with ``STRIPE_PUBLISHABLE_KEY`` (real Stripe), or the
+    sandbox's stand-in (same API, served by the sandbox) with its publishable key offline."""
+    if settings.STRIPE_SECRET_KEY:
+        return StripeJsConfig(
+            script_url=STRIPE_JS_URL,
+            publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
+            sandbox=False,
+        )
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        url = reverse("sandbox:stripe_js")
+    except NoReverseMatch:
+        url = "/sandbox/js/v3/"
+    return StripeJsConfig(
+        script_url=url,
+        publishable_key=getattr(settings, "SANDBOX_PUBLISHABLE_KEY", "pk_test_sandbox"),
+        sandbox=True,
+    )
+
+
+@translate_errors
+def payment_intent_create(
+    *,
+    purchase_id: int,
+    order_id: int | None,
+    amount: int,
+    currency: str,
+    application_fee_amount: int | None,
+    destination: str | None,
+    transfer_group: str | None,
+    on_behalf_of: bool,
+    customer_id: str,
+    receipt_email: str,
+    manual_capture: bool,
+    idempotency_key: str,
+) -> PaymentIntent:
+    """Create the PaymentIntent of a purchase paid on our own page (the Payment Element).
+
+    The same money shape as ``checkout_session_create``: one seller (``destination``), a
+    destination charge keeping ``application_fee_amount``; several sellers (``transfer_group``),
+    a charge on the platform paid out by separate transfers. ``customer_id`` is the buyer's
+    Customer on the platform (so a card can be saved to it). ``manual_capture``: the card is only
+    authorised (``capture_method=manual``) until the seller accepts the order. The amount comes
+    from our purchase, never from the browser. ``idempotency_key`` from the purchase.
+    """
+    if (destination is None) == (transfer_group is None):
+        raise ValueError("give either a destination (one seller) or a transfer_group (several)")
+    metadata = {"purchase_id": str(purchase_id)}
+    if order_id is not None:
+        metadata["order_id"] = str(order_id)
+    params: stripe.params.PaymentIntentCreateParams = {
+        "amount": amount,
+        "currency": currency,
+        "allowed_payment_method_types": ["card"],
+        "customer": customer_id,
+        "metadata": metadata,
+        "receipt_email": receipt_email,
+        "capture_method": "manual" if manual_capture else "automatic",
+        "expand": ["latest_charge"],
+    }
+    if destination is not None:
+        params["application_fee_amount"] = application_fee_amount or 0
+        params["transfer_data"] = {"destination": destination}
+        if on_behalf_of:
+            params["on_behalf_of"] = destination
+    else:
+        assert transfer_group is not None
+        params["transfer_group"] = transfer_group
+    return PaymentIntent.from_stripe(
+        client().v1.payment_intents.create(params, options={"idempotency_key": idempotency_key})
+    )
+
+
+@translate_errors
+def payment_intent_retrieve(*, payment_intent_id: str) -> PaymentIntent:
+    """Re-read a PaymentIntent (``latest_charge`` expanded): the source of truth for payment."""
+    params: stripe.params.PaymentIntentRetrieveParams = {"expand": ["latest_charge"]}
+    return PaymentIntent.from_stripe(
+        client().v1.payment_intents.retrieve(payment_intent_id, params)
+    )
+
+
+@translate_errors
+def payment_intent_set_future_usage(
+    *, payment_intent_id: str, save_card: bool, idempotency_key: str
+) -> PaymentIntent:
+    """Ask Stripe to save (``setup_future_usage=off_session``) the card the buyer is about to
+    confirm with to the intent's customer, or not (an empty value unsets it)."""
+    params: stripe.params.PaymentIntentUpdateParams = {
+        "setup_future_usage": "off_session" if save_card else ""
+    }
+    return PaymentIntent.from_stripe(
+        client().v1.payment_intents.update(
+            payment_intent_id, params, options={"idempotency_key": idempotency_key}
+        )
+    )
+
+
+@translate_errors
+def payment_intent_confirm_saved_card(
+    *, payment_intent_id: str, payment_method_id: str, return_url: str, idempotency_key: str
+) -> PaymentIntent:
+    """Confirm a PaymentIntent server-side with one of the buyer's saved cards, the buyer being
+    on our page (``off_session`` false): when the bank asks for authentication the intent
+    answers ``requires_action`` and the page finishes it with Stripe.js (``handleNextAction``).
+    A decline raises ``PaymentError`` with Stripe's message for the buyer."""
+    params: stripe.params.PaymentIntentConfirmParams = {
+        "payment_method": payment_method_id,
+        "off_session": False,
+        "return_url": return_url,
+        "expand": ["latest_charge"],
+    }
+    return PaymentIntent.from_stripe(
+        client().v1.payment_intents.confirm(
+            payment_intent_id, params, options={"idempotency_key": idempotency_key}
+        )
+    )
+
+
+@translate_errors
+def payment_intent_capture(
+    *,
+    payment_intent_id: str,
+    amount_to_capture: int,
+    application_fee_amount: int | None,
+    idempotency_key: str,
+) -> PaymentIntent:
+    """Capture an authorised (``requires_capture``) PaymentIntent: all of it or less
+    (``amount_to_capture``; the rest is released to the buyer), with the application fee of the
+    captured amount (destination charges; None for a platform charge)."""
+    params: stripe.params.PaymentIntentCaptureParams = {
+        "amount_to_capture": amount_to_capture,
+        "expand": ["latest_charge"],
+    }
+    if application_fee_amount is not None:
+        params["application_fee_amount"] = application_fee_amount
+    return PaymentIntent.from_stripe(
+        client().v1.payment_intents.capture(
+            payment_intent_id, params, options={"idempotency_key": idempotency_key}
+        )
+    )
+
+
+@translate_errors
+def payment_intent_cancel(
+    *, payment_intent_id: str, reason: str, idempotency_key: str
+) -> PaymentIntent:
+    """Cancel a PaymentIntent that is not paid: an authorisation is released to the buyer.
+    ``reason``: Stripe's ``cancellation_reason`` (abandoned, requested_by_customer, ...)."""
+    params: stripe.params.PaymentIntentCancelParams = {
+        "cancellation_reason": cast(Any, reason),
+    }
+    return PaymentIntent.from_stripe(
+        client().v1.payment_intents.cancel(
+            payment_intent_id, params, options={"idempotency_key": idempotency_key}
+        )
+    )
+
+
+@translate_errors
+def customer_create(*, user_id: int, email: str) -> Customer:
+    """The buyer's Customer on the platform account (saved cards live there). The idempotency
+    key comes from our user id, so a double request makes one customer."""
+    params: stripe.params.CustomerCreateParams = {
+        "email": email,
+        "metadata": {"user_id": str(user_id)},
+    }
+    return Customer.from_stripe(
+        client().v1.customers.create(
+            params, options={"idempotency_key": idempotency_key("user", user_id, "customer")}
+        )
+    )
+
+
+@translate_errors
+def customer_retrieve(*, customer_id: str) -> Customer:
+    return Customer.from_stripe(client().v1.customers.retrieve(customer_id))
+
+
+@translate_errors
+def customer_set_default_card(
+    *, customer_id: str, payment_method_id: str, idempotency_key: str
+) -> Customer:
+    """``invoice_settings.default_payment_method`` of the customer (empty string: none)."""
+    params: stripe.params.CustomerUpdateParams = {
+        "invoice_settings": {"default_payment_method": payment_method_id}
+    }
+    return Customer.from_stripe(
+        client().v1.customers.update(
+            customer_id, params, options={"idempotency_key": idempotency_key}
+        )
+    )
+
+
+@translate_errors
+def setup_intent_create(*, customer_id: str, idempotency_key: str) -> SetupIntent:
+    """A SetupIntent saving a card to ``customer_id`` for later payments (``usage`` off_session),
+    confirmed in the browser with ``stripe.confirmSetup``."""
+    params: stripe.params.SetupIntentCreateParams = {
+        "customer": customer_id,
+        "allowed_payment_method_types": ["card"],
+        "usage": "off_session",
+    }
+    return SetupIntent.from_stripe(
+        client().v1.setup_intents.create(params, options={"idempotency_key": idempotency_key})
+    )
+
+
+@translate_errors
+def setup_intent_retrieve(*, setup_intent_id: str) -> SetupIntent:
+    return SetupIntent.from_stripe(client().v1.setup_intents.retrieve(setup_intent_id))
+
+
+@translate_errors
+def customer_cards(*, customer_id: str) -> list[SavedCard]:
+    """The cards saved to a customer (at most 100, newest first)."""
+    params: stripe.params.CustomerPaymentMethodListParams = {"type": "card", "limit": 100}
+    page = client().v1.customers.payment_methods.list(customer_id, params)
+    return [SavedCard.from_stripe(pm) for pm in page.data]
+
+
+@translate_errors
+def payment_method_retrieve(*, payment_method_id: str) -> SavedCard:
+    return SavedCard.from_stripe(client().v1.payment_methods.retrieve(payment_method_id))
+
+
+@translate_errors
+def payment_method_detach(*, payment_method_id: str, idempotency_key: str) -> SavedCard:
+    """Remove a saved card from its customer: it cannot be used again."""
+    return SavedCard.from_stripe(
+        client().v1.payment_methods.detach(
+            payment_method_id, options={"idempotency_key": idempotency_key}
+        )
+    )
+
+
 # (end of buyers section)
 
 
@@ -435,9 +708,14 @@ def balance_retrieve(*, stripe_account: str | None = None) -> Balance:
 
 @translate_errors
 def charge_retrieve(*, charge_id: str) -> Charge:
-    """Re-read a charge (amount, refunds, transfer and application fee ids): the source of truth.
-    Its ``balance_transaction`` is expanded: Stripe's processing fee is there."""
-    params: stripe.params.ChargeRetrieveParams = {"expand": ["balance_transaction"]}
+    """Re-read a charge: the source of truth. One request tells nearly all of it: its
+    ``balance_transaction`` (Stripe's processing fee), its ``transfer`` (with the transfer's
+    reversals) and its ``application_fee`` (with the fee's refunds) are expanded (embedded lists
+    hold up to 10 items; ``Charge`` says when one has more). Its refunds are listed apart
+    (``refunds_list``), only when it has some."""
+    params: stripe.params.ChargeRetrieveParams = {
+        "expand": ["balance_transaction", "transfer", "application_fee"]
+    }
     return Charge.from_stripe(client().v1.charges.retrieve(charge_id, params))
 
 
@@ -508,13 +786,19 @@ def transfer_reversals_list(*, transfer_id: str) -> Iterator[Movement]:
 
 @translate_errors
 def transfer_reversal_create(
-    *, transfer_id: str, amount: int, reason: str, idempotency_key: str
+    *,
+    transfer_id: str,
+    amount: int,
+    reason: str,
+    idempotency_key: str,
+    refund_request_id: int | None = None,
 ) -> Movement:
-    """Take (part of) a seller's share back, e.g. after a lost dispute."""
-    params: stripe.params.TransferReversalCreateParams = {
-        "amount": amount,
-        "metadata": {"reason": reason},
-    }
+    """Take (part of) a seller's share back, e.g. after a lost dispute. ``refund_request_id``
+    (metadata) names the refund it follows, so a retry can find a reversal already made."""
+    metadata = {"reason": reason}
+    if refund_request_id is not None:
+        metadata["refund_request_id"] = str(refund_request_id)
+    params: stripe.params.TransferReversalCreateParams = {"amount": amount, "metadata": metadata}
     return Movement.from_stripe(
         client().v1.transfers.reversals.create(
             transfer_id, params, options={"idempotency_key": idempotency_key}
@@ -575,12 +859,35 @@ def refund_create(
 
 
 @translate_errors
-def dispute_submit_evidence(*, dispute_id: str, text: str, idempotency_key: str) -> Dispute:
-    """Send evidence text to the bank (``uncategorized_text``), submitted immediately."""
-    params: stripe.params.DisputeUpdateParams = {
-        "evidence": {"uncategorized_text": text},
-        "submit": True,
-    }
+def dispute_evidence_file_upload(*, content: bytes, filename: str, idempotency_key: str) -> str:
+    """Upload one evidence file (a PDF, JPEG or PNG of at most 5MB) to Stripe's files API
+    (files.stripe.com, ``purpose=dispute_evidence``); returns the File's id for
+    ``dispute_submit_evidence``."""
+    import io
+
+    upload = io.BytesIO(content)
+    upload.name = filename
+    params: stripe.params.FileCreateParams = {"purpose": "dispute_evidence", "file": upload}
+    found = client().v1.files.create(params, options={"idempotency_key": idempotency_key})
+    return str(found.id)
+
+
+@translate_errors
+def dispute_submit_evidence(
+    *,
+    dispute_id: str,
+    text: str,
+    idempotency_key: str,
+    files: Mapping[str, str] | None = None,
+) -> Dispute:
+    """Send evidence text to the bank (``uncategorized_text``), with uploaded files by evidence
+    field (``{"receipt": "file_…", "shipping_documentation": …, "uncategorized_file": …}``),
+    submitted immediately."""
+    evidence = cast(
+        "stripe.params.DisputeUpdateParamsEvidence",
+        {"uncategorized_text": text, **(files or {})},
+    )
+    params: stripe.params.DisputeUpdateParams = {"evidence": evidence, "submit": True}
     return Dispute.from_stripe(
         client().v1.disputes.update(
             dispute_id, params, options={"idempotency_key": idempotency_key}
@@ -632,19 +939,6 @@ def _raw_pages(
 
 
 # --- Customers, products, prices, subscriptions, invoices, meters (subscriptions) -----------------
-
-
-@translate_errors
-def customer_create(*, buyer_id: int, email: str) -> str:
-    """The buyer's Customer on the platform account (one per buyer: key from our user id)."""
-    params: stripe.params.CustomerCreateParams = {
-        "email": email,
-        "metadata": {"buyer_id": str(buyer_id)},
-    }
-    customer = client().v1.customers.create(
-        params, options={"idempotency_key": idempotency_key("buyer", buyer_id, "customer")}
-    )
-    return str(customer.id)
 
 
 @translate_errors
