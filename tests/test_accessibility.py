@@ -138,6 +138,35 @@ def in_new_tab(context, click: Callable[[], None]):
     return tab
 
 
+def billing_pages() -> tuple[str, str]:
+    """A subscription with an open invoice (default_incomplete) on the sandbox: the invoice's
+    hosted page and a customer portal session for its customer."""
+    from sandbox import testing as sandbox_testing
+
+    sdk = sandbox_testing.stripe_client()
+    customer = sdk.v1.customers.create({"email": "member@example.com"})
+    price = sdk.v1.prices.create(
+        {
+            "currency": "eur",
+            "unit_amount": 1500,
+            "recurring": {"interval": "month"},
+            "product_data": {"name": "Mug of the month"},
+        }
+    )
+    sub = sdk.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": price.id}],
+            "payment_behavior": "default_incomplete",
+            "expand": ["latest_invoice"],
+        }
+    )
+    portal = sdk.v1.billing_portal.sessions.create(
+        {"customer": customer.id, "return_url": "http://example.com/"}
+    )
+    return sub.latest_invoice.hosted_invoice_url, portal.url
+
+
 def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe):
     from buyers.models import Order
     from payouts.models import LedgerTransaction
@@ -209,6 +238,14 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe):
     page.get_by_role("button", name=re.compile("Update details")).click()
     page.wait_for_url(re.compile(r".*/sandbox/onboarding/.*"))
     sweep.check(page, "sandbox onboarding")  # an account link works once
+    context.close()
+
+    # Stripe's billing pages (sandbox): an open invoice's hosted page and the customer portal.
+    context = browser.new_context()
+    page = context.new_page()
+    invoice_url, portal_url = billing_pages()
+    sweep.check(page, "sandbox hosted invoice", invoice_url)
+    sweep.check(page, "sandbox customer portal", portal_url)
     context.close()
 
     # Staff: the money dashboard and review pages.

@@ -721,7 +721,14 @@ def subscription_cancel(
                 invoices.invoice_pay(final["id"])
         row = store.get_row(sub_id, object_type="subscription", for_update=True)
         sub = row.data
-    # open invoices of a canceled subscription stay open (Stripe leaves them to be paid or voided)
+    # Open invoices of a canceled subscription stay open (to be paid, voided or marked
+    # uncollectible) but are no longer retried automatically.
+    for inv in store.queryset("invoice", account=None).filter(
+        data__parent__subscription_details__subscription=sub_id, data__status="open"
+    ):
+        inv.data["next_payment_attempt"] = None
+        inv.data["auto_advance"] = False
+        store.save(inv)
     details = dict(details or {})
     sub.update(
         status="canceled",
@@ -1155,25 +1162,28 @@ def _end_trial(row: SandboxObject) -> None:
 
 
 def _cancel_scheduled(row: SandboxObject, *, at: int) -> None:
+    """``cancel_at`` reached: a final invoice for metered usage and pending prorations (Stripe
+    collects them at the end of the period), then canceled."""
     sub = row.data
     start, end = _period(sub)
-    if any(_metered(i["price"]) for i in sub["items"]["data"]):
-        usage_end = min(at, end)
-        usage_lines = invoices.period_lines(
-            sub, period=(start, end), usage=(start, usage_end), licensed=False
+    usage_end = min(at, end)
+    usage_lines = invoices.period_lines(
+        sub, period=(start, end), usage=(start, usage_end), licensed=False
+    )
+    if any(line["amount"] for line in usage_lines) or invoices.pending_items(
+        sub, account=row.account
+    ):
+        final = invoices.invoice_create(
+            row.id,
+            period_start=start,
+            period_end=usage_end,
+            reason="subscription_cycle",
+            usage=(start, usage_end),
+            invoice_period=(start, usage_end),
+            licensed=False,
         )
-        if any(line["amount"] for line in usage_lines):
-            final = invoices.invoice_create(
-                row.id,
-                period_start=start,
-                period_end=usage_end,
-                reason="subscription_cycle",
-                usage=(start, usage_end),
-                invoice_period=(start, usage_end),
-                licensed=False,
-            )
-            if final["status"] == "open":
-                invoices.invoice_pay(final["id"])
+        if final["status"] == "open":
+            invoices.invoice_pay(final["id"])
     subscription_cancel(row.id, account=None, reason="cancellation_requested")
 
 
