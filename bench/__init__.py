@@ -10,6 +10,7 @@ BENCHMARKS: dict[str, str] = {
     "balance_page": "bench.balance_page",
     "reconciliation": "bench.reconciliation",
     "sandbox_balance": "bench.sandbox_balance",
+    "subscription_renewals": "bench.subscription_renewals",
     "stripe_requests": "bench.stripe_requests",
     "stripe_rate_limit": "bench.stripe_rate_limit",
 }
