@@ -70,6 +70,7 @@ def _charge_id_of(event: StripeEvent) -> str:
 
 @handles(
     "charge.succeeded",
+    "charge.captured",
     "charge.refunded",
     "charge.refund.updated",
     "refund.created",

@@ -49,6 +49,20 @@ def transfers_waiting(*, user: Any) -> Any:
     )
 
 
+def reversals_waiting(*, user: Any) -> QuerySet[RefundRequest]:
+    """Sellers' shares of refunds (one seller's order of a several-seller purchase) still to be
+    taken back by a transfer reversal: failed ones with the reason and the next attempt's time,
+    and ones not tried yet (staff only; nothing for anyone else)."""
+    if not is_staff(user):
+        return RefundRequest.objects.none()
+    R = RefundRequest.ReversalStatus
+    return (
+        RefundRequest.objects.filter(reversal_status__in=[R.PENDING, R.FAILED])
+        .select_related("seller")
+        .order_by("reversal_next_attempt_at", "pk")
+    )
+
+
 def seller_of(user: Any) -> Seller | None:
     """The seller profile of ``user``, or None for anyone who is not a seller."""
     if not user.is_authenticated:
@@ -383,6 +397,25 @@ def refundable_sales_listed(*, user: Any) -> QuerySet[LedgerTransaction]:
             .values("currency")[:1]
         ),
     )
+
+
+def problem_reports_for(*, user: Any) -> Any:
+    """The buyers' problem reports staff (all) or a seller (on their sales) answer, the ones
+    waiting for an answer first, then the newest."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    from buyers.aftersale import selectors as aftersale
+
+    if is_staff(user):
+        qs = aftersale.problems_for_staff(user=user)
+    else:
+        qs = aftersale.seller_problems(seller=seller_of(user))
+    waiting = Case(
+        When(status__in=["escalated", "open"], then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return qs.order_by(waiting, "-created_at")
 
 
 def refund_requests_for(*, user: Any) -> QuerySet[RefundRequest]:

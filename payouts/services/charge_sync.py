@@ -304,8 +304,12 @@ def ledger_sync_charge(
     recorded: list[str] = []
     if charge.status != "succeeded" and not charge.paid:
         return ChargeSyncResult(charge_id, recorded)
+    if not charge.captured:
+        # Only authorised (an order awaiting its seller): no money moved yet; charge.captured
+        # brings it back here, and a released authorisation never enters the ledger.
+        return ChargeSyncResult(charge_id, recorded)
     currency = charge.currency
-    amount = charge.amount
+    amount = charge.money_taken
     order_id = _order_id_of(charge)
     transfer_id = charge.transfer_id
     transfer = charge.transfer

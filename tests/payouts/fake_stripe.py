@@ -160,7 +160,9 @@ class FakeStripe:
     def disputes_list(self, *, charge_id):
         return iter([d for d in self.disputes.values() if d["charge"] == charge_id])
 
-    def transfer_reversal_create(self, *, transfer_id, amount, reason, idempotency_key):
+    def transfer_reversal_create(
+        self, *, transfer_id, amount, reason, idempotency_key, refund_request_id=None
+    ):
         self._check("transfer_reversal_create")
         if idempotency_key in self.idempotency:
             return self.idempotency[idempotency_key]
@@ -246,10 +248,10 @@ class FakeStripe:
         self.idempotency[idempotency_key] = refund
         return refund
 
-    def dispute_submit_evidence(self, *, dispute_id, text, idempotency_key):
+    def dispute_submit_evidence(self, *, dispute_id, text, idempotency_key, files=None):
         self._check("dispute_submit_evidence")
         d = self.disputes[dispute_id]
-        d["evidence"] = {"uncategorized_text": text}
+        d["evidence"] = {"uncategorized_text": text, **(files or {})}
         d["status"] = "under_review"
         return d
 
