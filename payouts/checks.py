@@ -226,11 +226,19 @@ def stock() -> Iterator[str]:
         )
 
 
+def invoices_against_ledger() -> Iterator[str]:
+    """3 and 7 with subscriptions' paid invoices (payouts/services/invoices.py)."""
+    from payouts.services.invoices import invoices_against_ledger as check
+
+    yield from check()
+
+
 CHECKS = [
     unbalanced_transactions,
     immutability_guard,
     order_splits,
     orders_against_ledger,
+    invoices_against_ledger,
     seller_balances,
     unique_stripe_ids,
     stock,

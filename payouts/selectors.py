@@ -49,6 +49,20 @@ def transfers_waiting(*, user: Any) -> Any:
     )
 
 
+def reversals_waiting(*, user: Any) -> QuerySet[RefundRequest]:
+    """Sellers' shares of refunds (one seller's order of a several-seller purchase) still to be
+    taken back by a transfer reversal: failed ones with the reason and the next attempt's time,
+    and ones not tried yet (staff only; nothing for anyone else)."""
+    if not is_staff(user):
+        return RefundRequest.objects.none()
+    R = RefundRequest.ReversalStatus
+    return (
+        RefundRequest.objects.filter(reversal_status__in=[R.PENDING, R.FAILED])
+        .select_related("seller")
+        .order_by("reversal_next_attempt_at", "pk")
+    )
+
+
 def seller_of(user: Any) -> Seller | None:
     """The seller profile of ``user``, or None for anyone who is not a seller."""
     if not user.is_authenticated:

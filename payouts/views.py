@@ -39,6 +39,7 @@ from payouts.models import RefundRequest, SellerBalance
 from payouts.reconciliation import reconciliation_request
 from sellers import fees
 from sellers.models import FeeRule, Seller
+from subscriptions import selectors as subscription_selectors
 
 
 def _staff_only(user: Any) -> None:
@@ -312,6 +313,7 @@ def transfers(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "statuses": selectors.TRANSFER_STATUSES,
             "waiting": selectors.transfers_waiting(user=request.user)[:100],
+            "reversals_waiting": selectors.reversals_waiting(user=request.user)[:100],
         },
     )
 
@@ -670,5 +672,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:20],
             "in_debt": selectors.sellers_in_debt(user=request.user),
             "failed_events": selectors.failed_events_count(user=request.user),
+            # Subscriptions: MRR, new and churned over 30 days, past due (staff checked above).
+            "subscription_figures": subscription_selectors.platform_figures(),
         },
     )

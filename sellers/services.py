@@ -525,6 +525,7 @@ def listing_create(
     price: Money,
     stock: int | None,
     images: Sequence[UploadedFile[bytes]] = (),
+    accepts_orders_first: bool = False,
 ) -> Listing:
     """Create a draft listing of ``seller`` with its images (resized and re-encoded).
 
@@ -545,6 +546,7 @@ def listing_create(
         price_amount=price.amount,
         currency=price.currency,
         stock=_validate_stock(stock),
+        accepts_orders_first=accepts_orders_first,
     )
     _add_images(listing, images)
     return listing
@@ -561,11 +563,13 @@ def listing_update(
     stock: int | None,
     new_images: Sequence[UploadedFile[bytes]] = (),
     remove_image_ids: Sequence[int] = (),
+    accepts_orders_first: bool | None = None,
 ) -> Listing:
     """Change a listing's details, add images, remove images (all or nothing).
 
     Stock may not drop below what is sold or reserved. The price of past orders is stored on the
-    orders, so changing it here affects new checkouts only.
+    orders, so changing it here affects new checkouts only; so does ``accepts_orders_first``
+    (None: unchanged).
     """
     locked = Listing.objects.select_for_update().get(pk=listing.pk)
     if locked.status == Listing.Status.DELETED:
@@ -580,6 +584,8 @@ def listing_update(
     locked.price_amount = price.amount
     locked.currency = price.currency
     locked.stock = _validate_stock(stock, committed=locked.sold + locked.reserved)
+    if accepts_orders_first is not None:
+        locked.accepts_orders_first = accepts_orders_first
     locked.save()
     if remove_image_ids:
         for image in locked.images.filter(pk__in=list(remove_image_ids)):

@@ -160,7 +160,9 @@ class FakeStripe:
     def disputes_list(self, *, charge_id):
         return iter([d for d in self.disputes.values() if d["charge"] == charge_id])
 
-    def transfer_reversal_create(self, *, transfer_id, amount, reason, idempotency_key):
+    def transfer_reversal_create(
+        self, *, transfer_id, amount, reason, idempotency_key, refund_request_id=None
+    ):
         self._check("transfer_reversal_create")
         if idempotency_key in self.idempotency:
             return self.idempotency[idempotency_key]
