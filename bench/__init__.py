@@ -10,4 +10,6 @@ BENCHMARKS: dict[str, str] = {
     "balance_page": "bench.balance_page",
     "reconciliation": "bench.reconciliation",
     "sandbox_balance": "bench.sandbox_balance",
+    "stripe_requests": "bench.stripe_requests",
+    "stripe_rate_limit": "bench.stripe_rate_limit",
 }

@@ -100,11 +100,14 @@ def idempotency_key(*parts: object) -> str:
 
 def build_client() -> stripe.StripeClient:
     """Build a new StripeClient from settings (real Stripe or the sandbox)."""
+    from marketplace import stripe_traffic  # counts, paces (rate limit) and retries 429s
+
     if settings.STRIPE_SECRET_KEY:
         return stripe.StripeClient(
             settings.STRIPE_SECRET_KEY,
             stripe_version=API_VERSION,
             max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+            http_client=stripe_traffic.instrument(stripe.new_default_http_client()),
         )
     try:
         from sandbox import access as sandbox_access
@@ -117,7 +120,7 @@ def build_client() -> stripe.StripeClient:
         sandbox_access.secret_key(),
         stripe_version=API_VERSION,
         max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
-        http_client=sandbox_client.SandboxHTTPClient(),
+        http_client=stripe_traffic.instrument(sandbox_client.SandboxHTTPClient()),
         base_addresses={
             "api": sandbox_client.SANDBOX_API_BASE,
             "files": sandbox_client.SANDBOX_API_BASE,
@@ -429,9 +432,14 @@ def balance_retrieve(*, stripe_account: str | None = None) -> Balance:
 
 @translate_errors
 def charge_retrieve(*, charge_id: str) -> Charge:
-    """Re-read a charge (amount, refunds, transfer and application fee ids): the source of truth.
-    Its ``balance_transaction`` is expanded: Stripe's processing fee is there."""
-    params: stripe.params.ChargeRetrieveParams = {"expand": ["balance_transaction"]}
+    """Re-read a charge: the source of truth. One request tells nearly all of it: its
+    ``balance_transaction`` (Stripe's processing fee), its ``transfer`` (with the transfer's
+    reversals) and its ``application_fee`` (with the fee's refunds) are expanded (embedded lists
+    hold up to 10 items; ``Charge`` says when one has more). Its refunds are listed apart
+    (``refunds_list``), only when it has some."""
+    params: stripe.params.ChargeRetrieveParams = {
+        "expand": ["balance_transaction", "transfer", "application_fee"]
+    }
     return Charge.from_stripe(client().v1.charges.retrieve(charge_id, params))
 
 

@@ -40,6 +40,31 @@ def _opt_int(value: object) -> int | None:
     return None if value in (None, "") else int(cast(Any, value))
 
 
+def _embedded_movements(value: object) -> tuple[Movement, ...] | None:
+    """A list object embedded in an object (a transfer's ``reversals``, a fee's ``refunds``, an
+    expanded charge's ``refunds``) when it is complete; None when absent or paginated
+    (``has_more``): the caller then lists it."""
+    if value is None or isinstance(value, str):
+        return None
+    d = _as_dict(value)
+    if d.get("object") != "list" or d.get("has_more"):
+        return None
+    return tuple(Movement.from_stripe(item) for item in d.get("data") or [])
+
+
+def _expanded(value: object) -> dict[str, Any] | None:
+    """An expanded object's JSON, or None when the field is an id (or empty)."""
+    if not value or isinstance(value, str):
+        return None
+    return _as_dict(value)
+
+
+def _maybe(cls: Any, value: object) -> Any:
+    """``cls.from_stripe`` of an expanded object; None when the field is an id or empty."""
+    expanded = _expanded(value)
+    return None if expanded is None else cls.from_stripe(expanded)
+
+
 # --- Typed results of the money calls (payouts) ---------------------------------------------------
 
 
@@ -70,6 +95,11 @@ class Charge:
     application_fee_id: str
     processing_fee: ProcessingFee | None  # only when ``balance_transaction`` was expanded
     transfer_group: str = ""  # a several-seller purchase's charge (separate transfers)
+    # Expanded in the same request (``charge_retrieve``), so one read tells the whole charge;
+    # None when not expanded (or a list has more than one page): read them separately.
+    transfer: Transfer | None = None
+    application_fee: ApplicationFee | None = None
+    refunds: tuple[Movement, ...] | None = None
 
     @classmethod
     def from_stripe(cls, obj: object) -> Charge:
@@ -101,6 +131,9 @@ class Charge:
             application_fee_id=_ref(d.get("application_fee")),
             processing_fee=processing,
             transfer_group=str(d.get("transfer_group") or ""),
+            transfer=_maybe(Transfer, d.get("transfer")),
+            application_fee=_maybe(ApplicationFee, d.get("application_fee")),
+            refunds=_embedded_movements(d.get("refunds")),
         )
 
 
@@ -116,6 +149,8 @@ class Transfer:
     source_transaction_id: str = ""
     transfer_group: str = ""
     order_id: str = ""
+    # The reversals embedded in the transfer (None when absent or more than one page).
+    reversals: tuple[Movement, ...] | None = None
 
     @classmethod
     def from_stripe(cls, obj: object) -> Transfer:
@@ -129,6 +164,7 @@ class Transfer:
             source_transaction_id=_ref(d.get("source_transaction")),
             transfer_group=str(d.get("transfer_group") or ""),
             order_id=str((d.get("metadata") or {}).get("order_id") or ""),
+            reversals=_embedded_movements(d.get("reversals")),
         )
 
 
@@ -138,6 +174,8 @@ class ApplicationFee:
     amount: int
     amount_refunded: int
     created: int | None
+    # The refunds embedded in the fee (None when absent or more than one page).
+    refunds: tuple[Movement, ...] | None = None
 
     @classmethod
     def from_stripe(cls, obj: object) -> ApplicationFee:
@@ -147,6 +185,7 @@ class ApplicationFee:
             amount=_int(d.get("amount")),
             amount_refunded=_int(d.get("amount_refunded")),
             created=_opt_int(d.get("created")),
+            refunds=_embedded_movements(d.get("refunds")),
         )
 
 

@@ -88,7 +88,8 @@ def on_money_moved(event: StripeEvent) -> None:
     if not charge_id.startswith(("ch_", "py_")):
         logger.info("event %s: no charge to sync", event.stripe_id)
         return
-    charge_sync.ledger_sync_charge(charge_id=charge_id)
+    # The event's object tells what it changed: when the ledger holds it already, no request.
+    charge_sync.ledger_sync_charge(charge_id=charge_id, told=event.data_object)
 
 
 @handles(

@@ -1,5 +1,6 @@
 """Reads of sellers and listings. Each selector is scoped to the person asking, so a seller can
-only ever reach their own account, listings and images (anything else is a 404).
+only ever reach their own account, listings and images: a selector answers None, or a queryset
+without the object, for anything else, and the view answers 404 (no HTTP in the read layer).
 
 Public selectors (``public_listings``, ``purchasable_listings``, ``listing_unavailable_reason``)
 are the contract the buyers app builds its catalogue and checkout on.
@@ -10,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import F, Prefetch, Q, QuerySet
-from django.http import Http404
 
 from sellers.models import Category, Listing, ListingImage, Seller
 
@@ -24,19 +24,11 @@ def seller_for_user(*, user: Any) -> Seller | None:
     return Seller.objects.filter(user=user).first()
 
 
-def seller_get_for_user(*, user: Any) -> Seller:
-    """The seller profile of ``user``; 404 when they have none."""
+def seller_by_account_for_user(*, user: Any, account_id: str) -> Seller | None:
+    """The seller of ``user`` if it owns the Stripe account ``account_id``; None otherwise."""
     seller = seller_for_user(user=user)
-    if seller is None:
-        raise Http404("You have no shop yet.")
-    return seller
-
-
-def seller_by_account_for_user(*, user: Any, account_id: str) -> Seller:
-    """The seller of ``user`` if it owns the Stripe account ``account_id``; 404 otherwise."""
-    seller = seller_get_for_user(user=user)
-    if not seller.stripe_account_id or seller.stripe_account_id != account_id:
-        raise Http404("No such account.")
+    if seller is None or not seller.stripe_account_id or seller.stripe_account_id != account_id:
+        return None
     return seller
 
 
@@ -53,24 +45,11 @@ def seller_listings(*, seller: Seller) -> QuerySet[Listing]:
     ).order_by("-created_at", "-id")
 
 
-def seller_listing_get(*, seller: Seller, listing_id: int) -> Listing:
-    """One of ``seller``'s own listings (not deleted); 404 for anyone else's or a deleted one."""
-    listing = seller_listings(seller=seller).filter(pk=listing_id).first()
-    if listing is None:
-        raise Http404("No such listing.")
-    return listing
-
-
-def seller_listing_image_get(*, seller: Seller, listing_id: int, image_id: int) -> ListingImage:
-    """One image of one of ``seller``'s own listings; 404 otherwise."""
-    image = (
-        ListingImage.objects.filter(pk=image_id, listing_id=listing_id, listing__seller=seller)
-        .exclude(listing__status=Listing.Status.DELETED)
-        .first()
+def seller_listing_images(*, seller: Seller, listing_id: int) -> QuerySet[ListingImage]:
+    """The images of one of ``seller``'s own listings (not deleted); empty for anyone else's."""
+    return ListingImage.objects.filter(listing_id=listing_id, listing__seller=seller).exclude(
+        listing__status=Listing.Status.DELETED
     )
-    if image is None:
-        raise Http404("No such image.")
-    return image
 
 
 def _in_stock() -> Q:

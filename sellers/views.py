@@ -14,8 +14,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
@@ -45,6 +45,19 @@ LISTINGS_PER_PAGE = 50
 def _stripe_failed(request: HttpRequest, exc: GatewayError, doing: str) -> None:
     retry = " Please try again." if exc.retryable else ""
     messages.error(request, f"We could not {doing}: {exc.message}{retry}")
+
+
+def _own_seller(request: HttpRequest) -> Seller:
+    """The signed-in user's seller profile; 404 when they have none."""
+    seller = selectors.seller_for_user(user=request.user)
+    if seller is None:
+        raise Http404("You have no shop yet.")
+    return seller
+
+
+def _own_listing(seller: Seller, listing_id: int) -> Listing:
+    """One of ``seller``'s own listings; 404 for anyone else's or a deleted one."""
+    return get_object_or_404(selectors.seller_listings(seller=seller), pk=listing_id)
 
 
 def _add_error(form: Form, exc: UserFacingError) -> None:
@@ -99,7 +112,7 @@ def _go_onboard(request: HttpRequest, seller: Seller) -> HttpResponse:
 @require_POST
 def onboarding(request: HttpRequest) -> HttpResponse:
     """Create the account if needed and continue onboarding on a fresh account link."""
-    seller = selectors.seller_get_for_user(user=request.user)
+    seller = _own_seller(request)
     return _go_onboard(request, seller)
 
 
@@ -108,6 +121,8 @@ def onboarding(request: HttpRequest) -> HttpResponse:
 def onboarding_refresh(request: HttpRequest, account_id: str) -> HttpResponse:
     """Stripe's ``refresh_url``: the link expired or was used; make a new one (owner only)."""
     seller = selectors.seller_by_account_for_user(user=request.user, account_id=account_id)
+    if seller is None:
+        raise Http404("No such account.")
     return _redirect_to_stripe(
         request,
         lambda: services.seller_onboarding_link(seller=seller),
@@ -119,7 +134,7 @@ def onboarding_refresh(request: HttpRequest, account_id: str) -> HttpResponse:
 @require_POST
 def onboarding_update(request: HttpRequest) -> HttpResponse:
     """Update details with Stripe (including what Stripe will need later)."""
-    seller = selectors.seller_get_for_user(user=request.user)
+    seller = _own_seller(request)
     return _redirect_to_stripe(
         request,
         lambda: services.seller_onboarding_link(seller=seller, update=True),
@@ -131,7 +146,7 @@ def onboarding_update(request: HttpRequest) -> HttpResponse:
 @require_POST
 def stripe_dashboard(request: HttpRequest) -> HttpResponse:
     """Open the seller's Express dashboard through a fresh login link."""
-    seller = selectors.seller_get_for_user(user=request.user)
+    seller = _own_seller(request)
     return _redirect_to_stripe(
         request,
         lambda: services.seller_dashboard_login_link(seller=seller),
@@ -197,7 +212,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def shop_settings(request: HttpRequest) -> HttpResponse:
-    seller = selectors.seller_get_for_user(user=request.user)
+    seller = _own_seller(request)
     form = ShopSettingsForm(
         request.POST or None,
         initial={"display_name": seller.display_name, "default_currency": seller.default_currency},
@@ -252,7 +267,7 @@ def _fee_quote_for(form: ListingForm, seller: Seller) -> FeeQuote | None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def listing_new(request: HttpRequest) -> HttpResponse:
-    seller = selectors.seller_get_for_user(user=request.user)
+    seller = _own_seller(request)
     if seller.status != Seller.Status.ACTIVE:
         raise PermissionDenied("Your shop cannot add listings now.")
     form = ListingForm(request.POST or None, request.FILES or None, seller=seller)
@@ -280,8 +295,8 @@ def listing_new(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def listing_edit(request: HttpRequest, listing_id: int) -> HttpResponse:
-    seller = selectors.seller_get_for_user(user=request.user)
-    listing = selectors.seller_listing_get(seller=seller, listing_id=listing_id)
+    seller = _own_seller(request)
+    listing = _own_listing(seller, listing_id)
     form = ListingForm(request.POST or None, request.FILES or None, seller=seller, listing=listing)
     if request.method == "POST" and form.is_valid():
         try:
@@ -304,8 +319,8 @@ def listing_edit(request: HttpRequest, listing_id: int) -> HttpResponse:
 
 
 def _listing_action(request: HttpRequest, listing_id: int, action: str) -> HttpResponse:
-    seller = selectors.seller_get_for_user(user=request.user)
-    listing = selectors.seller_listing_get(seller=seller, listing_id=listing_id)
+    seller = _own_seller(request)
+    listing = _own_listing(seller, listing_id)
     try:
         if action == "publish":
             services.listing_publish(listing=listing)
@@ -343,8 +358,8 @@ def listing_unpause(request: HttpRequest, listing_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def listing_delete(request: HttpRequest, listing_id: int) -> HttpResponse:
     """Ask, then soft-delete: the listing disappears but past orders keep pointing at it."""
-    seller = selectors.seller_get_for_user(user=request.user)
-    listing = selectors.seller_listing_get(seller=seller, listing_id=listing_id)
+    seller = _own_seller(request)
+    listing = _own_listing(seller, listing_id)
     if request.method == "POST":
         services.listing_delete(listing=listing)
         messages.success(request, f"“{listing.title}” deleted.")
@@ -355,9 +370,9 @@ def listing_delete(request: HttpRequest, listing_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def listing_image_delete(request: HttpRequest, listing_id: int, image_id: int) -> HttpResponse:
-    seller = selectors.seller_get_for_user(user=request.user)
-    image = selectors.seller_listing_image_get(
-        seller=seller, listing_id=listing_id, image_id=image_id
+    seller = _own_seller(request)
+    image = get_object_or_404(
+        selectors.seller_listing_images(seller=seller, listing_id=listing_id), pk=image_id
     )
     services.listing_image_delete(image=image)
     messages.success(request, "Image removed.")
@@ -368,7 +383,7 @@ def listing_image_delete(request: HttpRequest, listing_id: int, image_id: int) -
 @require_GET
 def fee_preview(request: HtmxHttpRequest) -> HttpResponse:
     """ "Buyer pays X, platform fee Y, you receive Z" for the price being typed (htmx partial)."""
-    seller = selectors.seller_get_for_user(user=request.user)
+    seller = _own_seller(request)
     form = FeePreviewForm(request.GET)
     quote = None
     problem = ""

@@ -1,4 +1,5 @@
-"""Reads of the audit log: staff only (anyone else gets 404)."""
+"""Reads of the audit log: staff only (for anyone else the selector answers None and the view
+404)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 from django.utils import timezone
 
 from marketplace.audit.models import AuditEntry
@@ -20,12 +20,12 @@ def audit_entries(
     date_from: date | None = None,
     date_to: date | None = None,
     obj: str = "",
-) -> QuerySet[AuditEntry]:
+) -> QuerySet[AuditEntry] | None:
     """Audit entries, newest first, filtered by actor (email or command, part of it), action,
     days (inclusive, in the site's time zone) and object (an id exactly, or part of its type or
-    text). Http404 unless ``user`` is staff."""
+    text). None unless ``user`` is staff."""
     if not (user.is_authenticated and user.is_staff):
-        raise Http404("No such page")
+        return None
     qs = AuditEntry.objects.all()
     if actor:
         qs = qs.filter(actor__icontains=actor)

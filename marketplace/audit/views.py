@@ -4,7 +4,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -23,6 +23,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         filters = {k: v for k, v in form.cleaned_data.items() if v}
     qs = selectors.audit_entries(user=request.user, **filters)
+    if qs is None:
+        raise Http404("No such page")
     if form.is_bound and not form.is_valid():
         qs = qs.none()
     page = Paginator(qs, 50).get_page(request.GET.get("page"))

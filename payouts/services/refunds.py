@@ -249,9 +249,12 @@ def refund_request_create(
         )
     if request.status == RefundRequest.Status.FAILED:
         raise UserFacingError(f"Stripe refused the refund: {request.error}")
-    # Record it now so the balance moves at once; if Stripe is slow, the events will.
+    # Record it now so the balance moves at once; if Stripe is slow, the events will. When its
+    # events came first (and recorded it), there is nothing to read.
     with contextlib.suppress(gw.GatewayError, LedgerError):
-        ledger_sync_charge(charge_id=charge_id)
+        ledger_sync_charge(
+            charge_id=charge_id, told={"object": "refund", "id": request.stripe_refund_id}
+        )
     return request
 
 
@@ -432,7 +435,9 @@ def order_refund_create(
     if request.reversal_status == RefundRequest.ReversalStatus.PENDING:
         request = refund_reversal_make(refund_request_id=request.pk)
     with contextlib.suppress(gw.GatewayError, LedgerError):
-        ledger_sync_charge(charge_id=order.charge_id)
+        ledger_sync_charge(
+            charge_id=order.charge_id, told={"object": "refund", "id": request.stripe_refund_id}
+        )
     return request
 
 

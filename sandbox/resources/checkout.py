@@ -361,6 +361,12 @@ def _payment_method_types(p: JSON, *, mode: str, currency: str) -> list[str]:
 
 
 def _check_subscription_data(data: JSON, account: str) -> None:
+    days = data.get("trial_period_days")
+    if days not in (None, "") and not 1 <= int(days) <= 730:
+        raise invalid_request(
+            "Invalid subscription_data[trial_period_days]: must be between 1 and 730.",
+            param="subscription_data[trial_period_days]",
+        )
     transfer = data.get("transfer_data") if isinstance(data.get("transfer_data"), dict) else None
     if transfer and transfer.get("destination"):
         payments.check_destination(
@@ -599,6 +605,12 @@ def _pay_subscription(
         store.update(sub_id, {"default_payment_method": pm["id"]}, object_type="subscription")
     store.save(row)
     invoice_row = store.get_row(row.private["invoice"], object_type="invoice")
+    if not invoice_row.private.get("payment_intent"):
+        # Nothing due now (a trial): the card is saved on the subscription, no payment.
+        payment_succeeded(row.id, {"status": "succeeded"})
+        completed = store.get_row(row.id, object_type="checkout.session", for_update=True)
+        completed.data["payment_status"] = "no_payment_required"
+        return store.save(completed), None, None
     pi_row = payments.intent_row(invoice_row.private["payment_intent"], account=account)
     pi_row.private["checkout_session"] = row.id
     pi_row.private["email"] = email

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from sellers import selectors
-from sellers.models import Listing, Seller
+from sellers.models import Listing, ListingImage, Seller
 from tests.sellers.factories import ListingFactory, SellerFactory
 
 pytestmark = pytest.mark.django_db
@@ -50,12 +50,21 @@ def test_listing_unavailable_reason(listing_kwargs, reason):
 def test_seller_scoped_selectors_hide_other_sellers():
     mine = SellerFactory()
     theirs = ListingFactory()
-    from django.http import Http404
+    ListingImage.objects.create(listing=theirs, image="listings/a.jpg")
 
-    with pytest.raises(Http404):
-        selectors.seller_listing_get(seller=mine, listing_id=theirs.pk)
-    with pytest.raises(Http404):
+    assert not selectors.seller_listings(seller=mine).filter(pk=theirs.pk).exists()
+    assert not selectors.seller_listing_images(seller=mine, listing_id=theirs.pk).exists()
+    assert selectors.seller_listing_images(seller=theirs.seller, listing_id=theirs.pk).count() == 1
+    assert (
         selectors.seller_by_account_for_user(
             user=mine.user, account_id=theirs.seller.stripe_account_id
         )
+        is None
+    )
+    assert (
+        selectors.seller_by_account_for_user(
+            user=theirs.seller.user, account_id=theirs.seller.stripe_account_id
+        )
+        == theirs.seller
+    )
     assert list(selectors.seller_listings(seller=mine)) == []
