@@ -79,7 +79,7 @@ def _claim_postgresql(*, now: datetime, batch_size: int) -> list[StripeEvent]:
     """The claim in ONE statement (one round trip, its own implicit transaction): an UPDATE of
     the due rows picked ``FOR UPDATE SKIP LOCKED`` (the pending partial index serves the pick),
     ``RETURNING`` them as updated."""
-    table = StripeEvent._meta.db_table
+    table = str(StripeEvent._meta.db_table)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in StripeEvent._meta.concrete_fields)
     pending = ", ".join(["%s"] * len(PENDING))
