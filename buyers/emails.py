@@ -43,6 +43,23 @@ EMAILS: dict[str, OrderEmail] = {
     "order_dispute_won_seller": OrderEmail(
         "Dispute won on sale #{id}, the payment stands: {title}", to_seller=True
     ),
+    # Orders the seller accepts before the card is charged (buyers/services/onsite.py).
+    "order_awaiting_seller_buyer": OrderEmail(
+        "Order #{id} is waiting for the seller to accept it: {title}"
+    ),
+    "order_to_accept_seller": OrderEmail(
+        "New order #{id} to accept or decline: {title}", to_seller=True
+    ),
+    "order_accepted_buyer": OrderEmail("The seller accepted order #{id}: {title}"),
+    "order_declined_buyer": OrderEmail(
+        "The seller declined order #{id}; nothing was charged: {title}"
+    ),
+    "order_not_accepted_buyer": OrderEmail(
+        "Order #{id} was canceled; nothing was charged: {title}"
+    ),
+    "order_not_accepted_seller": OrderEmail(
+        "Order #{id} was canceled: it was not accepted in time: {title}", to_seller=True
+    ),
 }
 
 

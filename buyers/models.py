@@ -31,6 +31,8 @@ class Purchase(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", "Awaiting payment"
+        # The card is authorised (capture_method=manual); charged when the seller accepts.
+        AUTHORIZED = "authorized", "Awaiting the seller"
         PAID = "paid", "Paid"
         CANCELED = "canceled", "Canceled"
         EXPIRED = "expired", "Expired"
@@ -42,7 +44,10 @@ class Purchase(models.Model):
         SEPARATE = "separate", "Separate charge and transfers (several sellers)"
 
     TRANSITIONS: dict[str, frozenset[str]] = {
-        Status.PENDING: frozenset({"paid", "canceled", "expired", "failed", "refunded"}),
+        Status.PENDING: frozenset(
+            {"authorized", "paid", "canceled", "expired", "failed", "refunded"}
+        ),
+        Status.AUTHORIZED: frozenset({"paid", "canceled", "expired"}),
         Status.CANCELED: frozenset({"paid", "refunded"}),
         Status.EXPIRED: frozenset({"paid", "refunded"}),
         Status.FAILED: frozenset({"paid", "refunded"}),
@@ -83,12 +88,19 @@ class Purchase(models.Model):
     # checkout.session.expired webhook racing our own request records a cancel, not an expiry.
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # On-site payment (buyers/services/onsite.py): a seller of a line accepts each order before it is
+    # charged, so the PaymentIntent only authorises the card (capture_method=manual); once
+    # authorised, the seller has until ``accept_by`` to accept (capture) or decline (cancel).
+    needs_acceptance = models.BooleanField(default=False)
+    authorized_at = models.DateTimeField(null=True, blank=True)
+    accept_by = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["buyer", "-created_at"]),
             models.Index(fields=["status", "expires_at"]),
+            models.Index(fields=["status", "accept_by"]),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -125,6 +137,8 @@ class Order(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", "Awaiting payment"
+        # Card authorised, not charged: the seller accepts (charge) or declines (released).
+        AWAITING_SELLER = "awaiting_seller", "Awaiting the seller"
         PAID = "paid", "Paid"
         FULFILLED = "fulfilled", "Shipped"
         CANCELED = "canceled", "Canceled"
@@ -138,7 +152,10 @@ class Order(models.Model):
     # arrives late, with stock still there) or refunded (late payment, stock gone): Stripe is
     # the source of truth for money, so a captured payment always wins over our own deadline.
     TRANSITIONS: dict[str, frozenset[str]] = {
-        Status.PENDING: frozenset({"paid", "canceled", "expired", "failed", "refunded"}),
+        Status.PENDING: frozenset(
+            {"awaiting_seller", "paid", "canceled", "expired", "failed", "refunded"}
+        ),
+        Status.AWAITING_SELLER: frozenset({"paid", "canceled", "expired"}),
         Status.CANCELED: frozenset({"paid", "refunded"}),
         Status.EXPIRED: frozenset({"paid", "refunded"}),
         Status.FAILED: frozenset({"paid", "refunded"}),
@@ -148,7 +165,7 @@ class Order(models.Model):
         Status.DISPUTE_LOST: frozenset(),
     }
     # Statuses in which the order holds a reservation on the listing / has consumed stock.
-    HOLDS_RESERVATION = frozenset({Status.PENDING})
+    HOLDS_RESERVATION = frozenset({Status.PENDING, Status.AWAITING_SELLER})
     # Ended without the buyer paying (left Checkout, let it expire, card refused).
     ENDED_UNPAID = frozenset({Status.CANCELED, Status.EXPIRED, Status.FAILED})
     CONSUMED_STOCK = frozenset({Status.PAID, Status.FULFILLED, Status.DISPUTE_LOST})
@@ -225,6 +242,10 @@ class Order(models.Model):
     # Given by the seller when marking the order shipped, shown to the buyer.
     tracking_carrier = models.CharField(max_length=64, blank=True)
     tracking_number = models.CharField(max_length=64, blank=True)
+    # An order awaiting its seller: the units of each line (line id -> units) the seller
+    # accepted, written before the capture so whoever records it (our request or the
+    # payment_intent.succeeded webhook) cuts the order to the same lines.
+    accepted_lines = models.JSONField(default=dict, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -346,3 +367,32 @@ class CartItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.listing_id} x{self.quantity} in the cart of {self.buyer_id}"
+
+
+class StripeCustomer(models.Model):
+    """A buyer's Customer on the platform's Stripe account (saved cards live there), created on
+    first need by ``buyers.customers.customer_for_buyer``."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="stripe_customer"
+    )
+    customer_id = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} of user {self.user_id}"
+
+
+# The after-sale's models (problem reports, messages, reviews) live in their own package.
+from buyers.aftersale.models import OrderMessage, ProblemReport, Review  # noqa: E402
+
+__all__ = [
+    "CartItem",
+    "Order",
+    "OrderLine",
+    "OrderMessage",
+    "ProblemReport",
+    "Purchase",
+    "Review",
+    "StripeCustomer",
+]

@@ -31,3 +31,12 @@ def create_purchase_transfers(purchase_id: int) -> int:
 def retry_due_transfers() -> int:
     """Try again the transfers to sellers that failed, once their backoff has passed."""
     return services.transfers_retry_due()
+
+
+@shared_task(acks_late=True)
+def expire_unaccepted_orders() -> int:
+    """Cancel the card authorisations of orders their seller did not accept in time
+    (``ORDER_ACCEPT_WINDOW``); release the stock, tell both sides."""
+    from buyers.services import onsite
+
+    return onsite.acceptances_expire_due()

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from buyers import views
+from buyers import onsite_views, views
+from buyers.aftersale import views as aftersale
 from marketplace import converters  # noqa: F401  (registers <id:> and <stripe_id:>)
 
 app_name = "buyers"
@@ -28,4 +29,55 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("sales/", views.sale_list, name="sale_list"),
     path("sales/<id:pk>/", views.sale_detail, name="sale_detail"),
     path("sales/<id:pk>/ship/", views.sale_ship, name="sale_ship"),
+    # On-site payment (buyers/onsite_views.py)
+    path("purchases/<id:pk>/payment/", onsite_views.purchase_payment, name="purchase_payment"),
+    path(
+        "purchases/<id:pk>/payment/save-card/",
+        onsite_views.purchase_payment_save_card,
+        name="purchase_payment_save_card",
+    ),
+    path(
+        "purchases/<id:pk>/payment/saved-card/",
+        onsite_views.purchase_payment_saved_card,
+        name="purchase_payment_saved_card",
+    ),
+    path(
+        "purchases/<id:pk>/payment/return/",
+        onsite_views.purchase_payment_return,
+        name="purchase_payment_return",
+    ),
+    path(
+        "purchases/<id:pk>/payment/hosted/",
+        onsite_views.purchase_payment_hosted,
+        name="purchase_payment_hosted",
+    ),
+    path("payment-methods/", onsite_views.payment_methods, name="payment_methods"),
+    path("payment-methods/add/", onsite_views.payment_methods_add, name="payment_methods_add"),
+    path(
+        "payment-methods/added/", onsite_views.payment_methods_added, name="payment_methods_added"
+    ),
+    path(
+        "payment-methods/<stripe_id:pm>/default/",
+        onsite_views.payment_method_default,
+        name="payment_method_default",
+    ),
+    path(
+        "payment-methods/<stripe_id:pm>/remove/",
+        onsite_views.payment_method_remove,
+        name="payment_method_remove",
+    ),
+    path("sales/<id:pk>/accept/", onsite_views.sale_accept, name="sale_accept"),
+    path("sales/<id:pk>/decline/", onsite_views.sale_decline, name="sale_decline"),
+]
+urlpatterns += [
+    path("orders/<id:pk>/problem/", aftersale.problem_new, name="problem_new"),
+    path(
+        "orders/<id:pk>/problem/<id:report_id>/escalate/",
+        aftersale.problem_escalate,
+        name="problem_escalate",
+    ),
+    path("orders/<id:pk>/messages/", aftersale.order_messages, name="order_messages"),
+    path("orders/<id:pk>/review/", aftersale.review_new, name="review_new"),
+    path("sales/<id:pk>/review/reply/", aftersale.review_reply, name="review_reply"),
+    path("sales/requests/", aftersale.sale_problems, name="sale_problems"),
 ]

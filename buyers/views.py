@@ -17,6 +17,7 @@ from buyers import cart as carts
 from buyers import selectors, services
 from buyers.forms import BuyForm, CartCheckoutForm, CartQuantityForm, CatalogueForm, ShipForm
 from buyers.models import Order, Purchase
+from buyers.services import onsite
 from marketplace.errors import UserFacingError
 from marketplace.stripe_gateway import GatewayError
 from sellers.models import Seller
@@ -123,6 +124,8 @@ def listing_buy(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 def _go_to_checkout(request: HtmxHttpRequest, order: Order) -> HttpResponse:
     order_url = reverse("buyers:order_detail", args=[order.pk])
+    if order.is_payable and onsite.pays_onsite(order.purchase):
+        return _see_other(reverse("buyers:purchase_payment", args=[order.purchase_id]))
     try:
         url = services.order_checkout_url(order_id=order.pk)
     except UserFacingError as exc:
@@ -345,6 +348,8 @@ def cart_checkout(request: HtmxHttpRequest) -> HttpResponse:
 
 def _go_to_purchase_checkout(request: HtmxHttpRequest, purchase: Purchase) -> HttpResponse:
     purchase_url = reverse("buyers:purchase_detail", args=[purchase.pk])
+    if purchase.is_payable and onsite.pays_onsite(purchase):
+        return _see_other(reverse("buyers:purchase_payment", args=[purchase.pk]))
     try:
         url = services.purchase_checkout_url(purchase_id=purchase.pk)
     except UserFacingError as exc:

@@ -126,3 +126,52 @@ def validate_stripe_keys(
             if not secret.startswith("whsec_"):
                 raise ImproperlyConfigured(f"{name} must start with whsec_.")
     return mode
+
+
+CHECKOUT_UIS = ("hosted", "elements")
+
+
+def validate_checkout_ui(value: str) -> str:
+    """``CHECKOUT_UI``: ``hosted`` (Stripe's Checkout page) or ``elements`` (our own page)."""
+    ui = value.strip().lower()
+    if ui not in CHECKOUT_UIS:
+        raise ImproperlyConfigured(f"CHECKOUT_UI={value!r} must be hosted or elements.")
+    return ui
+
+
+def validate_publishable_key(publishable_key: str, secret_key: str, checkout_ui: str) -> str:
+    """``STRIPE_PUBLISHABLE_KEY``: a ``pk_test_``/``pk_live_`` key of the secret key's mode.
+    Required with a real secret key and ``CHECKOUT_UI=elements`` (Stripe.js needs it); unused in
+    sandbox mode (the sandbox has its own)."""
+    key = publishable_key.strip()
+    if key and not key.startswith(("pk_test_", "pk_live_")):
+        raise ImproperlyConfigured("STRIPE_PUBLISHABLE_KEY must start with pk_test_ or pk_live_.")
+    if not secret_key:
+        return key
+    live = secret_key.startswith(("sk_live_", "rk_live_"))
+    if not key:
+        if checkout_ui == "elements":
+            raise ImproperlyConfigured(
+                "CHECKOUT_UI=elements needs STRIPE_PUBLISHABLE_KEY (Stripe.js runs with it)."
+            )
+        return key
+    if key.startswith("pk_live_") != live:
+        raise ImproperlyConfigured(
+            "STRIPE_PUBLISHABLE_KEY and STRIPE_SECRET_KEY must be of the same mode (both test "
+            "or both live)."
+        )
+    return key
+
+
+# Stripe holds a card authorisation for 7 days; an order must be accepted before that.
+MAX_ACCEPT_WINDOW_HOURS = 7 * 24
+
+
+def validate_accept_window(hours: int) -> int:
+    """``ORDER_ACCEPT_WINDOW_HOURS``: 1 to 168 (the card authorisation's 7 days)."""
+    if not 1 <= hours <= MAX_ACCEPT_WINDOW_HOURS:
+        raise ImproperlyConfigured(
+            f"ORDER_ACCEPT_WINDOW_HOURS={hours} must be from 1 to {MAX_ACCEPT_WINDOW_HOURS} "
+            "(a card authorisation lasts 7 days)."
+        )
+    return hours

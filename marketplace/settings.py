@@ -20,6 +20,9 @@ from marketplace.env import (
     env_list,
     env_str,
     parse_database_url,
+    validate_accept_window,
+    validate_checkout_ui,
+    validate_publishable_key,
     validate_redis_url,
     validate_stripe_keys,
 )
@@ -66,6 +69,7 @@ INSTALLED_APPS = [
     "sandbox",
     "sellers",
     "buyers",
+    "subscriptions",
     "payouts",
     "demo",
 ]
@@ -111,6 +115,11 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": parse_database_url(DATABASE_URL)}
+    # Persistent connections (60 s) without a health check: the check costs a `SELECT 1` round
+    # trip (its own transaction) before each request's first query, doubling a webhook intake's
+    # round trips. A connection broken meanwhile (database restart) fails one request, which
+    # Django then closes; Stripe retries a failed webhook. DB_CONN_HEALTH_CHECKS=1 restores it.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", False)
 else:
     DATABASES = {
         "default": {
@@ -159,6 +168,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "buyers-expire-checkouts": {"task": "buyers.tasks.expire_stale_orders", "schedule": 300.0},
     # --- buyers: transfers to sellers of several-seller purchases that failed, after backoff ---
     "buyers-retry-transfers": {"task": "buyers.tasks.retry_due_transfers", "schedule": 60.0},
+    # --- buyers: cancel orders awaiting a seller past their acceptance deadline (on-site) ---
+    "buyers-expire-acceptances": {
+        "task": "buyers.tasks.expire_unaccepted_orders",
+        "schedule": 300.0,
+    },
     # --- sellers: re-read every connected account, a safety net for lost account.updated ---
     "sellers-sync-accounts": {
         "task": "sellers.tasks.sync_all_seller_accounts",
@@ -189,6 +203,37 @@ STRIPE_SANDBOX = STRIPE_MODE == "sandbox"
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0)
 # Direct charges on the seller's account name the seller on the statement when on_behalf_of is set.
 STRIPE_ON_BEHALF_OF = env_bool("STRIPE_ON_BEHALF_OF", False)
+# Client-side rate limit (marketplace/stripe_traffic.py): a token bucket shared by every process
+# (Redis when REDIS_URL is set). Stripe allows 100 requests/s in live mode and 25 in test mode per
+# account; rate + burst stays under that in any one second. 0 turns pacing off (the sandbox's
+# default unless SANDBOX_RATE_LIMIT_PER_SECOND makes it enforce a limit).
+SANDBOX_RATE_LIMIT_PER_SECOND = env_int("SANDBOX_RATE_LIMIT_PER_SECOND", 0, minimum=0)
+_stripe_limit = {"live": 100, "test": 25}.get(STRIPE_MODE, SANDBOX_RATE_LIMIT_PER_SECOND)
+_stripe_burst_default = max(_stripe_limit // 10, 1) if _stripe_limit else 1
+STRIPE_RATE_LIMIT_BURST = env_int("STRIPE_RATE_LIMIT_BURST", _stripe_burst_default, minimum=1)
+STRIPE_RATE_LIMIT_PER_SECOND = env_int(  # live 80 + 10, test 21 + 2: a margin under the limit
+    "STRIPE_RATE_LIMIT_PER_SECOND",
+    max(_stripe_limit - 2 * _stripe_burst_default, 1) if _stripe_limit else 0,
+    minimum=0,
+)
+# 429s that still arrive: retried this many times after a full-jitter exponential backoff
+# (STRIPE_RATE_LIMIT_BACKOFF_BASE seconds, doubling, capped at STRIPE_RATE_LIMIT_BACKOFF_MAX).
+STRIPE_RATE_LIMIT_429_RETRIES = env_int("STRIPE_RATE_LIMIT_429_RETRIES", 3, minimum=0)
+STRIPE_RATE_LIMIT_BACKOFF_BASE = env_int("STRIPE_RATE_LIMIT_BACKOFF_BASE_MS", 500, minimum=0) / 1000
+STRIPE_RATE_LIMIT_BACKOFF_MAX = env_int("STRIPE_RATE_LIMIT_BACKOFF_MAX_MS", 8000, minimum=0) / 1000
+# --- On-site payment (buyers/services/onsite.py; docs/operations.md) ---
+# Where buyers pay: "hosted" (Stripe's Checkout page) or "elements" (our own page with Stripe.js
+# and the Payment Element; saved cards, one-click payment). With a real secret key, "elements"
+# needs the publishable key of the same mode (pk_test_ with sk_test_, pk_live_ with sk_live_).
+CHECKOUT_UI = validate_checkout_ui(env_str("CHECKOUT_UI", "hosted"))
+STRIPE_PUBLISHABLE_KEY = validate_publishable_key(
+    env_str("STRIPE_PUBLISHABLE_KEY"), STRIPE_SECRET_KEY, CHECKOUT_UI
+)
+# How long a seller who accepts each order has to accept it before the card's authorisation is
+# released (hours). Stripe holds a card authorisation 7 days, so never more than that.
+ORDER_ACCEPT_WINDOW = timedelta(
+    hours=validate_accept_window(env_int("ORDER_ACCEPT_WINDOW_HOURS", 72))
+)
 
 # --- Stripe sandbox (only used when STRIPE_SECRET_KEY is empty; see docs/sandbox.md) --------
 # When webhook events are posted: "thread" (background thread after commit), "inline"
@@ -214,6 +259,13 @@ SANDBOX_HTTP_OPEN = env_bool("SANDBOX_HTTP_OPEN", DEBUG)
 SANDBOX_SECRET_KEY = env_str("SANDBOX_SECRET_KEY", "sk_test_sandbox")
 if not SANDBOX_SECRET_KEY.startswith("sk_test_"):
     raise ImproperlyConfigured("SANDBOX_SECRET_KEY must start with sk_test_.")
+# The sandbox's publishable key, which its stand-in Stripe.js (/sandbox/js/v3/) sends: accepted
+# only on the client-side endpoints Stripe opens to publishable keys (retrieve and confirm a
+# PaymentIntent or SetupIntent with its client secret, create a PaymentMethod); anything else
+# with it is Stripe's 401 for publishable keys.
+SANDBOX_PUBLISHABLE_KEY = env_str("SANDBOX_PUBLISHABLE_KEY", "pk_test_sandbox")
+if not SANDBOX_PUBLISHABLE_KEY.startswith("pk_test_"):
+    raise ImproperlyConfigured("SANDBOX_PUBLISHABLE_KEY must start with pk_test_.")
 # Who may use the control page /sandbox/ (clock, faults, disconnect buttons) when the sandbox is
 # open to HTTP: anyone when on (the default with DEBUG), staff only when off.
 SANDBOX_CONTROL_OPEN = env_bool("SANDBOX_CONTROL_OPEN", DEBUG)
@@ -226,6 +278,20 @@ SANDBOX_DEFAULT_ENDPOINTS = env_bool("SANDBOX_DEFAULT_ENDPOINTS", False)
 # of sandbox time.
 SANDBOX_PAYMENT_METHOD_TYPES = env_list("SANDBOX_PAYMENT_METHOD_TYPES", ["card"])
 SANDBOX_ASYNC_PAYMENT_DELAY = env_int("SANDBOX_ASYNC_PAYMENT_DELAY", 180, minimum=0)
+# Sandbox billing. Stripe's Smart Retries are approximated by a fixed schedule: a failed renewal is
+# retried this many days after the previous attempt (one number per retry). After the last retry
+# the subscription is canceled, marked unpaid, or left past_due (Stripe's dashboard setting).
+_retry_days = env_list("SANDBOX_BILLING_RETRY_DAYS", ["3", "5", "7"])
+if not all(d.strip().isdigit() and int(d) > 0 for d in _retry_days):
+    raise ImproperlyConfigured(
+        "SANDBOX_BILLING_RETRY_DAYS must be positive whole numbers of days, e.g. 3,5,7."
+    )
+SANDBOX_BILLING_RETRY_DAYS = [int(d) for d in _retry_days]
+SANDBOX_BILLING_AFTER_RETRIES = env_str("SANDBOX_BILLING_AFTER_RETRIES", "cancel")
+if SANDBOX_BILLING_AFTER_RETRIES not in {"cancel", "unpaid", "past_due"}:
+    raise ImproperlyConfigured("SANDBOX_BILLING_AFTER_RETRIES must be cancel, unpaid or past_due.")
+# invoice.upcoming is sent this many days before a renewal (0: never).
+SANDBOX_BILLING_UPCOMING_DAYS = env_int("SANDBOX_BILLING_UPCOMING_DAYS", 7, minimum=0)
 SANDBOX_WEBHOOK_SECRET = env_str("SANDBOX_WEBHOOK_SECRET", "whsec_sandbox_platform_not_a_secret")
 SANDBOX_CONNECT_WEBHOOK_SECRET = env_str(
     "SANDBOX_CONNECT_WEBHOOK_SECRET", "whsec_sandbox_connect_not_a_secret"
@@ -257,6 +323,8 @@ MARKETPLACE_DEFAULT_FEE_BPS = env_int("MARKETPLACE_DEFAULT_FEE_BPS", 1000, minim
 MARKETPLACE_DEFAULT_FEE_FIXED = env_int("MARKETPLACE_DEFAULT_FEE_FIXED", 30, minimum=0)
 MARKETPLACE_REFUND_WINDOW = timedelta(days=env_int("MARKETPLACE_REFUND_WINDOW_DAYS", 30, minimum=0))
 CHECKOUT_EXPIRY = timedelta(minutes=30)
+# Subscriptions: a buyer canceling at once gets the unused time credited (Stripe's ``prorate``).
+SUBSCRIPTIONS_PRORATE_ON_CANCEL = env_bool("SUBSCRIPTIONS_PRORATE_ON_CANCEL", True)
 # How long an order waits for a delayed payment (SEPA Direct Debit: up to 14 days) before the
 # stale-order job asks Stripe about it again; the async payment events usually decide first.
 ORDER_DELAYED_PAYMENT_WINDOW = timedelta(
@@ -455,6 +523,11 @@ CELERY_BEAT_SCHEDULE["payouts-refresh-seller-balances"] = {
 # When a dispute is lost, take the seller's share back with a transfer reversal (the platform is
 # liable for destination charges; this passes the loss on to the seller who made the sale).
 MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER = env_bool("MARKETPLACE_DISPUTE_RECOVER_FROM_SELLER", True)
+# Transfer reversals of one seller's refund (several-seller purchases) that failed, after backoff.
+CELERY_BEAT_SCHEDULE["payouts-retry-refund-reversals"] = {
+    "task": "payouts.tasks.retry_due_refund_reversals",
+    "schedule": 60.0,  # seconds
+}
 CELERY_BEAT_SCHEDULE["payouts-reconcile-daily"] = {
     "task": "payouts.tasks.reconcile_yesterday",
     "schedule": 24 * 3600.0,  # seconds

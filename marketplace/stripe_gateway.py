@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -46,6 +46,9 @@ from marketplace.stripe_results import (
     CheckoutSession as CheckoutSession,
 )
 from marketplace.stripe_results import (
+    Customer as Customer,
+)
+from marketplace.stripe_results import (
     Dispute as Dispute,
 )
 from marketplace.stripe_results import (
@@ -55,16 +58,31 @@ from marketplace.stripe_results import (
     Endpoint as Endpoint,
 )
 from marketplace.stripe_results import (
+    Invoice as Invoice,
+)
+from marketplace.stripe_results import (
     Link as Link,
 )
 from marketplace.stripe_results import (
     Movement as Movement,
 )
 from marketplace.stripe_results import (
+    PaymentIntent as PaymentIntent,
+)
+from marketplace.stripe_results import (
     ProcessingFee as ProcessingFee,
 )
 from marketplace.stripe_results import (
+    SavedCard as SavedCard,
+)
+from marketplace.stripe_results import (
+    SetupIntent as SetupIntent,
+)
+from marketplace.stripe_results import (
     ShippingDetails as ShippingDetails,
+)
+from marketplace.stripe_results import (
+    Subscription as Subscription,
 )
 from marketplace.stripe_results import (
     Transfer as Transfer,
@@ -112,11 +130,14 @@ def idempotency_key(*parts: object) -> str:
 
 def build_client() -> stripe.StripeClient:
     """Build a new StripeClient from settings (real Stripe or the sandbox)."""
+    from marketplace import stripe_traffic  # counts, paces (rate limit) and retries 429s
+
     if settings.STRIPE_SECRET_KEY:
         return stripe.StripeClient(
             settings.STRIPE_SECRET_KEY,
             stripe_version=API_VERSION,
             max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+            http_client=stripe_traffic.instrument(stripe.new_default_http_client()),
         )
     try:
         from sandbox import access as sandbox_access
@@ -129,7 +150,7 @@ def build_client() -> stripe.StripeClient:
         sandbox_access.secret_key(),
         stripe_version=API_VERSION,
         max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
-        http_client=sandbox_client.SandboxHTTPClient(),
+        http_client=stripe_traffic.instrument(sandbox_client.SandboxHTTPClient()),
         base_addresses={
             "api": sandbox_client.SANDBOX_API_BASE,
             "files": sandbox_client.SANDBOX_API_BASE,
@@ -430,6 +451,264 @@ def refund_create_for_order(
     )
 
 
+# --- On-site payments (Payment Element), customers and saved cards (buyers) ----------------------
+
+STRIPE_JS_URL = "https://js.stripe.com/v3/"
+
+
+@dataclass(frozen=True)
+class StripeJsConfig:
+    """What a page needs to load Stripe.js: the script's URL and the publishable key."""
+
+    script_url: str
+    publishable_key: str
+    sandbox: bool
+
+
+def stripe_js_available() -> bool:
+    """Whether pages can run Stripe.js: always on the sandbox (its stand-in); with real Stripe,
+    when ``STRIPE_PUBLISHABLE_KEY`` is set."""
+    return not settings.STRIPE_SECRET_KEY or bool(settings.STRIPE_PUBLISHABLE_KEY)
+
+
+def stripe_js_config() -> StripeJsConfig:
+    """Stripe.js from js.stripe.com with ``STRIPE_PUBLISHABLE_KEY`` (real Stripe), or the
+    sandbox's stand-in (same API, served by the sandbox) with its publishable key offline."""
+    if settings.STRIPE_SECRET_KEY:
+        return StripeJsConfig(
+            script_url=STRIPE_JS_URL,
+            publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
+            sandbox=False,
+        )
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        url = reverse("sandbox:stripe_js")
+    except NoReverseMatch:
+        url = "/sandbox/js/v3/"
+    return StripeJsConfig(
+        script_url=url,
+        publishable_key=getattr(settings, "SANDBOX_PUBLISHABLE_KEY", "pk_test_sandbox"),
+        sandbox=True,
+    )
+
+
+@translate_errors
+def payment_intent_create(
+    *,
+    purchase_id: int,
+    order_id: int | None,
+    amount: int,
+    currency: str,
+    application_fee_amount: int | None,
+    destination: str | None,
+    transfer_group: str | None,
+    on_behalf_of: bool,
+    customer_id: str,
+    receipt_email: str,
+    manual_capture: bool,
+    idempotency_key: str,
+) -> PaymentIntent:
+    """Create the PaymentIntent of a purchase paid on our own page (the Payment Element).
+
+    The same money shape as ``checkout_session_create``: one seller (``destination``), a
+    destination charge keeping ``application_fee_amount``; several sellers (``transfer_group``),
+    a charge on the platform paid out by separate transfers. ``customer_id`` is the buyer's
+    Customer on the platform (so a card can be saved to it). ``manual_capture``: the card is only
+    authorised (``capture_method=manual``) until the seller accepts the order. The amount comes
+    from our purchase, never from the browser. ``idempotency_key`` from the purchase.
+    """
+    if (destination is None) == (transfer_group is None):
+        raise ValueError("give either a destination (one seller) or a transfer_group (several)")
+    metadata = {"purchase_id": str(purchase_id)}
+    if order_id is not None:
+        metadata["order_id"] = str(order_id)
+    params: stripe.params.PaymentIntentCreateParams = {
+        "amount": amount,
+        "currency": currency,
+        "allowed_payment_method_types": ["card"],
+        "customer": customer_id,
+        "metadata": metadata,
+        "receipt_email": receipt_email,
+        "capture_method": "manual" if manual_capture else "automatic",
+        "expand": ["latest_charge"],
+    }
+    if destination is not None:
+        params["application_fee_amount"] = application_fee_amount or 0
+        params["transfer_data"] = {"destination": destination}
+        if on_behalf_of:
+            params["on_behalf_of"] = destination
+    else:
+        assert transfer_group is not None
+        params["transfer_group"] = transfer_group
+    return PaymentIntent.from_stripe(
+        client().v1.payment_intents.create(params, options={"idempotency_key": idempotency_key})
+    )
+
+
+@translate_errors
+def payment_intent_retrieve(*, payment_intent_id: str) -> PaymentIntent:
+    """Re-read a PaymentIntent (``latest_charge`` expanded): the source of truth for payment."""
+    params: stripe.params.PaymentIntentRetrieveParams = {"expand": ["latest_charge"]}
+    return PaymentIntent.from_stripe(
+        client().v1.payment_intents.retrieve(payment_intent_id, params)
+    )
+
+
+@translate_errors
+def payment_intent_set_future_usage(
+    *, payment_intent_id: str, save_card: bool, idempotency_key: str
+) -> PaymentIntent:
+    """Ask Stripe to save (``setup_future_usage=off_session``) the card the buyer is about to
+    confirm with to the intent's customer, or not (an empty value unsets it)."""
+    params: stripe.params.PaymentIntentUpdateParams = {
+        "setup_future_usage": "off_session" if save_card else ""
+    }
+    return PaymentIntent.from_stripe(
+        client().v1.payment_intents.update(
+            payment_intent_id, params, options={"idempotency_key": idempotency_key}
+        )
+    )
+
+
+@translate_errors
+def payment_intent_confirm_saved_card(
+    *, payment_intent_id: str, payment_method_id: str, return_url: str, idempotency_key: str
+) -> PaymentIntent:
+    """Confirm a PaymentIntent server-side with one of the buyer's saved cards, the buyer being
+    on our page (``off_session`` false): when the bank asks for authentication the intent
+    answers ``requires_action`` and the page finishes it with Stripe.js (``handleNextAction``).
+    A decline raises ``PaymentError`` with Stripe's message for the buyer."""
+    params: stripe.params.PaymentIntentConfirmParams = {
+        "payment_method": payment_method_id,
+        "off_session": False,
+        "return_url": return_url,
+        "expand": ["latest_charge"],
+    }
+    return PaymentIntent.from_stripe(
+        client().v1.payment_intents.confirm(
+            payment_intent_id, params, options={"idempotency_key": idempotency_key}
+        )
+    )
+
+
+@translate_errors
+def payment_intent_capture(
+    *,
+    payment_intent_id: str,
+    amount_to_capture: int,
+    application_fee_amount: int | None,
+    idempotency_key: str,
+) -> PaymentIntent:
+    """Capture an authorised (``requires_capture``) PaymentIntent: all of it or less
+    (``amount_to_capture``; the rest is released to the buyer), with the application fee of the
+    captured amount (destination charges; None for a platform charge)."""
+    params: stripe.params.PaymentIntentCaptureParams = {
+        "amount_to_capture": amount_to_capture,
+        "expand": ["latest_charge"],
+    }
+    if application_fee_amount is not None:
+        params["application_fee_amount"] = application_fee_amount
+    return PaymentIntent.from_stripe(
+        client().v1.payment_intents.capture(
+            payment_intent_id, params, options={"idempotency_key": idempotency_key}
+        )
+    )
+
+
+@translate_errors
+def payment_intent_cancel(
+    *, payment_intent_id: str, reason: str, idempotency_key: str
+) -> PaymentIntent:
+    """Cancel a PaymentIntent that is not paid: an authorisation is released to the buyer.
+    ``reason``: Stripe's ``cancellation_reason`` (abandoned, requested_by_customer, ...)."""
+    params: stripe.params.PaymentIntentCancelParams = {
+        "cancellation_reason": cast(Any, reason),
+    }
+    return PaymentIntent.from_stripe(
+        client().v1.payment_intents.cancel(
+            payment_intent_id, params, options={"idempotency_key": idempotency_key}
+        )
+    )
+
+
+@translate_errors
+def customer_create(*, user_id: int, email: str) -> Customer:
+    """The buyer's Customer on the platform account (saved cards live there). The idempotency
+    key comes from our user id, so a double request makes one customer."""
+    params: stripe.params.CustomerCreateParams = {
+        "email": email,
+        "metadata": {"user_id": str(user_id)},
+    }
+    return Customer.from_stripe(
+        client().v1.customers.create(
+            params, options={"idempotency_key": idempotency_key("user", user_id, "customer")}
+        )
+    )
+
+
+@translate_errors
+def customer_retrieve(*, customer_id: str) -> Customer:
+    return Customer.from_stripe(client().v1.customers.retrieve(customer_id))
+
+
+@translate_errors
+def customer_set_default_card(
+    *, customer_id: str, payment_method_id: str, idempotency_key: str
+) -> Customer:
+    """``invoice_settings.default_payment_method`` of the customer (empty string: none)."""
+    params: stripe.params.CustomerUpdateParams = {
+        "invoice_settings": {"default_payment_method": payment_method_id}
+    }
+    return Customer.from_stripe(
+        client().v1.customers.update(
+            customer_id, params, options={"idempotency_key": idempotency_key}
+        )
+    )
+
+
+@translate_errors
+def setup_intent_create(*, customer_id: str, idempotency_key: str) -> SetupIntent:
+    """A SetupIntent saving a card to ``customer_id`` for later payments (``usage`` off_session),
+    confirmed in the browser with ``stripe.confirmSetup``."""
+    params: stripe.params.SetupIntentCreateParams = {
+        "customer": customer_id,
+        "allowed_payment_method_types": ["card"],
+        "usage": "off_session",
+    }
+    return SetupIntent.from_stripe(
+        client().v1.setup_intents.create(params, options={"idempotency_key": idempotency_key})
+    )
+
+
+@translate_errors
+def setup_intent_retrieve(*, setup_intent_id: str) -> SetupIntent:
+    return SetupIntent.from_stripe(client().v1.setup_intents.retrieve(setup_intent_id))
+
+
+@translate_errors
+def customer_cards(*, customer_id: str) -> list[SavedCard]:
+    """The cards saved to a customer (at most 100, newest first)."""
+    params: stripe.params.CustomerPaymentMethodListParams = {"type": "card", "limit": 100}
+    page = client().v1.customers.payment_methods.list(customer_id, params)
+    return [SavedCard.from_stripe(pm) for pm in page.data]
+
+
+@translate_errors
+def payment_method_retrieve(*, payment_method_id: str) -> SavedCard:
+    return SavedCard.from_stripe(client().v1.payment_methods.retrieve(payment_method_id))
+
+
+@translate_errors
+def payment_method_detach(*, payment_method_id: str, idempotency_key: str) -> SavedCard:
+    """Remove a saved card from its customer: it cannot be used again."""
+    return SavedCard.from_stripe(
+        client().v1.payment_methods.detach(
+            payment_method_id, options={"idempotency_key": idempotency_key}
+        )
+    )
+
+
 # (end of buyers section)
 
 
@@ -449,9 +728,14 @@ def balance_retrieve(*, stripe_account: str | None = None) -> Balance:
 
 @translate_errors
 def charge_retrieve(*, charge_id: str) -> Charge:
-    """Re-read a charge (amount, refunds, transfer and application fee ids): the source of truth.
-    Its ``balance_transaction`` is expanded: Stripe's processing fee is there."""
-    params: stripe.params.ChargeRetrieveParams = {"expand": ["balance_transaction"]}
+    """Re-read a charge: the source of truth. One request tells nearly all of it: its
+    ``balance_transaction`` (Stripe's processing fee), its ``transfer`` (with the transfer's
+    reversals) and its ``application_fee`` (with the fee's refunds) are expanded (embedded lists
+    hold up to 10 items; ``Charge`` says when one has more). Its refunds are listed apart
+    (``refunds_list``), only when it has some."""
+    params: stripe.params.ChargeRetrieveParams = {
+        "expand": ["balance_transaction", "transfer", "application_fee"]
+    }
     return Charge.from_stripe(client().v1.charges.retrieve(charge_id, params))
 
 
@@ -522,13 +806,19 @@ def transfer_reversals_list(*, transfer_id: str) -> Iterator[Movement]:
 
 @translate_errors
 def transfer_reversal_create(
-    *, transfer_id: str, amount: int, reason: str, idempotency_key: str
+    *,
+    transfer_id: str,
+    amount: int,
+    reason: str,
+    idempotency_key: str,
+    refund_request_id: int | None = None,
 ) -> Movement:
-    """Take (part of) a seller's share back, e.g. after a lost dispute."""
-    params: stripe.params.TransferReversalCreateParams = {
-        "amount": amount,
-        "metadata": {"reason": reason},
-    }
+    """Take (part of) a seller's share back, e.g. after a lost dispute. ``refund_request_id``
+    (metadata) names the refund it follows, so a retry can find a reversal already made."""
+    metadata = {"reason": reason}
+    if refund_request_id is not None:
+        metadata["refund_request_id"] = str(refund_request_id)
+    params: stripe.params.TransferReversalCreateParams = {"amount": amount, "metadata": metadata}
     return Movement.from_stripe(
         client().v1.transfers.reversals.create(
             transfer_id, params, options={"idempotency_key": idempotency_key}
@@ -589,12 +879,35 @@ def refund_create(
 
 
 @translate_errors
-def dispute_submit_evidence(*, dispute_id: str, text: str, idempotency_key: str) -> Dispute:
-    """Send evidence text to the bank (``uncategorized_text``), submitted immediately."""
-    params: stripe.params.DisputeUpdateParams = {
-        "evidence": {"uncategorized_text": text},
-        "submit": True,
-    }
+def dispute_evidence_file_upload(*, content: bytes, filename: str, idempotency_key: str) -> str:
+    """Upload one evidence file (a PDF, JPEG or PNG of at most 5MB) to Stripe's files API
+    (files.stripe.com, ``purpose=dispute_evidence``); returns the File's id for
+    ``dispute_submit_evidence``."""
+    import io
+
+    upload = io.BytesIO(content)
+    upload.name = filename
+    params: stripe.params.FileCreateParams = {"purpose": "dispute_evidence", "file": upload}
+    found = client().v1.files.create(params, options={"idempotency_key": idempotency_key})
+    return str(found.id)
+
+
+@translate_errors
+def dispute_submit_evidence(
+    *,
+    dispute_id: str,
+    text: str,
+    idempotency_key: str,
+    files: Mapping[str, str] | None = None,
+) -> Dispute:
+    """Send evidence text to the bank (``uncategorized_text``), with uploaded files by evidence
+    field (``{"receipt": "file_…", "shipping_documentation": …, "uncategorized_file": …}``),
+    submitted immediately."""
+    evidence = cast(
+        "stripe.params.DisputeUpdateParamsEvidence",
+        {"uncategorized_text": text, **(files or {})},
+    )
+    params: stripe.params.DisputeUpdateParams = {"evidence": evidence, "submit": True}
     return Dispute.from_stripe(
         client().v1.disputes.update(
             dispute_id, params, options={"idempotency_key": idempotency_key}
@@ -643,6 +956,287 @@ def _raw_pages(
 
 
 # (end of payouts section)
+
+
+# --- Customers, products, prices, subscriptions, invoices, meters (subscriptions) -----------------
+
+
+@translate_errors
+def product_create(*, plan_id: int, name: str, seller_id: int) -> str:
+    """The platform-account Product of one plan (key from the plan's id)."""
+    params: stripe.params.ProductCreateParams = {
+        "name": name[:250],
+        "metadata": {"plan_id": str(plan_id), "seller_id": str(seller_id)},
+    }
+    product = client().v1.products.create(
+        params, options={"idempotency_key": idempotency_key("plan", plan_id, "product")}
+    )
+    return str(product.id)
+
+
+@translate_errors
+def recurring_price_create(
+    *,
+    plan_id: int,
+    version: int,
+    product_id: str,
+    unit_amount: int,
+    currency: str,
+    interval: str,
+    meter_id: str = "",
+) -> str:
+    """A recurring Price of a plan: the flat part (``licensed``), or with ``meter_id`` the
+    usage-based part (``usage_type=metered``, ``recurring.meter``), ``unit_amount`` per unit.
+    Prices are immutable in Stripe: a changed plan gets a new one (``version``)."""
+    recurring: stripe.params.PriceCreateParamsRecurring = {"interval": cast(Any, interval)}
+    part = "flat"
+    if meter_id:
+        recurring["usage_type"] = "metered"
+        recurring["meter"] = meter_id
+        part = "usage"
+    params: stripe.params.PriceCreateParams = {
+        "product": product_id,
+        "currency": currency,
+        "unit_amount": unit_amount,
+        "recurring": recurring,
+        "metadata": {"plan_id": str(plan_id), "version": str(version), "part": part},
+    }
+    price = client().v1.prices.create(
+        params,
+        options={"idempotency_key": idempotency_key("plan", plan_id, part, "price", version)},
+    )
+    return str(price.id)
+
+
+@translate_errors
+def meter_create(*, plan_id: int, display_name: str, event_name: str) -> str:
+    """A Billing Meter on the platform account summing the ``value`` of ``event_name`` events
+    per customer (``payload.stripe_customer_id``)."""
+    params: stripe.params.billing.MeterCreateParams = {
+        "display_name": display_name[:250],
+        "event_name": event_name,
+        "default_aggregation": {"formula": "sum"},
+        "customer_mapping": {"event_payload_key": "stripe_customer_id", "type": "by_id"},
+        "value_settings": {"event_payload_key": "value"},
+    }
+    meter = client().v1.billing.meters.create(
+        params, options={"idempotency_key": idempotency_key("plan", plan_id, "meter")}
+    )
+    return str(meter.id)
+
+
+@translate_errors
+def meter_event_create(
+    *, event_name: str, customer_id: str, value: int, identifier: str, timestamp: int
+) -> None:
+    """One usage record: a meter event whose ``identifier`` (from our id) makes Stripe count it
+    once however often it is sent."""
+    params: stripe.params.billing.MeterEventCreateParams = {
+        "event_name": event_name,
+        "payload": {"stripe_customer_id": customer_id, "value": str(value)},
+        "identifier": identifier,
+        "timestamp": timestamp,
+    }
+    client().v1.billing.meter_events.create(params, options={"idempotency_key": identifier})
+
+
+@translate_errors
+def meter_event_cancel(*, event_name: str, identifier: str) -> None:
+    """Cancel a meter event (a correction): a meter event adjustment of type ``cancel``."""
+    params: stripe.params.billing.MeterEventAdjustmentCreateParams = {
+        "event_name": event_name,
+        "type": "cancel",
+        "cancel": {"identifier": identifier},
+    }
+    client().v1.billing.meter_event_adjustments.create(
+        params, options={"idempotency_key": idempotency_key(identifier, "cancel")}
+    )
+
+
+@dataclass(frozen=True)
+class SubscriptionPrice:
+    """A price of a subscription's Checkout line: flat (quantity 1) or metered (no quantity)."""
+
+    price_id: str
+    metered: bool = False
+
+
+@translate_errors
+def checkout_session_create_subscription(
+    *,
+    subscription_id: int,
+    customer_id: str,
+    prices: Sequence[SubscriptionPrice],
+    application_fee_percent: float,
+    destination: str,
+    trial_period_days: int,
+    success_url: str,
+    cancel_url: str,
+    idempotency_key: str,
+) -> CheckoutSession:
+    """A Checkout Session in ``subscription`` mode for our subscription ``subscription_id``:
+    every invoice a destination charge to ``destination`` keeping ``application_fee_percent``
+    on the platform; the subscription's metadata names ours."""
+    metadata = {"subscription_id": str(subscription_id)}
+    data: stripe.params.checkout.SessionCreateParamsSubscriptionData = {
+        "application_fee_percent": application_fee_percent,
+        "transfer_data": {"destination": destination},
+        "metadata": dict(metadata),
+    }
+    if trial_period_days:
+        data["trial_period_days"] = trial_period_days
+    line_items: list[stripe.params.checkout.SessionCreateParamsLineItem] = []
+    for price in prices:
+        line: stripe.params.checkout.SessionCreateParamsLineItem = {"price": price.price_id}
+        if not price.metered:
+            line["quantity"] = 1
+        line_items.append(line)
+    params: stripe.params.checkout.SessionCreateParams = {
+        "mode": "subscription",
+        "customer": customer_id,
+        "line_items": line_items,
+        "subscription_data": data,
+        "client_reference_id": f"subscription-{subscription_id}",
+        "metadata": metadata,
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    return CheckoutSession.from_stripe(
+        client().v1.checkout.sessions.create(params, options={"idempotency_key": idempotency_key})
+    )
+
+
+@translate_errors
+def subscription_retrieve(*, subscription_id: str) -> Subscription:
+    return Subscription.from_stripe(client().v1.subscriptions.retrieve(subscription_id))
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    """One item of a plan change: replace item ``item_id``'s price, add a price, or delete."""
+
+    item_id: str = ""
+    price_id: str = ""
+    deleted: bool = False
+
+
+def _items_params(
+    changes: Sequence[ItemChange],
+) -> list[stripe.params.SubscriptionUpdateParamsItem]:
+    items: list[stripe.params.SubscriptionUpdateParamsItem] = []
+    for change in changes:
+        item: stripe.params.SubscriptionUpdateParamsItem = {}
+        if change.item_id:
+            item["id"] = change.item_id
+        if change.deleted:
+            item["deleted"] = True
+        elif change.price_id:
+            item["price"] = change.price_id
+        items.append(item)
+    return items
+
+
+@translate_errors
+def invoice_create_preview(
+    *, customer_id: str, subscription_id: str, changes: Sequence[ItemChange], proration_date: int
+) -> Invoice:
+    """The next invoice of the subscription if its items changed as ``changes`` say at
+    ``proration_date`` (prorations created): what a plan change will cost."""
+    preview_items: list[stripe.params.InvoiceCreatePreviewParamsSubscriptionDetailsItem] = [
+        cast(Any, item) for item in _items_params(changes)
+    ]
+    params: stripe.params.InvoiceCreatePreviewParams = {
+        "customer": customer_id,
+        "subscription": subscription_id,
+        "subscription_details": {
+            "items": preview_items,
+            "proration_behavior": "create_prorations",
+            "proration_date": proration_date,
+        },
+    }
+    digest = hashlib.sha256(repr((changes, proration_date)).encode()).hexdigest()[:16]
+    return Invoice.from_stripe(
+        client().v1.invoices.create_preview(
+            params,
+            options={"idempotency_key": idempotency_key(subscription_id, "preview", digest)},
+        )
+    )
+
+
+@translate_errors
+def subscription_change_items(
+    *, subscription_id: str, changes: Sequence[ItemChange], proration_date: int, key: str
+) -> Subscription:
+    """Move the subscription to other prices, prorated as of ``proration_date`` (the date the
+    preview used, so the buyer pays what they were shown)."""
+    params: stripe.params.SubscriptionUpdateParams = {
+        "items": _items_params(changes),
+        "proration_behavior": "create_prorations",
+        "proration_date": proration_date,
+    }
+    return Subscription.from_stripe(
+        client().v1.subscriptions.update(subscription_id, params, options={"idempotency_key": key})
+    )
+
+
+@translate_errors
+def subscription_set_cancel_at_period_end(
+    *, subscription_id: str, cancel: bool, key: str
+) -> Subscription:
+    """Cancel at the end of the paid period (``True``) or resume before it ends (``False``)."""
+    params: stripe.params.SubscriptionUpdateParams = {"cancel_at_period_end": cancel}
+    return Subscription.from_stripe(
+        client().v1.subscriptions.update(subscription_id, params, options={"idempotency_key": key})
+    )
+
+
+@translate_errors
+def subscription_cancel_now(*, subscription_id: str, prorate: bool) -> Subscription:
+    """Cancel at once; ``prorate`` credits the unused time (on the customer's balance)."""
+    params: stripe.params.SubscriptionCancelParams = {"prorate": prorate}
+    return Subscription.from_stripe(client().v1.subscriptions.cancel(subscription_id, params))
+
+
+@translate_errors
+def invoice_retrieve(*, invoice_id: str) -> Invoice:
+    return Invoice.from_stripe(client().v1.invoices.retrieve(invoice_id))
+
+
+@translate_errors
+def invoice_charge_id(*, invoice_id: str) -> str:
+    """The charge that paid an invoice: its Invoice Payment's PaymentIntent's latest charge
+    ("" when none succeeded yet)."""
+    params: stripe.params.InvoicePaymentListParams = {
+        "invoice": invoice_id,
+        "expand": ["data.payment.payment_intent"],
+    }
+    for payment in client().v1.invoice_payments.list(params).data:
+        if payment.status != "paid":
+            continue
+        intent = payment.payment.payment_intent
+        if intent is None:
+            charge = payment.payment.charge
+            return str(getattr(charge, "id", charge) or "")
+        latest = getattr(intent, "latest_charge", None)
+        return str(getattr(latest, "id", latest) or "")
+    return ""
+
+
+@translate_errors
+def billing_portal_session_create(*, customer_id: str, return_url: str, request_key: str) -> str:
+    """A short-lived link to Stripe's customer portal for this customer (its URL)."""
+    params: stripe.params.billing_portal.SessionCreateParams = {
+        "customer": customer_id,
+        "return_url": return_url,
+    }
+    session = client().v1.billing_portal.sessions.create(
+        params,
+        options={"idempotency_key": idempotency_key(customer_id, "portal", request_key)},
+    )
+    return str(session.url)
+
+
+# (end of subscriptions section)
 
 
 # --- Events and webhook endpoints (events) -----------------------------------------------------
@@ -789,6 +1383,8 @@ _RETRIEVERS: dict[str, Callable[[stripe.StripeClient, str, stripe.RequestOptions
     "dispute": lambda c, i, o: c.v1.disputes.retrieve(i, options=o),
     "application_fee": lambda c, i, o: c.v1.application_fees.retrieve(i, options=o),
     "balance": lambda c, i, o: c.v1.balance.retrieve(options=o),
+    "subscription": lambda c, i, o: c.v1.subscriptions.retrieve(i, options=o),
+    "invoice": lambda c, i, o: c.v1.invoices.retrieve(i, options=o),
 }
 
 

@@ -175,6 +175,18 @@ def seller_balances() -> Iterator[str]:
         .values_list("seller_id", flat=True)
         .distinct()
     )
+    # A dispute on a several-seller purchase's charge is the platform's (its funds leave the
+    # platform's balance); each seller's part is recovered by reversing their transfer.
+    platform_disputed = LedgerTransaction.objects.filter(
+        kind=K.DISPUTE_FUNDS_WITHDRAWN, seller__isnull=True
+    ).values("charge_id")
+    disputed |= set(
+        LedgerTransaction.objects.filter(
+            kind=K.TRANSFER_REVERSAL, seller__isnull=False, charge_id__in=platform_disputed
+        )
+        .values_list("seller_id", flat=True)
+        .distinct()
+    )
     sums: dict[tuple[int, str, str], int] = {}
     rows = (
         LedgerEntry.objects.filter(seller__isnull=False)
@@ -226,11 +238,19 @@ def stock() -> Iterator[str]:
         )
 
 
+def invoices_against_ledger() -> Iterator[str]:
+    """3 and 7 with subscriptions' paid invoices (payouts/services/invoices.py)."""
+    from payouts.services.invoices import invoices_against_ledger as check
+
+    yield from check()
+
+
 CHECKS = [
     unbalanced_transactions,
     immutability_guard,
     order_splits,
     orders_against_ledger,
+    invoices_against_ledger,
     seller_balances,
     unique_stripe_ids,
     stock,

@@ -167,10 +167,54 @@ class TransferFilterForm(forms.Form):
 
 class EvidenceForm(forms.Form):
     text = forms.CharField(
+        label="What the bank should know",
         widget=forms.Textarea(attrs={"rows": 8}),
         max_length=20_000,
         help_text="What the bank should know: delivery proof, tracking, messages with the buyer.",
+        error_messages={"required": "Write what the bank should know before sending."},
     )
+    receipt = forms.FileField(
+        label="Receipt or invoice", required=False, help_text="PDF, JPEG or PNG, at most 5MB."
+    )
+    shipping_documentation = forms.FileField(
+        label="Proof of shipping or delivery",
+        required=False,
+        help_text="The carrier's receipt or tracking page, signed delivery: PDF, JPEG or PNG.",
+    )
+    uncategorized_file = forms.FileField(
+        label="Other document", required=False, help_text="PDF, JPEG or PNG, at most 5MB."
+    )
+
+    FILE_FIELDS = ("receipt", "shipping_documentation", "uncategorized_file")
+
+    def clean(self) -> dict[str, Any]:
+        from payouts.services.disputes import EVIDENCE_FILE_MAX, evidence_file_problem
+
+        data = super().clean() or {}
+        for name in self.FILE_FIELDS:
+            upload = data.get(name)
+            if not upload:
+                continue
+            if upload.size > EVIDENCE_FILE_MAX:
+                content = b"x" * (EVIDENCE_FILE_MAX + 1)  # only the size matters
+            else:
+                content = upload.read()
+                upload.seek(0)
+            problem = evidence_file_problem(filename=upload.name, content=content)
+            if problem:
+                self.add_error(name, problem)
+        return data
+
+    def evidence_files(self) -> list[Any]:
+        """The chosen files as ``EvidenceFile``s (call after ``is_valid``)."""
+        from payouts.services.disputes import EvidenceFile
+
+        files = []
+        for name in self.FILE_FIELDS:
+            upload = self.cleaned_data.get(name)
+            if upload:
+                files.append(EvidenceFile(field=name, filename=upload.name, content=upload.read()))
+        return files
 
 
 class RefundForm(forms.Form):
@@ -199,6 +243,75 @@ class RefundForm(forms.Form):
             return Money.from_major(self.cleaned_data["amount"], self.currency).amount
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
+
+
+class SaleRefundForm(forms.Form):
+    """The seller refunds (part of) their own order from the sale page: the whole of what
+    remains, an amount, or some units of its lines (``line_<id>`` fields, one per line)."""
+
+    how = forms.ChoiceField(
+        label="Refund",
+        choices=[
+            ("all", "Everything that remains"),
+            ("amount", "An amount"),
+            ("lines", "Some items"),
+        ],
+        initial="all",
+        widget=forms.RadioSelect,
+    )
+    amount = forms.CharField(
+        label="Amount to refund",
+        required=False,
+        help_text="With “An amount”: in major units, e.g. 12.50; at most what remains",
+    )
+    reason = forms.ChoiceField(choices=[])
+    note = forms.CharField(max_length=500, required=False, widget=forms.TextInput)
+    client_token = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, order: Any, remaining: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from payouts.models import RefundRequest
+
+        self.order = order
+        self.remaining = remaining
+        self.fields["reason"].choices = RefundRequest.Reason.choices  # type: ignore[attr-defined]
+        self.line_fields: list[tuple[Any, str]] = []
+        for line in order.lines.all():
+            name = f"line_{line.pk}"
+            self.fields[name] = forms.IntegerField(
+                label=f"{line.title} ({line.quantity} bought, "
+                f"{Money(line.unit_amount, order.currency)} each)",
+                min_value=0,
+                max_value=line.quantity,
+                required=False,
+                initial=0,
+            )
+            self.line_fields.append((line, name))
+
+    def lines_bound(self) -> list[Any]:
+        return [self[name] for _line, name in self.line_fields]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        how = data.get("how")
+        data["refund_amount"] = None
+        data["refund_lines"] = None
+        if how == "all":
+            data["refund_amount"] = self.remaining
+        elif how == "amount":
+            raw = (data.get("amount") or "").strip()
+            if not raw:
+                self.add_error("amount", "Enter the amount to refund.")
+            else:
+                try:
+                    data["refund_amount"] = Money.from_major(raw, self.order.currency).amount
+                except ValueError as exc:
+                    self.add_error("amount", str(exc))
+        elif how == "lines":
+            data["refund_lines"] = {
+                line.pk: int(data.get(name) or 0) for line, name in self.line_fields
+            }
+        return data
 
 
 class ReconcileForm(forms.Form):

@@ -70,6 +70,7 @@ def _charge_id_of(event: StripeEvent) -> str:
 
 @handles(
     "charge.succeeded",
+    "charge.captured",
     "charge.refunded",
     "charge.refund.updated",
     "refund.created",
@@ -88,7 +89,8 @@ def on_money_moved(event: StripeEvent) -> None:
     if not charge_id.startswith(("ch_", "py_")):
         logger.info("event %s: no charge to sync", event.stripe_id)
         return
-    charge_sync.ledger_sync_charge(charge_id=charge_id)
+    # The event's object tells what it changed: when the ledger holds it already, no request.
+    charge_sync.ledger_sync_charge(charge_id=charge_id, told=event.data_object)
 
 
 @handles(

@@ -225,6 +225,8 @@ class Dispute(models.Model):
     status = models.CharField(max_length=32, choices=Status.choices)
     evidence_due_by = models.DateTimeField(null=True, blank=True)
     evidence_text = models.TextField(blank=True)
+    # Files sent with the evidence: [{"field": "receipt", "file_id": "file_…", "filename", "size"}]
+    evidence_files = models.JSONField(default=list, blank=True)
     evidence_submitted_at = models.DateTimeField(null=True, blank=True)
     evidence_submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -340,9 +342,31 @@ class RefundRequest(models.Model):
         default=False,
         help_text="Paid from the platform's balance: the seller's share was not taken back",
     )
+
+    class ReversalStatus(models.TextChoices):
+        NONE = "", "Nothing to reverse"
+        PENDING = "pending", "To be reversed"
+        FAILED = "failed", "Reversal failed, will retry"
+        DONE = "done", "Reversed"
+
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     stripe_refund_id = models.CharField(max_length=255, blank=True)
     error = models.CharField(max_length=500, blank=True)
+    # One seller's order of a several-seller purchase: after the refund, the seller's share
+    # (``reversal_amount``) is taken back by reversing their transfer. A reversal that fails
+    # once the buyer is refunded is retried with backoff by a job until it is made, once.
+    reversal_amount = models.PositiveBigIntegerField(default=0, help_text="Minor units")
+    reversal_status = models.CharField(
+        max_length=8,
+        choices=ReversalStatus.choices,
+        default=ReversalStatus.NONE,
+        blank=True,
+        db_index=True,
+    )
+    reversal_attempts = models.PositiveSmallIntegerField(default=0)
+    reversal_error = models.CharField(max_length=255, blank=True)
+    reversal_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    reversal_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -49,6 +49,20 @@ def transfers_waiting(*, user: Any) -> Any:
     )
 
 
+def reversals_waiting(*, user: Any) -> QuerySet[RefundRequest]:
+    """Sellers' shares of refunds (one seller's order of a several-seller purchase) still to be
+    taken back by a transfer reversal: failed ones with the reason and the next attempt's time,
+    and ones not tried yet (staff only; nothing for anyone else)."""
+    if not is_staff(user):
+        return RefundRequest.objects.none()
+    R = RefundRequest.ReversalStatus
+    return (
+        RefundRequest.objects.filter(reversal_status__in=[R.PENDING, R.FAILED])
+        .select_related("seller")
+        .order_by("reversal_next_attempt_at", "pk")
+    )
+
+
 def seller_of(user: Any) -> Seller | None:
     """The seller profile of ``user``, or None for anyone who is not a seller."""
     if not user.is_authenticated:
@@ -276,6 +290,23 @@ def sale_dispute(*, user: Any, order_id: int) -> Dispute | None:
     )
 
 
+def sale_to_refund(*, user: Any, order_id: int) -> Any:
+    """One of ``user``'s own sales (an order, with its lines and purchase) for the sale page's
+    refund form, or None: not a seller, not their order (another seller's order of the same
+    purchase included), no such order."""
+    from buyers.models import Order
+
+    seller = seller_of(user)
+    if seller is None:
+        return None
+    return (
+        Order.objects.filter(pk=order_id, seller=seller)
+        .select_related("seller", "purchase")
+        .prefetch_related("lines")
+        .first()
+    )
+
+
 def disputes_for_staff(*, user: Any) -> QuerySet[Dispute]:
     if not is_staff(user):
         return Dispute.objects.none()
@@ -366,6 +397,25 @@ def refundable_sales_listed(*, user: Any) -> QuerySet[LedgerTransaction]:
             .values("currency")[:1]
         ),
     )
+
+
+def problem_reports_for(*, user: Any) -> Any:
+    """The buyers' problem reports staff (all) or a seller (on their sales) answer, the ones
+    waiting for an answer first, then the newest."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    from buyers.aftersale import selectors as aftersale
+
+    if is_staff(user):
+        qs = aftersale.problems_for_staff(user=user)
+    else:
+        qs = aftersale.seller_problems(seller=seller_of(user))
+    waiting = Case(
+        When(status__in=["escalated", "open"], then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return qs.order_by(waiting, "-created_at")
 
 
 def refund_requests_for(*, user: Any) -> QuerySet[RefundRequest]:

@@ -103,3 +103,12 @@ def reconcile_days(start_day: str, end_day: str) -> int:
 
     start, end = day_bounds(date.fromisoformat(start_day), date.fromisoformat(end_day))
     return reconcile(start=start, end=end).pk
+
+
+@shared_task(acks_late=True)
+def retry_due_refund_reversals() -> int:
+    """Periodic: take back sellers' shares of refunds whose transfer reversal failed (or was
+    left pending), once their backoff has passed; never reversed twice."""
+    from payouts.services.refunds import refund_reversals_retry_due
+
+    return refund_reversals_retry_due()

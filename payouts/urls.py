@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from marketplace import converters  # noqa: F401  (registers <id:> and <stripe_id:>)
-from payouts import views
+from payouts import aftersale_views, views
 
 app_name = "payouts"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -23,6 +23,7 @@ urlpatterns += [
     path("transfers/<id:transaction_id>/", views.transfer_detail, name="transfer_detail"),
     path("disputes/", views.disputes, name="disputes"),
     path("disputes/<id:dispute_id>/", views.dispute_detail, name="dispute_detail"),
+    path("sales/<id:order_id>/refund/", views.sale_refund, name="sale_refund"),
     path("sales/<id:order_id>/dispute/", views.sale_dispute_answer, name="sale_dispute_answer"),
 ]
 urlpatterns += [
@@ -33,3 +34,17 @@ urlpatterns += [
     path("refunds/<stripe_id:charge_id>/new/", views.refund_new, name="refund_new"),
 ]
 urlpatterns += [path("dashboard/", views.dashboard, name="dashboard")]
+urlpatterns += [
+    path("refunds/requests/<id:report_id>/", aftersale_views.problem_detail, name="problem_detail"),
+    path(
+        "refunds/requests/<id:report_id>/grant/",
+        aftersale_views.problem_grant,
+        name="problem_grant",
+    ),
+    path(
+        "refunds/requests/<id:report_id>/decline/",
+        aftersale_views.problem_decline,
+        name="problem_decline",
+    ),
+    path("reviews/", aftersale_views.reviews, name="reviews"),
+]

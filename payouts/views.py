@@ -32,12 +32,14 @@ from payouts.forms import (
     FeeSimulatorForm,
     ReconcileForm,
     RefundForm,
+    SaleRefundForm,
     TransferFilterForm,
 )
 from payouts.models import RefundRequest, SellerBalance
 from payouts.reconciliation import reconciliation_request
 from sellers import fees
 from sellers.models import FeeRule, Seller
+from subscriptions import selectors as subscription_selectors
 
 
 def _staff_only(user: Any) -> None:
@@ -311,6 +313,7 @@ def transfers(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "statuses": selectors.TRANSFER_STATUSES,
             "waiting": selectors.transfers_waiting(user=request.user)[:100],
+            "reversals_waiting": selectors.reversals_waiting(user=request.user)[:100],
         },
     )
 
@@ -431,25 +434,33 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def sale_dispute_answer(request: HttpRequest, order_id: int) -> HttpResponse:
-    """The seller answers the dispute on one of their sales, from the sale page."""
+    """The seller answers the dispute on one of their sales, from the sale page: text and files.
+    A refusal shows this form again with the text kept (browsers cannot keep chosen files)."""
     dispute = selectors.sale_dispute(user=request.user, order_id=order_id)
     if dispute is None:
         raise Http404("No dispute on this sale")
-    form = EvidenceForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Write what the bank should know before sending.")
-    else:
+    form = EvidenceForm(request.POST, request.FILES)
+    if form.is_valid():
         try:
             services.dispute_submit_evidence(
-                actor=request.user, dispute_id=dispute.pk, text=form.cleaned_data["text"]
+                actor=request.user,
+                dispute_id=dispute.pk,
+                text=form.cleaned_data["text"],
+                files=form.evidence_files(),
             )
         except UserFacingError as exc:
-            messages.error(request, exc.message)
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             messages.success(
                 request, "Your answer went to the buyer's bank; you will be emailed its decision."
             )
-    return redirect("buyers:sale_detail", pk=order_id)
+            return redirect("buyers:sale_detail", pk=order_id)
+    return render(
+        request,
+        "payouts/dispute_answer.html",
+        {"form": form, "dispute": dispute, "order_id": order_id},
+        status=400,
+    )
 
 
 @login_required
@@ -504,7 +515,12 @@ def refunds(request: HttpRequest) -> HttpResponse:
         _seller_of(request.user)  # 404 for anyone who is neither staff nor a seller
     sales = list(selectors.refundable_sales_listed(user=request.user)[:50])
     requests = selectors.refund_requests_for(user=request.user)[:50]
-    return render(request, "payouts/refunds.html", {"sales": sales, "requests": requests})
+    problems = list(selectors.problem_reports_for(user=request.user)[:50])
+    return render(
+        request,
+        "payouts/refunds.html",
+        {"sales": sales, "requests": requests, "problems": problems},
+    )
 
 
 @login_required
@@ -569,6 +585,70 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
+def sale_refund(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The seller refunds (part of) their own order from its sale page, in two steps: the form
+    (everything, an amount or some items), then a confirmation naming the amount and what it
+    takes back from their balance; only the confirmed POST (``confirm``) reaches Stripe.
+    Another seller's order (of the same purchase too) is a 404."""
+    order = selectors.sale_to_refund(user=request.user, order_id=order_id)
+    if order is None:
+        raise Http404("No such sale")
+    refundable = services.order_refundable(order=order)
+    form = SaleRefundForm(
+        request.POST or None,
+        order=order,
+        remaining=refundable.remaining,
+        initial={"client_token": uuid.uuid4(), "how": "all"},
+    )
+    context: dict[str, Any] = {"order": order, "refundable": refundable, "form": form}
+    if request.method == "POST" and refundable.remaining <= 0:
+        messages.error(request, "This order is already fully refunded.")
+        return redirect("buyers:sale_detail", pk=order.pk)
+    if request.method == "POST" and "edit" in request.POST:
+        return render(request, "payouts/sale_refund.html", context)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            amount = services.order_refund_amount(
+                order=order, amount=data["refund_amount"], lines=data["refund_lines"]
+            )
+            if amount > refundable.remaining:
+                raise UserFacingError(
+                    f"At most {Money(refundable.remaining, refundable.currency)} can still be "
+                    "refunded on this order.",
+                    field="amount",
+                )
+            if "confirm" not in request.POST:
+                context["amount"] = Money(amount, order.currency)
+                context["reason"] = RefundRequest.Reason(data["reason"]).label
+                context["share"] = Money(
+                    services.order_refund_share(order=order, amount=amount), order.currency
+                )
+                return render(request, "payouts/sale_refund_confirm.html", context)
+            refund = services.sale_refund_create(
+                actor=request.user,
+                order_id=order.pk,
+                amount=data["refund_amount"],
+                lines=data["refund_lines"],
+                reason=data["reason"],
+                note=data.get("note") or "",
+                client_token=data["client_token"],
+            )
+            # A request the buyer has waiting on this order is granted by this refund.
+            services.problem_reports_settle(actor=request.user, order_id=order.pk, refund=refund)
+        except UserFacingError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        except PermissionDenied:
+            raise Http404("No such sale") from None
+        else:
+            messages.success(request, f"Refund of {Money(amount, order.currency)} sent to Stripe.")
+            return redirect("buyers:sale_detail", pk=order.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "payouts/sale_refund.html", context, status=status)
+
+
+@login_required
 @require_GET
 @staff_second_factor
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -592,5 +672,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "failed_payouts": selectors.failed_payouts_for_staff(user=request.user)[:20],
             "in_debt": selectors.sellers_in_debt(user=request.user),
             "failed_events": selectors.failed_events_count(user=request.user),
+            # Subscriptions: MRR, new and churned over 30 days, past due (staff checked above).
+            "subscription_figures": subscription_selectors.platform_figures(),
         },
     )

@@ -24,6 +24,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("stripe/", include("marketplace.events.urls")),
     # Seller onboarding, dashboard and listings.
     path("sell/", include("sellers.urls")),
+    # Subscriptions: plans on listings, buyers' subscriptions, sellers' subscribers.
+    path("subscriptions/", include("subscriptions.urls")),
     # Balances, payouts, refunds, fee rules, transfer review.
     path("money/", include("payouts.urls")),
     # Catalogue, checkout and orders.

@@ -1,8 +1,11 @@
 """Stripe's test cards and test PaymentMethod tokens, and what each one does.
 
 ``behaviour(number)`` tells the payment resources what a card does when charged:
-``decline_code`` (None = approved), ``requires_action`` (3D Secure challenge), ``dispute``
-(succeeds, then is disputed), ``available_immediately`` (funds skip the pending period).
+``decline_code`` (None = approved), ``requires_action`` (3D Secure challenge on session),
+``authenticated_once`` (off session: needs no new challenge once the card was set up with one;
+otherwise an off-session charge fails with ``authentication_required``), ``dispute`` (succeeds,
+then is disputed), ``available_immediately`` (funds skip the pending period).
+``check_reusable(pm_id, customer=...)`` refuses a detached card and another customer's card.
 ``payment_method_create(number=..., account=...)`` stores a card PaymentMethod;
 ``resolve(id_or_token, account=...)`` turns ``pm_card_visa``-style tokens into a fresh
 PaymentMethod (as Stripe does) and fetches stored ``pm_…`` ids.
@@ -29,8 +32,13 @@ class CardBehaviour:
     error_code: str = "card_declined"
     message: str = "Your card was declined."
     requires_action: bool = False  # 3D Secure challenge
+    # Off session, after the card was set up (SetupIntent, or setup_future_usage) with a
+    # challenge: charged without one (4000002500003155). False: every charge asks (3184).
+    authenticated_once: bool = False
     dispute: str | None = None  # dispute reason: succeeds, then disputed
     available_immediately: bool = False
+    # set up / attached without error; only charges are declined (4000000000000341)
+    declines_charges_only: bool = False
 
 
 CARDS: dict[str, CardBehaviour] = {
@@ -42,6 +50,10 @@ CARDS: dict[str, CardBehaviour] = {
     "4000002500000003": CardBehaviour("visa", country="FR"),
     "4000000000000077": CardBehaviour("visa", available_immediately=True),
     "4000000000000002": CardBehaviour("visa", decline_code="generic_decline"),
+    # attaches to a customer, then every charge is declined (renewals failing)
+    "4000000000000341": CardBehaviour(
+        "visa", decline_code="generic_decline", declines_charges_only=True
+    ),
     "4000000000009995": CardBehaviour(
         "visa", decline_code="insufficient_funds", message="Your card has insufficient funds."
     ),
@@ -65,8 +77,9 @@ CARDS: dict[str, CardBehaviour] = {
         error_code="processing_error",
         message="An error occurred while processing your card. Try again in a little bit.",
     ),
-    "4000002500003155": CardBehaviour("visa", requires_action=True),
+    "4000002500003155": CardBehaviour("visa", requires_action=True, authenticated_once=True),
     "4000002760003184": CardBehaviour("visa", requires_action=True),
+    "4000000000003220": CardBehaviour("visa", requires_action=True),
     "4000000000000259": CardBehaviour("visa", dispute="fraudulent"),
     "4000000000002685": CardBehaviour("visa", dispute="product_not_received"),
 }
@@ -79,6 +92,7 @@ TOKENS: dict[str, str] = {
     "pm_card_fr": "4000002500000003",
     "pm_card_bypassPending": "4000000000000077",
     "pm_card_chargeDeclined": "4000000000000002",
+    "pm_card_chargeCustomerFail": "4000000000000341",
     "pm_card_visa_chargeDeclined": "4000000000000002",
     "pm_card_chargeDeclinedInsufficientFunds": "4000000000009995",
     "pm_card_visa_chargeDeclinedInsufficientFunds": "4000000000009995",
@@ -87,8 +101,9 @@ TOKENS: dict[str, str] = {
     "pm_card_chargeDeclinedExpiredCard": "4000000000000069",
     "pm_card_chargeDeclinedIncorrectCvc": "4000000000000127",
     "pm_card_chargeDeclinedProcessingError": "4000000000000119",
-    "pm_card_authenticationRequired": "4000002500003155",
-    "pm_card_threeDSecure2Required": "4000002760003184",
+    "pm_card_authenticationRequiredOnSetup": "4000002500003155",
+    "pm_card_authenticationRequired": "4000002760003184",
+    "pm_card_threeDSecure2Required": "4000000000003220",
     "pm_card_createDispute": "4000000000000259",
     "pm_card_createDisputeProductNotReceived": "4000000000002685",
 }
@@ -197,6 +212,49 @@ def resolve(id_or_token: str, *, account: str = "", param: str = "payment_method
         name="PaymentMethod",
         param=param,
     )
+
+
+REUSE_MESSAGE = (
+    "The provided PaymentMethod was previously used with a PaymentIntent without Customer "
+    "attachment, shared with a connected account without Customer attachment, or was detached "
+    "from a Customer. It may not be used again. To use a PaymentMethod multiple times, you must "
+    "attach it to a Customer first."
+)
+
+
+def check_reusable(
+    payment_method_id: str, *, customer: str | None, param: str = "payment_method"
+) -> None:
+    """A detached PaymentMethod may not be used again, and a customer's PaymentMethod is
+    usable only for that customer (Stripe's 400s)."""
+    row = store.get_row(payment_method_id, object_type="payment_method")
+    if row.private.get("detached"):
+        raise invalid_request(REUSE_MESSAGE, param=param)
+    owner = row.data.get("customer")
+    if owner and owner != customer:
+        raise invalid_request(
+            f"The provided PaymentMethod belongs to the Customer {owner}. Please include the "
+            "Customer in the `customer` parameter on the PaymentIntent.",
+            param=param,
+        )
+
+
+def mark_set_up(payment_method_id: str, *, authenticated: bool) -> None:
+    """Remember that the card was set up for future use (with a 3D Secure challenge or not)."""
+    row = store.get_row(payment_method_id, object_type="payment_method", for_update=True)
+    row.private["set_up"] = True
+    if authenticated:
+        row.private["authenticated"] = True
+    store.save(row)
+
+
+def off_session_ready(payment_method_id: str) -> bool:
+    """Whether an off-session charge of this card passes without a new challenge."""
+    row = store.get_row(payment_method_id, object_type="payment_method")
+    info = behaviour(str(row.private.get("number") or ""))
+    if not info.requires_action:
+        return True
+    return info.authenticated_once and bool(row.private.get("authenticated"))
 
 
 def number_of(payment_method_id: str) -> str:

@@ -21,7 +21,19 @@ from urllib.parse import urlsplit
 import stripe
 from django.db import IntegrityError, OperationalError, transaction
 
-from sandbox import access, clock, context, delivery, faults, formdecode, shapes, store, versions
+from sandbox import (
+    access,
+    clock,
+    context,
+    delivery,
+    faults,
+    formdecode,
+    multipart,
+    ratelimit,
+    shapes,
+    store,
+    versions,
+)
 from sandbox.errors import StripeError, api_error, idempotency_error, rate_limit_error
 from sandbox.ids import new_request_id
 from sandbox.models import IdempotencyRecord, RequestLog, SandboxObject
@@ -86,8 +98,9 @@ def _check_key(key: str | None) -> StripeError | None:
             "https://support.stripe.com/.",
             status=401,
         )
-    if not access.key_matches(key):
-        # Only the configured SANDBOX_SECRET_KEY, never any key of the right shape.
+    if not access.key_matches(key) and not access.is_publishable(key):
+        # Only the configured SANDBOX_SECRET_KEY (or, on the routes that take it, the
+        # SANDBOX_PUBLISHABLE_KEY), never any key of the right shape.
         masked = key[:8] + "*" * max(0, len(key) - 12) + key[-4:]
         return StripeError(
             f"Invalid API Key provided: {masked}", status=401, code="api_key_invalid"
@@ -165,6 +178,11 @@ def _handle_request(
         idempotency_key=idempotency_key,
     )
 
+    if ratelimit.exceeded():  # SANDBOX_RATE_LIMIT_PER_SECOND: Stripe's limit, enforced
+        log.status = 429
+        log.fault = "rate_limit"
+        log.save()
+        return _error(request_id, rate_limit_error())
     fault = faults.consume(method, path)
     if fault is not None:
         log.fault = fault.kind
@@ -204,13 +222,24 @@ def _handle(
     idempotency_key: str,
     log: RequestLog,
 ) -> Response:
-    problem = _check_key(_api_key(headers))
+    key = _api_key(headers)
+    problem = _check_key(key)
     if problem is not None:
         return _error(request_id, problem)
+    publishable = access.is_publishable(key or "")
     try:
         found, args = resolve(method, path)
-        text = body.decode() if isinstance(body, bytes) else (body or "")
+        if publishable and found.publishable is None:
+            raise access.publishable_key_refused()
         content_type = headers.get("content-type", "")
+        if method == "POST" and content_type.startswith("multipart/form-data"):
+            # File uploads (files.stripe.com in real Stripe): sandbox/multipart.py.
+            raw_body = body if isinstance(body, bytes) else (body or "").encode()
+            text, files = multipart.decode(raw_body, content_type)
+        else:
+            text = body.decode() if isinstance(body, bytes) else (body or "")
+            files = {}
+        multipart.uploads.set(files)
         if method == "POST" and text and "json" in content_type:
             raise StripeError(
                 "Invalid request: the Stripe API takes form-encoded bodies "
@@ -239,7 +268,8 @@ def _handle(
         if problem is not None:
             return _error(request_id, problem)
 
-    use_idempotency = method == "POST" and bool(idempotency_key)
+    # Stripe.js sends no idempotency keys; a publishable key never replays a stored answer.
+    use_idempotency = method == "POST" and bool(idempotency_key) and not publishable
     print_ = fingerprint(method, path, raw)
     if use_idempotency:
         record = IdempotencyRecord.objects.filter(account=account, key=idempotency_key).first()
@@ -274,7 +304,22 @@ def _handle(
     legacy = {k: raw[k] for k in ("payment_method_types",) if k in raw}
     raw_checked = {k: v for k, v in raw.items() if k not in legacy}
     try:
+        if publishable and found.publishable not in (None, "open"):
+            # Stripe.js sends the intent's client secret with every call it makes for it.
+            given = raw_checked.pop("client_secret", None)
+            intent = store.get(
+                args.get("intent", ""),
+                object_type=found.publishable,
+                account=account,
+                name=found.publishable,
+                param="intent",
+            )
+            access.check_client_secret(
+                intent, given if isinstance(given, str) else None, param="client_secret"
+            )
         params = validate(raw_checked, found.params)
+        if publishable and method == "POST" and found.publishable:
+            access.check_client_params(found.publishable, params)
     except StripeError as exc:
         return _error(request_id, exc)
     if legacy:
@@ -291,6 +336,7 @@ def _handle(
         api_key=_api_key(headers) or "",
         stripe_version=version,
         raw_params=raw,
+        publishable=publishable,
     )
     token = context.current.set(
         context.RequestContext(
@@ -303,6 +349,8 @@ def _handle(
     try:
         with transaction.atomic():
             status, payload, error_headers = _run(found.handler, req)
+            if publishable:
+                payload = access.client_view(payload)
             text_body = _dumps(payload)
             if use_idempotency:
                 with transaction.atomic():

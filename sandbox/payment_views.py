@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from sandbox import display, sepa, store
 from sandbox.errors import StripeError
 from sandbox.models import SandboxObject
-from sandbox.resources import checkout, payments
+from sandbox.resources import checkout, payments, setup_intents
 
 TEST_CARDS = [
     ("4242424242424242", "succeeds"),
@@ -276,6 +276,8 @@ def checkout_page(request: HttpRequest, session_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def authenticate(request: HttpRequest, intent_id: str) -> HttpResponse:
     """The 3D Secure challenge: approve or fail the authentication."""
+    if intent_id.startswith("seti_"):
+        return _authenticate_setup(request, intent_id)
     row = SandboxObject.objects.filter(pk=intent_id, object="payment_intent").first()
     if row is None:
         raise Http404("No such PaymentIntent")
@@ -330,6 +332,33 @@ def authenticate(request: HttpRequest, intent_id: str) -> HttpResponse:
         "sandbox/checkout/authenticate.html",
         {"pi": pi, "done": True, "amount": format_amount(pi["amount"], pi["currency"])},
     )
+
+
+def _authenticate_setup(request: HttpRequest, intent_id: str) -> HttpResponse:
+    """The challenge of a SetupIntent (saving a card): back to its ``return_url`` with
+    Stripe's ``setup_intent``, ``setup_intent_client_secret`` and ``redirect_status``."""
+    row = SandboxObject.objects.filter(pk=intent_id, object="setup_intent").first()
+    if row is None:
+        raise Http404("No such SetupIntent")
+    si = row.data
+    if request.method == "GET" or si["status"] != "requires_action":
+        done = si["status"] != "requires_action"
+        return render(request, "sandbox/checkout/authenticate.html", {"pi": si, "done": done})
+    with transaction.atomic():
+        si, failure = setup_intents.setup_intent_authenticate(
+            intent_id, approve=request.POST.get("outcome") == "approve"
+        )
+    return_url = row.private.get("return_url")
+    if not return_url:
+        return render(request, "sandbox/checkout/authenticate.html", {"pi": si, "done": True})
+    query = urlencode(
+        {
+            "setup_intent": si["id"],
+            "setup_intent_client_secret": si["client_secret"],
+            "redirect_status": "succeeded" if failure is None else "failed",
+        }
+    )
+    return HttpResponseRedirect(f"{return_url}{'&' if '?' in return_url else '?'}{query}")
 
 
 @require_http_methods(["GET"])

@@ -32,6 +32,8 @@ class Request:
     api_key: str = ""
     stripe_version: str = ""
     raw_params: dict[str, Any] = field(default_factory=dict)
+    # True when the caller sent the publishable key (the stand-in Stripe.js), not the secret key.
+    publishable: bool = False
 
     @property
     def expand(self) -> list[str]:
@@ -50,6 +52,10 @@ class Route:
     params: type | None
     # False for endpoints that must be called by the platform (no Stripe-Account header).
     connect: bool = True
+    # Who may call it with the publishable key: None (secret key only), "open" (no further
+    # check) or the object type whose ``client_secret`` the caller must send ("payment_intent",
+    # "setup_intent", named by the ``{intent}`` placeholder). See sandbox.access.
+    publishable: str | None = None
 
 
 ROUTES: list[Route] = []
@@ -61,12 +67,19 @@ def _compile(pattern: str) -> re.Pattern[str]:
 
 
 def route(
-    method: str, pattern: str, *, params: type | None = None, connect: bool = True
+    method: str,
+    pattern: str,
+    *,
+    params: type | None = None,
+    connect: bool = True,
+    publishable: str | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register ``handler`` for ``method pattern``; re-registering the same pair replaces it."""
 
     def decorator(handler: Handler) -> Handler:
-        new = Route(method.upper(), pattern, _compile(pattern), handler, params, connect)
+        new = Route(
+            method.upper(), pattern, _compile(pattern), handler, params, connect, publishable
+        )
         for index, existing in enumerate(ROUTES):
             if existing.method == new.method and existing.pattern == pattern:
                 ROUTES[index] = new

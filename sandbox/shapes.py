@@ -37,6 +37,10 @@ CONDITIONAL: dict[str, dict[str, str]] = {
         "account": "only on Connect events",
         "context": "only on events of another account context (Accounts v2)",
     },
+    "invoice": {
+        "confirmation_secret": "includable: only with expand[]=confirmation_secret",
+        "payments": "includable: only with expand[]=payments",
+    },
     "price": {
         "currency_options": "includable",
         "tiers": "includable: only with expand[]=tiers",

@@ -268,6 +268,15 @@ def list_of(items: list[JSON], *, url: str, has_more: bool = False) -> JSON:
     return {"object": "list", "data": items, "has_more": has_more, "url": url}
 
 
+#: Fields Stripe returns only when expanded (``includable``), computed from the object:
+#: object type -> field -> ``function(obj) -> value``. Registered by resource modules.
+INCLUDABLE: dict[str, dict[str, Callable[[JSON], Any]]] = {}
+
+
+def register_includable(object_type: str, field: str, render: Callable[[JSON], Any]) -> None:
+    INCLUDABLE.setdefault(object_type, {})[field] = render
+
+
 def expand(obj: Any, paths: Iterable[str], *, account: str | None = None) -> Any:
     """Replace id strings at the dotted ``paths`` by the objects they name (``data.`` walks a
     list's items; ``a.b`` expands ``a`` first, then ``b`` inside it). Unknown ids stay strings;
@@ -285,6 +294,10 @@ def _expand_path(obj: Any, parts: list[str], account: str | None, full: str) -> 
     if not isinstance(obj, dict):
         return obj
     head, rest = parts[0], parts[1:]
+    includable = INCLUDABLE.get(str(obj.get("object")), {})
+    if head not in obj and head in includable:
+        obj[head] = includable[head](obj)
+        return obj
     if head not in obj:
         raise invalid_request(f"This property cannot be expanded ({full}).", param="expand")
     value = obj[head]

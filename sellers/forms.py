@@ -11,6 +11,7 @@ from django.urls import reverse_lazy
 
 from marketplace.errors import UserFacingError
 from marketplace.money import Money, price_example, price_input_error
+from marketplace.stripe_gateway import stripe_js_available
 from sellers import services
 from sellers.countries import country_choices
 from sellers.images import MAX_IMAGES_PER_LISTING, validate_image
@@ -146,6 +147,16 @@ class ListingForm(forms.Form):
         required=False,
         help_text="How many you have. Leave empty for unlimited (made to order, digital).",
     )
+    accepts_orders_first = forms.BooleanField(
+        required=False,
+        label="I accept each order before it is charged",
+        help_text=(
+            "The buyer's card is only authorised; you accept the order (all of it or the units "
+            "you can send) or decline it within the time shown on the order, and only then is "
+            "the buyer charged. Orders of this listing are paid on their own, not with other "
+            "shops' items."
+        ),
+    )
     images = MultipleImageField(
         required=False,
         help_text=f"JPEG, PNG, WebP or GIF, up to 5 MB each, at most {MAX_IMAGES_PER_LISTING}.",
@@ -161,11 +172,15 @@ class ListingForm(forms.Form):
                 "price": listing.price.major_str(),
                 "currency": listing.currency,
                 "stock": listing.stock,
+                "accepts_orders_first": listing.accepts_orders_first,
             }
         kwargs.setdefault("initial", {}).setdefault("currency", seller.default_currency)
         super().__init__(*args, **kwargs)
         self.seller = seller
         self.listing = listing
+        if not stripe_js_available():
+            # Authorising without charging runs on the on-site payment page (Stripe.js).
+            del self.fields["accepts_orders_first"]
         example = price_example(listing.currency if listing else seller.default_currency)
         self.fields["price"].help_text = f"What the buyer pays for one, e.g. {example}"
         category = self.fields["category"]

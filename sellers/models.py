@@ -113,6 +113,11 @@ class Listing(models.Model):
     stock = models.PositiveIntegerField(null=True, blank=True, help_text="Empty for unlimited")
     reserved = models.PositiveIntegerField(default=0)
     sold = models.PositiveIntegerField(default=0)
+    # "I accept each order before it is charged": the buyer's card is only authorised, and
+    # charged when the seller accepts (buyers/services/onsite.py, within ORDER_ACCEPT_WINDOW).
+    accepts_orders_first = models.BooleanField(
+        default=False, verbose_name="I accept each order before it is charged"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     published_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -239,26 +239,37 @@ def seller_apply_account(
     Raises ValueError when the account is not this seller's.
     """
     seller = Seller.objects.select_for_update().get(pk=seller_id)
+    return _apply_account(seller, account, as_of)
+
+
+def _apply_account(seller: Seller, account: gateway.Account, as_of: datetime | None) -> Seller:
+    """``seller_apply_account`` on a seller already locked by the caller (read once). Writes
+    only the columns that changed (and when the account was read)."""
     if account.id != seller.stripe_account_id:
-        raise ValueError(f"account {account.id} is not seller {seller_id}'s")
+        raise ValueError(f"account {account.id} is not seller {seller.pk}'s")
     if as_of is not None and seller.account_synced_at and as_of < seller.account_synced_at:
         logger.info("ignoring stale state of %s (%s)", seller.stripe_account_id, as_of)
         return seller
     requirements = account.requirements
     known = set(seller.requirements_currently_due) | set(seller.requirements_past_due)
     was_onboarded = seller.details_submitted
-    seller.charges_enabled = account.charges_enabled
-    seller.payouts_enabled = account.payouts_enabled
-    seller.details_submitted = account.details_submitted
-    seller.requirements_currently_due = list(requirements.currently_due)
-    seller.requirements_past_due = list(requirements.past_due)
-    seller.requirements_eventually_due = list(requirements.eventually_due)
-    seller.requirements_current_deadline = _timestamp(requirements.current_deadline)
-    seller.requirements_disabled_reason = requirements.disabled_reason
+    state: dict[str, object] = {
+        "charges_enabled": account.charges_enabled,
+        "payouts_enabled": account.payouts_enabled,
+        "details_submitted": account.details_submitted,
+        "requirements_currently_due": list(requirements.currently_due),
+        "requirements_past_due": list(requirements.past_due),
+        "requirements_eventually_due": list(requirements.eventually_due),
+        "requirements_current_deadline": _timestamp(requirements.current_deadline),
+        "requirements_disabled_reason": requirements.disabled_reason,
+    }
     if as_of is not None:
-        seller.account_synced_at = as_of
-    seller.account_refreshed_at = timezone.now()
-    seller.save()
+        state["account_synced_at"] = as_of
+    state["account_refreshed_at"] = timezone.now()
+    changed = [name for name, value in state.items() if getattr(seller, name) != value]
+    for name in changed:
+        setattr(seller, name, state[name])
+    seller.save(update_fields=[*changed, "updated_at"])
     due = set(seller.requirements_currently_due) | set(seller.requirements_past_due)
     if was_onboarded and due - known:
         # Stripe asks an onboarded seller for more: tell them once per new request.
@@ -325,7 +336,7 @@ def seller_account_updated(*, account_id: str, event_created: datetime) -> Selle
     if seller.account_synced_at and event_created < seller.account_synced_at:
         return seller
     account = gateway.account_retrieve(account_id=account_id)
-    return seller_apply_account(seller_id=seller.pk, account=account, as_of=event_created)
+    return _apply_account(seller, account, event_created)  # the row locked above: read once
 
 
 def _adopt_unrecorded_account(*, account_id: str, event_created: datetime) -> Seller | None:
@@ -512,6 +523,7 @@ def listing_create(
     price: Money,
     stock: int | None,
     images: Sequence[UploadedFile[bytes]] = (),
+    accepts_orders_first: bool = False,
 ) -> Listing:
     """Create a draft listing of ``seller`` with its images (resized and re-encoded).
 
@@ -532,6 +544,7 @@ def listing_create(
         price_amount=price.amount,
         currency=price.currency,
         stock=_validate_stock(stock),
+        accepts_orders_first=accepts_orders_first,
     )
     _add_images(listing, images)
     return listing
@@ -548,11 +561,13 @@ def listing_update(
     stock: int | None,
     new_images: Sequence[UploadedFile[bytes]] = (),
     remove_image_ids: Sequence[int] = (),
+    accepts_orders_first: bool | None = None,
 ) -> Listing:
     """Change a listing's details, add images, remove images (all or nothing).
 
     Stock may not drop below what is sold or reserved. The price of past orders is stored on the
-    orders, so changing it here affects new checkouts only.
+    orders, so changing it here affects new checkouts only; so does ``accepts_orders_first``
+    (None: unchanged).
     """
     locked = Listing.objects.select_for_update().get(pk=listing.pk)
     if locked.status == Listing.Status.DELETED:
@@ -567,6 +582,8 @@ def listing_update(
     locked.price_amount = price.amount
     locked.currency = price.currency
     locked.stock = _validate_stock(stock, committed=locked.sold + locked.reserved)
+    if accepts_orders_first is not None:
+        locked.accepts_orders_first = accepts_orders_first
     locked.save()
     if remove_image_ids:
         for image in locked.images.filter(pk__in=list(remove_image_ids)):

@@ -240,6 +240,7 @@ class ListingFields(TypedDict):
     category: Category | None
     price: Money
     stock: int | None
+    accepts_orders_first: bool
 
 
 def _listing_kwargs(form: ListingForm) -> ListingFields:
@@ -250,6 +251,7 @@ def _listing_kwargs(form: ListingForm) -> ListingFields:
         "category": data.get("category"),
         "price": data["money"],
         "stock": data.get("stock"),
+        "accepts_orders_first": bool(data.get("accepts_orders_first")),
     }
 
 

@@ -497,9 +497,20 @@ class StripeFake:
         return iter([gw.Dispute.from_stripe(d) for d in found])
 
     def transfer_reversal_create(
-        self, *, transfer_id: str, amount: int, reason: str, idempotency_key: str
+        self,
+        *,
+        transfer_id: str,
+        amount: int,
+        reason: str,
+        idempotency_key: str,
+        refund_request_id: int | None = None,
     ) -> gw.Movement:
-        self._call("transfer_reversal_create", transfer_id=transfer_id, amount=amount)
+        self._call(
+            "transfer_reversal_create",
+            transfer_id=transfer_id,
+            amount=amount,
+            refund_request_id=refund_request_id,
+        )
         params = {"transfer_id": transfer_id, "amount": amount}
         made = self._replay(idempotency_key, params)
         if made is not None:
@@ -507,12 +518,16 @@ class StripeFake:
         transfer = self.transfers[transfer_id]
         if amount > transfer["amount"] - transfer["amount_reversed"]:
             raise GatewayError("Reversal exceeds the transfer", code="amount_too_large")
+        metadata = {"reason": reason}
+        if refund_request_id is not None:
+            metadata["refund_request_id"] = str(refund_request_id)
         reversal = {
             "id": fake_id("trr"),
             "object": "transfer_reversal",
             "amount": amount,
             "transfer": transfer_id,
             "created": int(time.time()),
+            "metadata": metadata,
         }
         transfer["amount_reversed"] += amount
         self.reversals.setdefault(transfer_id, []).append(reversal)
@@ -597,11 +612,16 @@ class StripeFake:
         return gw.Movement.from_stripe(refund)
 
     def dispute_submit_evidence(
-        self, *, dispute_id: str, text: str, idempotency_key: str
+        self,
+        *,
+        dispute_id: str,
+        text: str,
+        idempotency_key: str,
+        files: dict[str, str] | None = None,
     ) -> gw.Dispute:
-        self._call("dispute_submit_evidence", dispute_id=dispute_id)
+        self._call("dispute_submit_evidence", dispute_id=dispute_id, files=files)
         d = self.disputes[dispute_id]
-        d["evidence"] = {"uncategorized_text": text}
+        d["evidence"] = {"uncategorized_text": text, **(files or {})}
         d["status"] = "under_review"
         return gw.Dispute.from_stripe(d)
 

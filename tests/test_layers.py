@@ -10,7 +10,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-PACKAGES = ["project", "demo", "payouts", "buyers", "sellers", "marketplace", "sandbox"]
+PACKAGES = [
+    "project",
+    "demo",
+    "payouts",
+    "subscriptions",
+    "buyers",
+    "sellers",
+    "marketplace",
+    "sandbox",
+]
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:

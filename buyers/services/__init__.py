@@ -19,6 +19,8 @@ and moves statuses only forward (``Order.TRANSITIONS``, ``Purchase.TRANSITIONS``
 - ``refunds``: refunds and disputes recorded on an order.
 - ``shipping``: the seller marks an order shipped.
 - ``hooks``: code other apps run when an order is paid or refunded.
+- ``onsite``: a purchase paid on our own page (Stripe.js, PaymentIntents), saved cards used
+  in one click, orders the seller accepts before the card is charged.
 - ``_common``: status moves, releasing reservations, emails after commit, deadlines.
 
 New code imports from the concern module; the names below are re-exported so

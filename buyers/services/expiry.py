@@ -26,7 +26,7 @@ def purchase_close(*, purchase_id: int, status: str) -> Purchase:
     """Cancel (the buyer came back from Checkout) or expire (deadline passed) a pending purchase.
 
     If it has a Checkout Session, the session is expired in Stripe first so that it can no
-    longer be paid; when Stripe refuses (already completed) the purchase is brought in line with
+    longer be paid (an on-site PaymentIntent is canceled in Stripe first, likewise); when Stripe refuses (already completed) the purchase is brought in line with
     the session instead (``purchase_fulfil``: it may be paid). When Stripe cannot be reached it
     stays pending and the next run of the periodic job tries again. Otherwise every line's
     reservation is released, together. ``status`` is ``canceled`` or ``expired``. Idempotent.
@@ -54,6 +54,25 @@ def purchase_close(*, purchase_id: int, status: str) -> Purchase:
             logger.info("expiring session of purchase %s: %s", purchase.pk, exc)
             try:
                 synced = purchase_fulfil(checkout_session_id=purchase.checkout_session_id)
+            except (GatewayError, UserFacingError) as sync_exc:
+                logger.warning("purchase %s left pending: %s", purchase.pk, sync_exc)
+                return purchase
+            return synced or purchase
+    elif purchase.payment_intent_id:
+        # Paid on our own page (services/onsite.py): cancel the PaymentIntent first so it can no
+        # longer be paid; when Stripe refuses (it succeeded), the purchase follows the intent.
+        from buyers.services import onsite
+
+        try:
+            stripe_gateway.payment_intent_cancel(
+                payment_intent_id=purchase.payment_intent_id,
+                reason="abandoned",
+                idempotency_key=stripe_gateway.idempotency_key("purchase", purchase.pk, "cancel"),
+            )
+        except (GatewayError, PaymentError) as exc:
+            logger.info("canceling the intent of purchase %s: %s", purchase.pk, exc)
+            try:
+                synced = onsite.payment_intent_sync(payment_intent_id=purchase.payment_intent_id)
             except (GatewayError, UserFacingError) as sync_exc:
                 logger.warning("purchase %s left pending: %s", purchase.pk, sync_exc)
                 return purchase

@@ -79,6 +79,18 @@ def purchase_fulfil(*, checkout_session_id: str) -> Purchase | None:
     ``UserFacingError`` for an unknown session id, ``GatewayError`` when Stripe cannot be
     reached (the webhook is retried, the success page says the payment is being confirmed).
     """
+    done = (
+        Purchase.objects.filter(
+            checkout_session_id=checkout_session_id,
+            status__in=(Purchase.Status.PAID, Purchase.Status.REFUNDED),
+        )
+        .exclude(charge_id="")
+        .first()
+    )
+    if done is not None:
+        # Paid and recorded by the first caller (webhook or success page): nothing to re-read
+        # (Stripe requests per order are bounded: docs/money.md).
+        return done
     session = _retrieve_session(checkout_session_id)
     purchase_id = _purchase_id_from_session(session)
     if purchase_id is None:

@@ -7,13 +7,15 @@ reversals, the fee each order leaves on the platform, refunds and dispute funds)
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from payouts.models import (
+    LedgerEntry,
     LedgerTransaction,
 )
 from payouts.services._common import _ts
@@ -31,7 +33,7 @@ from payouts.services.ledger import (
 from sellers.models import Seller
 
 if TYPE_CHECKING:
-    from marketplace.stripe_gateway import Charge, Dispute
+    from marketplace.stripe_gateway import Charge, Dispute, Movement, Transfer
 
 logger = logging.getLogger(__name__)
 
@@ -73,13 +75,11 @@ def _sync_order_refund(
         logger.warning("order %s: refund not recorded on the order: %s", order_id, exc)
 
 
-def _sync_separate_refunds(*, charge_id: str) -> None:
+def _sync_separate_refunds(*, charge_id: str, refunds: Iterable[Movement]) -> None:
     """Each order of a several-seller charge learns its own refunded total: the succeeded
     refunds of the charge naming it in their metadata (our refunds always do)."""
-    from marketplace import stripe_gateway as gw
-
     per_order: dict[int, tuple[int, str]] = {}
-    for refund in gw.refunds_list(charge_id=charge_id):
+    for refund in refunds:
         raw = refund.order_id
         if refund.status != "succeeded" or not raw.isdigit() or int(raw) == 0:
             continue
@@ -100,82 +100,169 @@ def _record_separate_transfers(*, charge: Charge, currency: str) -> list[str]:
     A transfer is a ``transfer`` (platform -> seller) and a reversal a ``transfer_reversal``
     (seller -> platform) as for destination charges: the same money movement and the same
     Stripe balance transaction types, so reconciliation matches them unchanged."""
+    from marketplace import stripe_gateway as gw
+
+    recorded: list[str] = []
+    for transfer in gw.transfers_list(transfer_group=charge.transfer_group):
+        if transfer.source_transaction_id != charge.id:
+            continue
+        recorded += _record_separate_transfer(
+            transfer=transfer,
+            charge_id=charge.id,
+            transfer_group=charge.transfer_group,
+            currency=currency,
+        )
+    return recorded
+
+
+def _record_separate_transfer(
+    *, transfer: Transfer, charge_id: str, transfer_group: str, currency: str
+) -> list[str]:
+    """One transfer of a several-seller charge, its separate fee and its reversals."""
     from buyers.models import Order
     from marketplace import stripe_gateway as gw
 
     K = LedgerTransaction.Kind
-    charge_id = charge.id
     recorded: list[str] = []
-    for transfer in gw.transfers_list(transfer_group=charge.transfer_group):
-        if transfer.source_transaction_id != charge_id:
-            continue
-        destination = transfer.destination_id
-        seller = Seller.objects.filter(stripe_account_id=destination).first()
-        if seller is None:
-            raise LedgerError(f"transfer {transfer.id} pays {destination}, not one of our sellers")
-        raw = transfer.order_id
-        order = (
-            Order.objects.filter(pk=int(raw), charge_id=charge_id).first()
-            if raw.isdigit()
-            else None
+    destination = transfer.destination_id
+    seller = Seller.objects.filter(stripe_account_id=destination).first()
+    if seller is None:
+        raise LedgerError(f"transfer {transfer.id} pays {destination}, not one of our sellers")
+    raw = transfer.order_id
+    order = (
+        Order.objects.filter(pk=int(raw), charge_id=charge_id).only("pk", "amount").first()
+        if raw.isdigit()
+        else None
+    )
+    order_id = order.pk if order else None
+    amount = transfer.amount
+
+    def record(kind: str, object_id: str, postings: list[Posting], at: int | None) -> None:
+        _, created = ledger_record(
+            kind=kind,
+            stripe_object_id=object_id,
+            postings=postings,
+            seller=seller,
+            order_id=order_id,
+            charge_id=charge_id,
+            occurred_at=_ts(at) or timezone.now(),
+            description=f"{kind} of charge {charge_id} ({transfer_group})",
         )
-        order_id = order.pk if order else None
-        amount = transfer.amount
+        if created:
+            recorded.append(f"{kind}:{object_id}")
 
-        def record(
-            kind: str,
-            object_id: str,
-            postings: list[Posting],
-            at: int | None,
-            seller: Seller = seller,
-            order_id: int | None = order_id,
-        ) -> None:
-            _, created = ledger_record(
-                kind=kind,
-                stripe_object_id=object_id,
-                postings=postings,
-                seller=seller,
-                order_id=order_id,
-                charge_id=charge_id,
-                occurred_at=_ts(at) or timezone.now(),
-                description=f"{kind} of charge {charge_id} ({charge.transfer_group})",
-            )
-            if created:
-                recorded.append(f"{kind}:{object_id}")
-
+    record(
+        K.TRANSFER,
+        transfer.id,
+        movement_postings(kind=K.TRANSFER, amount=amount, currency=currency, seller_id=seller.pk),
+        transfer.created,
+    )
+    if order is not None and order.amount > amount:
+        kept = order.amount - amount
         record(
-            K.TRANSFER,
+            K.SEPARATE_FEE,
             transfer.id,
-            movement_postings(
-                kind=K.TRANSFER, amount=amount, currency=currency, seller_id=seller.pk
-            ),
+            [
+                Posting(PLATFORM_BALANCE, -kept, currency),
+                Posting(PLATFORM_FEES, kept, currency),
+            ],
             transfer.created,
         )
-        if order is not None and order.amount > amount:
-            kept = order.amount - amount
+    if transfer.amount_reversed:
+        reversals = transfer.reversals
+        if reversals is None:
+            reversals = tuple(gw.transfer_reversals_list(transfer_id=transfer.id))
+        for reversal in reversals:
             record(
-                K.SEPARATE_FEE,
-                transfer.id,
-                [
-                    Posting(PLATFORM_BALANCE, -kept, currency),
-                    Posting(PLATFORM_FEES, kept, currency),
-                ],
-                transfer.created,
+                K.TRANSFER_REVERSAL,
+                reversal.id,
+                movement_postings(
+                    kind=K.TRANSFER_REVERSAL,
+                    amount=reversal.amount,
+                    currency=currency,
+                    seller_id=seller.pk,
+                ),
+                reversal.created,
             )
-        if transfer.amount_reversed:
-            for reversal in gw.transfer_reversals_list(transfer_id=transfer.id):
-                record(
-                    K.TRANSFER_REVERSAL,
-                    reversal.id,
-                    movement_postings(
-                        kind=K.TRANSFER_REVERSAL,
-                        amount=reversal.amount,
-                        currency=currency,
-                        seller_id=seller.pk,
-                    ),
-                    reversal.created,
-                )
     return recorded
+
+
+# --- What an event already told us ----------------------------------------------------------
+
+
+def _recorded(kind: str, object_id: str) -> LedgerTransaction | None:
+    return (
+        LedgerTransaction.objects.filter(kind=kind, stripe_object_id=object_id)
+        .only("id", "seller_id", "order_id", "charge_id")
+        .first()
+    )
+
+
+def _recorded_total(kind: str, charge_id: str, seller_id: int | None = None) -> int:
+    """What the ledger holds of ``kind`` for a charge: each movement's positive leg, summed."""
+    entries = LedgerEntry.objects.filter(
+        transaction__kind=kind, transaction__charge_id=charge_id, amount__gt=0
+    )
+    if seller_id is not None:
+        entries = entries.filter(transaction__seller_id=seller_id)
+    return int(entries.aggregate(total=Sum("amount"))["total"] or 0)
+
+
+def _told_nothing_new(told: Mapping[str, Any], charge_id: str) -> bool:
+    """True when the ledger already holds everything the event's object says about the charge
+    (a charge.succeeded for a recorded charge, a transfer.created for a recorded transfer, a
+    refund event for a recorded refund ...): then the event needs no request to Stripe.
+
+    Only facts the object states that can only grow are compared (an amount refunded or
+    reversed, an object's existence); anything else is re-read."""
+    K = LedgerTransaction.Kind
+    kind, object_id = told.get("object"), str(told.get("id") or "")
+    if not object_id:
+        return False
+    if kind == "charge":
+        return (
+            _recorded(K.CHARGE, object_id) is not None
+            and not told.get("disputed")
+            and int(told.get("amount_refunded") or 0) <= _recorded_total(K.REFUND, charge_id)
+        )
+    if kind == "transfer":
+        transfer = _recorded(K.TRANSFER, object_id)
+        if transfer is None:
+            return False
+        reversed_ = int(told.get("amount_reversed") or 0)
+        return reversed_ == 0 or reversed_ <= _recorded_total(
+            K.TRANSFER_REVERSAL, charge_id, transfer.seller_id
+        )
+    if kind == "refund":
+        return _recorded(K.REFUND, object_id) is not None
+    if kind == "application_fee":
+        return _recorded(K.APPLICATION_FEE, object_id) is not None and int(
+            told.get("amount_refunded") or 0
+        ) <= _recorded_total(K.FEE_REFUND, charge_id)
+    return False
+
+
+def _told_separate_transfer(told: Mapping[str, Any], charge_id: str) -> list[str] | None:
+    """A transfer of a recorded several-seller charge, as its ``transfer.created`` event states
+    it: its amount, destination, order and creation are fixed when Stripe creates it, so it is
+    recorded from the event (no request). None when this does not apply (then re-read)."""
+    from marketplace.stripe_results import Transfer
+
+    if told.get("object") != "transfer" or told.get("amount_reversed"):
+        return None
+    charge = _recorded(LedgerTransaction.Kind.CHARGE, charge_id)
+    if charge is None or charge.seller_id is not None:  # not (yet) a separate charge of ours
+        return None
+    transfer = Transfer.from_stripe(dict(told))
+    currency = str(told.get("currency") or "").lower()
+    if transfer.source_transaction_id != charge_id or not currency:
+        return None
+    return _record_separate_transfer(
+        transfer=transfer,
+        charge_id=charge_id,
+        transfer_group=transfer.transfer_group,
+        currency=currency,
+    )
 
 
 @dataclass
@@ -184,30 +271,50 @@ class ChargeSyncResult:
     recorded: list[str]
 
 
-def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
-    """Bring the ledger in line with everything Stripe did with one destination charge.
+def ledger_sync_charge(
+    *, charge_id: str, told: Mapping[str, Any] | None = None
+) -> ChargeSyncResult:
+    """Bring the ledger in line with everything Stripe did with one charge.
 
-    Re-reads from Stripe (never trusting a possibly stale event payload) the charge (with its
-    balance transaction, for Stripe's processing fee), its transfer,
-    its application fee and the fee's refunds, its refunds, the transfer's reversals and its
-    disputes, and records every movement not yet in the ledger (``ledger_record`` is idempotent
-    on the Stripe object, so running this again, or for duplicated or shuffled events, records
-    nothing new). Only succeeded movements are recorded: a pending refund waits for its
-    ``refund.updated``. Raises ``GatewayError`` when Stripe cannot be reached (the event is
-    retried). Returns what was newly recorded.
+    Re-reads the charge from Stripe in ONE request (never trusting a possibly stale event
+    payload for what can change): its balance transaction (Stripe's processing fee), transfer
+    (with its reversals), application fee (with its refunds) and refunds come expanded; only a
+    list longer than Stripe embeds (10), a several-seller charge's transfers and a disputed
+    charge's disputes cost one more request each. Records every movement not yet in the ledger
+    (``ledger_record`` is idempotent on the Stripe object, so running this again, or for
+    duplicated or shuffled events, records nothing new). Only succeeded movements are recorded:
+    a pending refund waits for its ``refund.updated``.
+
+    ``told``: the event's ``data.object`` (signed by Stripe, verified at intake). When the
+    ledger already holds everything it states, nothing is read (``_told_nothing_new``); a
+    transfer of a recorded several-seller charge is recorded from it (its creation facts never
+    change). Raises ``GatewayError`` when Stripe cannot be reached (the event is retried).
+    Returns what was newly recorded.
     """
     from marketplace import stripe_gateway as gw
 
     K = LedgerTransaction.Kind
+    if told is not None:
+        if _told_nothing_new(told, charge_id):
+            return ChargeSyncResult(charge_id, [])
+        from_event = _told_separate_transfer(told, charge_id)
+        if from_event is not None:
+            return ChargeSyncResult(charge_id, from_event)
     charge = gw.charge_retrieve(charge_id=charge_id)
     recorded: list[str] = []
     if charge.status != "succeeded" and not charge.paid:
         return ChargeSyncResult(charge_id, recorded)
+    if not charge.captured:
+        # Only authorised (an order awaiting its seller): no money moved yet; charge.captured
+        # brings it back here, and a released authorisation never enters the ledger.
+        return ChargeSyncResult(charge_id, recorded)
     currency = charge.currency
-    amount = charge.amount
+    amount = charge.money_taken
     order_id = _order_id_of(charge)
     transfer_id = charge.transfer_id
-    transfer = gw.transfer_retrieve(transfer_id=transfer_id) if transfer_id else None
+    transfer = charge.transfer
+    if transfer is None and transfer_id:
+        transfer = gw.transfer_retrieve(transfer_id=transfer_id)
     destination = charge.destination_id or (transfer.destination_id if transfer else "")
     seller = Seller.objects.filter(stripe_account_id=destination).first() if destination else None
     if destination and seller is None:
@@ -264,7 +371,7 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
     fee_id = charge.application_fee_id
     fee_from_seller = transferred == amount  # Stripe: full transfer, then the fee comes back
     if fee_id:
-        fee = gw.application_fee_retrieve(fee_id=fee_id)
+        fee = charge.application_fee or gw.application_fee_retrieve(fee_id=fee_id)
         fee_amount = fee.amount
         if fee_from_seller and seller is not None:
             postings = movement_postings(
@@ -277,7 +384,10 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
             ]
         record(K.APPLICATION_FEE, fee_id, postings, fee.created)
         if fee.amount_refunded:
-            for fr in gw.application_fee_refunds_list(fee_id=fee_id):
+            fee_refunds = fee.refunds
+            if fee_refunds is None:
+                fee_refunds = tuple(gw.application_fee_refunds_list(fee_id=fee_id))
+            for fr in fee_refunds:
                 back = fr.amount
                 if fee_from_seller and seller is not None:
                     postings = movement_postings(
@@ -291,7 +401,10 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
                 record(K.FEE_REFUND, fr.id, postings, fr.created)
     if charge.amount_refunded:
         last_refund_id = ""
-        for refund in gw.refunds_list(charge_id=charge_id):
+        refunds = charge.refunds
+        if refunds is None:
+            refunds = tuple(gw.refunds_list(charge_id=charge_id))
+        for refund in refunds:
             if refund.status != "succeeded":
                 continue
             last_refund_id = last_refund_id or refund.id
@@ -302,7 +415,7 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
                 refund.created,
             )
         if separate:
-            _sync_separate_refunds(charge_id=charge_id)
+            _sync_separate_refunds(charge_id=charge_id, refunds=refunds)
         elif order_id is not None:
             _sync_order_refund(
                 order_id=order_id,
@@ -311,7 +424,10 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
                 refunded_total=charge.amount_refunded,
             )
     if transfer is not None and seller is not None and transfer.amount_reversed:
-        for reversal in gw.transfer_reversals_list(transfer_id=transfer_id):
+        reversals = transfer.reversals
+        if reversals is None:
+            reversals = tuple(gw.transfer_reversals_list(transfer_id=transfer_id))
+        for reversal in reversals:
             record(
                 K.TRANSFER_REVERSAL,
                 reversal.id,
@@ -323,7 +439,9 @@ def ledger_sync_charge(*, charge_id: str) -> ChargeSyncResult:
                 ),
                 reversal.created,
             )
-    if separate:
+    # A charge's own event (charge.succeeded ...) comes before its transfers exist: each
+    # transfer.created records its transfer (above, from the event). Otherwise list them.
+    if separate and (told is None or told.get("object") != "charge"):
         recorded += _record_separate_transfers(charge=charge, currency=currency)
     if charge.disputed:
         for dispute in gw.disputes_list(charge_id=charge_id):

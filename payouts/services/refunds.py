@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -248,9 +249,12 @@ def refund_request_create(
         )
     if request.status == RefundRequest.Status.FAILED:
         raise UserFacingError(f"Stripe refused the refund: {request.error}")
-    # Record it now so the balance moves at once; if Stripe is slow, the events will.
+    # Record it now so the balance moves at once; if Stripe is slow, the events will. When its
+    # events came first (and recorded it), there is nothing to read.
     with contextlib.suppress(gw.GatewayError, LedgerError):
-        ledger_sync_charge(charge_id=charge_id)
+        ledger_sync_charge(
+            charge_id=charge_id, told={"object": "refund", "id": request.stripe_refund_id}
+        )
     return request
 
 
@@ -375,6 +379,7 @@ def order_refund_create(
         )
         row = SellerBalance.objects.filter(seller=order.seller).first()
         held = row.ledger_total(order.currency) if row else 0
+        held -= reversals_owed(seller_id=order.seller_id, currency=order.currency)
         if share > held:
             share_label = _money_label(share, order.currency)
             held_label = _money_label(max(held, 0), order.currency)
@@ -410,22 +415,297 @@ def order_refund_create(
             request.status = RefundRequest.Status.SUCCEEDED
             request.stripe_refund_id = refund.id
             if share > 0:
-                try:
-                    gw.transfer_reversal_create(
-                        transfer_id=order.transfer_id,
-                        amount=share,
-                        reason=f"refund {request.stripe_refund_id} of order {order.pk}",
-                        idempotency_key=gw.idempotency_key(
-                            "refund-request", request.pk, "reversal"
-                        ),
-                    )
-                except gw.GatewayError as exc:
-                    # The buyer is refunded; the seller's share is not taken back yet. Kept on
-                    # the request for staff (the same key makes a retry safe).
-                    request.error = f"transfer reversal failed: {exc.message}"[:500]
-        request.save(update_fields=["status", "error", "stripe_refund_id", "updated_at"])
+                # Recorded with the refund, made just after it commits: if the reversal fails
+                # (or this process dies first), the buyer is refunded all the same and the job
+                # ``refund_reversals_retry_due`` takes the seller's share back later, once.
+                request.reversal_amount = share
+                request.reversal_status = RefundRequest.ReversalStatus.PENDING
+        request.save(
+            update_fields=[
+                "status",
+                "error",
+                "stripe_refund_id",
+                "reversal_amount",
+                "reversal_status",
+                "updated_at",
+            ]
+        )
     if request.status == RefundRequest.Status.FAILED:
         raise UserFacingError(f"Stripe refused the refund: {request.error}")
+    if request.reversal_status == RefundRequest.ReversalStatus.PENDING:
+        request = refund_reversal_make(refund_request_id=request.pk)
     with contextlib.suppress(gw.GatewayError, LedgerError):
-        ledger_sync_charge(charge_id=order.charge_id)
+        ledger_sync_charge(
+            charge_id=order.charge_id, told={"object": "refund", "id": request.stripe_refund_id}
+        )
     return request
+
+
+REVERSAL_BACKOFF = (60, 300, 900, 3600, 4 * 3600, 12 * 3600)  # seconds after failure n
+
+
+def reversal_backoff(attempts: int) -> timedelta:
+    """How long to wait before trying a failed transfer reversal again after ``attempts``."""
+    return timedelta(seconds=REVERSAL_BACKOFF[min(max(attempts, 1), len(REVERSAL_BACKOFF)) - 1])
+
+
+def refund_reversal_make(*, refund_request_id: int, now: datetime | None = None) -> Any:
+    """Take back the seller's share of a refund of one seller's order (a several-seller
+    purchase): one reversal of that seller's transfer by ``reversal_amount``. Idempotent.
+
+    The request row stays locked while Stripe is asked, so two workers never both send it. The
+    first attempt's idempotency key is the request's; before any retry, the transfer's
+    reversals are listed from Stripe and one naming this request (metadata
+    ``refund_request_id``) is recorded instead of making another, so a reversal whose answer
+    was lost is never made twice. A failure (Stripe unreachable or refusing, the seller's
+    balance...) leaves ``reversal_status`` = failed with the reason, the attempt count and the
+    next attempt's time (``reversal_backoff``); staff see it on the transfer review page.
+    Requests with nothing to reverse are returned unchanged.
+    """
+    from buyers.models import Order
+    from marketplace import stripe_gateway as gw
+    from payouts.models import RefundRequest
+
+    R = RefundRequest.ReversalStatus
+    with transaction.atomic():
+        request = RefundRequest.objects.select_for_update().get(pk=refund_request_id)
+        if request.reversal_status not in (R.PENDING, R.FAILED) or request.reversal_amount <= 0:
+            return request
+        order = Order.objects.filter(pk=request.order_id or 0).first()
+        transfer_id = order.transfer_id if order is not None else ""
+        try:
+            if not transfer_id:
+                raise gw.GatewayError("the order has no transfer to reverse")
+            found = None
+            if request.reversal_attempts:
+                found = next(
+                    (
+                        r
+                        for r in gw.transfer_reversals_list(transfer_id=transfer_id)
+                        if r.refund_request_id == str(request.pk)
+                    ),
+                    None,
+                )
+            key: list[object] = ["refund-request", request.pk, "reversal"]
+            if request.reversal_attempts:
+                key.append(request.reversal_attempts)
+            reversal = found or gw.transfer_reversal_create(
+                transfer_id=transfer_id,
+                amount=request.reversal_amount,
+                reason=f"refund {request.stripe_refund_id} of order {request.order_id}",
+                idempotency_key=gw.idempotency_key(*key),
+                refund_request_id=request.pk,
+            )
+        except gw.GatewayError as exc:
+            request.reversal_attempts += 1
+            request.reversal_status = R.FAILED
+            request.reversal_error = str(exc.message)[:255]
+            request.reversal_next_attempt_at = (now or timezone.now()) + reversal_backoff(
+                request.reversal_attempts
+            )
+        else:
+            request.reversal_status = R.DONE
+            request.reversal_id = reversal.id
+            request.reversal_error = ""
+            request.reversal_next_attempt_at = None
+        request.save(
+            update_fields=[
+                "reversal_attempts",
+                "reversal_status",
+                "reversal_error",
+                "reversal_next_attempt_at",
+                "reversal_id",
+                "updated_at",
+            ]
+        )
+    if request.reversal_status == R.DONE:
+        with contextlib.suppress(gw.GatewayError, LedgerError):
+            ledger_sync_charge(charge_id=request.charge_id)
+    return request
+
+
+def refund_reversals_retry_due(*, now: datetime | None = None, limit: int = 100) -> int:
+    """Try again the transfer reversals of refunds that failed, once their backoff has passed,
+    and any left pending by a process that died after the refund (periodic). Returns how many
+    were made now."""
+    from payouts.models import RefundRequest
+
+    R = RefundRequest.ReversalStatus
+    now = now or timezone.now()
+    due = (
+        RefundRequest.objects.filter(reversal_status__in=[R.PENDING, R.FAILED])
+        .filter(
+            models.Q(reversal_next_attempt_at__isnull=True)
+            | models.Q(reversal_next_attempt_at__lte=now)
+        )
+        .order_by("reversal_next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    made = 0
+    for request_id in list(due):
+        request = refund_reversal_make(refund_request_id=request_id, now=now)
+        made += request.reversal_status == R.DONE
+    return made
+
+
+def reversals_owed(*, seller_id: int, currency: str) -> int:
+    """What refunds still have to take back from the seller (reversals pending or failed),
+    minor units: not in the ledger balance yet, so held back from what a refund may take."""
+    from payouts.models import RefundRequest
+
+    R = RefundRequest.ReversalStatus
+    return int(
+        RefundRequest.objects.filter(
+            seller_id=seller_id,
+            currency=currency,
+            reversal_status__in=[R.PENDING, R.FAILED],
+        ).aggregate(t=Sum("reversal_amount"))["t"]
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class OrderRefundable:
+    """What one seller's order can still give back to the buyer (minor units of ``currency``)."""
+
+    amount: int
+    refunded: int
+    currency: str
+
+    @property
+    def remaining(self) -> int:
+        return max(self.amount - self.refunded, 0)
+
+
+def order_refundable(*, order: Any) -> OrderRefundable:
+    """What remains refundable of ``order``: its amount less what was refunded, as far as we
+    know (the order's refunds from Stripe's events, or the refunds Stripe accepted whose events
+    have not arrived yet, whichever is more). A destination charge is also bounded by what
+    remains of the charge."""
+    from buyers.models import Purchase
+    from payouts.models import RefundRequest
+
+    sent = RefundRequest.objects.filter(
+        order_id=order.pk, charge_id=order.charge_id, status=RefundRequest.Status.SUCCEEDED
+    ).aggregate(t=Sum("amount"))["t"]
+    refunded = max(order.refunded_amount, int(sent or 0))
+    if order.charge_id and order.purchase.charge_type != Purchase.ChargeType.SEPARATE:
+        charge = refundable_of(charge_id=order.charge_id)
+        if charge is not None:
+            refunded = max(refunded, order.amount - charge.remaining)
+    return OrderRefundable(
+        amount=order.amount, refunded=min(refunded, order.amount), currency=order.currency
+    )
+
+
+def order_refund_amount(*, order: Any, amount: int | None, lines: dict[int, int] | None) -> int:
+    """The amount (minor units) of a refund of ``order`` given either as an ``amount`` or as
+    ``lines`` (order line id -> units to refund, each at the price the buyer paid). Refused with
+    a message (``UserFacingError``): neither or both, a line not of this order, a quantity below
+    zero or above what the line holds, nothing chosen."""
+    if (amount is None) == (lines is None):
+        raise UserFacingError("Refund either an amount or some of the order's items.")
+    if amount is not None:
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise UserFacingError("Enter an amount above zero.", field="amount")
+        return amount
+    assert lines is not None
+    by_id = {line.pk: line for line in order.lines.all()}
+    total = 0
+    for line_id, quantity in lines.items():
+        line = by_id.get(line_id)
+        if line is None:
+            raise UserFacingError("That item is not part of this order.")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            raise UserFacingError(f"Choose 0 to {line.quantity} of {line.title}.")
+        if quantity > line.quantity:
+            raise UserFacingError(
+                f"The buyer bought {line.quantity} of {line.title}: refund at most that many."
+            )
+        total += line.unit_amount * quantity
+    if total <= 0:
+        raise UserFacingError("Choose at least one item to refund.")
+    return total
+
+
+def order_refund_share(*, order: Any, amount: int) -> int:
+    """What a refund of ``amount`` of ``order`` takes back from the seller's balance (minor
+    units): the seller's part of the refund, as the refund itself computes it."""
+    from buyers.models import Purchase
+    from payouts.services.ledger import pro_rata_part
+
+    refundable = order_refundable(order=order)
+    if amount <= 0 or amount > refundable.remaining:
+        return 0
+    if order.purchase.charge_type == Purchase.ChargeType.SEPARATE:
+        return pro_rata_part(
+            share=order.transfer_amount,
+            refunded_before=refundable.refunded,
+            refunded_now=amount,
+            captured=order.amount,
+        )
+    return seller_share_of_refund(
+        charge_id=order.charge_id, seller_id=order.seller_id, amount=amount
+    )
+
+
+def sale_refund_create(
+    *,
+    actor: Any,
+    order_id: int,
+    reason: str,
+    client_token: Any,
+    amount: int | None = None,
+    lines: dict[int, int] | None = None,
+    note: str = "",
+) -> Any:
+    """The seller refunds (part of) their own order from its sale page, by an ``amount`` or by
+    ``lines`` (order line id -> units; see ``order_refund_amount``), whatever the purchase's
+    shape: an order paid alone (a destination charge) is refunded through
+    ``refund_request_create`` (Stripe reverses the transfer and refunds the fee pro rata); one
+    seller's order of a several-seller purchase through ``order_refund_create`` (a refund of that
+    amount of the charge, and a reversal of that seller's transfer by their share).
+
+    Who: the order's seller (anyone else, staff included: ``PermissionDenied``; staff refund
+    from the refunds pages). Refused with a message (``UserFacingError``): everything the two
+    services refuse, and more than remains of this order ("At most … can still be refunded").
+    Returns the RefundRequest.
+    """
+    from django.core.exceptions import PermissionDenied
+
+    from buyers.models import Order, Purchase
+
+    order = Order.objects.select_related("seller", "purchase").filter(pk=order_id).first()
+    if order is None or order.seller.user_id != getattr(actor, "pk", None):
+        raise PermissionDenied("not your order")
+    total = order_refund_amount(order=order, amount=amount, lines=lines)
+    if order.status not in (Order.Status.PAID, Order.Status.FULFILLED) or not order.charge_id:
+        if order.status == Order.Status.REFUNDED:
+            raise UserFacingError("This order is already fully refunded.")
+        raise UserFacingError("This order is not paid (yet): there is nothing to refund.")
+    refundable = order_refundable(order=order)
+    if total > refundable.remaining:
+        raise UserFacingError(
+            f"At most {Money(refundable.remaining, refundable.currency)} can still be refunded "
+            "on this order."
+            if refundable.remaining
+            else "This order is already fully refunded.",
+            field="amount",
+        )
+    if order.purchase.charge_type == Purchase.ChargeType.SEPARATE:
+        return order_refund_create(
+            actor=actor,
+            order_id=order.pk,
+            amount=total,
+            reason=reason,
+            client_token=client_token,
+            note=note,
+        )
+    return refund_request_create(
+        actor=actor,
+        charge_id=order.charge_id,
+        amount=total,
+        reason=reason,
+        client_token=client_token,
+        note=note,
+    )

@@ -65,18 +65,6 @@ def _line_items(p: JSON, account: str, mode: str = "payment") -> list[JSON]:
     items: list[JSON] = []
     for index, item in enumerate(given):
         param = f"line_items[{index}]"
-        quantity = item.get("quantity")
-        if quantity is None:
-            raise invalid_request(
-                f"Missing required param: {param}[quantity].",
-                param=f"{param}[quantity]",
-                code="parameter_missing",
-            )
-        quantity = int(quantity)
-        if quantity < 1:
-            raise invalid_request(
-                f"Invalid {param}[quantity]: must be at least 1", param=f"{param}[quantity]"
-            )
         if item.get("price"):
             price = store.get(
                 str(item["price"]), object_type="price", account=account, param=f"{param}[price]"
@@ -112,8 +100,28 @@ def _line_items(p: JSON, account: str, mode: str = "payment") -> list[JSON]:
                 "`subscription` mode or use only one-time prices.",
                 param=f"{param}[price]",
             )
+        metered = (price.get("recurring") or {}).get("usage_type") == "metered"
+        quantity = item.get("quantity")
+        if metered and quantity is not None:
+            raise invalid_request(
+                "Quantity should not be specified where usage_type is `metered`. Remove quantity "
+                f"from {param}.",
+                param=f"{param}[quantity]",
+            )
+        if quantity is None and not metered:
+            raise invalid_request(
+                f"Missing required param: {param}[quantity].",
+                param=f"{param}[quantity]",
+                code="parameter_missing",
+            )
+        if not metered and int(quantity) < 1:
+            raise invalid_request(
+                f"Invalid {param}[quantity]: must be at least 1", param=f"{param}[quantity]"
+            )
+        quantity = None if metered else int(quantity)
         product = store.get(price["product"], object_type="product", account=account)
-        amount = int(price["unit_amount"]) * quantity
+        # a metered price is billed in arrears: nothing for it on the first invoice
+        amount = 0 if metered else int(price["unit_amount"]) * int(quantity or 0)
         items.append(
             {
                 "id": new_id("li"),
@@ -361,6 +369,12 @@ def _payment_method_types(p: JSON, *, mode: str, currency: str) -> list[str]:
 
 
 def _check_subscription_data(data: JSON, account: str) -> None:
+    days = data.get("trial_period_days")
+    if days not in (None, "") and not 1 <= int(days) <= 730:
+        raise invalid_request(
+            "Invalid subscription_data[trial_period_days]: must be between 1 and 730.",
+            param="subscription_data[trial_period_days]",
+        )
     transfer = data.get("transfer_data") if isinstance(data.get("transfer_data"), dict) else None
     if transfer and transfer.get("destination"):
         payments.check_destination(
@@ -599,6 +613,12 @@ def _pay_subscription(
         store.update(sub_id, {"default_payment_method": pm["id"]}, object_type="subscription")
     store.save(row)
     invoice_row = store.get_row(row.private["invoice"], object_type="invoice")
+    if not invoice_row.private.get("payment_intent"):
+        # Nothing due now (a trial): the card is saved on the subscription, no payment.
+        payment_succeeded(row.id, {"status": "succeeded"})
+        completed = store.get_row(row.id, object_type="checkout.session", for_update=True)
+        completed.data["payment_status"] = "no_payment_required"
+        return store.save(completed), None, None
     pi_row = payments.intent_row(invoice_row.private["payment_intent"], account=account)
     pi_row.private["checkout_session"] = row.id
     pi_row.private["email"] = email

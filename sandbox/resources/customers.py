@@ -178,9 +178,15 @@ def customer_list(req: Request) -> JSON:
 
 
 # --- payment methods ------------------------------------------------------------------------
-@route("POST", "/v1/payment_methods", params=PaymentMethodCreateParams)
+# Stripe.js creates PaymentMethods with the publishable key (stripe.createPaymentMethod).
+@route("POST", "/v1/payment_methods", params=PaymentMethodCreateParams, publishable="open")
 def payment_method_create(req: Request) -> JSON:
     p = req.params
+    if p.get("payment_method") and req.publishable:
+        raise invalid_request(
+            "Cloning a PaymentMethod (payment_method) needs the secret key.",
+            param="payment_method",
+        )
     if p.get("payment_method"):
         # Cloning a platform PaymentMethod onto a connected account (Connect).
         source = cards.resolve(p["payment_method"], param="payment_method")
@@ -288,15 +294,28 @@ def payment_method_update(req: Request) -> JSON:
 
 
 def _attach(pm_id: str, customer_id: str, req: Request) -> JSON:
-    store.get(customer_id, object_type="customer", account=req.account, param="customer")
+    return attach_payment_method(pm_id, customer_id, account=req.account)
+
+
+def attach_payment_method(pm_id: str, customer_id: str, *, account: str) -> JSON:
+    """Attach the PaymentMethod to the customer (``payment_method.attached``); also what a
+    succeeded SetupIntent and a PaymentIntent with ``setup_future_usage`` do. A detached
+    PaymentMethod can't be attached again (Stripe's 400)."""
+    store.get(customer_id, object_type="customer", account=account, param="customer")
     row = store.get_row(
         pm_id,
         object_type="payment_method",
-        account=req.account,
+        account=account,
         name="PaymentMethod",
         param="payment_method",
         for_update=True,
     )
+    if row.private.get("detached"):
+        raise invalid_request(
+            "This PaymentMethod was previously used without being attached to a Customer or was "
+            "detached from a Customer, and may not be used again.",
+            param="payment_method",
+        )
     if row.data.get("customer") and row.data["customer"] != customer_id:
         raise invalid_request(
             "The payment method you provided has already been attached to a customer.",
@@ -306,7 +325,7 @@ def _attach(pm_id: str, customer_id: str, req: Request) -> JSON:
         return dict(row.data)
     row.data["customer"] = customer_id
     pm = store.save(row)
-    emit("payment_method.attached", pm, account=_event_account(req))
+    emit("payment_method.attached", pm, account=account or None)
     return pm
 
 
@@ -334,6 +353,7 @@ def payment_method_detach(req: Request) -> JSON:
             param="payment_method",
         )
     row.data["customer"] = None
+    row.private["detached"] = True  # Stripe: a detached PaymentMethod may not be used again
     pm = store.save(row)
     customer = store.get_row(customer_id, object_type="customer", include_deleted=True)
     if (customer.data.get("invoice_settings") or {}).get("default_payment_method") == pm["id"]:

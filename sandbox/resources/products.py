@@ -90,18 +90,7 @@ def price_create(fields: JSON, *, account: str = "") -> JSON:
         raise invalid_request(
             "Missing required param: product.", param="product", code="parameter_missing"
         )
-    recurring = None
-    if isinstance(fields.get("recurring"), dict):
-        interval = fields["recurring"].get("interval")
-        if interval not in ("day", "week", "month", "year"):
-            raise invalid_request("Invalid recurring[interval]", param="recurring[interval]")
-        recurring = {
-            "interval": interval,
-            "interval_count": int(fields["recurring"].get("interval_count") or 1),
-            "meter": None,
-            "trial_period_days": None,
-            "usage_type": fields["recurring"].get("usage_type") or "licensed",
-        }
+    recurring = _recurring(fields.get("recurring"), account=account)
     metadata = fields.get("metadata")
     return store.create(
         "price",
@@ -128,6 +117,75 @@ def price_create(fields: JSON, *, account: str = "") -> JSON:
     )
 
 
+#: The longest billing interval Stripe accepts: three years (3 years, 36 months, 156 weeks).
+MAX_INTERVAL_COUNT = {"day": 1095, "week": 156, "month": 36, "year": 3}
+
+
+def _recurring(given: Any, *, account: str) -> JSON | None:
+    """A price's ``recurring`` hash, with Stripe's rules: ``interval`` day/week/month/year,
+    ``interval_count`` from 1 up to three years, ``usage_type=metered`` only with an active
+    billing meter (``recurring[meter]``: legacy usage records are gone), a meter only on a
+    metered price."""
+    if given in (None, ""):
+        return None
+    if not isinstance(given, dict):
+        raise invalid_request("Invalid recurring: must be a hash", param="recurring")
+    interval = given.get("interval")
+    if interval not in MAX_INTERVAL_COUNT:
+        raise invalid_request(
+            "Invalid recurring[interval]: must be one of day, week, month, or year",
+            param="recurring[interval]",
+        )
+    count = int(given.get("interval_count") or 1)
+    if count < 1 or count > MAX_INTERVAL_COUNT[interval]:
+        raise invalid_request(
+            "The interval is too long. Maximum of three years interval allowed (3 years, 36 "
+            f"months, or 156 weeks); recurring[interval_count] must be between 1 and "
+            f"{MAX_INTERVAL_COUNT[interval]} for interval={interval}.",
+            param="recurring[interval_count]",
+        )
+    usage_type = given.get("usage_type") or "licensed"
+    meter = given.get("meter") or None
+    if usage_type == "metered":
+        if not meter:
+            raise invalid_request(
+                "A metered price needs a billing meter: pass recurring[meter] (the id of a "
+                "billing meter; usage records were removed).",
+                param="recurring[meter]",
+                code="parameter_missing",
+            )
+        found = store.queryset("billing.meter", account=account).filter(pk=meter).first()
+        if found is None:
+            raise invalid_request(
+                f"No such billing.meter: '{meter}'",
+                param="recurring[meter]",
+                status=404,
+                code="resource_missing",
+            )
+        if found.data.get("status") != "active":
+            raise invalid_request(
+                f"The billing meter '{meter}' is inactive.", param="recurring[meter]"
+            )
+    elif meter:
+        raise invalid_request(
+            "recurring[meter] can only be set when recurring[usage_type] is metered.",
+            param="recurring[meter]",
+        )
+    if given.get("trial_period_days") not in (None, ""):
+        raise invalid_request(
+            "The sandbox does not emulate recurring[trial_period_days] on prices (a legacy "
+            "field); use trial_period_days on the subscription.",
+            param="recurring[trial_period_days]",
+        )
+    return {
+        "interval": interval,
+        "interval_count": count,
+        "meter": meter,
+        "trial_period_days": None,
+        "usage_type": usage_type,
+    }
+
+
 @route("POST", "/v1/products", params=ProductCreateParams)
 def create_product(req: Request) -> JSON:
     p = req.params
@@ -152,8 +210,26 @@ def update_product(req: Request) -> JSON:
     p = dict(req.params)
     p.pop("expand", None)
     changes: JSON = {
-        k: p[k] for k in ("active", "name", "description", "metadata", "images", "url") if k in p
+        k: p[k]
+        for k in (
+            "active",
+            "name",
+            "description",
+            "metadata",
+            "images",
+            "url",
+            "statement_descriptor",
+            "unit_label",
+            "tax_code",
+            "shippable",
+        )
+        if k in p
     }
+    for key in ("description", "url", "statement_descriptor", "unit_label", "tax_code"):
+        if changes.get(key) == "":
+            changes[key] = None
+    if "name" in changes and not changes["name"]:
+        raise invalid_request("The name of a product cannot be blank.", param="name")
     if "default_price" in p:
         store.get(
             p["default_price"], object_type="price", account=req.account, param="default_price"

@@ -4,7 +4,8 @@ sandbox.standalone.settings``). Self-contained: the marketplace is not installed
 Environment: ``SANDBOX_PORT`` (12111), ``SANDBOX_DATABASE`` (SQLite file,
 ``sandbox-standalone.sqlite3``), ``SANDBOX_SITE_URL`` (``http://127.0.0.1:<port>``, the base of
 hosted-page URLs the API returns), ``SANDBOX_ALLOWED_HOSTS`` (comma-separated, default the
-loopback names), ``SANDBOX_WEBHOOK_DELIVERY`` (``thread``), ``SANDBOX_SECRET_KEY``.
+loopback names), ``SANDBOX_WEBHOOK_DELIVERY`` (``thread``), ``SANDBOX_SECRET_KEY``,
+``SANDBOX_PUBLISHABLE_KEY`` (``pk_test_sandbox``, what the stand-in Stripe.js sends).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ TIME_ZONE = "UTC"
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
+SANDBOX_PUBLISHABLE_KEY = os.environ.get("SANDBOX_PUBLISHABLE_KEY", "pk_test_sandbox")
 SANDBOX_CONTROL_OPEN = True  # a local tool: the control page is for whoever runs it
 SANDBOX_WEBHOOK_DELIVERY = os.environ.get("SANDBOX_WEBHOOK_DELIVERY", "thread")
 SANDBOX_WEBHOOK_TIMEOUT = int(os.environ.get("SANDBOX_WEBHOOK_TIMEOUT", "5"))

@@ -236,3 +236,68 @@ def test_a_lost_dispute_flags_every_order_and_recovers_pro_rata(
         ledger = SellerBalance.objects.get(seller=order.seller).ledger["eur"]
         assert ledger == sum(sandbox_balance(order.seller.stripe_account_id)) == 0
     assert list(ledger_violations()) == []
+
+
+@pytest.mark.parametrize("fault", ["500", "timeout_after"])
+def test_a_reversal_failing_after_the_refund_is_retried_and_made_once(
+    fault,
+    two_shops,
+    buyer_client,  # noqa: F811
+    staff,
+):
+    """The buyer's refund succeeds, then Stripe fails the reversal of the seller's transfer (an
+    error before it runs, or one after it ran whose answer is lost): the buyer keeps the refund,
+    staff see the reversal waiting with the reason, the job takes the seller's share back after
+    the backoff, exactly once."""
+    import uuid
+
+    from django.test import Client
+
+    from payouts import services as payout_services
+    from payouts.models import RefundRequest
+    from sandbox import faults
+    from tests.factories import log_in_with_totp
+
+    mug, vase = two_shops
+    pay(buyer_client, checkout_cart(buyer_client, [(mug, 2), (vase, 1)]), "4242 4242 4242 4242")
+    purchase = Purchase.objects.get()
+    mugs = purchase.orders.get(seller=mug.seller)
+    faults.inject(
+        fault, count=20, method="POST", path_prefix=f"/v1/transfers/{mugs.transfer_id}/reversals"
+    )
+    request = payout_services.order_refund_create(
+        actor=mug.seller.user,
+        order_id=mugs.pk,
+        amount=1000,
+        reason="damaged",
+        client_token=uuid.uuid4(),
+    )
+    sdk = stripe_gateway.client()
+    assert sdk.v1.charges.retrieve(purchase.charge_id).amount_refunded == 1000
+    assert request.status == RefundRequest.Status.SUCCEEDED
+    assert request.reversal_status == RefundRequest.ReversalStatus.FAILED
+    assert request.reversal_amount == 894 and request.reversal_error
+    reversed_now = sdk.v1.transfers.retrieve(mugs.transfer_id).amount_reversed
+    assert reversed_now == (894 if fault == "timeout_after" else 0)
+
+    staff_client = Client()
+    log_in_with_totp(staff_client, staff)
+    page = staff_client.get(reverse("payouts:transfers")).content.decode()
+    assert "Refunds waiting to be taken back from sellers" in page
+    assert request.reversal_error[:40] in page.replace("&#x27;", "'").replace("&quot;", '"')
+
+    assert payout_services.refund_reversals_retry_due() == 0  # its backoff is not over
+    faults.clear()
+    later = timezone.now() + timedelta(hours=2)
+    assert payout_services.refund_reversals_retry_due(now=later) == 1
+    assert payout_services.refund_reversals_retry_due(now=later) == 0
+    request.refresh_from_db()
+    assert request.reversal_status == RefundRequest.ReversalStatus.DONE
+    transfer = sdk.v1.transfers.retrieve(mugs.transfer_id)
+    assert transfer.amount_reversed == 894  # once, never twice
+    assert len(sdk.v1.transfers.reversals.list(mugs.transfer_id).data) == 1
+    ledger = SellerBalance.objects.get(seller=mug.seller).ledger["eur"]
+    assert ledger == sum(sandbox_balance(mug.seller.stripe_account_id)) == 4470 - 894
+    page = staff_client.get(reverse("payouts:transfers")).content.decode()
+    assert "Refunds waiting to be taken back from sellers" not in page
+    assert list(ledger_violations()) == []

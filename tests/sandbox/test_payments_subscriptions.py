@@ -80,15 +80,18 @@ def test_subscription_checkout_then_renewal_and_dunning(sdk, web, seller):
     assert invoices.data[0].billing_reason == "subscription_cycle"
 
     # the card starts failing: past_due, retries every 3 days, then canceled
-    sdk.v1.subscriptions.update(sub.id, {"default_payment_method": "pm_card_chargeDeclined"})
+    failing = sdk.v1.payment_methods.attach(
+        "pm_card_chargeCustomerFail", {"customer": sub.customer}
+    )
+    sdk.v1.subscriptions.update(sub.id, {"default_payment_method": failing.id})
     testing.advance(days=31)
     sub = sdk.v1.subscriptions.retrieve(sub.id)
     assert sub.status == "past_due"
     latest = sdk.v1.invoices.retrieve(sub.latest_invoice)
     assert latest.status == "open" and latest.attempt_count == 1
     assert latest.next_payment_attempt is not None
-    for _ in range(3):
-        testing.advance(days=3)
+    for days in (3, 5, 7):  # the retry schedule (SANDBOX_BILLING_RETRY_DAYS)
+        testing.advance(days=days)
     latest = sdk.v1.invoices.retrieve(sub.latest_invoice)
     assert latest.attempt_count == 4 and latest.status == "uncollectible"
     sub = sdk.v1.subscriptions.retrieve(sub.id)

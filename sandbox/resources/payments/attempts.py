@@ -5,6 +5,7 @@ settled by the clock job ``settle_async_due``), and ``capture`` (money movement 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from sandbox import cards, clock, sepa, store
@@ -103,15 +104,36 @@ def _charge_json(pi: JSON, pm: JSON, charge_id: str, *, email: str | None) -> JS
     }
 
 
+AUTHORIZATION_VALIDITY = 7 * 24 * 3600  # an uncaptured card authorisation, as on Stripe
+
+
+def authentication_required(number: str) -> cards.CardBehaviour:
+    """An off-session charge of a card whose bank asks for 3D Secure: Stripe's soft decline."""
+    return dataclasses.replace(
+        cards.behaviour(number),
+        requires_action=False,
+        decline_code="authentication_required",
+        error_code="authentication_required",
+        message="Your card was declined. This transaction requires authentication.",
+    )
+
+
 def _attempt(
-    row: SandboxObject, pm: JSON, number: str, *, three_d_secure: bool = False
+    row: SandboxObject,
+    pm: JSON,
+    number: str,
+    *,
+    three_d_secure: bool = False,
+    behaviour: cards.CardBehaviour | None = None,
 ) -> tuple[JSON, StripeError | None]:
-    """Charge the card: a charge object (succeeded or failed), the intent's new status, events."""
+    """Charge the card: a charge object (succeeded or failed), the intent's new status, events.
+    ``behaviour`` overrides the card's (an off-session ``authentication_required``)."""
     pi = row.data
     account = row.account
-    behaviour = cards.behaviour(number)
+    behaviour = behaviour or cards.behaviour(number)
     declined = behaviour.decline_code is not None
     manual = pi["capture_method"] == "manual"
+    capture_before = clock.now() + AUTHORIZATION_VALIDITY if manual and not declined else None
     charge_id = new_id("ch")
     outcome = (
         {
@@ -147,6 +169,8 @@ def _attempt(
         payment_method_details=_card_details(pm, pi["amount"], three_d_secure=three_d_secure),
         status="failed" if declined else "succeeded",
     )
+    if capture_before is not None:
+        charge["payment_method_details"]["card"]["capture_before"] = capture_before
     private: JSON = {"number": number}
     if behaviour.dispute and not declined:
         private["dispute_reason"] = behaviour.dispute
@@ -185,9 +209,12 @@ def _attempt(
         emit("charge.failed", charge, account=event_account)
         emit("payment_intent.payment_failed", saved, account=event_account)
         return saved, error
+    if pi.get("setup_future_usage"):
+        _save_for_future(pi, pm["id"], account=account, authenticated=three_d_secure)
     if manual:
         pi["status"] = "requires_capture"
         pi["amount_capturable"] = pi["amount"]
+        row.private["capture_before"] = capture_before
         saved = store.save(row)
         emit("charge.succeeded", charge, account=event_account)
         emit("payment_intent.amount_capturable_updated", saved, account=event_account)
@@ -196,6 +223,38 @@ def _attempt(
     store.save(row)
     emit("charge.succeeded", charge, account=event_account)
     return capture(row, charge_id, pi["amount"], initial=True), None
+
+
+def _save_for_future(pi: JSON, pm_id: str, *, account: str, authenticated: bool) -> None:
+    """``setup_future_usage``: the card is set up for later payments and, when the intent has a
+    customer, attached to it (``payment_method.attached``)."""
+    from sandbox.resources import customers
+
+    cards.mark_set_up(pm_id, authenticated=authenticated)
+    if pi.get("customer"):
+        customers.attach_payment_method(pm_id, pi["customer"], account=account)
+
+
+def expire_authorizations() -> None:
+    """Clock job: an authorisation not captured within 7 days lapses; the intent is canceled
+    with ``cancellation_reason=automatic`` (``payment_intent.canceled``) and the uncaptured
+    charge released (``charge.expired``), as on Stripe."""
+    from sandbox.resources.payments.intents import intent_cancel
+
+    due = store.queryset("payment_intent", account=None).filter(
+        data__status="requires_capture", private__capture_before__lte=clock.now()
+    )
+    for pi_id in list(due.values_list("id", flat=True)):
+        row = intent_row(pi_id, account=None)
+        if row.data["status"] != "requires_capture":
+            continue
+        pi = intent_cancel(row, reason="automatic")
+        if pi.get("latest_charge"):
+            charge = store.get(pi["latest_charge"], object_type="charge")
+            emit("charge.expired", charge, account=_event_account(row.account))
+
+
+clock.register_job(expire_authorizations, name="sandbox.payments.expire_authorizations")
 
 
 def _attempt_async(row: SandboxObject, pm: JSON) -> JSON:

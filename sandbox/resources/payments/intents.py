@@ -9,6 +9,8 @@ Status transitions follow Stripe: ``requires_payment_method`` -> (confirm)
 
 from __future__ import annotations
 
+from typing import Literal, TypedDict
+
 from django.conf import settings
 from stripe.params import (
     PaymentIntentCancelParams,
@@ -21,12 +23,17 @@ from stripe.params import (
 )
 
 from sandbox import cards, clock, sepa, store
-from sandbox.errors import StripeError, invalid_request
+from sandbox.errors import StripeError, invalid_request, parameter_missing
 from sandbox.events import emit
 from sandbox.ids import new_id, random_token
 from sandbox.models import SandboxObject
 from sandbox.resources.accounts import site_url
-from sandbox.resources.payments.attempts import _attempt, _attempt_async, capture
+from sandbox.resources.payments.attempts import (
+    _attempt,
+    _attempt_async,
+    authentication_required,
+    capture,
+)
 from sandbox.resources.payments.common import (
     CANCELABLE,
     JSON,
@@ -240,9 +247,13 @@ def intent_confirm(
     account: str,
     payment_method: str | None = None,
     return_url: str | None = None,
+    off_session: bool = False,
+    setup_future_usage: str | None = None,
 ) -> tuple[JSON, StripeError | None]:
     """Confirm: charge the payment method (or ask for 3D Secure). Returns the intent and the
-    card error to answer with (None on success); the failed charge and events are written."""
+    card error to answer with (None on success); the failed charge and events are written.
+    ``off_session``: nobody is there to authenticate, so a card whose bank asks for 3D Secure
+    fails with ``authentication_required`` (402) unless it was set up with a challenge."""
     row = intent_row(pi_id, account=account)
     pi = row.data
     if pi["status"] not in PI_ACTIVE:
@@ -260,6 +271,9 @@ def intent_confirm(
             param="payment_method",
         )
     pm = cards.resolve(str(pm_id), account=account)
+    cards.check_reusable(pm["id"], customer=pi.get("customer"))
+    if setup_future_usage is not None:
+        pi["setup_future_usage"] = setup_future_usage or None
     if pm.get("type") == "sepa_debit":
         pi["payment_method"] = pm["id"]
         pi["last_payment_error"] = None
@@ -271,6 +285,10 @@ def intent_confirm(
     if return_url:
         row.private["return_url"] = return_url
     if behaviour.requires_action and row.private.get("authenticated_pm") != pm["id"]:
+        if off_session:
+            if cards.off_session_ready(pm["id"]):
+                return _attempt(row, pm, number)
+            return _attempt(row, pm, number, behaviour=authentication_required(number))
         pi["status"] = "requires_action"
         pi["next_action"] = {
             "type": "redirect_to_url",
@@ -351,6 +369,11 @@ def intent_cancel(row: SandboxObject, *, reason: str | None) -> JSON:
     return saved
 
 
+def _off_session(value: object) -> bool:
+    """``off_session``: true, or "one_off" / "recurring" (Stripe's two kinds)."""
+    return value is True or value in ("true", "one_off", "recurring")
+
+
 # --- routes ------------------------------------------------------------------------------------
 @route("POST", "/v1/payment_intents", params=PaymentIntentCreateParams)
 def create(req: Request) -> JSON:
@@ -363,12 +386,22 @@ def create(req: Request) -> JSON:
         )
     pi = intent_create(p, account=req.account)
     if p.get("confirm"):
-        pi, error = intent_confirm(pi["id"], account=req.account, return_url=p.get("return_url"))
+        pi, error = intent_confirm(
+            pi["id"],
+            account=req.account,
+            return_url=p.get("return_url"),
+            off_session=_off_session(p.get("off_session")),
+        )
         _raise_if(error)
     return pi
 
 
-@route("GET", "/v1/payment_intents/{intent}", params=PaymentIntentRetrieveParams)
+@route(
+    "GET",
+    "/v1/payment_intents/{intent}",
+    params=PaymentIntentRetrieveParams,
+    publishable="payment_intent",
+)
 def retrieve(req: Request) -> JSON:
     return store.get(
         req.args["intent"],
@@ -412,6 +445,18 @@ def update(req: Request) -> JSON:
     for key in ("description", "receipt_email", "transfer_group", "statement_descriptor"):
         if key in p:
             pi[key] = p[key] or None
+    if "setup_future_usage" in p:
+        # Stripe: off_session or on_session saves the card the intent is confirmed with to its
+        # customer; an empty string unsets it (allowed while the intent is not yet confirmed).
+        if pi["status"] not in PI_ACTIVE:
+            raise _unexpected_state(pi, "update")
+        value = p["setup_future_usage"] or None
+        if value not in (None, "off_session", "on_session"):
+            raise invalid_request(
+                "Invalid setup_future_usage: must be one of off_session or on_session",
+                param="setup_future_usage",
+            )
+        pi["setup_future_usage"] = value
     if "metadata" in p:
         pi["metadata"] = store.merge_metadata(pi.get("metadata"), p["metadata"])
     saved = store.save(row)
@@ -426,7 +471,12 @@ def update(req: Request) -> JSON:
     return saved
 
 
-@route("POST", "/v1/payment_intents/{intent}/confirm", params=PaymentIntentConfirmParams)
+@route(
+    "POST",
+    "/v1/payment_intents/{intent}/confirm",
+    params=PaymentIntentConfirmParams,
+    publishable="payment_intent",
+)
 def confirm(req: Request) -> JSON:
     p = req.params
     pi, error = intent_confirm(
@@ -434,7 +484,34 @@ def confirm(req: Request) -> JSON:
         account=req.account,
         payment_method=p.get("payment_method"),
         return_url=p.get("return_url"),
+        off_session=_off_session(p.get("off_session")),
+        setup_future_usage=p.get("setup_future_usage"),
     )
+    _raise_if(error)
+    return pi
+
+
+class TestAuthenticationParams(TypedDict, total=False):
+    """The sandbox's answer to a 3-D Secure challenge (not a Stripe API endpoint: it stands in
+    for the bank's challenge page that Stripe.js shows in its modal)."""
+
+    outcome: Literal["complete", "fail"]  # required (checked by the route)
+    expand: list[str]
+
+
+@route(
+    "POST",
+    "/v1/payment_intents/{intent}/test_authentication",
+    params=TestAuthenticationParams,
+    publishable="payment_intent",
+)
+def authentication_answer(req: Request) -> JSON:
+    """The stand-in Stripe.js's in-page 3-D Secure challenge: ``complete`` charges the card,
+    ``fail`` is the 400 ``payment_intent_authentication_failure`` (the hosted page's twin)."""
+    if not req.params.get("outcome"):
+        raise parameter_missing("outcome")
+    intent_row(req.args["intent"], account=req.account)  # scoped to the caller's account
+    pi, error = intent_authenticate(req.args["intent"], approve=req.params["outcome"] == "complete")
     _raise_if(error)
     return pi
 

@@ -1,0 +1,65 @@
+"""The emails of subscriptions (plain text), rendered from templates/subscriptions/email/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from subscriptions.models import Subscription, SubscriptionInvoice
+
+
+@dataclass(frozen=True)
+class SubscriptionEmail:
+    subject: str
+    to_seller: bool = False
+
+
+EMAILS: dict[str, SubscriptionEmail] = {
+    "started_seller": SubscriptionEmail("New subscriber to {plan}", to_seller=True),
+    "payment_failed": SubscriptionEmail("Payment failed for your subscription to {plan}"),
+    "action_required": SubscriptionEmail("Confirm the payment of your subscription to {plan}"),
+    "trial_will_end": SubscriptionEmail("Your free trial of {plan} ends soon"),
+    "ended_buyer": SubscriptionEmail("Your subscription to {plan} has ended"),
+    "ended_seller": SubscriptionEmail("A subscription to {plan} has ended", to_seller=True),
+    "reactivated_buyer": SubscriptionEmail("Your subscription to {plan} is active again"),
+    "reactivated_seller": SubscriptionEmail(
+        "A subscription to {plan} is active again", to_seller=True
+    ),
+}
+
+
+def send_subscription_email(*, subscription_id: int, kind: str, invoice_id: int | None) -> None:
+    spec = EMAILS[kind]
+    sub = Subscription.objects.select_related("buyer", "seller__user", "plan__listing").get(
+        pk=subscription_id
+    )
+    invoice = (
+        SubscriptionInvoice.objects.filter(pk=invoice_id, subscription=sub).first()
+        if invoice_id
+        else None
+    )
+    if spec.to_seller:
+        recipient = sub.seller.user.email
+        page = reverse("subscriptions:seller")
+    else:
+        recipient = sub.buyer.email
+        page = reverse("subscriptions:detail", args=[sub.pk])
+    if not recipient:
+        return
+    plan = f"{sub.plan.listing.title} ({sub.plan.name})"
+    context = {
+        "sub": sub,
+        "plan": plan,
+        "invoice": invoice,
+        "page_url": settings.SITE_URL + page,
+        "site_name": settings.SITE_NAME,
+    }
+    EmailMessage(
+        subject=spec.subject.format(plan=plan),
+        body=render_to_string(f"subscriptions/email/{kind}.txt", context),
+        to=[recipient],
+    ).send()

@@ -1,0 +1,145 @@
+"""End to end: subscribing through the sandbox's Checkout, renewals on the sandbox clock,
+failures through the retries, cancel and resume; every state from signed webhooks."""
+
+from __future__ import annotations
+
+import pytest
+
+from marketplace import stripe_gateway
+from marketplace.events.models import StripeEvent
+from payouts.checks import ledger_violations
+from payouts.models import LedgerTransaction, SellerBalance
+from sandbox import testing
+from subscriptions.models import Subscription, SubscriptionInvoice
+from tests.subscriptions.conftest import subscribe
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def no_failed_events():
+    failed = StripeEvent.objects.exclude(status__in=["succeeded", "ignored"])
+    assert list(failed.values_list("type", "status", "last_error")) == []
+
+
+def test_subscribe_pay_and_ledger(buyer_client, monthly, seller, mailoutbox):
+    response = subscribe(buyer_client, monthly)
+    assert response.status_code == 302, response.content.decode()[:1000]
+    sub = Subscription.objects.get()
+    assert sub.status == Subscription.Status.ACTIVE
+    assert sub.stripe_subscription_id and sub.current_period_end
+    stripe_sub = stripe_gateway.client().v1.subscriptions.retrieve(sub.stripe_subscription_id)
+    assert stripe_sub.metadata["subscription_id"] == str(sub.pk)
+    assert stripe_sub.transfer_data.destination == seller.stripe_account_id
+    assert float(stripe_sub.application_fee_percent) == float(sub.application_fee_percent)
+    invoice = SubscriptionInvoice.objects.get()
+    assert invoice.status == "paid" and invoice.amount_paid == 1000
+    # The invoice's charge is a destination charge, in the ledger like an order's.
+    kinds = sorted(LedgerTransaction.objects.filter(seller=seller).values_list("kind", flat=True))
+    assert kinds == ["application_fee", "charge", "stripe_fee", "transfer"]
+    charge = LedgerTransaction.objects.get(kind="charge", seller=seller)
+    assert sum(e.amount for e in charge.entries.all() if e.amount > 0) == 1000
+    fee = LedgerTransaction.objects.get(kind="application_fee", seller=seller)
+    fee_amount = -sum(e.amount for e in fee.entries.all() if e.amount < 0)
+    assert fee_amount == round(1000 * float(sub.application_fee_percent) / 100)
+    balance = SellerBalance.objects.get(seller=seller)
+    assert balance.ledger == {"eur": 1000 - fee_amount}
+    assert list(ledger_violations()) == []
+    # The seller heard of the new subscriber.
+    assert any("New subscriber" in m.subject for m in mailoutbox)
+    no_failed_events()
+
+
+def card_fails(sub: Subscription, token: str = "pm_card_chargeDeclined") -> None:
+    """The buyer's saved card starts declining (their bank, at Stripe)."""
+    stripe_gateway.client().v1.subscriptions.update(
+        sub.stripe_subscription_id, {"default_payment_method": token}
+    )
+
+
+def test_renewal_then_failing_card_through_every_retry(buyer_client, monthly, mailoutbox):
+    subscribe(buyer_client, monthly)
+    sub = Subscription.objects.get()
+    testing.advance(days=31)  # the period ends: the renewal invoice is paid
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.ACTIVE
+    assert SubscriptionInvoice.objects.filter(status="paid").count() == 2
+
+    card_fails(sub)
+    mailoutbox.clear()
+    testing.advance(days=31)
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.PAST_DUE and sub.has_access
+    open_invoice = SubscriptionInvoice.objects.get(status="open")
+    assert open_invoice.attempt_count == 1 and open_invoice.next_payment_attempt is not None
+    assert sub.next_payment_attempt == open_invoice.next_payment_attempt
+    failed = [m for m in mailoutbox if "Payment failed" in m.subject]
+    assert len(failed) == 1 and failed[0].to == ["buyer@example.com"]
+    assert "We'll try again on" in failed[0].body
+    # The buyer's page says it too.
+    page = buyer_client.get(f"/subscriptions/{sub.pk}/").content.decode()
+    assert "Your last payment failed" in page and "try again on" in page
+
+    for _ in range(3):  # Stripe's retries, each failing: one email per attempt
+        testing.advance(days=3)
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.CANCELED and not sub.has_access
+    open_invoice.refresh_from_db()
+    assert open_invoice.attempt_count == 4
+    assert len([m for m in mailoutbox if "Payment failed" in m.subject]) == 4
+    ended = {tuple(m.to) for m in mailoutbox if "has ended" in m.subject}
+    assert ended == {("buyer@example.com",), ("seller@example.com",)}
+    no_failed_events()
+    assert list(ledger_violations()) == []
+
+
+def test_updating_the_card_while_past_due_reactivates(buyer_client, monthly, mailoutbox):
+    subscribe(buyer_client, monthly)
+    sub = Subscription.objects.get()
+    card_fails(sub)
+    testing.advance(days=31)
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.PAST_DUE
+    card_fails(sub, token="pm_card_visa")  # the buyer gives a good card
+    testing.advance(days=3)  # the next retry goes through
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.ACTIVE
+    assert sub.pay_url == "" and sub.next_payment_attempt is None
+    assert SubscriptionInvoice.objects.filter(status="paid").count() == 2
+    assert any("active again" in m.subject for m in mailoutbox)
+    assert list(ledger_violations()) == []
+    no_failed_events()
+
+
+def test_cancel_at_period_end_then_resume_then_cancel(buyer_client, monthly):
+    subscribe(buyer_client, monthly)
+    sub = Subscription.objects.get()
+    response = buyer_client.post(f"/subscriptions/{sub.pk}/cancel/")
+    assert response.status_code == 303
+    sub.refresh_from_db()
+    assert sub.cancel_at_period_end and sub.status == Subscription.Status.ACTIVE
+    assert sub.next_invoice_at is None
+    stripe_sub = stripe_gateway.client().v1.subscriptions.retrieve(sub.stripe_subscription_id)
+    assert stripe_sub.cancel_at_period_end is True
+    buyer_client.post(f"/subscriptions/{sub.pk}/resume/")
+    sub.refresh_from_db()
+    assert not sub.cancel_at_period_end and sub.next_invoice_at == sub.current_period_end
+    testing.advance(days=31)  # resumed: renews
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.ACTIVE
+    buyer_client.post(f"/subscriptions/{sub.pk}/cancel/")
+    testing.advance(days=31)  # canceled at the period's end: no new invoice
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.CANCELED
+    assert SubscriptionInvoice.objects.filter(subscription=sub).count() == 2
+    no_failed_events()
+
+
+def test_cancel_now(buyer_client, monthly):
+    subscribe(buyer_client, monthly)
+    sub = Subscription.objects.get()
+    buyer_client.post(f"/subscriptions/{sub.pk}/cancel-now/")
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.CANCELED and sub.ended_at is not None
+    page = buyer_client.get(f"/subscriptions/{sub.pk}/").content.decode()
+    assert "Cancel now" not in page  # nothing left to manage
+    no_failed_events()
