@@ -481,6 +481,8 @@ def create_subscription(
             "You may only specify one of these parameters: cancel_at, cancel_at_period_end.",
             param="cancel_at",
         )
+    if p.get("cancel_at") not in (None, "") and int(p["cancel_at"]) <= now:
+        raise invalid_request("cancel_at must be in the future.", param="cancel_at")
     sub_id = new_id("sub")
     end = trial_end or add_interval(now, interval[0], int(interval[1]))
     items = [
