@@ -7,9 +7,11 @@ BENCHMARKS: dict[str, str] = {
     "events_processing": "bench.events_processing",
     "catalogue": "bench.catalogue",
     "checkout": "bench.checkout",
+    "cart_checkout": "bench.cart_checkout",
     "balance_page": "bench.balance_page",
     "reconciliation": "bench.reconciliation",
     "sandbox_balance": "bench.sandbox_balance",
+    "subscription_renewals": "bench.subscription_renewals",
     "stripe_requests": "bench.stripe_requests",
     "stripe_rate_limit": "bench.stripe_rate_limit",
 }

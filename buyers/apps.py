@@ -11,6 +11,7 @@ class BuyersConfig(AppConfig):
             handlers,  # noqa: F401  (registers the checkout.session.* handlers)
             onsite_handlers,  # noqa: F401  (the payment_intent.* handlers)
         )
+        from buyers.aftersale import tasks  # noqa: F401  (registers the after-sale's tasks)
         from buyers.cart import on_user_logged_in
 
         # A visitor's cart (in the session) joins the buyer's cart when they sign in.

@@ -381,3 +381,18 @@ class StripeCustomer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} of user {self.user_id}"
+
+
+# The after-sale's models (problem reports, messages, reviews) live in their own package.
+from buyers.aftersale.models import OrderMessage, ProblemReport, Review  # noqa: E402
+
+__all__ = [
+    "CartItem",
+    "Order",
+    "OrderLine",
+    "OrderMessage",
+    "ProblemReport",
+    "Purchase",
+    "Review",
+    "StripeCustomer",
+]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from buyers import onsite_views, views
+from buyers.aftersale import views as aftersale
 from marketplace import converters  # noqa: F401  (registers <id:> and <stripe_id:>)
 
 app_name = "buyers"
@@ -67,4 +68,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("sales/<id:pk>/accept/", onsite_views.sale_accept, name="sale_accept"),
     path("sales/<id:pk>/decline/", onsite_views.sale_decline, name="sale_decline"),
+]
+urlpatterns += [
+    path("orders/<id:pk>/problem/", aftersale.problem_new, name="problem_new"),
+    path(
+        "orders/<id:pk>/problem/<id:report_id>/escalate/",
+        aftersale.problem_escalate,
+        name="problem_escalate",
+    ),
+    path("orders/<id:pk>/messages/", aftersale.order_messages, name="order_messages"),
+    path("orders/<id:pk>/review/", aftersale.review_new, name="review_new"),
+    path("sales/<id:pk>/review/reply/", aftersale.review_reply, name="review_reply"),
+    path("sales/requests/", aftersale.sale_problems, name="sale_problems"),
 ]

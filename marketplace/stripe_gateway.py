@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -859,12 +859,35 @@ def refund_create(
 
 
 @translate_errors
-def dispute_submit_evidence(*, dispute_id: str, text: str, idempotency_key: str) -> Dispute:
-    """Send evidence text to the bank (``uncategorized_text``), submitted immediately."""
-    params: stripe.params.DisputeUpdateParams = {
-        "evidence": {"uncategorized_text": text},
-        "submit": True,
-    }
+def dispute_evidence_file_upload(*, content: bytes, filename: str, idempotency_key: str) -> str:
+    """Upload one evidence file (a PDF, JPEG or PNG of at most 5MB) to Stripe's files API
+    (files.stripe.com, ``purpose=dispute_evidence``); returns the File's id for
+    ``dispute_submit_evidence``."""
+    import io
+
+    upload = io.BytesIO(content)
+    upload.name = filename
+    params: stripe.params.FileCreateParams = {"purpose": "dispute_evidence", "file": upload}
+    found = client().v1.files.create(params, options={"idempotency_key": idempotency_key})
+    return str(found.id)
+
+
+@translate_errors
+def dispute_submit_evidence(
+    *,
+    dispute_id: str,
+    text: str,
+    idempotency_key: str,
+    files: Mapping[str, str] | None = None,
+) -> Dispute:
+    """Send evidence text to the bank (``uncategorized_text``), with uploaded files by evidence
+    field (``{"receipt": "file_…", "shipping_documentation": …, "uncategorized_file": …}``),
+    submitted immediately."""
+    evidence = cast(
+        "stripe.params.DisputeUpdateParamsEvidence",
+        {"uncategorized_text": text, **(files or {})},
+    )
+    params: stripe.params.DisputeUpdateParams = {"evidence": evidence, "submit": True}
     return Dispute.from_stripe(
         client().v1.disputes.update(
             dispute_id, params, options={"idempotency_key": idempotency_key}
@@ -916,19 +939,6 @@ def _raw_pages(
 
 
 # --- Customers, products, prices, subscriptions, invoices, meters (subscriptions) -----------------
-
-
-@translate_errors
-def customer_create(*, buyer_id: int, email: str) -> str:
-    """The buyer's Customer on the platform account (one per buyer: key from our user id)."""
-    params: stripe.params.CustomerCreateParams = {
-        "email": email,
-        "metadata": {"buyer_id": str(buyer_id)},
-    }
-    customer = client().v1.customers.create(
-        params, options={"idempotency_key": idempotency_key("buyer", buyer_id, "customer")}
-    )
-    return str(customer.id)
 
 
 @translate_errors

@@ -167,10 +167,54 @@ class TransferFilterForm(forms.Form):
 
 class EvidenceForm(forms.Form):
     text = forms.CharField(
+        label="What the bank should know",
         widget=forms.Textarea(attrs={"rows": 8}),
         max_length=20_000,
         help_text="What the bank should know: delivery proof, tracking, messages with the buyer.",
+        error_messages={"required": "Write what the bank should know before sending."},
     )
+    receipt = forms.FileField(
+        label="Receipt or invoice", required=False, help_text="PDF, JPEG or PNG, at most 5MB."
+    )
+    shipping_documentation = forms.FileField(
+        label="Proof of shipping or delivery",
+        required=False,
+        help_text="The carrier's receipt or tracking page, signed delivery: PDF, JPEG or PNG.",
+    )
+    uncategorized_file = forms.FileField(
+        label="Other document", required=False, help_text="PDF, JPEG or PNG, at most 5MB."
+    )
+
+    FILE_FIELDS = ("receipt", "shipping_documentation", "uncategorized_file")
+
+    def clean(self) -> dict[str, Any]:
+        from payouts.services.disputes import EVIDENCE_FILE_MAX, evidence_file_problem
+
+        data = super().clean() or {}
+        for name in self.FILE_FIELDS:
+            upload = data.get(name)
+            if not upload:
+                continue
+            if upload.size > EVIDENCE_FILE_MAX:
+                content = b"x" * (EVIDENCE_FILE_MAX + 1)  # only the size matters
+            else:
+                content = upload.read()
+                upload.seek(0)
+            problem = evidence_file_problem(filename=upload.name, content=content)
+            if problem:
+                self.add_error(name, problem)
+        return data
+
+    def evidence_files(self) -> list[Any]:
+        """The chosen files as ``EvidenceFile``s (call after ``is_valid``)."""
+        from payouts.services.disputes import EvidenceFile
+
+        files = []
+        for name in self.FILE_FIELDS:
+            upload = self.cleaned_data.get(name)
+            if upload:
+                files.append(EvidenceFile(field=name, filename=upload.name, content=upload.read()))
+        return files
 
 
 class RefundForm(forms.Form):
@@ -216,7 +260,9 @@ class SaleRefundForm(forms.Form):
         widget=forms.RadioSelect,
     )
     amount = forms.CharField(
-        required=False, help_text="In major units, e.g. 12.50; at most what remains"
+        label="Amount to refund",
+        required=False,
+        help_text="With “An amount”: in major units, e.g. 12.50; at most what remains",
     )
     reason = forms.ChoiceField(choices=[])
     note = forms.CharField(max_length=500, required=False, widget=forms.TextInput)

@@ -225,6 +225,8 @@ class Dispute(models.Model):
     status = models.CharField(max_length=32, choices=Status.choices)
     evidence_due_by = models.DateTimeField(null=True, blank=True)
     evidence_text = models.TextField(blank=True)
+    # Files sent with the evidence: [{"field": "receipt", "file_id": "file_…", "filename", "size"}]
+    evidence_files = models.JSONField(default=list, blank=True)
     evidence_submitted_at = models.DateTimeField(null=True, blank=True)
     evidence_submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -399,6 +399,25 @@ def refundable_sales_listed(*, user: Any) -> QuerySet[LedgerTransaction]:
     )
 
 
+def problem_reports_for(*, user: Any) -> Any:
+    """The buyers' problem reports staff (all) or a seller (on their sales) answer, the ones
+    waiting for an answer first, then the newest."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    from buyers.aftersale import selectors as aftersale
+
+    if is_staff(user):
+        qs = aftersale.problems_for_staff(user=user)
+    else:
+        qs = aftersale.seller_problems(seller=seller_of(user))
+    waiting = Case(
+        When(status__in=["escalated", "open"], then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return qs.order_by(waiting, "-created_at")
+
+
 def refund_requests_for(*, user: Any) -> QuerySet[RefundRequest]:
     qs = RefundRequest.objects.select_related("requested_by", "seller")
     if not is_staff(user):

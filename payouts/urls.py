@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from marketplace import converters  # noqa: F401  (registers <id:> and <stripe_id:>)
-from payouts import views
+from payouts import aftersale_views, views
 
 app_name = "payouts"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -34,3 +34,17 @@ urlpatterns += [
     path("refunds/<stripe_id:charge_id>/new/", views.refund_new, name="refund_new"),
 ]
 urlpatterns += [path("dashboard/", views.dashboard, name="dashboard")]
+urlpatterns += [
+    path("refunds/requests/<id:report_id>/", aftersale_views.problem_detail, name="problem_detail"),
+    path(
+        "refunds/requests/<id:report_id>/grant/",
+        aftersale_views.problem_grant,
+        name="problem_grant",
+    ),
+    path(
+        "refunds/requests/<id:report_id>/decline/",
+        aftersale_views.problem_decline,
+        name="problem_decline",
+    ),
+    path("reviews/", aftersale_views.reviews, name="reviews"),
+]

@@ -434,25 +434,33 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def sale_dispute_answer(request: HttpRequest, order_id: int) -> HttpResponse:
-    """The seller answers the dispute on one of their sales, from the sale page."""
+    """The seller answers the dispute on one of their sales, from the sale page: text and files.
+    A refusal shows this form again with the text kept (browsers cannot keep chosen files)."""
     dispute = selectors.sale_dispute(user=request.user, order_id=order_id)
     if dispute is None:
         raise Http404("No dispute on this sale")
-    form = EvidenceForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Write what the bank should know before sending.")
-    else:
+    form = EvidenceForm(request.POST, request.FILES)
+    if form.is_valid():
         try:
             services.dispute_submit_evidence(
-                actor=request.user, dispute_id=dispute.pk, text=form.cleaned_data["text"]
+                actor=request.user,
+                dispute_id=dispute.pk,
+                text=form.cleaned_data["text"],
+                files=form.evidence_files(),
             )
         except UserFacingError as exc:
-            messages.error(request, exc.message)
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             messages.success(
                 request, "Your answer went to the buyer's bank; you will be emailed its decision."
             )
-    return redirect("buyers:sale_detail", pk=order_id)
+            return redirect("buyers:sale_detail", pk=order_id)
+    return render(
+        request,
+        "payouts/dispute_answer.html",
+        {"form": form, "dispute": dispute, "order_id": order_id},
+        status=400,
+    )
 
 
 @login_required
@@ -507,7 +515,12 @@ def refunds(request: HttpRequest) -> HttpResponse:
         _seller_of(request.user)  # 404 for anyone who is neither staff nor a seller
     sales = list(selectors.refundable_sales_listed(user=request.user)[:50])
     requests = selectors.refund_requests_for(user=request.user)[:50]
-    return render(request, "payouts/refunds.html", {"sales": sales, "requests": requests})
+    problems = list(selectors.problem_reports_for(user=request.user)[:50])
+    return render(
+        request,
+        "payouts/refunds.html",
+        {"sales": sales, "requests": requests, "problems": problems},
+    )
 
 
 @login_required
@@ -613,7 +626,7 @@ def sale_refund(request: HttpRequest, order_id: int) -> HttpResponse:
                     services.order_refund_share(order=order, amount=amount), order.currency
                 )
                 return render(request, "payouts/sale_refund_confirm.html", context)
-            services.sale_refund_create(
+            refund = services.sale_refund_create(
                 actor=request.user,
                 order_id=order.pk,
                 amount=data["refund_amount"],
@@ -622,6 +635,8 @@ def sale_refund(request: HttpRequest, order_id: int) -> HttpResponse:
                 note=data.get("note") or "",
                 client_token=data["client_token"],
             )
+            # A request the buyer has waiting on this order is granted by this refund.
+            services.problem_reports_settle(actor=request.user, order_id=order.pk, refund=refund)
         except UserFacingError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         except PermissionDenied:

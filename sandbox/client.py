@@ -36,7 +36,8 @@ class SandboxHTTPClient(stripe.HTTPClient):
 
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        body = post_data.decode() if isinstance(post_data, bytes) else (post_data or "")
+        # Bytes stay bytes: a multipart file upload (POST /v1/files) carries binary parts.
+        body = post_data if isinstance(post_data, bytes) else (post_data or "")
         try:
             status, response_headers, response_body = handle(
                 method, path, dict(headers or {}), body

@@ -28,6 +28,7 @@ from sandbox import (
     delivery,
     faults,
     formdecode,
+    multipart,
     ratelimit,
     shapes,
     store,
@@ -230,8 +231,15 @@ def _handle(
         found, args = resolve(method, path)
         if publishable and found.publishable is None:
             raise access.publishable_key_refused()
-        text = body.decode() if isinstance(body, bytes) else (body or "")
         content_type = headers.get("content-type", "")
+        if method == "POST" and content_type.startswith("multipart/form-data"):
+            # File uploads (files.stripe.com in real Stripe): sandbox/multipart.py.
+            raw_body = body if isinstance(body, bytes) else (body or "").encode()
+            text, files = multipart.decode(raw_body, content_type)
+        else:
+            text = body.decode() if isinstance(body, bytes) else (body or "")
+            files = {}
+        multipart.uploads.set(files)
         if method == "POST" and text and "json" in content_type:
             raise StripeError(
                 "Invalid request: the Stripe API takes form-encoded bodies "

@@ -102,19 +102,6 @@ class Plan(models.Model):
         )
 
 
-class BuyerCustomer(models.Model):
-    """The buyer's Stripe Customer on the platform account (one per buyer)."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="stripe_customer"
-    )
-    stripe_customer_id = models.CharField(max_length=255, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return self.stripe_customer_id
-
-
 class Subscription(models.Model):
     class Status(models.TextChoices):
         # Ours, before Stripe has a subscription: the buyer is on Checkout.

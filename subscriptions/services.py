@@ -25,6 +25,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from buyers import customers as buyers_customers
 from marketplace import stripe_gateway as gw
 from marketplace.errors import UserFacingError
 from marketplace.money import Money
@@ -32,7 +33,6 @@ from sellers.fees import fee_quote
 from sellers.models import Listing, Seller
 from subscriptions.models import (
     MAX_TRIAL_DAYS,
-    BuyerCustomer,
     Plan,
     Subscription,
     SubscriptionInvoice,
@@ -238,13 +238,9 @@ def plan_push_to_stripe(*, plan_id: int) -> Plan:
 
 
 def customer_for_buyer(*, user: Any) -> str:
-    """The buyer's Stripe Customer id (created once, on the platform account)."""
-    found = BuyerCustomer.objects.filter(user=user).values_list("stripe_customer_id", flat=True)
-    if found:
-        return str(found[0])
-    customer_id = gw.customer_create(buyer_id=user.pk, email=user.email or "")
-    BuyerCustomer.objects.get_or_create(user=user, defaults={"stripe_customer_id": customer_id})
-    return customer_id
+    """The buyer's Stripe Customer id on the platform account: the one Customer per buyer that
+    on-site payment and saved cards use too (``buyers.customers.customer_for_buyer``)."""
+    return buyers_customers.customer_for_buyer(user=user)
 
 
 # --- Subscribing ----------------------------------------------------------------------------------

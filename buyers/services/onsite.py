@@ -251,6 +251,14 @@ def purchase_pay_with_saved_card(
     ``PaymentError`` with Stripe's message. ``CardNotFound`` for a card that is not the buyer's.
     ``attempt`` names one press of the button: a double click confirms once."""
     customers.saved_card(user=buyer, payment_method_id=payment_method_id)
+    purchase = _buyer_purchase(purchase_id, buyer)
+    if (
+        purchase.status in (Purchase.Status.PAID, Purchase.Status.AUTHORIZED)
+        and purchase.payment_intent_id
+        and not purchase.checkout_session_id
+    ):
+        # A second click after the first went through: the same answer, nothing confirmed.
+        return stripe_gateway.payment_intent_retrieve(payment_intent_id=purchase.payment_intent_id)
     intent = purchase_payment_intent(purchase_id=purchase_id, buyer=buyer)
     try:
         intent = stripe_gateway.payment_intent_confirm_saved_card(

@@ -34,6 +34,8 @@ class AuditEntry(models.Model):
         ADMIN_ADD = "admin.add", "Admin: added"
         ADMIN_CHANGE = "admin.change", "Admin: changed"
         ADMIN_DELETE = "admin.delete", "Admin: deleted"
+        REVIEW_HIDE = "review.hide", "Review hidden"
+        PROBLEM_CLOSE = "problem.close", "Refund request declined by staff"
 
     class Via(models.TextChoices):
         WEB = "web", "Staff pages"

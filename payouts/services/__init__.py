@@ -5,6 +5,7 @@
 - ``refunds``: refundable amounts, the seller's share of a refund, refund requests.
 - ``disputes``: mirrored disputes, a lost dispute's recovery, evidence.
 - ``balances``: seller balance snapshots from Stripe and mirrored payouts.
+- ``problem_refunds``: a buyer's problem report granted by a refund.
 
 Every function is keyword-only and typed, states its contract and side effects, and is atomic
 where it touches more than one row. Fee rules and ledger rows are never edited or deleted:
@@ -15,7 +16,13 @@ so ``from payouts.services import X`` keeps working.
 
 from payouts.services.balances import payout_sync, seller_balance_refresh
 from payouts.services.charge_sync import ChargeSyncResult, ledger_sync_charge, order_id_for_charge
-from payouts.services.disputes import dispute_submit_evidence, dispute_sync
+from payouts.services.disputes import (
+    EVIDENCE_FILE_FIELDS,
+    EvidenceFile,
+    dispute_submit_evidence,
+    dispute_sync,
+    evidence_file_problem,
+)
 from payouts.services.ledger import (
     BUYER_DISPUTES,
     BUYER_PAYMENTS,
@@ -36,6 +43,7 @@ from payouts.services.ledger import (
     seller_balance_for,
     seller_payouts_account,
 )
+from payouts.services.problem_refunds import problem_report_grant, problem_reports_settle
 from payouts.services.refunds import (
     OrderRefundable,
     Refundable,
@@ -66,11 +74,13 @@ __all__ = [
     "BUYER_PAYMENTS",
     "BUYER_REFUNDS",
     "EARNINGS_DAYS_KEPT",
+    "EVIDENCE_FILE_FIELDS",
     "PAYOUT_KINDS",
     "PLATFORM_BALANCE",
     "PLATFORM_FEES",
     "STRIPE_FEES",
     "ChargeSyncResult",
+    "EvidenceFile",
     "FeeRuleError",
     "LedgerError",
     "OrderRefundable",
@@ -82,6 +92,7 @@ __all__ = [
     "dispute_submit_evidence",
     "dispute_sync",
     "dispute_withdrawal_postings",
+    "evidence_file_problem",
     "fee_rule_create",
     "fee_rule_retire",
     "fee_terms_of",
@@ -95,6 +106,8 @@ __all__ = [
     "order_refundable",
     "payout_sync",
     "pro_rata_part",
+    "problem_report_grant",
+    "problem_reports_settle",
     "refund_request_create",
     "refund_reversal_make",
     "refund_reversals_retry_due",

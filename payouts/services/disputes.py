@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -145,19 +148,72 @@ def _recover_seller_share(dispute: Dispute) -> None:
     dispute.save(update_fields=["seller_share_reversal_id", "updated_at"])
 
 
-def dispute_submit_evidence(*, actor: Any, dispute_id: int, text: str) -> Dispute:
-    """Staff, or the seller of the disputed sale, send evidence text for an open dispute to the
-    bank through Stripe.
+@dataclass(frozen=True)
+class EvidenceFile:
+    """One file to send with a dispute's evidence, for one of Stripe's file evidence fields."""
 
-    Refuses (``UserFacingError``) anyone else, empty text, closed disputes and a passed deadline.
-    Side effects: the Stripe dispute's evidence is submitted; the text, who and when are kept;
-    the order's pages show the dispute under review.
+    field: str  # receipt, shipping_documentation, uncategorized_file...
+    filename: str
+    content: bytes
+
+
+EVIDENCE_FILE_FIELDS = {
+    "receipt": "Receipt or invoice",
+    "shipping_documentation": "Proof of shipping or delivery",
+    "uncategorized_file": "Other document",
+}
+EVIDENCE_FILE_MAX = 5 * 1024 * 1024  # Stripe's limit for a dispute_evidence file
+
+
+def evidence_file_problem(*, filename: str, content: bytes) -> str | None:
+    """Why Stripe would refuse this evidence file (a sentence for the seller), or None: a PDF,
+    JPEG or PNG (by its first bytes, not its name) of 1 byte to 5MB."""
+    size = len(content)
+    if size == 0:
+        return f"{filename} is empty."
+    if size > EVIDENCE_FILE_MAX:
+        return (
+            f"{filename} is {size / (1024 * 1024):.1f}MB: the bank takes files of at most 5MB. "
+            "Compress it or send a smaller scan."
+        )
+    if not (
+        content.startswith(b"%PDF-")
+        or content.startswith(b"\xff\xd8\xff")
+        or content.startswith(b"\x89PNG\r\n\x1a\n")
+    ):
+        return f"{filename} is not a PDF, JPEG or PNG file: the bank takes only those."
+    return None
+
+
+def dispute_submit_evidence(
+    *, actor: Any, dispute_id: int, text: str, files: Sequence[EvidenceFile] = ()
+) -> Dispute:
+    """Staff, or the seller of the disputed sale, send evidence for an open dispute to the bank
+    through Stripe: the text, and up to one file per field of ``EVIDENCE_FILE_FIELDS``.
+
+    Refuses (``UserFacingError``) anyone else, empty text, a file Stripe would refuse
+    (``evidence_file_problem``) or a field named twice, closed disputes and a passed deadline
+    (by Stripe's clock). Nothing is sent unless everything is acceptable.
+    Side effects: each file is uploaded to Stripe's files API (``purpose=dispute_evidence``,
+    an idempotency key from the dispute and the file's content), then the dispute's evidence
+    (text and file ids) is submitted; the text, the files (ids, names, sizes), who and when are
+    kept; the order's pages show the dispute under review.
     """
     from marketplace import stripe_gateway as gw
 
     text = (text or "").strip()
     if not text:
         raise UserFacingError("Write the evidence to send.", field="text")
+    seen: set[str] = set()
+    for item in files:
+        if item.field not in EVIDENCE_FILE_FIELDS:
+            raise UserFacingError(f"Unknown kind of evidence file: {item.field}.")
+        if item.field in seen:
+            raise UserFacingError(f"Send one file as {EVIDENCE_FILE_FIELDS[item.field]}.")
+        seen.add(item.field)
+        problem = evidence_file_problem(filename=item.filename, content=item.content)
+        if problem:
+            raise UserFacingError(problem, field=item.field)
     with transaction.atomic():
         dispute = (
             Dispute.objects.select_for_update(of=("self",))
@@ -171,19 +227,43 @@ def dispute_submit_evidence(*, actor: Any, dispute_id: int, text: str) -> Disput
             raise UserFacingError("Only the seller of this sale or platform staff can answer.")
         if not dispute.is_open or dispute.status.endswith("under_review"):
             raise UserFacingError("This dispute no longer takes evidence.")
-        if dispute.evidence_due_by and dispute.evidence_due_by < timezone.now():
+        stripe_now = datetime.fromtimestamp(gw.stripe_now(), tz=UTC)
+        if dispute.evidence_due_by and dispute.evidence_due_by < stripe_now:
             raise UserFacingError("The evidence deadline has passed.")
+        sent: list[dict[str, Any]] = []
         try:
+            for item in files:
+                digest = hashlib.sha256(item.content).hexdigest()[:16]
+                file_id = gw.dispute_evidence_file_upload(
+                    content=item.content,
+                    filename=item.filename,
+                    idempotency_key=gw.idempotency_key(
+                        "dispute", dispute.stripe_id, "file", item.field, digest
+                    ),
+                )
+                sent.append(
+                    {
+                        "field": item.field,
+                        "file_id": file_id,
+                        "filename": item.filename[:255],
+                        "size": len(item.content),
+                    }
+                )
             gw.dispute_submit_evidence(
                 dispute_id=dispute.stripe_id,
                 text=text,
+                files={f["field"]: f["file_id"] for f in sent},
                 idempotency_key=gw.idempotency_key(
-                    "dispute", dispute.stripe_id, "evidence", zlib.crc32(text.encode())
+                    "dispute",
+                    dispute.stripe_id,
+                    "evidence",
+                    zlib.crc32((text + "".join(f["file_id"] for f in sent)).encode()),
                 ),
             )
         except gw.GatewayError as exc:
             raise UserFacingError(f"Stripe refused the evidence: {exc.message}") from exc
         dispute.evidence_text = text
+        dispute.evidence_files = sent
         dispute.evidence_submitted_at = timezone.now()
         dispute.evidence_submitted_by = actor
         dispute.status = (

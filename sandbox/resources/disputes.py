@@ -31,7 +31,7 @@ from sandbox.errors import invalid_request
 from sandbox.events import emit
 from sandbox.ids import new_id
 from sandbox.models import SandboxObject
-from sandbox.resources import balances
+from sandbox.resources import balances, files
 from sandbox.router import Request, route
 
 JSON = dict[str, Any]
@@ -251,6 +251,7 @@ def update(req: Request) -> JSON:
         "status": dispute["status"],
     }
     evidence = p.get("evidence")
+    files.check_evidence_files(evidence, account=req.account)
     if isinstance(evidence, dict):
         for key, value in evidence.items():
             if key in dispute["evidence"]:

@@ -248,10 +248,10 @@ class FakeStripe:
         self.idempotency[idempotency_key] = refund
         return refund
 
-    def dispute_submit_evidence(self, *, dispute_id, text, idempotency_key):
+    def dispute_submit_evidence(self, *, dispute_id, text, idempotency_key, files=None):
         self._check("dispute_submit_evidence")
         d = self.disputes[dispute_id]
-        d["evidence"] = {"uncategorized_text": text}
+        d["evidence"] = {"uncategorized_text": text, **(files or {})}
         d["status"] = "under_review"
         return d
 

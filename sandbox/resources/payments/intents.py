@@ -447,6 +447,18 @@ def update(req: Request) -> JSON:
     for key in ("description", "receipt_email", "transfer_group", "statement_descriptor"):
         if key in p:
             pi[key] = p[key] or None
+    if "setup_future_usage" in p:
+        # Stripe: off_session or on_session saves the card the intent is confirmed with to its
+        # customer; an empty string unsets it (allowed while the intent is not yet confirmed).
+        if pi["status"] not in PI_ACTIVE:
+            raise _unexpected_state(pi, "update")
+        value = p["setup_future_usage"] or None
+        if value not in (None, "off_session", "on_session"):
+            raise invalid_request(
+                "Invalid setup_future_usage: must be one of off_session or on_session",
+                param="setup_future_usage",
+            )
+        pi["setup_future_usage"] = value
     if "metadata" in p:
         pi["metadata"] = store.merge_metadata(pi.get("metadata"), p["metadata"])
     saved = store.save(row)
