@@ -8,9 +8,11 @@ BENCHMARKS: dict[str, str] = {
     "catalogue": "bench.catalogue",
     "checkout": "bench.checkout",
     "onsite_checkout": "bench.onsite_checkout",
+    "cart_checkout": "bench.cart_checkout",
     "balance_page": "bench.balance_page",
     "reconciliation": "bench.reconciliation",
     "sandbox_balance": "bench.sandbox_balance",
+    "subscription_renewals": "bench.subscription_renewals",
     "stripe_requests": "bench.stripe_requests",
     "stripe_rate_limit": "bench.stripe_rate_limit",
 }

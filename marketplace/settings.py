@@ -281,9 +281,12 @@ SANDBOX_ASYNC_PAYMENT_DELAY = env_int("SANDBOX_ASYNC_PAYMENT_DELAY", 180, minimu
 # Sandbox billing. Stripe's Smart Retries are approximated by a fixed schedule: a failed renewal is
 # retried this many days after the previous attempt (one number per retry). After the last retry
 # the subscription is canceled, marked unpaid, or left past_due (Stripe's dashboard setting).
-SANDBOX_BILLING_RETRY_DAYS = [
-    int(d) for d in env_list("SANDBOX_BILLING_RETRY_DAYS", ["3", "5", "7"])
-]
+_retry_days = env_list("SANDBOX_BILLING_RETRY_DAYS", ["3", "5", "7"])
+if not all(d.strip().isdigit() and int(d) > 0 for d in _retry_days):
+    raise ImproperlyConfigured(
+        "SANDBOX_BILLING_RETRY_DAYS must be positive whole numbers of days, e.g. 3,5,7."
+    )
+SANDBOX_BILLING_RETRY_DAYS = [int(d) for d in _retry_days]
 SANDBOX_BILLING_AFTER_RETRIES = env_str("SANDBOX_BILLING_AFTER_RETRIES", "cancel")
 if SANDBOX_BILLING_AFTER_RETRIES not in {"cancel", "unpaid", "past_due"}:
     raise ImproperlyConfigured("SANDBOX_BILLING_AFTER_RETRIES must be cancel, unpaid or past_due.")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path, re_path
 
-from sandbox import payment_views, stripejs, views
+from sandbox import billing_views, payment_views, stripejs, views
 from sandbox.access import require_open
 
 # Path parameters that reach the database are Stripe-shaped ids or link tokens (ASCII letters,
@@ -36,6 +36,17 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("js/v3/elements.css", stripejs.elements_css, name="stripe_js_css"),
     re_path(
         rf"^receipts/(?P<charge_id>{_id('(?:ch|py)')})/$", payment_views.receipt, name="receipt"
+    ),
+    # billing (hosted invoice page, customer portal)
+    re_path(
+        rf"^invoice/(?P<invoice_id>{_id('in')})/(?P<token>{_TOKEN})/$",
+        billing_views.invoice_page,
+        name="invoice",
+    ),
+    re_path(
+        rf"^portal/(?P<session_id>{_id('bps')})/(?P<token>{_TOKEN})/$",
+        billing_views.portal_page,
+        name="portal",
     ),
 ]
 

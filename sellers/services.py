@@ -249,29 +249,40 @@ def seller_apply_account(*, seller_id: int, account: AccountLike, as_of: datetim
     ``account_refreshed_at`` records when we last read the account.
     Raises ValueError when the account is not this seller's.
     """
+    seller = Seller.objects.select_for_update().get(pk=seller_id)
+    return _apply_account(seller, account, as_of)
+
+
+def _apply_account(seller: Seller, account: AccountLike, as_of: datetime | None) -> Seller:
+    """``seller_apply_account`` on a seller already locked by the caller (read once). Writes
+    only the columns that changed (and when the account was read)."""
     if not isinstance(account, Mapping):
         account = account.to_dict()
-    seller = Seller.objects.select_for_update().get(pk=seller_id)
     if account.get("id") != seller.stripe_account_id:
-        raise ValueError(f"account {account.get('id')} is not seller {seller_id}'s")
+        raise ValueError(f"account {account.get('id')} is not seller {seller.pk}'s")
     if as_of is not None and seller.account_synced_at and as_of < seller.account_synced_at:
         logger.info("ignoring stale state of %s (%s)", seller.stripe_account_id, as_of)
         return seller
     requirements = account.get("requirements") or {}
     known = set(seller.requirements_currently_due) | set(seller.requirements_past_due)
     was_onboarded = seller.details_submitted
-    seller.charges_enabled = bool(account.get("charges_enabled"))
-    seller.payouts_enabled = bool(account.get("payouts_enabled"))
-    seller.details_submitted = bool(account.get("details_submitted"))
-    seller.requirements_currently_due = _list(requirements.get("currently_due"))
-    seller.requirements_past_due = _list(requirements.get("past_due"))
-    seller.requirements_eventually_due = _list(requirements.get("eventually_due"))
-    seller.requirements_current_deadline = _timestamp(requirements.get("current_deadline"))
-    seller.requirements_disabled_reason = str(requirements.get("disabled_reason") or "")
+    state: dict[str, Any] = {
+        "charges_enabled": bool(account.get("charges_enabled")),
+        "payouts_enabled": bool(account.get("payouts_enabled")),
+        "details_submitted": bool(account.get("details_submitted")),
+        "requirements_currently_due": _list(requirements.get("currently_due")),
+        "requirements_past_due": _list(requirements.get("past_due")),
+        "requirements_eventually_due": _list(requirements.get("eventually_due")),
+        "requirements_current_deadline": _timestamp(requirements.get("current_deadline")),
+        "requirements_disabled_reason": str(requirements.get("disabled_reason") or ""),
+    }
     if as_of is not None:
-        seller.account_synced_at = as_of
-    seller.account_refreshed_at = timezone.now()
-    seller.save()
+        state["account_synced_at"] = as_of
+    state["account_refreshed_at"] = timezone.now()
+    changed = [name for name, value in state.items() if getattr(seller, name) != value]
+    for name in changed:
+        setattr(seller, name, state[name])
+    seller.save(update_fields=[*changed, "updated_at"])
     due = set(seller.requirements_currently_due) | set(seller.requirements_past_due)
     if was_onboarded and due - known:
         # Stripe asks an onboarded seller for more: tell them once per new request.
@@ -338,7 +349,7 @@ def seller_account_updated(*, account_id: str, event_created: datetime) -> Selle
     if seller.account_synced_at and event_created < seller.account_synced_at:
         return seller
     account = gateway.account_retrieve(account_id=account_id)
-    return seller_apply_account(seller_id=seller.pk, account=account, as_of=event_created)
+    return _apply_account(seller, account, event_created)  # the row locked above: read once
 
 
 def _adopt_unrecorded_account(*, account_id: str, event_created: datetime) -> Seller | None:

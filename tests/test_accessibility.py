@@ -138,6 +138,35 @@ def in_new_tab(context, click: Callable[[], None]):
     return tab
 
 
+def billing_pages() -> tuple[str, str]:
+    """A subscription with an open invoice (default_incomplete) on the sandbox: the invoice's
+    hosted page and a customer portal session for its customer."""
+    from sandbox import testing as sandbox_testing
+
+    sdk = sandbox_testing.stripe_client()
+    customer = sdk.v1.customers.create({"email": "member@example.com"})
+    price = sdk.v1.prices.create(
+        {
+            "currency": "eur",
+            "unit_amount": 1500,
+            "recurring": {"interval": "month"},
+            "product_data": {"name": "Mug of the month"},
+        }
+    )
+    sub = sdk.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": price.id}],
+            "payment_behavior": "default_incomplete",
+            "expand": ["latest_invoice"],
+        }
+    )
+    portal = sdk.v1.billing_portal.sessions.create(
+        {"customer": customer.id, "return_url": "http://example.com/"}
+    )
+    return sub.latest_invoice.hosted_invoice_url, portal.url
+
+
 def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, settings):
     from buyers.models import Order
     from payouts.models import LedgerTransaction
@@ -148,6 +177,29 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, setting
     listing = Listing.objects.filter(seller__user__email="seller@example.com").first()
     order = Order.objects.filter(buyer__email="buyer@example.com", status="paid").first()
     assert listing is not None and order is not None and order.charge_id
+
+    # The after-sale: a buyer's request and a message on one of the seller's sales, a review of
+    # a shipped one (made through the services, as the pages would).
+    from buyers.aftersale import services as aftersale
+
+    sale = (
+        Order.objects.filter(seller=listing.seller, status__in=["paid", "fulfilled"])
+        .order_by("pk")
+        .first()
+    )
+    assert sale is not None
+    problem = aftersale.problem_report_create(
+        buyer=sale.buyer, order_id=sale.pk, reason="damaged", message="The lid is chipped."
+    )
+    aftersale.order_message_post(author=sale.buyer, order_id=sale.pk, body="Photo on request.")
+    shipped = Order.objects.filter(seller=listing.seller, status="fulfilled").first()
+    if shipped is None:
+        from buyers.services import order_mark_fulfilled
+
+        shipped = order_mark_fulfilled(order_id=sale.pk, seller=listing.seller)
+    aftersale.review_create(
+        buyer=shipped.buyer, order_id=shipped.pk, rating=4, body="Lovely, well packed."
+    )
 
     # Anyone: the catalogue, a listing, a shop, the account pages, errors, the sandbox's control.
     context = browser.new_context()
@@ -171,6 +223,12 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, setting
     sweep.check(page, "email addresses", "/accounts/email/")
     sweep.check(page, "change password", "/accounts/password/change/")
     sweep.check(page, "start selling", "/sell/start/")
+    buyer_page = context.new_page()
+    if sale.buyer.email != "buyer@example.com":
+        buyer_page = log_in(browser.new_context(), base, sale.buyer.email)
+    sweep.check(buyer_page, "report a problem", f"/orders/{sale.pk}/problem/")
+    sweep.check(buyer_page, "order messages", f"/orders/{sale.pk}/messages/")
+    sweep.check(buyer_page, "review form", f"/orders/{sale.pk}/review/")
     sweep.check(page, "sandbox receipt", f"/sandbox/receipts/{order.charge_id}/")
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{base}/listing/{listing.pk}/")
@@ -212,6 +270,9 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, setting
     sweep.check(page, "sale refund", f"/money/sales/{sale.pk}/refund/")
     sweep.check(page, "balance", "/money/balance/")
     sweep.check(page, "seller refunds", "/money/refunds/")
+    sweep.check(page, "buyers' requests", "/sales/requests/")
+    sweep.check(page, "answer a request", f"/money/refunds/requests/{problem.pk}/")
+    sweep.check(page, "reply to a review", f"/sales/{shipped.pk}/review/reply/")
     page.goto(base + "/sell/")
     express = in_new_tab(
         context, lambda: page.get_by_role("button", name="Open Stripe dashboard").click()
@@ -222,6 +283,14 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, setting
     page.get_by_role("button", name=re.compile("Update details")).click()
     page.wait_for_url(re.compile(r".*/sandbox/onboarding/.*"))
     sweep.check(page, "sandbox onboarding")  # an account link works once
+    context.close()
+
+    # Stripe's billing pages (sandbox): an open invoice's hosted page and the customer portal.
+    context = browser.new_context()
+    page = context.new_page()
+    invoice_url, portal_url = billing_pages()
+    sweep.check(page, "sandbox hosted invoice", invoice_url)
+    sweep.check(page, "sandbox customer portal", portal_url)
     context.close()
 
     # Staff: the money dashboard and review pages.
@@ -239,6 +308,8 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, setting
     sweep.check(page, "refund form", f"/money/refunds/{order.charge_id}/new/")
     sweep.check(page, "disputes", "/money/disputes/")
     sweep.check(page, "reconciliation", "/money/reconciliation/")
+    sweep.check(page, "reviews (staff)", "/money/reviews/")
+    sweep.check(page, "request (staff)", f"/money/refunds/requests/{problem.pk}/")
     sweep.check(page, "audit log", "/staff/audit/")
     context.close()
 

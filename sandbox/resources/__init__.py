@@ -8,6 +8,7 @@ from sandbox.resources import (  # noqa: F401
     accounts,
     balances,
     billing_meters,
+    billing_portal,
     capabilities,
     checkout,
     customers,

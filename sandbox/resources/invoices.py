@@ -264,6 +264,7 @@ def invoice_item_create(
         },
         account=account,
         private={"subscription_item": copy.deepcopy(item)},
+        created=at,  # an invoice item has `date`, no `created`
     )
     emit("invoiceitem.created", ii, account=_event_account(account))
     return ii
@@ -466,7 +467,8 @@ def invoice_create(
         invoice_id=invoice_id,
         licensed=licensed,
     )
-    data["hosted_invoice_url"] = hosted_url(invoice_id)
+    token = random_token(24)
+    data["hosted_invoice_url"] = hosted_url(invoice_id, token)
     if finalize_at is not None:
         data["automatically_finalizes_at"] = finalize_at
     fields = {k: v for k, v in data.items() if k not in ("id", "object")}
@@ -476,7 +478,7 @@ def invoice_create(
         fields,
         account=row.account,
         object_id=invoice_id,
-        private={"token": random_token(24)},
+        private={"token": token},
     )
     for ii in items:
         ii.data["invoice"] = invoice_id
@@ -489,10 +491,10 @@ def invoice_create(
     return invoice
 
 
-def hosted_url(invoice_id: str) -> str:
+def hosted_url(invoice_id: str, token: str) -> str:
     from sandbox.resources.accounts import site_url
 
-    return site_url(f"/sandbox/invoice/{invoice_id}/")
+    return site_url(f"/sandbox/invoice/{invoice_id}/{token}/")
 
 
 def invoice_finalize(invoice_id: str) -> JSON:
@@ -588,7 +590,11 @@ def default_payment_method(sub: JSON) -> str | None:
 
 
 def invoice_pay(
-    invoice_id: str, *, payment_method: str | None = None, off_session: bool = True
+    invoice_id: str,
+    *,
+    payment_method: str | None = None,
+    off_session: bool = True,
+    return_url: str | None = None,
 ) -> tuple[JSON, StripeError | None]:
     """Attempt to pay an open invoice with the subscription's default card (or the given one).
     Off-session, a card asking for 3-D Secure leaves the PaymentIntent ``requires_action``
@@ -623,7 +629,9 @@ def invoice_pay(
         pi_row.data["status"] = "requires_payment_method"
         pi_row.data["next_action"] = None
         store.save(pi_row)
-    pi, error = payments.intent_confirm(pi_id, account=inv_row.account, payment_method=pm)
+    pi, error = payments.intent_confirm(
+        pi_id, account=inv_row.account, payment_method=pm, return_url=return_url
+    )
     if error is None and pi["status"] == "requires_action":
         if off_session:
             error = StripeError(

@@ -182,7 +182,7 @@ def setup_intent_confirm(
 def _finish(row: SandboxObject, pm: JSON, *, authenticated: bool) -> Outcome:
     si = row.data
     behaviour = cards.behaviour(cards.number_of(pm["id"]))
-    if behaviour.decline_code is not None:
+    if behaviour.decline_code is not None and not behaviour.declines_charges_only:
         return _fail(
             row,
             pm,
@@ -197,6 +197,9 @@ def _finish(row: SandboxObject, pm: JSON, *, authenticated: bool) -> Outcome:
     si.update(status="succeeded", next_action=None, payment_method=pm["id"])
     saved = store.save(row)
     emit("setup_intent.succeeded", saved, account=_event_account(row.account))
+    from sandbox.resources import subscriptions
+
+    subscriptions.setup_intent_succeeded(saved)
     return saved, None
 
 

@@ -45,6 +45,8 @@ from django.db import transaction
 from stripe.params import (
     SubscriptionCancelParams,
     SubscriptionCreateParams,
+    SubscriptionItemListParams,
+    SubscriptionItemRetrieveParams,
     SubscriptionListParams,
     SubscriptionResumeParams,
     SubscriptionRetrieveParams,
@@ -507,6 +509,8 @@ def create_subscription(
     )
     if trial_end:
         _schedule_trial_will_end(sub_id, now=now)
+    if invoice["status"] == "paid" and behavior == "default_incomplete" and not payment_method:
+        _pending_setup_intent(sub_id, customer=customer, account=account)
     if invoice["status"] == "open" and attempt and behavior != "default_incomplete":
         _, error = invoices.invoice_pay(invoice["id"], payment_method=payment_method)
         if error is not None and behavior == "error_if_incomplete":
@@ -519,6 +523,40 @@ def create_subscription(
                 param=error.param,
             )
     return store.get(sub_id)
+
+
+def _pending_setup_intent(sub_id: str, *, customer: str, account: str) -> None:
+    """Nothing to pay now (a trial) with ``default_incomplete``: a SetupIntent to collect the
+    card for later invoices (``pending_setup_intent``; its ``client_secret`` goes to the front
+    end's ``confirmSetup``)."""
+    from sandbox.resources import setup_intents
+
+    si = setup_intents.setup_intent_create(
+        {"customer": customer, "usage": "off_session", "metadata": {}}, account=account
+    )
+    store.update(sub_id, {"pending_setup_intent": si["id"]}, object_type="subscription")
+
+
+def setup_intent_succeeded(si: JSON) -> None:
+    """A subscription's ``pending_setup_intent`` succeeded: it is cleared, and the card becomes
+    the subscription's default when ``save_default_payment_method=on_subscription``."""
+    for row in store.queryset("subscription", account=None).filter(
+        data__pending_setup_intent=si["id"]
+    ):
+        sub = row.data
+        before = {"pending_setup_intent": si["id"]}
+        sub["pending_setup_intent"] = None
+        save = (sub.get("payment_settings") or {}).get("save_default_payment_method")
+        if save == "on_subscription" and not sub.get("default_payment_method"):
+            before["default_payment_method"] = None
+            sub["default_payment_method"] = si.get("payment_method")
+        saved = store.save(row)
+        emit(
+            "customer.subscription.updated",
+            saved,
+            account=_event_account(row.account),
+            previous_attributes=before,
+        )
 
 
 def _schedule_trial_will_end(sub_id: str, *, now: int) -> None:
@@ -721,7 +759,14 @@ def subscription_cancel(
                 invoices.invoice_pay(final["id"])
         row = store.get_row(sub_id, object_type="subscription", for_update=True)
         sub = row.data
-    # open invoices of a canceled subscription stay open (Stripe leaves them to be paid or voided)
+    # Open invoices of a canceled subscription stay open (to be paid, voided or marked
+    # uncollectible) but are no longer retried automatically.
+    for inv in store.queryset("invoice", account=None).filter(
+        data__parent__subscription_details__subscription=sub_id, data__status="open"
+    ):
+        inv.data["next_payment_attempt"] = None
+        inv.data["auto_advance"] = False
+        store.save(inv)
     details = dict(details or {})
     sub.update(
         status="canceled",
@@ -1155,25 +1200,28 @@ def _end_trial(row: SandboxObject) -> None:
 
 
 def _cancel_scheduled(row: SandboxObject, *, at: int) -> None:
+    """``cancel_at`` reached: a final invoice for metered usage and pending prorations (Stripe
+    collects them at the end of the period), then canceled."""
     sub = row.data
     start, end = _period(sub)
-    if any(_metered(i["price"]) for i in sub["items"]["data"]):
-        usage_end = min(at, end)
-        usage_lines = invoices.period_lines(
-            sub, period=(start, end), usage=(start, usage_end), licensed=False
+    usage_end = min(at, end)
+    usage_lines = invoices.period_lines(
+        sub, period=(start, end), usage=(start, usage_end), licensed=False
+    )
+    if any(line["amount"] for line in usage_lines) or invoices.pending_items(
+        sub, account=row.account
+    ):
+        final = invoices.invoice_create(
+            row.id,
+            period_start=start,
+            period_end=usage_end,
+            reason="subscription_cycle",
+            usage=(start, usage_end),
+            invoice_period=(start, usage_end),
+            licensed=False,
         )
-        if any(line["amount"] for line in usage_lines):
-            final = invoices.invoice_create(
-                row.id,
-                period_start=start,
-                period_end=usage_end,
-                reason="subscription_cycle",
-                usage=(start, usage_end),
-                invoice_period=(start, usage_end),
-                licensed=False,
-            )
-            if final["status"] == "open":
-                invoices.invoice_pay(final["id"])
+        if final["status"] == "open":
+            invoices.invoice_pay(final["id"])
     subscription_cancel(row.id, account=None, reason="cancellation_requested")
 
 
@@ -1212,13 +1260,47 @@ def list_(req: Request) -> JSON:
         qs = qs.filter(data__status=status)
     elif not status:
         qs = qs.exclude(data__status__in=list(ENDED))
-    for key in ("customer", "price"):
-        if req.params.get(key):
-            if key == "customer":
-                qs = qs.filter(data__customer=req.params["customer"])
-            else:
-                qs = qs.filter(data__items__data__contains=[{"price": {"id": req.params["price"]}}])
+    if req.params.get("customer"):
+        qs = qs.filter(data__customer=req.params["customer"])
+    if req.params.get("price"):
+        wanted = req.params["price"]
+        ids = [
+            row.id
+            for row in qs.only("id", "data")
+            if any(item["price"]["id"] == wanted for item in row.data["items"]["data"])
+        ]
+        qs = qs.filter(pk__in=ids)
     return store.list_response(qs, req.params, url="/v1/subscriptions")
+
+
+@route("GET", "/v1/subscription_items", params=SubscriptionItemListParams)
+def items_list(req: Request) -> JSON:
+    sub = store.get(
+        req.params["subscription"],
+        object_type="subscription",
+        account=req.account,
+        param="subscription",
+    )
+    items = sub["items"]["data"]
+    return store.list_of(
+        items[: int(req.params.get("limit") or 10)],
+        url="/v1/subscription_items",
+        has_more=len(items) > int(req.params.get("limit") or 10),
+    )
+
+
+@route("GET", "/v1/subscription_items/{id}", params=SubscriptionItemRetrieveParams)
+def item_retrieve(req: Request) -> JSON:
+    for row in store.queryset("subscription", account=req.account):
+        for item in row.data["items"]["data"]:
+            if item["id"] == req.args["id"]:
+                return dict(item)
+    raise invalid_request(
+        f"No such subscription item: '{req.args['id']}'",
+        status=404,
+        code="resource_missing",
+        param="id",
+    )
 
 
 ENDED_UPDATABLE = {"metadata", "cancellation_details", "expand"}
