@@ -58,6 +58,7 @@ from sandbox.errors import StripeError, invalid_request
 from sandbox.events import emit
 from sandbox.ids import new_id
 from sandbox.models import SandboxObject
+from sandbox.panels import register_control_panel
 from sandbox.resources import invoices, payments
 from sandbox.resources.invoices import (
     fee_for,
@@ -480,6 +481,8 @@ def create_subscription(
             "You may only specify one of these parameters: cancel_at, cancel_at_period_end.",
             param="cancel_at",
         )
+    if p.get("cancel_at") not in (None, "") and int(p["cancel_at"]) <= now:
+        raise invalid_request("cancel_at must be in the future.", param="cancel_at")
     sub_id = new_id("sub")
     end = trial_end or add_interval(now, interval[0], int(interval[1]))
     items = [
@@ -1525,3 +1528,44 @@ def resume(req: Request) -> JSON:
     saved = _set_status(row, status)
     emit("customer.subscription.resumed", saved, account=_event_account(row.account))
     return saved
+
+
+# --- control page ------------------------------------------------------------------------------
+def _control_panel(request: Any) -> JSON:
+    from sandbox import display
+
+    rows = []
+    for row in store.queryset("subscription", account=None).order_by("-created", "-seq")[:25]:
+        sub = row.data
+        item = sub["items"]["data"][0]
+        amount = sum(
+            int(i["price"]["unit_amount"] or 0) * int(i.get("quantity") or 0)
+            for i in sub["items"]["data"]
+        )
+        latest = (
+            SandboxObject.objects.filter(pk=sub.get("latest_invoice")).first()
+            if sub.get("latest_invoice")
+            else None
+        )
+        rows.append(
+            {
+                "id": sub["id"],
+                "customer": sub["customer"],
+                "status": sub["status"],
+                "cancel_at_period_end": sub.get("cancel_at_period_end"),
+                "amount": display.money(amount, sub["currency"]),
+                "next": display.date(item["current_period_end"]) if sub["status"] in LIVE else "",
+                "invoice_status": latest.data["status"] if latest else "",
+                "invoice_url": latest.data.get("hosted_invoice_url") if latest else None,
+            }
+        )
+    return {
+        "subscriptions": rows,
+        "retry_days": ", ".join(str(d) for d in invoices.retry_days()),
+        "after_retries": invoices.after_retries(),
+    }
+
+
+register_control_panel(
+    "subscriptions", "Subscriptions", "sandbox/panels/subscriptions.html", _control_panel, order=30
+)
