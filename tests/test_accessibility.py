@@ -167,7 +167,7 @@ def billing_pages() -> tuple[str, str]:
     return sub.latest_invoice.hosted_invoice_url, portal.url
 
 
-def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe):
+def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, settings):
     from buyers.models import Order
     from payouts.models import LedgerTransaction
     from sellers.models import Listing
@@ -241,6 +241,19 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe):
     page.get_by_role("button", name=re.compile(r"^Pay ")).click()
     page.wait_for_url(re.compile(r".*/sandbox/authenticate/.*"))
     sweep.check(page, "sandbox 3-D Secure")
+    # On-site payment (CHECKOUT_UI=elements): our payment page with the sandbox's Stripe.js,
+    # the Payment methods page and adding a card.
+    settings.CHECKOUT_UI = "elements"
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{base}/listing/{listing.pk}/")
+    page.get_by_role("button", name="Buy now").click()
+    page.wait_for_url(re.compile(r".*/purchases/\d+/payment/$"))
+    page.locator("#pay-button:not([disabled])").wait_for()
+    sweep.check(page, "on-site payment")
+    sweep.check(page, "payment methods", "/payment-methods/")
+    page.goto(base + "/payment-methods/add/")
+    page.locator("#pay-button:not([disabled])").wait_for()
+    sweep.check(page, "add a card")
     context.close()
 
     # The seller: dashboard, listing form, sales, balance, settings, onboarding and Express.
