@@ -48,16 +48,16 @@ def main(argv: list[str]) -> int:
     from django.test import Client
     from django.test.utils import override_settings
 
+    from bench._fixtures import new_user, onboarded_account
     from marketplace import stripe_gateway
     from marketplace.events.models import StripeEvent
     from marketplace.events.registry import handler_for, handlers_replaced, registered_types
     from marketplace.events.services import processing, webhook_endpoints_ensure_sandbox
     from sandbox import testing
     from sandbox.models import RequestLog
+    from sellers.models import Listing, Seller
     from subscriptions import services
     from subscriptions.models import Subscription
-    from bench._fixtures import new_user, onboarded_account
-    from sellers.models import Listing, Seller
 
     overrides = override_settings(
         STRIPE_SANDBOX=True,
@@ -213,7 +213,9 @@ def main(argv: list[str]) -> int:
 
     setup2 = subscribe_cohort(n)
     second = renew_month()
-    print(f"second cohort: {n} more subscriptions in {setup2:.1f} s; month 2 renews {second['renewals']}")
+    print(
+        f"second cohort: {n} more subscriptions in {setup2:.1f} s; month 2 renews {second['renewals']}"
+    )
     print(
         f"  intake + handlers: {second['events'] / second['pipeline_s']:.0f} events/s, "
         f"{second['queries'] / second['renewals']:.1f} SQL queries and "
