@@ -175,6 +175,18 @@ def seller_balances() -> Iterator[str]:
         .values_list("seller_id", flat=True)
         .distinct()
     )
+    # A dispute on a several-seller purchase's charge is the platform's (its funds leave the
+    # platform's balance); each seller's part is recovered by reversing their transfer.
+    platform_disputed = LedgerTransaction.objects.filter(
+        kind=K.DISPUTE_FUNDS_WITHDRAWN, seller__isnull=True
+    ).values("charge_id")
+    disputed |= set(
+        LedgerTransaction.objects.filter(
+            kind=K.TRANSFER_REVERSAL, seller__isnull=False, charge_id__in=platform_disputed
+        )
+        .values_list("seller_id", flat=True)
+        .distinct()
+    )
     sums: dict[tuple[int, str, str], int] = {}
     rows = (
         LedgerEntry.objects.filter(seller__isnull=False)

@@ -260,7 +260,9 @@ class SaleRefundForm(forms.Form):
         widget=forms.RadioSelect,
     )
     amount = forms.CharField(
-        required=False, help_text="In major units, e.g. 12.50; at most what remains"
+        label="Amount to refund",
+        required=False,
+        help_text="With “An amount”: in major units, e.g. 12.50; at most what remains",
     )
     reason = forms.ChoiceField(choices=[])
     note = forms.CharField(max_length=500, required=False, widget=forms.TextInput)

@@ -98,6 +98,43 @@ CLIENT_FIELDS: dict[str, frozenset[str]] = {
 }  # fmt: skip
 
 
+# The parameters Stripe.js sends on the calls a publishable key may make; anything else (an
+# amount, capture_method, off_session ...) is for the server and its secret key.
+CLIENT_PARAMS: dict[str, frozenset[str]] = {
+    "payment_intent": frozenset(
+        {
+            "expand", "payment_method", "payment_method_data", "payment_method_options",
+            "mandate_data", "receipt_email", "return_url", "setup_future_usage", "shipping",
+            "use_stripe_sdk",
+        }
+    ),
+    "setup_intent": frozenset(
+        {
+            "expand", "payment_method", "payment_method_data", "payment_method_options",
+            "mandate_data", "return_url", "use_stripe_sdk",
+        }
+    ),
+}  # fmt: skip
+
+
+def check_client_params(kind: str, params: dict[str, Any]) -> None:
+    """A publishable-key call to an intent may carry only what Stripe.js sends (a tampered
+    amount or capture method from the browser changes nothing: it is refused)."""
+    from sandbox.errors import StripeError
+
+    allowed = CLIENT_PARAMS.get(kind)
+    if allowed is None:
+        return
+    for key in params:
+        if key not in allowed and key != "outcome":
+            raise StripeError(
+                f"The parameter `{key}` cannot be set with a publishable API key; make this "
+                "request from your server with your secret key.",
+                status=400,
+                param=key,
+            )
+
+
 def publishable_key_refused() -> Any:
     """Stripe's answer to a secret-key-only call made with the publishable key."""
     from sandbox.errors import StripeError

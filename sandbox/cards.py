@@ -37,6 +37,8 @@ class CardBehaviour:
     authenticated_once: bool = False
     dispute: str | None = None  # dispute reason: succeeds, then disputed
     available_immediately: bool = False
+    # set up / attached without error; only charges are declined (4000000000000341)
+    declines_charges_only: bool = False
 
 
 CARDS: dict[str, CardBehaviour] = {
@@ -49,7 +51,9 @@ CARDS: dict[str, CardBehaviour] = {
     "4000000000000077": CardBehaviour("visa", available_immediately=True),
     "4000000000000002": CardBehaviour("visa", decline_code="generic_decline"),
     # attaches to a customer, then every charge is declined (renewals failing)
-    "4000000000000341": CardBehaviour("visa", decline_code="generic_decline"),
+    "4000000000000341": CardBehaviour(
+        "visa", decline_code="generic_decline", declines_charges_only=True
+    ),
     "4000000000009995": CardBehaviour(
         "visa", decline_code="insufficient_funds", message="Your card has insufficient funds."
     ),

@@ -318,6 +318,8 @@ def _handle(
                 intent, given if isinstance(given, str) else None, param="client_secret"
             )
         params = validate(raw_checked, found.params)
+        if publishable and method == "POST" and found.publishable:
+            access.check_client_params(found.publishable, params)
     except StripeError as exc:
         return _error(request_id, exc)
     if legacy:

@@ -215,7 +215,7 @@ def subscription_pages(listing):
     return plan, pro, sub
 
 
-def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe):
+def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, settings):
     from buyers.models import Order
     from payouts.models import LedgerTransaction
     from sellers.models import Listing
@@ -225,6 +225,29 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe):
     listing = Listing.objects.filter(seller__user__email="seller@example.com").first()
     order = Order.objects.filter(buyer__email="buyer@example.com", status="paid").first()
     assert listing is not None and order is not None and order.charge_id
+
+    # The after-sale: a buyer's request and a message on one of the seller's sales, a review of
+    # a shipped one (made through the services, as the pages would).
+    from buyers.aftersale import services as aftersale
+
+    sale = (
+        Order.objects.filter(seller=listing.seller, status__in=["paid", "fulfilled"])
+        .order_by("pk")
+        .first()
+    )
+    assert sale is not None
+    problem = aftersale.problem_report_create(
+        buyer=sale.buyer, order_id=sale.pk, reason="damaged", message="The lid is chipped."
+    )
+    aftersale.order_message_post(author=sale.buyer, order_id=sale.pk, body="Photo on request.")
+    shipped = Order.objects.filter(seller=listing.seller, status="fulfilled").first()
+    if shipped is None:
+        from buyers.services import order_mark_fulfilled
+
+        shipped = order_mark_fulfilled(order_id=sale.pk, seller=listing.seller)
+    aftersale.review_create(
+        buyer=shipped.buyer, order_id=shipped.pk, rating=4, body="Lovely, well packed."
+    )
 
     # Anyone: the catalogue, a listing, a shop, the account pages, errors, the sandbox's control.
     context = browser.new_context()
@@ -248,6 +271,12 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe):
     sweep.check(page, "email addresses", "/accounts/email/")
     sweep.check(page, "change password", "/accounts/password/change/")
     sweep.check(page, "start selling", "/sell/start/")
+    buyer_page = context.new_page()
+    if sale.buyer.email != "buyer@example.com":
+        buyer_page = log_in(browser.new_context(), base, sale.buyer.email)
+    sweep.check(buyer_page, "report a problem", f"/orders/{sale.pk}/problem/")
+    sweep.check(buyer_page, "order messages", f"/orders/{sale.pk}/messages/")
+    sweep.check(buyer_page, "review form", f"/orders/{sale.pk}/review/")
     sweep.check(page, "sandbox receipt", f"/sandbox/receipts/{order.charge_id}/")
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{base}/listing/{listing.pk}/")
@@ -260,6 +289,19 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe):
     page.get_by_role("button", name=re.compile(r"^Pay ")).click()
     page.wait_for_url(re.compile(r".*/sandbox/authenticate/.*"))
     sweep.check(page, "sandbox 3-D Secure")
+    # On-site payment (CHECKOUT_UI=elements): our payment page with the sandbox's Stripe.js,
+    # the Payment methods page and adding a card.
+    settings.CHECKOUT_UI = "elements"
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{base}/listing/{listing.pk}/")
+    page.get_by_role("button", name="Buy now").click()
+    page.wait_for_url(re.compile(r".*/purchases/\d+/payment/$"))
+    page.locator("#pay-button:not([disabled])").wait_for()
+    sweep.check(page, "on-site payment")
+    sweep.check(page, "payment methods", "/payment-methods/")
+    page.goto(base + "/payment-methods/add/")
+    page.locator("#pay-button:not([disabled])").wait_for()
+    sweep.check(page, "add a card")
     context.close()
 
     # The seller: dashboard, listing form, sales, balance, settings, onboarding and Express.
@@ -276,6 +318,9 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe):
     sweep.check(page, "sale refund", f"/money/sales/{sale.pk}/refund/")
     sweep.check(page, "balance", "/money/balance/")
     sweep.check(page, "seller refunds", "/money/refunds/")
+    sweep.check(page, "buyers' requests", "/sales/requests/")
+    sweep.check(page, "answer a request", f"/money/refunds/requests/{problem.pk}/")
+    sweep.check(page, "reply to a review", f"/sales/{shipped.pk}/review/reply/")
     page.goto(base + "/sell/")
     express = in_new_tab(
         context, lambda: page.get_by_role("button", name="Open Stripe dashboard").click()
@@ -329,6 +374,8 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe):
     sweep.check(page, "refund form", f"/money/refunds/{order.charge_id}/new/")
     sweep.check(page, "disputes", "/money/disputes/")
     sweep.check(page, "reconciliation", "/money/reconciliation/")
+    sweep.check(page, "reviews (staff)", "/money/reviews/")
+    sweep.check(page, "request (staff)", f"/money/refunds/requests/{problem.pk}/")
     sweep.check(page, "audit log", "/staff/audit/")
     context.close()
 

@@ -65,7 +65,10 @@ def _line_items(p: JSON, account: str, mode: str = "payment") -> list[JSON]:
     items: list[JSON] = []
     for index, item in enumerate(given):
         param = f"line_items[{index}]"
+<<<<<<< HEAD
         quantity = item.get("quantity")
+=======
+>>>>>>> main
         if item.get("price"):
             price = store.get(
                 str(item["price"]), object_type="price", account=account, param=f"{param}[price]"
@@ -101,6 +104,7 @@ def _line_items(p: JSON, account: str, mode: str = "payment") -> list[JSON]:
                 "`subscription` mode or use only one-time prices.",
                 param=f"{param}[price]",
             )
+<<<<<<< HEAD
         # Stripe: "Quantity should not be defined when recurring.usage_type=metered" (the
         # usage is billed at the period's end); every other line needs one.
         metered = (price.get("recurring") or {}).get("usage_type") == "metered"
@@ -124,6 +128,30 @@ def _line_items(p: JSON, account: str, mode: str = "payment") -> list[JSON]:
                 )
         product = store.get(price["product"], object_type="product", account=account)
         amount = 0 if metered else int(price["unit_amount"]) * quantity
+=======
+        metered = (price.get("recurring") or {}).get("usage_type") == "metered"
+        quantity = item.get("quantity")
+        if metered and quantity is not None:
+            raise invalid_request(
+                "Quantity should not be specified where usage_type is `metered`. Remove quantity "
+                f"from {param}.",
+                param=f"{param}[quantity]",
+            )
+        if quantity is None and not metered:
+            raise invalid_request(
+                f"Missing required param: {param}[quantity].",
+                param=f"{param}[quantity]",
+                code="parameter_missing",
+            )
+        if not metered and int(quantity) < 1:
+            raise invalid_request(
+                f"Invalid {param}[quantity]: must be at least 1", param=f"{param}[quantity]"
+            )
+        quantity = None if metered else int(quantity)
+        product = store.get(price["product"], object_type="product", account=account)
+        # a metered price is billed in arrears: nothing for it on the first invoice
+        amount = 0 if metered else int(price["unit_amount"]) * int(quantity or 0)
+>>>>>>> main
         items.append(
             {
                 "id": new_id("li"),

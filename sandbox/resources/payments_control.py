@@ -117,3 +117,54 @@ register_dashboard_panel(
     lambda account_id: {"balances": _balance_rows(account_id)},
     order=40,
 )
+
+
+# --- authorisations awaiting capture (capture_method=manual) -----------------------------------
+def authorisations_panel(request: HttpRequest) -> JSON:
+    rows = (
+        store.queryset("payment_intent", account=None)
+        .filter(data__status="requires_capture")
+        .order_by("-created", "-seq")[:20]
+    )
+    return {
+        "authorisations": [
+            {
+                "id": row.id,
+                "display": _fmt(row.data["amount_capturable"], row.data["currency"]),
+                "capture_before": display.datetime(row.private["capture_before"])
+                if row.private.get("capture_before")
+                else "",
+            }
+            for row in rows
+        ]
+    }
+
+
+def expire_authorisation(request: HttpRequest) -> str:
+    """Let one authorisation lapse now (as 7 days passing would): canceled, ``automatic``."""
+    from sandbox import clock
+    from sandbox.resources.payments.attempts import expire_authorizations
+
+    intent_id = str(request.POST.get("payment_intent") or "")
+    with transaction.atomic():
+        row = (
+            SandboxObject.objects.select_for_update()
+            .filter(pk=intent_id, object="payment_intent", data__status="requires_capture")
+            .first()
+        )
+        if row is None:
+            raise ValueError(f"No uncaptured PaymentIntent {intent_id!r}.")
+        row.private["capture_before"] = clock.now()
+        store.save(row)
+        expire_authorizations()
+    return f"The authorisation of {intent_id} lapsed (canceled, reason automatic)."
+
+
+register_control_panel(
+    "authorisations",
+    "Authorisations awaiting capture",
+    "sandbox/panels/authorisations.html",
+    authorisations_panel,
+    order=24,
+)
+register_action("expire_authorisation", expire_authorisation)

@@ -45,6 +45,8 @@ from django.db import transaction
 from stripe.params import (
     SubscriptionCancelParams,
     SubscriptionCreateParams,
+    SubscriptionItemListParams,
+    SubscriptionItemRetrieveParams,
     SubscriptionListParams,
     SubscriptionResumeParams,
     SubscriptionRetrieveParams,
@@ -56,6 +58,7 @@ from sandbox.errors import StripeError, invalid_request
 from sandbox.events import emit
 from sandbox.ids import new_id
 from sandbox.models import SandboxObject
+from sandbox.panels import register_control_panel
 from sandbox.resources import invoices, payments
 from sandbox.resources.invoices import (
     fee_for,
@@ -478,6 +481,8 @@ def create_subscription(
             "You may only specify one of these parameters: cancel_at, cancel_at_period_end.",
             param="cancel_at",
         )
+    if p.get("cancel_at") not in (None, "") and int(p["cancel_at"]) <= now:
+        raise invalid_request("cancel_at must be in the future.", param="cancel_at")
     sub_id = new_id("sub")
     end = trial_end or add_interval(now, interval[0], int(interval[1]))
     items = [
@@ -507,6 +512,8 @@ def create_subscription(
     )
     if trial_end:
         _schedule_trial_will_end(sub_id, now=now)
+    if invoice["status"] == "paid" and behavior == "default_incomplete" and not payment_method:
+        _pending_setup_intent(sub_id, customer=customer, account=account)
     if invoice["status"] == "open" and attempt and behavior != "default_incomplete":
         _, error = invoices.invoice_pay(invoice["id"], payment_method=payment_method)
         if error is not None and behavior == "error_if_incomplete":
@@ -519,6 +526,40 @@ def create_subscription(
                 param=error.param,
             )
     return store.get(sub_id)
+
+
+def _pending_setup_intent(sub_id: str, *, customer: str, account: str) -> None:
+    """Nothing to pay now (a trial) with ``default_incomplete``: a SetupIntent to collect the
+    card for later invoices (``pending_setup_intent``; its ``client_secret`` goes to the front
+    end's ``confirmSetup``)."""
+    from sandbox.resources import setup_intents
+
+    si = setup_intents.setup_intent_create(
+        {"customer": customer, "usage": "off_session", "metadata": {}}, account=account
+    )
+    store.update(sub_id, {"pending_setup_intent": si["id"]}, object_type="subscription")
+
+
+def setup_intent_succeeded(si: JSON) -> None:
+    """A subscription's ``pending_setup_intent`` succeeded: it is cleared, and the card becomes
+    the subscription's default when ``save_default_payment_method=on_subscription``."""
+    for row in store.queryset("subscription", account=None).filter(
+        data__pending_setup_intent=si["id"]
+    ):
+        sub = row.data
+        before = {"pending_setup_intent": si["id"]}
+        sub["pending_setup_intent"] = None
+        save = (sub.get("payment_settings") or {}).get("save_default_payment_method")
+        if save == "on_subscription" and not sub.get("default_payment_method"):
+            before["default_payment_method"] = None
+            sub["default_payment_method"] = si.get("payment_method")
+        saved = store.save(row)
+        emit(
+            "customer.subscription.updated",
+            saved,
+            account=_event_account(row.account),
+            previous_attributes=before,
+        )
 
 
 def _schedule_trial_will_end(sub_id: str, *, now: int) -> None:
@@ -1222,13 +1263,47 @@ def list_(req: Request) -> JSON:
         qs = qs.filter(data__status=status)
     elif not status:
         qs = qs.exclude(data__status__in=list(ENDED))
-    for key in ("customer", "price"):
-        if req.params.get(key):
-            if key == "customer":
-                qs = qs.filter(data__customer=req.params["customer"])
-            else:
-                qs = qs.filter(data__items__data__contains=[{"price": {"id": req.params["price"]}}])
+    if req.params.get("customer"):
+        qs = qs.filter(data__customer=req.params["customer"])
+    if req.params.get("price"):
+        wanted = req.params["price"]
+        ids = [
+            row.id
+            for row in qs.only("id", "data")
+            if any(item["price"]["id"] == wanted for item in row.data["items"]["data"])
+        ]
+        qs = qs.filter(pk__in=ids)
     return store.list_response(qs, req.params, url="/v1/subscriptions")
+
+
+@route("GET", "/v1/subscription_items", params=SubscriptionItemListParams)
+def items_list(req: Request) -> JSON:
+    sub = store.get(
+        req.params["subscription"],
+        object_type="subscription",
+        account=req.account,
+        param="subscription",
+    )
+    items = sub["items"]["data"]
+    return store.list_of(
+        items[: int(req.params.get("limit") or 10)],
+        url="/v1/subscription_items",
+        has_more=len(items) > int(req.params.get("limit") or 10),
+    )
+
+
+@route("GET", "/v1/subscription_items/{id}", params=SubscriptionItemRetrieveParams)
+def item_retrieve(req: Request) -> JSON:
+    for row in store.queryset("subscription", account=req.account):
+        for item in row.data["items"]["data"]:
+            if item["id"] == req.args["id"]:
+                return dict(item)
+    raise invalid_request(
+        f"No such subscription item: '{req.args['id']}'",
+        status=404,
+        code="resource_missing",
+        param="id",
+    )
 
 
 ENDED_UPDATABLE = {"metadata", "cancellation_details", "expand"}
@@ -1453,3 +1528,44 @@ def resume(req: Request) -> JSON:
     saved = _set_status(row, status)
     emit("customer.subscription.resumed", saved, account=_event_account(row.account))
     return saved
+
+
+# --- control page ------------------------------------------------------------------------------
+def _control_panel(request: Any) -> JSON:
+    from sandbox import display
+
+    rows = []
+    for row in store.queryset("subscription", account=None).order_by("-created", "-seq")[:25]:
+        sub = row.data
+        item = sub["items"]["data"][0]
+        amount = sum(
+            int(i["price"]["unit_amount"] or 0) * int(i.get("quantity") or 0)
+            for i in sub["items"]["data"]
+        )
+        latest = (
+            SandboxObject.objects.filter(pk=sub.get("latest_invoice")).first()
+            if sub.get("latest_invoice")
+            else None
+        )
+        rows.append(
+            {
+                "id": sub["id"],
+                "customer": sub["customer"],
+                "status": sub["status"],
+                "cancel_at_period_end": sub.get("cancel_at_period_end"),
+                "amount": display.money(amount, sub["currency"]),
+                "next": display.date(item["current_period_end"]) if sub["status"] in LIVE else "",
+                "invoice_status": latest.data["status"] if latest else "",
+                "invoice_url": latest.data.get("hosted_invoice_url") if latest else None,
+            }
+        )
+    return {
+        "subscriptions": rows,
+        "retry_days": ", ".join(str(d) for d in invoices.retry_days()),
+        "after_retries": invoices.after_retries(),
+    }
+
+
+register_control_panel(
+    "subscriptions", "Subscriptions", "sandbox/panels/subscriptions.html", _control_panel, order=30
+)

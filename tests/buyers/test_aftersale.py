@@ -297,3 +297,42 @@ def test_other_peoples_ids_are_404(paid, buyer_client, other):  # noqa: F811
     report.refresh_from_db()
     assert report.status == "open" and not OrderMessage.objects.exists()
     assert not RefundRequest.objects.exists() and not Review.objects.exists()
+
+
+def test_a_refund_from_the_sale_refund_form_grants_the_waiting_request(paid, buyer_client, other):  # noqa: F811
+    order = paid
+    line = order.lines.get()
+    buyer_client.post(
+        f"/orders/{order.pk}/problem/",
+        {"reason": "damaged", "message": "One of the two is cracked.", "wants_refund": "on"},
+    )
+    other.force_login(order.seller.user)
+    url = f"/money/sales/{order.pk}/refund/"
+    data = {
+        "how": "lines",
+        f"line_{line.pk}": "1",
+        "reason": "damaged",
+        "client_token": "3f1e2d3c-4b5a-4968-8776-655443322110",
+        "confirm": "1",
+    }
+    response = other.post(url, data)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    report = ProblemReport.objects.get()
+    assert (report.status, report.refunded_amount) == ("granted", 2500)
+    assert "Refunded €25.00" in page(buyer_client, f"/orders/{order.pk}/")
+
+
+def test_the_buyer_asks_for_some_items_back(paid, buyer_client):  # noqa: F811
+    order = paid
+    line = order.lines.get()
+    url = f"/orders/{order.pk}/problem/"
+    assert f'name="line_{line.pk}"' in page(buyer_client, url)
+    base = {"reason": "damaged", "message": "One is cracked.", "wants_refund": "on"}
+    too_many = buyer_client.post(url, {**base, f"line_{line.pk}": "3"})
+    assert too_many.status_code == 400 and "less than or equal to 2" in too_many.content.decode()
+    both = buyer_client.post(url, {**base, f"line_{line.pk}": "1", "amount": "5"})
+    assert both.status_code == 400 and "not both" in both.content.decode()
+    assert buyer_client.post(url, {**base, f"line_{line.pk}": "1"}).status_code == 303
+    report = ProblemReport.objects.get()
+    assert (report.amount, report.lines) == (2500, {str(line.pk): 1})
+    assert "(1 \u00d7 Blue mug)" in page(buyer_client, f"/orders/{order.pk}/")

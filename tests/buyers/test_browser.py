@@ -195,4 +195,27 @@ def test_sandbox_cart_of_two_sellers_paid_once(page, live_server, sandbox_live, 
         page.goto(f"{live_server.url}/sales/{order.pk}/")
         other = "Green vase" if order.seller == mug.seller else "Blue mug"
         assert order.status == Order.Status.PAID and other not in page.content()
+        share = page.locator("tr", has_text="Your share")
+        assert str(order.seller_share) in share.inner_text()
         assert page.evaluate(no_sideways)
+    # The mug seller refunds part of their order from the sale page, through the confirmation.
+    mugs = purchase.orders.select_related("seller__user").get(seller=mug.seller)
+    log_in(page, live_server, mugs.seller.user)
+    page.goto(f"{live_server.url}/sales/{mugs.pk}/")
+    page.get_by_role("link", name="Refund the buyer…").click()
+    page.get_by_label("An amount").check()
+    page.get_by_label("Amount to refund").fill("10.00")
+    page.get_by_label("Reason").select_option("damaged")
+    assert page.evaluate(no_sideways)
+    page.get_by_role("button", name="Review the refund…").click()
+    confirm = page.locator("section.sale-refund-confirm")
+    assert "€10.00" in confirm.inner_text() and "€8.94" in confirm.inner_text()
+    assert page.evaluate(no_sideways)
+    page.get_by_role("button", name="Refund €10.00").click()
+    page.wait_for_url(f"{live_server.url}/sales/{mugs.pk}/")
+    assert "Refund of €10.00 sent to Stripe." in page.content()
+    assert "€10.00" in page.locator("tr", has_text="Refunded to the buyer").inner_text()
+    mugs.refresh_from_db()
+    assert mugs.refunded_amount == 1000 and mugs.status == Order.Status.PAID
+    vases = purchase.orders.get(seller=glass)
+    assert vases.refunded_amount == 0

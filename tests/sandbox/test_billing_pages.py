@@ -125,3 +125,12 @@ def test_portal_session_and_page(sdk, web, seller):
     # the session is short-lived
     testing.advance(hours=2)
     assert web.get(path).status_code == 410
+
+
+def test_control_page_lists_subscriptions(sdk, web, seller):
+    price = plan(sdk, amount=700, name="Tea club")
+    sub = subscribe(sdk, seller.id, price.id)
+    response = web.get("/sandbox/panel/subscriptions/", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert sub.id in html and "€7.00" in html and "active" in html and "3, 5, 7" in html

@@ -339,3 +339,103 @@ def test_3ds_card_at_renewal_asks_for_action(sdk, seller):
     invoice = sdk.v1.invoices.retrieve(sub.latest_invoice, {"expand": ["payments"]})
     pi = sdk.v1.payment_intents.retrieve(invoice.payments.data[0].payment.payment_intent)
     assert pi.status == "requires_action"
+
+
+def test_trial_with_default_incomplete_collects_the_card_by_setup_intent(sdk, seller):
+    price = plan(sdk, amount=1500)
+    customer = sdk.v1.customers.create({"email": "later@example.com"})
+    sub = sdk.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": price.id}],
+            "trial_period_days": 7,
+            "payment_behavior": "default_incomplete",
+            "payment_settings": {"save_default_payment_method": "on_subscription"},
+            "transfer_data": {"destination": seller.id},
+            "application_fee_percent": 10,
+            "expand": ["pending_setup_intent"],
+        }
+    )
+    check_object(as_json(sub))
+    assert sub.status == "trialing" and sub.pending_setup_intent.status == "requires_payment_method"
+    setup = sdk.v1.setup_intents.confirm(
+        sub.pending_setup_intent.id, {"payment_method": "pm_card_visa"}
+    )
+    assert setup.status == "succeeded"
+    sub = sdk.v1.subscriptions.retrieve(sub.id)
+    assert sub.pending_setup_intent is None and sub.default_payment_method == setup.payment_method
+    testing.advance(days=7, hours=2)
+    sub = sdk.v1.subscriptions.retrieve(sub.id)
+    assert sub.status == "active"
+    assert sdk.v1.invoices.retrieve(sub.latest_invoice).amount_paid == 1500
+
+
+def test_checkout_with_a_trial_completes_without_payment(sdk, web, seller):
+    from tests.sandbox.payhelpers import pay
+
+    price = plan(sdk, amount=800)
+    session = sdk.v1.checkout.sessions.create(
+        {
+            "mode": "subscription",
+            "line_items": [{"price": price.id, "quantity": 1}],
+            "subscription_data": {
+                "trial_period_days": 14,
+                "application_fee_percent": 10,
+                "transfer_data": {"destination": seller.id},
+            },
+            "success_url": "http://testserver/done/?session_id={CHECKOUT_SESSION_ID}",
+        }
+    )
+    with pytest.raises(stripe.InvalidRequestError):
+        sdk.v1.checkout.sessions.create(
+            {
+                "mode": "subscription",
+                "line_items": [{"price": price.id, "quantity": 1}],
+                "subscription_data": {"trial_period_days": 731},
+                "success_url": "http://testserver/done/",
+            }
+        )
+    assert pay(web, session).status_code == 302
+    session = sdk.v1.checkout.sessions.retrieve(session.id, {"expand": ["subscription"]})
+    assert session.status == "complete" and session.payment_status == "no_payment_required"
+    sub = session.subscription
+    assert sub.status == "trialing" and sub.default_payment_method
+    testing.advance(days=14, hours=2)
+    invoice = sdk.v1.invoices.retrieve(sdk.v1.subscriptions.retrieve(sub.id).latest_invoice)
+    assert invoice.status == "paid" and invoice.amount_paid == 800
+
+
+def test_subscription_items_and_list_filters(sdk, seller):
+    a, b = plan(sdk, name="A"), plan(sdk, amount=500, name="B")
+    first = subscribe(sdk, seller.id, a.id)
+    second = subscribe(sdk, seller.id, b.id)
+    items = sdk.v1.subscription_items.list({"subscription": first.id})
+    check_list(as_json(items))
+    item = sdk.v1.subscription_items.retrieve(items.data[0].id)
+    check_object(as_json(item))
+    assert item.price.id == a.id and item.subscription == first.id
+    assert [s.id for s in sdk.v1.subscriptions.list({"price": b.id}).data] == [second.id]
+    with pytest.raises(stripe.InvalidRequestError):
+        sdk.v1.subscription_items.retrieve("si_nothere")
+
+
+def test_invoice_payments_list_and_retrieve(sdk, seller):
+    price = plan(sdk, amount=1300)
+    sub = subscribe(sdk, seller.id, price.id)
+    payments = sdk.v1.invoice_payments.list(
+        {"invoice": sub.latest_invoice, "expand": ["data.payment.payment_intent"]}
+    )
+    check_list(as_json(payments))
+    (payment,) = payments.data
+    assert payment.status == "paid" and payment.amount_paid == 1300 and payment.is_default
+    pi = payment.payment.payment_intent
+    assert pi.status == "succeeded" and pi.amount == 1300
+    again = sdk.v1.invoice_payments.retrieve(payment.id)
+    assert again.invoice == sub.latest_invoice
+    by_intent = sdk.v1.invoice_payments.list(
+        {"payment": {"type": "payment_intent", "payment_intent": pi.id}}
+    )
+    assert [p.id for p in by_intent.data] == [payment.id]
+    assert sdk.v1.invoice_payments.list({"status": "open"}).data == []
+    with pytest.raises(stripe.InvalidRequestError):
+        sdk.v1.invoice_payments.retrieve("inpay_nothere")

@@ -76,9 +76,27 @@ def test_the_authorisation_lapses_after_seven_days_of_sandbox_time(sdk, seller):
     assert expired.amount_capturable == 0
     canceled_events = testing.events(event_type="payment_intent.canceled")
     assert [e["data"]["object"]["id"] for e in canceled_events] == [lapsing.id]
+    expired_charges = testing.events(event_type="charge.expired")
+    assert [e["data"]["object"]["id"] for e in expired_charges] == [lapsing.latest_charge]
+    charge = sdk.v1.charges.retrieve(lapsing.latest_charge)
+    assert charge.captured is False and charge.refunded is True and charge.transfer is None
     assert sdk.v1.payment_intents.retrieve(captured.id).status == "succeeded"
     # Capturing after the lapse is Stripe's unexpected-state error; nothing moves.
     with pytest.raises(stripe.InvalidRequestError) as caught:
         sdk.v1.payment_intents.capture(lapsing.id)
     assert caught.value.code == "payment_intent_unexpected_state"
     assert balance(sdk, seller.id)[1] == 1800  # only the captured one
+
+
+def test_control_page_lists_authorisations_and_expires_one(sdk, seller, client):
+    held = destination_intent(sdk, seller.id, capture_method="manual")
+    page = client.get("/sandbox/")
+    assert page.status_code == 200
+    assert held.id in page.content.decode()
+    response = client.post("/sandbox/action/expire_authorisation/", {"payment_intent": held.id})
+    assert response.status_code == 302
+    expired = sdk.v1.payment_intents.retrieve(held.id)
+    assert expired.status == "canceled" and expired.cancellation_reason == "automatic"
+    assert held.id not in client.get("/sandbox/panel/authorisations/").content.decode()
+    again = client.post("/sandbox/action/expire_authorisation/", {"payment_intent": held.id})
+    assert again.status_code == 302  # a message on the page, nothing changes

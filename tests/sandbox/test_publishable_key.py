@@ -182,3 +182,54 @@ def test_stripe_js_is_served(api):
 def test_stripe_js_is_closed_with_the_sandbox(api, settings):
     settings.SANDBOX_HTTP_OPEN = False
     assert api.get("/sandbox/js/v3/").status_code == 404
+
+
+def test_server_only_params_are_refused_with_the_publishable_key(api, sdk):
+    pi = intent(sdk, capture_method="manual")
+    for tampered in ("capture_method=automatic", "off_session=true", "amount_to_confirm=50"):
+        refused = post(
+            api,
+            f"/payment_intents/{pi.id}/confirm",
+            f"client_secret={pi.client_secret}&payment_method=pm_card_visa&{tampered}",
+        )
+        assert refused.status_code == 400, tampered
+        assert refused.json()["error"]["param"] == tampered.split("=")[0]
+    assert sdk.v1.payment_intents.retrieve(pi.id).status == "requires_payment_method"
+    # Amounts are not confirm parameters at all: Stripe's unknown parameter.
+    unknown = post(
+        api,
+        f"/payment_intents/{pi.id}/confirm",
+        f"client_secret={pi.client_secret}&payment_method=pm_card_visa&amount=1",
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["code"] == "parameter_unknown"
+    ok = post(
+        api,
+        f"/payment_intents/{pi.id}/confirm",
+        f"client_secret={pi.client_secret}&payment_method=pm_card_visa",
+    )
+    assert ok.json()["status"] == "requires_capture"
+    assert sdk.v1.payment_intents.retrieve(pi.id).amount_capturable == 2000
+
+
+def test_return_url_must_be_http_and_manual_confirmation_needs_the_secret_key(api, sdk):
+    pi = intent(sdk)
+    for bad in ("javascript:alert(1)", "/relative/path", "ftp://example.com/x"):
+        refused = post(
+            api,
+            f"/payment_intents/{pi.id}/confirm",
+            f"client_secret={pi.client_secret}&payment_method=pm_card_visa&return_url={bad}",
+        )
+        assert refused.status_code == 400, bad
+        assert refused.json()["error"]["param"] == "return_url"
+    manual = intent(sdk, confirmation_method="manual")
+    refused = post(
+        api,
+        f"/payment_intents/{manual.id}/confirm",
+        f"client_secret={manual.client_secret}&payment_method=pm_card_visa",
+    )
+    assert refused.status_code == 400
+    assert "secret key" in refused.json()["error"]["message"]
+    assert sdk.v1.payment_intents.confirm(manual.id, {"payment_method": "pm_card_visa"}).status == (
+        "succeeded"
+    )

@@ -130,7 +130,7 @@ def test_3d_secure_complete_and_fail(page, sandbox_site, sdk_live, seller_id):
     page.get_by_role("button", name="Pay").click()
     dialog = page.get_by_role("dialog", name="SANDBOX 3-D Secure")
     dialog.wait_for()
-    assert "25.00 EUR" in dialog.inner_text()
+    assert "Authenticate the payment of €25.00." in dialog.inner_text()
     dialog.get_by_role("button", name="Fail").click()
     assert message(page) == (
         "Error: invalid_request_error payment_intent_authentication_failure  | The provided "
@@ -163,3 +163,112 @@ def test_a_double_click_confirms_once(page, sandbox_site, sdk_live, seller_id):
     confirms = testing.requests(path=f"/v1/payment_intents/{pi.id}/confirm")
     assert len(confirms) == 1 and confirms[0].status == 200
     assert len(sdk_live.v1.charges.list({"payment_intent": pi.id}).data) == 1
+
+
+def test_confirm_setup_saves_a_card_after_3d_secure(page, sandbox_site, sdk_live):
+    customer = sdk_live.v1.customers.create({"email": "ana@example.com"})
+    si = sdk_live.v1.setup_intents.create({"customer": customer.id})
+    open_page(page, sandbox_site, si.client_secret, mode="setup", redirect="always")
+    fill_card(page, "4000 0025 0000 3155")
+    page.get_by_role("button", name="Pay").click()
+    page.get_by_role("dialog", name="SANDBOX 3-D Secure").get_by_role(
+        "button", name="Complete"
+    ).click()
+    page.wait_for_url(re.compile(r".*/stripejs-test/returned/\?.*"))
+    assert parse_qs(urlsplit(page.url).query) == {
+        "setup_intent": [si.id],
+        "setup_intent_client_secret": [si.client_secret],
+        "redirect_status": ["succeeded"],
+    }
+    saved = sdk_live.v1.customers.payment_methods.list(customer.id).data
+    assert [c.card.last4 for c in saved] == ["3155"]
+    # Set up with its challenge: the card pays off session without a new one.
+    paid = sdk_live.v1.payment_intents.create(
+        {
+            "amount": 1200,
+            "currency": "eur",
+            "customer": customer.id,
+            "payment_method": saved[0].id,
+            "off_session": True,
+            "confirm": True,
+        }
+    )
+    assert paid.status == "succeeded"
+
+
+def test_confirm_setup_decline(page, sandbox_site, sdk_live):
+    customer = sdk_live.v1.customers.create({})
+    si = sdk_live.v1.setup_intents.create({"customer": customer.id})
+    open_page(page, sandbox_site, si.client_secret, mode="setup")
+    fill_card(page, "4000 0000 0000 0002")
+    page.get_by_role("button", name="Pay").click()
+    assert (
+        message(page) == "Error: card_error card_declined generic_decline | Your card was declined."
+    )
+    assert not sdk_live.v1.customers.payment_methods.list(customer.id).data
+
+
+def test_save_card_while_paying_then_pay_again_in_one_click(page, sandbox_site, sdk_live):
+    customer = sdk_live.v1.customers.create({})
+    first = sdk_live.v1.payment_intents.create(
+        {"amount": 1500, "currency": "eur", "customer": customer.id}
+    )
+    open_page(page, sandbox_site, first.client_secret, save="1")
+    fill_card(page, "4242 4242 4242 4242")
+    page.get_by_role("button", name="Pay").click()
+    assert message(page) == f"Done: {first.id} succeeded"
+    saved = sdk_live.v1.customers.payment_methods.list(customer.id).data
+    assert len(saved) == 1
+    second = sdk_live.v1.payment_intents.create(
+        {"amount": 900, "currency": "eur", "customer": customer.id}
+    )
+    open_page(
+        page, sandbox_site, second.client_secret, mode="saved_card", payment_method=saved[0].id
+    )
+    page.get_by_role("button", name="Pay").click()
+    assert message(page) == f"Done: {second.id} succeeded"
+
+
+def test_handle_next_action_for_a_saved_card_the_bank_challenges(page, sandbox_site, sdk_live):
+    customer = sdk_live.v1.customers.create({})
+    pm = sdk_live.v1.payment_methods.attach(
+        "pm_card_authenticationRequired", {"customer": customer.id}
+    )
+    pi = sdk_live.v1.payment_intents.create(
+        {
+            "amount": 1800,
+            "currency": "eur",
+            "customer": customer.id,
+            "payment_method": pm.id,
+            "confirm": True,
+            "return_url": sandbox_site + "/stripejs-test/returned/",
+        }
+    )
+    assert pi.status == "requires_action"
+    open_page(page, sandbox_site, pi.client_secret, mode="next_action")
+    page.get_by_role("button", name="Pay").click()
+    page.get_by_role("dialog").get_by_role("button", name="Complete").click()
+    assert message(page) == f"Done: {pi.id} succeeded"
+
+
+def test_element_at_375_px_and_axe(page, sandbox_site, sdk_live, seller_id):
+    from axe_playwright_python.sync_playwright import Axe
+
+    pi = intent(sdk_live, seller_id)
+    page.set_viewport_size({"width": 375, "height": 800})
+    open_page(page, sandbox_site, pi.client_secret)
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") == 0
+    page.evaluate(Axe().axe_script)
+    fill_card(page, "4000 0025 0000 3155")
+    violations = page.evaluate("axe.run(document, {resultTypes: ['violations']})")["violations"]
+    assert [v["id"] for v in violations if v["impact"] in ("serious", "critical")] == []
+    page.get_by_role("button", name="Pay").click()
+    page.get_by_role("dialog").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") == 0
+    violations = page.evaluate("axe.run(document, {resultTypes: ['violations']})")["violations"]
+    assert [v["id"] for v in violations if v["impact"] in ("serious", "critical")] == []
+    # Keyboard only: Tab moves between the two buttons, Escape fails the challenge.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Fail"
+    page.keyboard.press("Escape")
+    assert "payment_intent_authentication_failure" in message(page)

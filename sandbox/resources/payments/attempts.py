@@ -237,7 +237,8 @@ def _save_for_future(pi: JSON, pm_id: str, *, account: str, authenticated: bool)
 
 def expire_authorizations() -> None:
     """Clock job: an authorisation not captured within 7 days lapses; the intent is canceled
-    with ``cancellation_reason=automatic`` (``payment_intent.canceled``), as on Stripe."""
+    with ``cancellation_reason=automatic`` (``payment_intent.canceled``) and the uncaptured
+    charge released (``charge.expired``), as on Stripe."""
     from sandbox.resources.payments.intents import intent_cancel
 
     due = store.queryset("payment_intent", account=None).filter(
@@ -245,8 +246,12 @@ def expire_authorizations() -> None:
     )
     for pi_id in list(due.values_list("id", flat=True)):
         row = intent_row(pi_id, account=None)
-        if row.data["status"] == "requires_capture":
-            intent_cancel(row, reason="automatic")
+        if row.data["status"] != "requires_capture":
+            continue
+        pi = intent_cancel(row, reason="automatic")
+        if pi.get("latest_charge"):
+            charge = store.get(pi["latest_charge"], object_type="charge")
+            emit("charge.expired", charge, account=_event_account(row.account))
 
 
 clock.register_job(expire_authorizations, name="sandbox.payments.expire_authorizations")

@@ -44,6 +44,7 @@ from sandbox.resources.payments.common import (
     check_amount,
     check_application_fee,
     check_destination,
+    check_return_url,
     intent_row,
 )
 from sandbox.router import Request, route
@@ -261,6 +262,7 @@ def intent_confirm(
             f"You cannot confirm this PaymentIntent because it has a status of {pi['status']}.",
             code="payment_intent_unexpected_state",
         )
+    return_url = check_return_url(return_url)
     pm_id = payment_method or pi.get("payment_method")
     if not pm_id:
         raise invalid_request(
@@ -445,6 +447,21 @@ def update(req: Request) -> JSON:
     for key in ("description", "receipt_email", "transfer_group", "statement_descriptor"):
         if key in p:
             pi[key] = p[key] or None
+    if p.get("customer"):
+        store.get(str(p["customer"]), object_type="customer", account=req.account, param="customer")
+        pi["customer"] = str(p["customer"])
+    if "setup_future_usage" in p:
+        # Stripe: off_session or on_session saves the card the intent is confirmed with to its
+        # customer; an empty string unsets it (allowed while the intent is not yet confirmed).
+        if pi["status"] not in PI_ACTIVE:
+            raise _unexpected_state(pi, "update")
+        value = p["setup_future_usage"] or None
+        if value not in (None, "off_session", "on_session"):
+            raise invalid_request(
+                "Invalid setup_future_usage: must be one of off_session or on_session",
+                param="setup_future_usage",
+            )
+        pi["setup_future_usage"] = value
     if "metadata" in p:
         pi["metadata"] = store.merge_metadata(pi.get("metadata"), p["metadata"])
     saved = store.save(row)
@@ -467,6 +484,14 @@ def update(req: Request) -> JSON:
 )
 def confirm(req: Request) -> JSON:
     p = req.params
+    if req.publishable:
+        current = store.get(req.args["intent"], object_type="payment_intent", account=req.account)
+        if current.get("confirmation_method") == "manual":
+            raise invalid_request(
+                "This PaymentIntent has confirmation_method=manual: it can only be confirmed "
+                "from your server with your secret key.",
+                code="payment_intent_unexpected_state",
+            )
     pi, error = intent_confirm(
         req.args["intent"],
         account=req.account,

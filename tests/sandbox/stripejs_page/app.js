@@ -16,8 +16,16 @@
     event.preventDefault();
     var confirmParams = { return_url: data.returnUrl };
     if (data.save) confirmParams.save_payment_method = true;
-    var call = data.mode === "setup" ? stripe.confirmSetup : stripe.confirmPayment;
-    call.call(stripe, { elements: elements, confirmParams: confirmParams, redirect: data.redirect }).then(function (result) {
+    var done;
+    if (data.mode === "next_action") {
+      done = stripe.handleNextAction({ clientSecret: data.clientSecret });
+    } else if (data.mode === "saved_card") {
+      done = stripe.confirmCardPayment(data.clientSecret, { payment_method: data.paymentMethod });
+    } else {
+      var call = data.mode === "setup" ? stripe.confirmSetup : stripe.confirmPayment;
+      done = call.call(stripe, { elements: elements, confirmParams: confirmParams, redirect: data.redirect });
+    }
+    done.then(function (result) {
       if (result.error) {
         message.textContent = "Error: " + result.error.type + " " + (result.error.code || "") + " " +
           (result.error.decline_code || "") + " | " + result.error.message;

@@ -21,7 +21,8 @@ PAGE = """<!doctype html>
 <title>Stripe.js test page</title></head>
 <body>
 <main id="app" data-pk="{pk}" data-client-secret="{secret}" data-mode="{mode}"
-      data-redirect="{redirect}" data-return-url="{return_url}" data-save="{save}">
+      data-redirect="{redirect}" data-return-url="{return_url}" data-save="{save}"
+      data-payment-method="{payment_method}">
 <h1>Pay (test page)</h1>
 <form id="payment-form">
   <div id="payment-element"></div>
@@ -43,6 +44,7 @@ def page(request: HttpRequest) -> HttpResponse:
         redirect=request.GET.get("redirect", "if_required"),
         return_url=request.build_absolute_uri("/stripejs-test/returned/"),
         save=request.GET.get("save", ""),
+        payment_method=request.GET.get("payment_method", ""),
     )
     return HttpResponse(html)
 

@@ -359,14 +359,24 @@
   };
 
   // --- the in-page 3-D Secure challenge ---------------------------------------------------------
+  // An amount in minor units, with the currency's own number of decimals (JPY has none).
+  function formatAmount(minor, currency) {
+    var lang = document.documentElement.lang || undefined;
+    try {
+      var format = new Intl.NumberFormat(lang, { style: "currency", currency: currency.toUpperCase() });
+      var digits = format.resolvedOptions().maximumFractionDigits;
+      return format.format(minor / Math.pow(10, digits));
+    } catch (error) {
+      return minor + " " + currency.toUpperCase() + " (minor units)";
+    }
+  }
+
   function challenge(intent) {
     ensureStyles();
     return new Promise(function (resolve) {
       var id = "sandbox-stripe-3ds-" + ++uid;
       var previous = document.activeElement;
-      var amount = intent.amount !== undefined && intent.currency
-        ? (intent.amount / 100).toFixed(2) + " " + intent.currency.toUpperCase()
-        : null;
+      var amount = intent.amount !== undefined && intent.currency ? formatAmount(intent.amount, intent.currency) : null;
       var complete = el("button", { type: "button", className: "sandbox-stripe-button", text: "Complete" });
       var fail = el("button", { type: "button", className: "sandbox-stripe-button sandbox-stripe-button-secondary", text: "Fail" });
       var dialog = el("div", {

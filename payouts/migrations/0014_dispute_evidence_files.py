@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payouts', '0012_merge_separate_fee_feerule_move'),
+        ('payouts', '0013_refund_reversal_retry'),
     ]
 
     operations = [

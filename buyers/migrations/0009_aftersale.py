@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('buyers', '0007_merge_0005_order_tracking_0006_purchase_required'),
+        ('buyers', '0008_onsite_payment'),
         ('sellers', '0003_feerule_from_payouts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
