@@ -65,10 +65,6 @@ def _line_items(p: JSON, account: str, mode: str = "payment") -> list[JSON]:
     items: list[JSON] = []
     for index, item in enumerate(given):
         param = f"line_items[{index}]"
-<<<<<<< HEAD
-        quantity = item.get("quantity")
-=======
->>>>>>> main
         if item.get("price"):
             price = store.get(
                 str(item["price"]), object_type="price", account=account, param=f"{param}[price]"
@@ -104,31 +100,6 @@ def _line_items(p: JSON, account: str, mode: str = "payment") -> list[JSON]:
                 "`subscription` mode or use only one-time prices.",
                 param=f"{param}[price]",
             )
-<<<<<<< HEAD
-        # Stripe: "Quantity should not be defined when recurring.usage_type=metered" (the
-        # usage is billed at the period's end); every other line needs one.
-        metered = (price.get("recurring") or {}).get("usage_type") == "metered"
-        if metered and quantity is not None:
-            raise invalid_request(
-                f"Quantity should not be defined when recurring.usage_type=metered "
-                f"({param}[quantity]).",
-                param=f"{param}[quantity]",
-            )
-        if not metered:
-            if quantity is None:
-                raise invalid_request(
-                    f"Missing required param: {param}[quantity].",
-                    param=f"{param}[quantity]",
-                    code="parameter_missing",
-                )
-            quantity = int(quantity)
-            if quantity < 1:
-                raise invalid_request(
-                    f"Invalid {param}[quantity]: must be at least 1", param=f"{param}[quantity]"
-                )
-        product = store.get(price["product"], object_type="product", account=account)
-        amount = 0 if metered else int(price["unit_amount"]) * quantity
-=======
         metered = (price.get("recurring") or {}).get("usage_type") == "metered"
         quantity = item.get("quantity")
         if metered and quantity is not None:
@@ -151,7 +122,6 @@ def _line_items(p: JSON, account: str, mode: str = "payment") -> list[JSON]:
         product = store.get(price["product"], object_type="product", account=account)
         # a metered price is billed in arrears: nothing for it on the first invoice
         amount = 0 if metered else int(price["unit_amount"]) * int(quantity or 0)
->>>>>>> main
         items.append(
             {
                 "id": new_id("li"),
