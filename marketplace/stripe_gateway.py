@@ -514,7 +514,8 @@ def payment_intent_create(
     The same money shape as ``checkout_session_create``: one seller (``destination``), a
     destination charge keeping ``application_fee_amount``; several sellers (``transfer_group``),
     a charge on the platform paid out by separate transfers. ``customer_id`` is the buyer's
-    Customer on the platform (so a card can be saved to it). ``manual_capture``: the card is only
+    Customer on the platform when they have one ("" otherwise: it is set when they ask to save
+    the card, ``payment_intent_set_future_usage``). ``manual_capture``: the card is only
     authorised (``capture_method=manual``) until the seller accepts the order. The amount comes
     from our purchase, never from the browser. ``idempotency_key`` from the purchase.
     """
@@ -527,12 +528,13 @@ def payment_intent_create(
         "amount": amount,
         "currency": currency,
         "allowed_payment_method_types": ["card"],
-        "customer": customer_id,
         "metadata": metadata,
         "receipt_email": receipt_email,
         "capture_method": "manual" if manual_capture else "automatic",
         "expand": ["latest_charge"],
     }
+    if customer_id:
+        params["customer"] = customer_id
     if destination is not None:
         params["application_fee_amount"] = application_fee_amount or 0
         params["transfer_data"] = {"destination": destination}
@@ -557,13 +559,16 @@ def payment_intent_retrieve(*, payment_intent_id: str) -> PaymentIntent:
 
 @translate_errors
 def payment_intent_set_future_usage(
-    *, payment_intent_id: str, save_card: bool, idempotency_key: str
+    *, payment_intent_id: str, save_card: bool, idempotency_key: str, customer_id: str = ""
 ) -> PaymentIntent:
     """Ask Stripe to save (``setup_future_usage=off_session``) the card the buyer is about to
-    confirm with to the intent's customer, or not (an empty value unsets it)."""
+    confirm with to the intent's customer (``customer_id``, set on the intent when given), or
+    not (an empty value unsets it)."""
     params: stripe.params.PaymentIntentUpdateParams = {
         "setup_future_usage": "off_session" if save_card else ""
     }
+    if customer_id:
+        params["customer"] = customer_id
     return PaymentIntent.from_stripe(
         client().v1.payment_intents.update(
             payment_intent_id, params, options={"idempotency_key": idempotency_key}
