@@ -7,6 +7,7 @@ BENCHMARKS: dict[str, str] = {
     "events_processing": "bench.events_processing",
     "catalogue": "bench.catalogue",
     "checkout": "bench.checkout",
+    "onsite_checkout": "bench.onsite_checkout",
     "cart_checkout": "bench.cart_checkout",
     "balance_page": "bench.balance_page",
     "reconciliation": "bench.reconciliation",

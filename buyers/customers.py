@@ -56,12 +56,14 @@ def customer_for_buyer(*, user: User) -> str:
 
 
 def saved_cards(*, user: User) -> tuple[list[SavedCard], str]:
-    """The buyer's saved cards and the id of their default one ("" when none). No customer yet:
-    no cards, and no Stripe call."""
+    """The buyer's saved cards and the id of their default one ("" when none, or when there is
+    only one card: then there is nothing to choose). No customer yet: no cards, no Stripe call."""
     customer_id = customer_id_of(user)
     if not customer_id:
         return [], ""
     cards = stripe_gateway.customer_cards(customer_id=customer_id)
+    if len(cards) < 2:
+        return cards, ""
     default = stripe_gateway.customer_retrieve(customer_id=customer_id).default_payment_method_id
     return cards, default
 

@@ -170,12 +170,16 @@ def purchase_payment_return(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such payment")
     try:
         onsite.payment_intent_sync(payment_intent_id=intent_id)
-        intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=intent_id)
+        purchase.refresh_from_db()
+        intent = (
+            stripe_gateway.payment_intent_retrieve(payment_intent_id=intent_id)
+            if purchase.status == Purchase.Status.PENDING
+            else None
+        )
     except (GatewayError, UserFacingError):
         messages.info(request, "We are confirming your payment with Stripe; this page updates.")
         return _see_other(_after_payment_url(purchase))
-    purchase.refresh_from_db()
-    if intent.status == "requires_payment_method":
+    if intent is not None and intent.status == "requires_payment_method":
         message = intent.last_error.message if intent.last_error else ""
         messages.error(
             request,

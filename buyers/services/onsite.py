@@ -180,7 +180,9 @@ def purchase_payment_intent(*, purchase_id: int, buyer: User) -> PaymentIntent:
 
     destination = purchase.charge_type == Purchase.ChargeType.DESTINATION
     try:
-        customer_id = customers.customer_for_buyer(user=buyer)
+        # The buyer's Customer if they have one (saved cards); a first-time buyer gets one only
+        # when they ask to save the card.
+        customer_id = customers.customer_id_of(buyer)
         intent = stripe_gateway.payment_intent_create(
             purchase_id=purchase.pk,
             order_id=orders[0].pk if destination else None,
@@ -232,9 +234,12 @@ def purchase_save_card_choice(
     purchase = _buyer_purchase(purchase_id, buyer)
     if not purchase.payment_intent_id or purchase.status != Purchase.Status.PENDING:
         raise UserFacingError("This order can no longer be paid; please order again.")
+    if not save_card and not customers.customer_id_of(buyer):
+        return  # nothing was asked to be saved, and there is no customer to save to
     stripe_gateway.payment_intent_set_future_usage(
         payment_intent_id=purchase.payment_intent_id,
         save_card=save_card,
+        customer_id=customers.customer_for_buyer(user=buyer) if save_card else "",
         idempotency_key=stripe_gateway.idempotency_key(
             "purchase", purchase.pk, "save-card", attempt[:40], int(save_card)
         ),
@@ -260,6 +265,16 @@ def purchase_pay_with_saved_card(
         # A second click after the first went through: the same answer, nothing confirmed.
         return stripe_gateway.payment_intent_retrieve(payment_intent_id=purchase.payment_intent_id)
     intent = purchase_payment_intent(purchase_id=purchase_id, buyer=buyer)
+    if not intent.customer_id:
+        # The page was opened before the buyer had a customer: the card's customer first.
+        intent = stripe_gateway.payment_intent_set_future_usage(
+            payment_intent_id=intent.id,
+            save_card=False,
+            customer_id=customers.customer_id_of(buyer),
+            idempotency_key=stripe_gateway.idempotency_key(
+                "purchase", purchase_id, "customer", attempt[:40]
+            ),
+        )
     try:
         intent = stripe_gateway.payment_intent_confirm_saved_card(
             payment_intent_id=intent.id,

@@ -15,6 +15,9 @@ from marketplace.env import (
     env_int,
     env_list,
     parse_database_url,
+    validate_accept_window,
+    validate_checkout_ui,
+    validate_publishable_key,
     validate_redis_url,
     validate_stripe_keys,
 )
@@ -136,3 +139,35 @@ def test_check_deploy_is_clean_with_production_settings():
         SANDBOX_HTTP_OPEN="0",  # production's default (pytest's environment opens it)
     )
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_on_site_payment_settings():
+    assert validate_checkout_ui(" Elements ") == "elements"
+    with pytest.raises(ImproperlyConfigured, match="CHECKOUT_UI='embedded' must be hosted"):
+        validate_checkout_ui("embedded")
+    # The sandbox needs no publishable key; real Stripe with elements does, of the same mode.
+    assert validate_publishable_key("", "", "elements") == ""
+    assert validate_publishable_key("pk_test_1", "sk_test_1", "elements") == "pk_test_1"
+    assert validate_publishable_key("", "sk_live_1", "hosted") == ""
+    with pytest.raises(ImproperlyConfigured, match="CHECKOUT_UI=elements needs"):
+        validate_publishable_key("", "sk_test_1", "elements")
+    with pytest.raises(ImproperlyConfigured, match="same mode"):
+        validate_publishable_key("pk_test_1", "sk_live_1", "elements")
+    with pytest.raises(ImproperlyConfigured, match="same mode"):
+        validate_publishable_key("pk_live_1", "rk_test_1", "hosted")
+    with pytest.raises(ImproperlyConfigured, match="must start with pk_test_ or pk_live_"):
+        validate_publishable_key("sk_test_1", "sk_test_1", "elements")
+    assert validate_accept_window(72) == 72 and validate_accept_window(168) == 168
+    with pytest.raises(ImproperlyConfigured, match="a card authorisation lasts 7 days"):
+        validate_accept_window(169)
+
+
+def test_start_up_refuses_elements_without_a_publishable_key():
+    result = run_manage(
+        "check",
+        DEBUG="1",
+        STRIPE_SECRET_KEY="sk_test_123",
+        CHECKOUT_UI="elements",
+    )
+    assert result.returncode != 0
+    assert "STRIPE_PUBLISHABLE_KEY" in result.stderr

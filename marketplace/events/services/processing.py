@@ -81,7 +81,7 @@ def _claim_postgresql(*, now: datetime, batch_size: int) -> list[StripeEvent]:
     ``RETURNING`` them as updated."""
     table = str(StripeEvent._meta.db_table)
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in StripeEvent._meta.concrete_fields)
+    columns = ", ".join(quote(str(f.column)) for f in StripeEvent._meta.concrete_fields)
     pending = ", ".join(["%s"] * len(PENDING))
     sql = (
         f"UPDATE {quote(table)} SET status = %s, attempts = attempts + 1, "  # noqa: S608

@@ -447,6 +447,9 @@ def update(req: Request) -> JSON:
     for key in ("description", "receipt_email", "transfer_group", "statement_descriptor"):
         if key in p:
             pi[key] = p[key] or None
+    if p.get("customer"):
+        store.get(str(p["customer"]), object_type="customer", account=req.account, param="customer")
+        pi["customer"] = str(p["customer"])
     if "setup_future_usage" in p:
         # Stripe: off_session or on_session saves the card the intent is confirmed with to its
         # customer; an empty string unsets it (allowed while the intent is not yet confirmed).
