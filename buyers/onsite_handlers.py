@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from buyers.models import Purchase
 from buyers.services import onsite
 from marketplace.errors import UserFacingError
 from marketplace.events.models import StripeEvent
@@ -35,6 +36,12 @@ def on_payment_intent(event: StripeEvent) -> None:
         return
     intent_id = str(obj.get("id") or "")
     if not intent_id:
+        return
+    if Purchase.objects.filter(
+        pk=int(metadata["purchase_id"]), checkout_session_id__isnull=False
+    ).exists():
+        # Paid on hosted Checkout: its session's handlers record it, and payment_intent_sync
+        # would only read the intent to find that out (Stripe requests per order are bounded).
         return
     try:
         onsite.payment_intent_sync(payment_intent_id=intent_id)

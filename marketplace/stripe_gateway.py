@@ -25,6 +25,12 @@ from django.conf import settings
 
 from marketplace.errors import MarketplaceError, PaymentError
 from marketplace.stripe_results import (
+    Account as Account,
+)
+from marketplace.stripe_results import (
+    AccountRequirements as AccountRequirements,
+)
+from marketplace.stripe_results import (
     Amount as Amount,
 )
 from marketplace.stripe_results import (
@@ -49,7 +55,13 @@ from marketplace.stripe_results import (
     DisputeFunds as DisputeFunds,
 )
 from marketplace.stripe_results import (
+    Endpoint as Endpoint,
+)
+from marketplace.stripe_results import (
     Invoice as Invoice,
+)
+from marketplace.stripe_results import (
+    Link as Link,
 )
 from marketplace.stripe_results import (
     Movement as Movement,
@@ -211,9 +223,9 @@ def translate_errors[**P, R](func: Callable[P, R]) -> Callable[P, R]:
 
 
 @translate_errors
-def account_retrieve(*, account_id: str) -> stripe.Account:
+def account_retrieve(*, account_id: str) -> Account:
     """Fetch a connected account (the source of truth for its status)."""
-    return client().v1.accounts.retrieve(account_id)
+    return Account.from_stripe(client().v1.accounts.retrieve(account_id))
 
 
 # Express-equivalent controller properties: the Express dashboard, fees and losses on the
@@ -227,7 +239,7 @@ EXPRESS_CONTROLLER: stripe.params.AccountCreateParamsController = {
 
 
 @translate_errors
-def account_create(*, seller_id: int, country: str, email: str) -> stripe.Account:
+def account_create(*, seller_id: int, country: str, email: str) -> Account:
     """Create the seller's connected account (Express dashboard; card_payments and transfers).
 
     The idempotency key is derived from our seller id, so a double submit or a retry returns the
@@ -244,8 +256,10 @@ def account_create(*, seller_id: int, country: str, email: str) -> stripe.Accoun
         },
         "metadata": {"seller_id": str(seller_id)},
     }
-    return client().v1.accounts.create(
-        params, options={"idempotency_key": idempotency_key("seller", seller_id, "account")}
+    return Account.from_stripe(
+        client().v1.accounts.create(
+            params, options={"idempotency_key": idempotency_key("seller", seller_id, "account")}
+        )
     )
 
 
@@ -258,7 +272,7 @@ def account_link_create(
     return_url: str,
     request_key: str,
     collect_eventually_due: bool = False,
-) -> stripe.AccountLink:
+) -> Link:
     """A single-use, short-lived link to Stripe-hosted onboarding (``account_onboarding``) or
     to updating details (``account_update``, refused by Stripe for Express-dashboard accounts).
 
@@ -274,20 +288,26 @@ def account_link_create(
     }
     if collect_eventually_due:
         params["collection_options"] = {"fields": "eventually_due"}
-    return client().v1.account_links.create(
-        params,
-        options={"idempotency_key": idempotency_key("account", account_id, "link", request_key)},
+    return Link.from_stripe(
+        client().v1.account_links.create(
+            params,
+            options={
+                "idempotency_key": idempotency_key("account", account_id, "link", request_key)
+            },
+        )
     )
 
 
 @translate_errors
-def login_link_create(*, account_id: str, request_key: str) -> stripe.LoginLink:
+def login_link_create(*, account_id: str, request_key: str) -> Link:
     """A single-use link signing the seller into their Express dashboard."""
-    return client().v1.accounts.login_links.create(
-        account_id,
-        options={
-            "idempotency_key": idempotency_key("account", account_id, "login-link", request_key)
-        },
+    return Link.from_stripe(
+        client().v1.accounts.login_links.create(
+            account_id,
+            options={
+                "idempotency_key": idempotency_key("account", account_id, "login-link", request_key)
+            },
+        )
     )
 
 
@@ -1298,12 +1318,10 @@ def webhook_sign(*, payload: bytes, secret: str, timestamp: int | None = None) -
 
 
 @translate_errors
-def webhook_endpoint_create(
-    *, url: str, connect: bool, generation: int = 0
-) -> stripe.WebhookEndpoint:
+def webhook_endpoint_create(*, url: str, connect: bool, generation: int = 0) -> Endpoint:
     """Register a webhook endpoint receiving every event (``connect=True``: connected accounts').
 
-    The returned object carries ``secret`` (only on creation). Idempotency key from the URL, the
+    The answer carries ``secret`` (only on creation). Idempotency key from the URL, the
     kind and ``generation`` (bumped when a lost endpoint is replaced), so a retry never registers
     a second endpoint.
     """
@@ -1315,17 +1333,22 @@ def webhook_endpoint_create(
         "connect": connect,
         "description": f"marketplace {kind} endpoint",
     }
-    return client().v1.webhook_endpoints.create(
-        params=params,
-        options={"idempotency_key": idempotency_key("webhook-endpoint", kind, digest, generation)},
+    return Endpoint.from_stripe(
+        client().v1.webhook_endpoints.create(
+            params=params,
+            options={
+                "idempotency_key": idempotency_key("webhook-endpoint", kind, digest, generation)
+            },
+        )
     )
 
 
 @translate_errors
-def webhook_endpoint_list() -> list[stripe.WebhookEndpoint]:
+def webhook_endpoint_list() -> list[Endpoint]:
     """Every webhook endpoint registered on the platform account."""
     params: stripe.params.WebhookEndpointListParams = {"limit": 100}
-    return list(client().v1.webhook_endpoints.list(params=params).auto_paging_iter())
+    page = client().v1.webhook_endpoints.list(params=params)
+    return [Endpoint.from_stripe(endpoint) for endpoint in page.auto_paging_iter()]
 
 
 @translate_errors

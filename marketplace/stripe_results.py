@@ -381,6 +381,91 @@ class CheckoutSession:
         )
 
 
+# --- Typed results of the account calls (sellers) -------------------------------------------------
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(str(item) for item in cast(Any, value or []))
+
+
+@dataclass(frozen=True)
+class AccountRequirements:
+    """What Stripe still needs of a connected account (``requirements``)."""
+
+    currently_due: tuple[str, ...] = ()
+    past_due: tuple[str, ...] = ()
+    eventually_due: tuple[str, ...] = ()
+    current_deadline: int | None = None  # unix seconds
+    disabled_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Account:
+    """What the sellers' mirror reads of a connected account."""
+
+    id: str
+    charges_enabled: bool
+    payouts_enabled: bool
+    details_submitted: bool
+    requirements: AccountRequirements
+    seller_id: str = ""  # metadata.seller_id, "" when absent
+
+    @classmethod
+    def from_stripe(cls, obj: object) -> Account:
+        d = _as_dict(obj)
+        req = _as_dict(d.get("requirements"))
+        return cls(
+            id=str(d["id"]),
+            charges_enabled=bool(d.get("charges_enabled")),
+            payouts_enabled=bool(d.get("payouts_enabled")),
+            details_submitted=bool(d.get("details_submitted")),
+            requirements=AccountRequirements(
+                currently_due=_strings(req.get("currently_due")),
+                past_due=_strings(req.get("past_due")),
+                eventually_due=_strings(req.get("eventually_due")),
+                current_deadline=_opt_int(req.get("current_deadline")),
+                disabled_reason=str(req.get("disabled_reason") or ""),
+            ),
+            seller_id=str((d.get("metadata") or {}).get("seller_id") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Link:
+    """A single-use Stripe-hosted link: an account link (onboarding) or a login link."""
+
+    url: str
+    expires_at: int | None = None
+
+    @classmethod
+    def from_stripe(cls, obj: object) -> Link:
+        d = _as_dict(obj)
+        return cls(url=str(d["url"]), expires_at=_opt_int(d.get("expires_at")))
+
+
+# --- Typed results of the webhook endpoint calls (events) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A webhook endpoint registered with Stripe; ``secret`` only in the answer to its creation."""
+
+    id: str
+    url: str
+    secret: str = ""
+    status: str = ""  # enabled, disabled
+
+    @classmethod
+    def from_stripe(cls, obj: object) -> Endpoint:
+        d = _as_dict(obj)
+        return cls(
+            id=str(d["id"]),
+            url=str(d.get("url") or ""),
+            secret=str(d.get("secret") or ""),
+            status=str(d.get("status") or ""),
+        )
+
+
 # --- On-site payments, customers and saved cards (buyers) ---------------------------------------
 
 

@@ -108,6 +108,10 @@ def problem_grant(request: HttpRequest, report_id: int) -> HttpResponse:
             amount = Money(data["amount"], report.order.currency)
             messages.success(request, f"Refunded {amount}; the buyer has been emailed.")
             return redirect("payouts:problem_detail", report_id=report.pk)
+    # A new token for the next try: a refund Stripe refused keeps its row under the old one.
+    fresh = request.POST.copy()
+    fresh["client_token"] = str(uuid.uuid4())
+    form.data = fresh
     report.refresh_from_db()
     return _page(request, report, grant=form, status=400)
 

@@ -595,13 +595,24 @@ def sale_refund(request: HttpRequest, order_id: int) -> HttpResponse:
     if order is None:
         raise Http404("No such sale")
     refundable = services.order_refundable(order=order)
+    initial: dict[str, Any] = {"client_token": uuid.uuid4(), "how": "all"}
+    # A link may propose an amount and a reason (a buyer's refund request): the seller still
+    # reviews and confirms it.
+    if request.GET.get("amount"):
+        initial.update(how="amount", amount=request.GET["amount"][:20])
+    if request.GET.get("reason") in RefundRequest.Reason.values:
+        initial["reason"] = request.GET["reason"]
     form = SaleRefundForm(
-        request.POST or None,
-        order=order,
-        remaining=refundable.remaining,
-        initial={"client_token": uuid.uuid4(), "how": "all"},
+        request.POST or None, order=order, remaining=refundable.remaining, initial=initial
     )
-    context: dict[str, Any] = {"order": order, "refundable": refundable, "form": form}
+    paid_at = order.paid_at or order.created_at
+    context: dict[str, Any] = {
+        "order": order,
+        "refundable": refundable,
+        "form": form,
+        "window_passed": paid_at + settings.MARKETPLACE_REFUND_WINDOW < timezone.now(),
+        "window_days": settings.MARKETPLACE_REFUND_WINDOW.days,
+    }
     if request.method == "POST" and refundable.remaining <= 0:
         messages.error(request, "This order is already fully refunded.")
         return redirect("buyers:sale_detail", pk=order.pk)

@@ -11,11 +11,11 @@ import functools
 import logging
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import mail_admins, send_mail
 from django.db import IntegrityError, transaction
@@ -65,15 +65,6 @@ RESERVED_SLUGS = frozenset(
 )
 
 
-class SupportsToDict(Protocol):
-    """A Stripe object (the gateway's return values) without importing ``stripe`` here."""
-
-    def to_dict(self) -> dict[str, Any]: ...
-
-
-AccountLike = Mapping[str, Any] | SupportsToDict
-
-
 # --- Becoming a seller ------------------------------------------------------------------------
 
 
@@ -108,7 +99,7 @@ def validate_currency(currency: str) -> str:
 
 
 def seller_create(
-    *, user: Any, display_name: str, slug: str, country: str, default_currency: str
+    *, user: User, display_name: str, slug: str, country: str, default_currency: str
 ) -> Seller:
     """Make ``user`` a seller (no Stripe account yet: see ``seller_ensure_account``).
 
@@ -206,7 +197,7 @@ def seller_onboarding_link(*, seller: Seller, update: bool = False) -> str:
         request_key=uuid.uuid4().hex,
         collect_eventually_due=update,
     )
-    return str(link.url)
+    return link.url
 
 
 def seller_start_onboarding(*, seller: Seller) -> str:
@@ -223,25 +214,23 @@ def seller_dashboard_login_link(*, seller: Seller) -> str:
     link = gateway.login_link_create(
         account_id=seller.stripe_account_id, request_key=uuid.uuid4().hex
     )
-    return str(link.url)
+    return link.url
 
 
 # --- The account mirror ---------------------------------------------------------------------
 
 
-def _timestamp(value: Any) -> datetime | None:
-    if value in (None, "", 0):
+def _timestamp(value: int | None) -> datetime | None:
+    if not value:
         return None
-    return datetime.fromtimestamp(int(value), tz=UTC)
-
-
-def _list(value: Any) -> list[str]:
-    return [str(item) for item in (value or [])]
+    return datetime.fromtimestamp(value, tz=UTC)
 
 
 @transaction.atomic
-def seller_apply_account(*, seller_id: int, account: AccountLike, as_of: datetime | None) -> Seller:
-    """Copy a Stripe account object's status onto the seller (row locked).
+def seller_apply_account(
+    *, seller_id: int, account: gateway.Account, as_of: datetime | None
+) -> Seller:
+    """Copy a Stripe account's status (the gateway's ``Account``) onto the seller (row locked).
 
     ``as_of`` is the ``created`` of the event that asked for this state; an event older than the
     newest one applied is ignored, so events arriving out of order never move the mirror back.
@@ -253,28 +242,26 @@ def seller_apply_account(*, seller_id: int, account: AccountLike, as_of: datetim
     return _apply_account(seller, account, as_of)
 
 
-def _apply_account(seller: Seller, account: AccountLike, as_of: datetime | None) -> Seller:
+def _apply_account(seller: Seller, account: gateway.Account, as_of: datetime | None) -> Seller:
     """``seller_apply_account`` on a seller already locked by the caller (read once). Writes
     only the columns that changed (and when the account was read)."""
-    if not isinstance(account, Mapping):
-        account = account.to_dict()
-    if account.get("id") != seller.stripe_account_id:
-        raise ValueError(f"account {account.get('id')} is not seller {seller.pk}'s")
+    if account.id != seller.stripe_account_id:
+        raise ValueError(f"account {account.id} is not seller {seller.pk}'s")
     if as_of is not None and seller.account_synced_at and as_of < seller.account_synced_at:
         logger.info("ignoring stale state of %s (%s)", seller.stripe_account_id, as_of)
         return seller
-    requirements = account.get("requirements") or {}
+    requirements = account.requirements
     known = set(seller.requirements_currently_due) | set(seller.requirements_past_due)
     was_onboarded = seller.details_submitted
-    state: dict[str, Any] = {
-        "charges_enabled": bool(account.get("charges_enabled")),
-        "payouts_enabled": bool(account.get("payouts_enabled")),
-        "details_submitted": bool(account.get("details_submitted")),
-        "requirements_currently_due": _list(requirements.get("currently_due")),
-        "requirements_past_due": _list(requirements.get("past_due")),
-        "requirements_eventually_due": _list(requirements.get("eventually_due")),
-        "requirements_current_deadline": _timestamp(requirements.get("current_deadline")),
-        "requirements_disabled_reason": str(requirements.get("disabled_reason") or ""),
+    state: dict[str, object] = {
+        "charges_enabled": account.charges_enabled,
+        "payouts_enabled": account.payouts_enabled,
+        "details_submitted": account.details_submitted,
+        "requirements_currently_due": list(requirements.currently_due),
+        "requirements_past_due": list(requirements.past_due),
+        "requirements_eventually_due": list(requirements.eventually_due),
+        "requirements_current_deadline": _timestamp(requirements.current_deadline),
+        "requirements_disabled_reason": requirements.disabled_reason,
     }
     if as_of is not None:
         state["account_synced_at"] = as_of
@@ -357,13 +344,13 @@ def _adopt_unrecorded_account(*, account_id: str, event_created: datetime) -> Se
     (``metadata.seller_id``) and that seller has no account yet (the process died between
     Stripe's answer and our write), record it now instead of leaving an orphan."""
     try:
-        account = gateway.account_retrieve(account_id=account_id).to_dict()
+        account = gateway.account_retrieve(account_id=account_id)
     except gateway.GatewayError as exc:
         if exc.http_status in (403, 404):  # not (or no longer) connected to us
             logger.warning("account.updated for unknown account %s", account_id)
             return None
         raise
-    seller_id = str((account.get("metadata") or {}).get("seller_id") or "")
+    seller_id = account.seller_id
     seller = (
         Seller.objects.select_for_update()
         .filter(pk=int(seller_id), stripe_account_id__isnull=True)

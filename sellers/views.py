@@ -76,7 +76,10 @@ def start(request: HttpRequest) -> HttpResponse:
     form = StartSellingForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            seller = services.seller_create(user=request.user, **form.cleaned_data)
+            seller = services.seller_create(
+                user=request.user,  # type: ignore[arg-type]  # login_required
+                **form.cleaned_data,
+            )
         except UserFacingError as exc:
             _add_error(form, exc)
         else:

@@ -128,3 +128,13 @@ def log_in_staff(client):
         return user
 
     return log_in
+
+
+@pytest.fixture
+def fake_stripe(monkeypatch):
+    """The one in-memory Stripe (tests/stripe_fake.py) in place of the gateway's functions, for
+    unit tests that need a chosen failure or an exact account of the calls made; tests of whole
+    flows use the sandbox."""
+    from tests.stripe_fake import StripeFake
+
+    return StripeFake().install(monkeypatch)

@@ -167,6 +167,54 @@ def billing_pages() -> tuple[str, str]:
     return sub.latest_invoice.hosted_invoice_url, portal.url
 
 
+def subscription_pages(listing):
+    """Two plans (one with usage) on the demo seller's listing; the demo buyer subscribed to
+    the first through the sandbox's Checkout, with some usage recorded."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from subscriptions import services
+    from subscriptions.models import Subscription
+
+    seller = listing.seller
+    plan = services.plan_create(
+        seller=seller,
+        listing_id=listing.pk,
+        data=services.PlanInput(
+            name="Monthly",
+            amount=900,
+            interval="month",
+            trial_days=0,
+            meter_name="workshops attended",
+            usage_unit_amount=250,
+        ),
+    )
+    pro = services.plan_create(
+        seller=seller,
+        listing_id=listing.pk,
+        data=services.PlanInput(name="Pro", amount=2500, interval="month"),
+    )
+    buyer = get_user_model().objects.get(email="buyer@example.com")
+    sub = services.subscription_start(buyer=buyer, plan_id=plan.pk)
+    client = Client()
+    client.force_login(buyer)
+    response = client.post(
+        "/" + sub.checkout_url.split("/", 3)[3],
+        {
+            "email": buyer.email,
+            "card_number": "4242424242424242",
+            "expiry": "12 / 34",
+            "cvc": "123",
+            "name": "Ada",
+        },
+    )
+    assert response.status_code == 302, response.content[:500]
+    sub = Subscription.objects.get(pk=sub.pk)
+    assert sub.status == "active", sub.status
+    services.usage_record(seller=seller, subscription_id=sub.pk, quantity=2, note="demo")
+    return plan, pro, sub
+
+
 def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, settings):
     from buyers.models import Order
     from payouts.models import LedgerTransaction
@@ -283,6 +331,24 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, setting
     page.get_by_role("button", name=re.compile("Update details")).click()
     page.wait_for_url(re.compile(r".*/sandbox/onboarding/.*"))
     sweep.check(page, "sandbox onboarding")  # an account link works once
+    context.close()
+
+    # Subscriptions: a listing's plans, the buyer's subscriptions, one, a plan change's
+    # preview; the seller's subscribers, plan form, one subscriber with usage.
+    plan, pro, sub = subscription_pages(listing)
+    context = browser.new_context()
+    page = log_in(context, base, "buyer@example.com")
+    sweep.check(page, "subscription plans", f"/subscriptions/listing/{listing.pk}/")
+    sweep.check(page, "my subscriptions", "/subscriptions/", phone_axe=True)
+    sweep.check(page, "subscription detail", f"/subscriptions/{sub.pk}/")
+    sweep.check(page, "plan change preview", f"/subscriptions/{sub.pk}/change/?plan={pro.pk}")
+    context.close()
+    context = browser.new_context()
+    page = log_in(context, base, "seller@example.com")
+    sweep.check(page, "subscribers", "/subscriptions/seller/", phone_axe=True)
+    sweep.check(page, "new plan", f"/subscriptions/seller/listings/{listing.pk}/plans/new/")
+    sweep.check(page, "edit plan", f"/subscriptions/seller/plans/{plan.pk}/")
+    sweep.check(page, "subscriber", f"/subscriptions/seller/subscribers/{sub.pk}/")
     context.close()
 
     # Stripe's billing pages (sandbox): an open invoice's hosted page and the customer portal.

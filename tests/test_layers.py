@@ -49,6 +49,8 @@ def test_a_copy_that_crosses_the_contracts_fails(tmp_path):
     (tmp_path / "sellers" / "crossing.py").write_text("import stripe\n")
     (tmp_path / "buyers" / "crossing.py").write_text("from sandbox import store\n")
     (tmp_path / "sandbox" / "crossing.py").write_text("from marketplace import money\n")
+    # Subscriptions sit below payouts: reaching up into the ledger breaks the layers too.
+    (tmp_path / "subscriptions" / "crossing.py").write_text("from payouts import models\n")
 
     result = lint_imports(tmp_path)
 
@@ -59,3 +61,4 @@ def test_a_copy_that_crosses_the_contracts_fails(tmp_path):
     assert "sellers.crossing -> stripe" in out
     assert "buyers.crossing -> sandbox.store" in out
     assert "sandbox.crossing -> marketplace.money" in out
+    assert "subscriptions.crossing -> payouts.models" in out

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, mail_admins
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -69,6 +69,12 @@ def _problem_mails(kind: str, report: ProblemReport) -> list[Mail]:
         ]
     if kind == "problem_escalated":
         to, page = _seller(order)
+        mail_admins(
+            f"Refund request on order #{order.pk} handed to the platform team",
+            f"The buyer of order #{order.pk} ({order.title}, {order.seller.display_name}) asks "
+            f"the platform team to decide: {report.get_reason_display()}.\n\n{report.message}"
+            f"\n\n{settings.SITE_URL}{reverse('payouts:problem_detail', args=[report.pk])}",
+        )
         return [
             Mail(
                 to,

@@ -38,12 +38,38 @@ class ProblemForm(forms.Form):
         help_text="Leave empty to ask for all that remains of the order.",
     )
 
-    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, currency: str, lines: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.currency = currency
+        self.line_fields: list[str] = []
+        lines = list(lines)
+        if len(lines) > 1 or (lines and lines[0].quantity > 1):
+            # Items: how many of each line the refund is asked for (instead of an amount).
+            for line in lines:
+                name = f"line_{line.pk}"
+                self.fields[name] = forms.IntegerField(
+                    label=f"{line.title}: units to refund (of {line.quantity})",
+                    min_value=0,
+                    max_value=line.quantity,
+                    required=False,
+                )
+                self.line_fields.append(name)
+            self.fields[
+                "amount"
+            ].help_text = (
+                "Leave empty to ask for all that remains of the order, or choose items below."
+            )
 
     def clean_amount(self) -> int | None:
         return _major_amount(self.cleaned_data.get("amount", ""), self.currency)
+
+    def chosen_lines(self) -> dict[int, int]:
+        """``{order line id: units}`` the buyer asked a refund for (after ``is_valid``)."""
+        return {
+            int(name.removeprefix("line_")): self.cleaned_data[name]
+            for name in self.line_fields
+            if self.cleaned_data.get(name)
+        }
 
 
 class MessageForm(forms.Form):

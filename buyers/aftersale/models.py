@@ -43,6 +43,9 @@ class ProblemReport(models.Model):
     amount = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Minor units asked back; empty: what remains of the order"
     )
+    # The items the refund is asked for, when the buyer chose items: {"<order line id>": units}
+    # (``amount`` is then their price as paid).
+    lines = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     answer = models.TextField(max_length=REPORT_MAX, blank=True)
     answered_by = models.ForeignKey(
@@ -78,6 +81,13 @@ class ProblemReport(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    def line_items(self) -> list[tuple[int, str]]:
+        """``[(units, title)]`` of the items the refund is asked for (none: an amount)."""
+        if not self.lines:
+            return []
+        titles = {line.pk: line.title for line in self.order.lines.all()}
+        return [(int(n), titles.get(int(pk), "?")) for pk, n in self.lines.items() if int(n) > 0]
 
 
 class OrderMessage(models.Model):

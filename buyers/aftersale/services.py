@@ -67,9 +67,11 @@ def problem_report_create(
     message: str,
     wants_refund: bool = True,
     amount: int | None = None,
+    lines: dict[int, int] | None = None,
 ) -> ProblemReport:
     """The buyer of a paid or shipped order reports a problem, asking for a refund of
-    ``amount`` minor units (None: what remains of the order) or not.
+    ``amount`` minor units, or of some items (``lines``: order line id -> units, at the price
+    paid), or of what remains of the order (neither), or no refund.
 
     Refused with a message (``UserFacingError``): an unpaid, refunded or disputed order, an
     empty or over-long message, an unknown reason, an amount of zero or above what remains, and
@@ -97,6 +99,13 @@ def problem_report_create(
         if ProblemReport.objects.filter(order=order, status__in=ProblemReport.ACTIVE).exists():
             raise UserFacingError("This order already has a request waiting for an answer.")
         remaining = order.amount - order.refunded_amount
+        chosen = {pk: n for pk, n in (lines or {}).items() if n}
+        if wants_refund and chosen:
+            if amount is not None:
+                raise UserFacingError(
+                    "Ask for an amount or for some items, not both.", field="amount"
+                )
+            amount = _lines_amount(order, chosen)
         if wants_refund and amount is not None:
             if amount <= 0:
                 raise UserFacingError("Enter an amount above zero.", field="amount")
@@ -114,6 +123,7 @@ def problem_report_create(
                     message=text,
                     wants_refund=wants_refund,
                     amount=amount if wants_refund else None,
+                    lines={str(pk): n for pk, n in chosen.items()} if wants_refund else {},
                 )
         except IntegrityError:  # pragma: no cover - the order's lock makes this unreachable
             raise UserFacingError(
@@ -121,6 +131,21 @@ def problem_report_create(
             ) from None
         _email("problem_opened", report.pk)
     return report
+
+
+def _lines_amount(order: Order, chosen: dict[int, int]) -> int:
+    """The price paid for ``chosen`` units of the order's lines; a message for a line not of
+    this order or a number of units it does not hold."""
+    by_id = {line.pk: line for line in order.lines.all()}
+    total = 0
+    for pk, units in chosen.items():
+        line = by_id.get(pk)
+        if line is None:
+            raise UserFacingError("That item is not part of this order.")
+        if isinstance(units, bool) or not isinstance(units, int) or not 0 <= units <= line.quantity:
+            raise UserFacingError(f"Choose 0 to {line.quantity} of {line.title}.")
+        total += line.unit_amount * units
+    return total
 
 
 def _lock_report(report_id: int) -> ProblemReport:

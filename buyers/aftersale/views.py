@@ -41,7 +41,9 @@ def _buyer_order(request: HttpRequest, pk: int) -> Order:
 def problem_new(request: HttpRequest, pk: int) -> HttpResponse:
     """The buyer reports a problem with an order or asks for a refund."""
     order = _buyer_order(request, pk)
-    form = ProblemForm(request.POST or None, currency=order.currency)
+    form = ProblemForm(
+        request.POST or None, currency=order.currency, lines=order.lines.order_by("pk")
+    )
     active = selectors.active_problem(order=order)
     if request.method == "POST":
         if form.is_valid():
@@ -54,6 +56,7 @@ def problem_new(request: HttpRequest, pk: int) -> HttpResponse:
                     message=data["message"],
                     wants_refund=data["wants_refund"],
                     amount=data["amount"],
+                    lines=form.chosen_lines(),
                 )
             except UserFacingError as exc:
                 _form_error(form, exc)

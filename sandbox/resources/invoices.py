@@ -32,6 +32,8 @@ from stripe.params import (
     InvoiceListLinesParams,
     InvoiceListParams,
     InvoiceMarkUncollectibleParams,
+    InvoicePaymentListParams,
+    InvoicePaymentRetrieveParams,
     InvoicePayParams,
     InvoiceRetrieveParams,
     InvoiceVoidInvoiceParams,
@@ -948,3 +950,44 @@ def create_preview(req: Request) -> JSON:
     from sandbox.resources import subscriptions
 
     return subscriptions.preview(req.params, account=req.account)
+
+
+# --- invoice payments (``/v1/invoice_payments``) ------------------------------------------------
+@route("GET", "/v1/invoice_payments", params=InvoicePaymentListParams)
+def invoice_payment_list(req: Request) -> JSON:
+    """The payments of invoices (one PaymentIntent per finalized invoice in the sandbox),
+    newest first; filters ``invoice``, ``payment[payment_intent]``, ``status``."""
+    p = req.params
+    qs = store.queryset("invoice", account=req.account).exclude(data__status="draft")
+    if p.get("invoice"):
+        store.get(str(p["invoice"]), object_type="invoice", account=req.account, param="invoice")
+        qs = qs.filter(pk=p["invoice"])
+    payment = p.get("payment") or {}
+    if payment.get("payment_intent"):
+        qs = qs.filter(private__payment_intent=payment["payment_intent"])
+    qs = store.apply_created_filter(qs, p.get("created"))
+    items: list[JSON] = []
+    for row in qs.order_by("-created", "-seq"):
+        items.extend(invoice_payments(row.data)["data"])
+    if p.get("status"):
+        items = [item for item in items if item["status"] == p["status"]]
+    return _page(items, {k: v for k, v in p.items() if k != "created"}, url="/v1/invoice_payments")
+
+
+@route("GET", "/v1/invoice_payments/{id}", params=InvoicePaymentRetrieveParams)
+def invoice_payment_retrieve(req: Request) -> JSON:
+    row = (
+        store.queryset("invoice", account=req.account)
+        .filter(private__payment_id=req.args["id"])
+        .first()
+    )
+    if row is not None:
+        for item in invoice_payments(row.data)["data"]:
+            if item["id"] == req.args["id"]:
+                return dict(item)
+    raise invalid_request(
+        f"No such invoice payment: '{req.args['id']}'",
+        status=404,
+        code="resource_missing",
+        param="id",
+    )

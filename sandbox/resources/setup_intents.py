@@ -31,6 +31,7 @@ from sandbox.ids import new_id, random_token
 from sandbox.models import SandboxObject
 from sandbox.resources import customers
 from sandbox.resources.accounts import site_url
+from sandbox.resources.payments.common import check_return_url
 from sandbox.router import Request, route
 
 JSON = dict[str, Any]
@@ -157,6 +158,7 @@ def setup_intent_confirm(
             code="setup_intent_unexpected_state",
             param="payment_method",
         )
+    return_url = check_return_url(return_url)
     pm = _payment_method(str(pm_id), account=account, customer=si.get("customer"))
     si["payment_method"] = pm["id"]
     si["last_setup_error"] = None

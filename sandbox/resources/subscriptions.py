@@ -42,6 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from stripe.params import (
     SubscriptionCancelParams,
     SubscriptionCreateParams,
@@ -58,6 +59,7 @@ from sandbox.errors import StripeError, invalid_request
 from sandbox.events import emit
 from sandbox.ids import new_id
 from sandbox.models import SandboxObject
+from sandbox.panels import register_control_panel
 from sandbox.resources import invoices, payments
 from sandbox.resources.invoices import (
     fee_for,
@@ -480,6 +482,8 @@ def create_subscription(
             "You may only specify one of these parameters: cancel_at, cancel_at_period_end.",
             param="cancel_at",
         )
+    if p.get("cancel_at") not in (None, "") and int(p["cancel_at"]) <= now:
+        raise invalid_request("cancel_at must be in the future.", param="cancel_at")
     sub_id = new_id("sub")
     end = trial_end or add_interval(now, interval[0], int(interval[1]))
     items = [
@@ -1080,8 +1084,18 @@ def renew_due() -> None:
     subscriptions, paused collection resuming, ``invoice.upcoming``; then the invoices' own work
     (drafts finalized after an hour, retries)."""
     now = clock.now()
-    qs = store.queryset("subscription", account=None).filter(data__status__in=[*LIVE, "incomplete"])
-    for row in qs.order_by("created", "seq"):
+    soon = now + max(invoices.upcoming_days() * DAY, TRIAL_WILL_END_BEFORE)
+    due = (
+        Q(data__status="incomplete")
+        | Q(data__items__data__0__current_period_end__lte=soon)
+        | Q(data__trial_end__lte=soon)
+        | Q(data__cancel_at__lte=now)
+        | Q(data__pause_collection__resumes_at__lte=now)
+    )
+    qs = store.queryset("subscription", account=None).filter(
+        Q(data__status__in=[*LIVE, "incomplete"]) & due
+    )
+    for row in qs.only("id").order_by("created", "seq"):
         with transaction.atomic():
             _advance_one(row.id, now)
     invoices.advance_due()
@@ -1525,3 +1539,44 @@ def resume(req: Request) -> JSON:
     saved = _set_status(row, status)
     emit("customer.subscription.resumed", saved, account=_event_account(row.account))
     return saved
+
+
+# --- control page ------------------------------------------------------------------------------
+def _control_panel(request: Any) -> JSON:
+    from sandbox import display
+
+    rows = []
+    for row in store.queryset("subscription", account=None).order_by("-created", "-seq")[:25]:
+        sub = row.data
+        item = sub["items"]["data"][0]
+        amount = sum(
+            int(i["price"]["unit_amount"] or 0) * int(i.get("quantity") or 0)
+            for i in sub["items"]["data"]
+        )
+        latest = (
+            SandboxObject.objects.filter(pk=sub.get("latest_invoice")).first()
+            if sub.get("latest_invoice")
+            else None
+        )
+        rows.append(
+            {
+                "id": sub["id"],
+                "customer": sub["customer"],
+                "status": sub["status"],
+                "cancel_at_period_end": sub.get("cancel_at_period_end"),
+                "amount": display.money(amount, sub["currency"]),
+                "next": display.date(item["current_period_end"]) if sub["status"] in LIVE else "",
+                "invoice_status": latest.data["status"] if latest else "",
+                "invoice_url": latest.data.get("hosted_invoice_url") if latest else None,
+            }
+        )
+    return {
+        "subscriptions": rows,
+        "retry_days": ", ".join(str(d) for d in invoices.retry_days()),
+        "after_retries": invoices.after_retries(),
+    }
+
+
+register_control_panel(
+    "subscriptions", "Subscriptions", "sandbox/panels/subscriptions.html", _control_panel, order=30
+)

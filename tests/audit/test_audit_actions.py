@@ -24,13 +24,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def fake_stripe(monkeypatch):
-    from tests.payouts.fake_stripe import FakeStripe
-
-    return FakeStripe().install(monkeypatch)
-
-
-@pytest.fixture
 def sale(fake_stripe):
     seller = SellerFactory()
     charge = fake_stripe.sale(account=seller.stripe_account_id, amount=2000, fee=200, order_id=31)

@@ -320,3 +320,19 @@ def test_a_refund_from_the_sale_refund_form_grants_the_waiting_request(paid, buy
     report = ProblemReport.objects.get()
     assert (report.status, report.refunded_amount) == ("granted", 2500)
     assert "Refunded €25.00" in page(buyer_client, f"/orders/{order.pk}/")
+
+
+def test_the_buyer_asks_for_some_items_back(paid, buyer_client):  # noqa: F811
+    order = paid
+    line = order.lines.get()
+    url = f"/orders/{order.pk}/problem/"
+    assert f'name="line_{line.pk}"' in page(buyer_client, url)
+    base = {"reason": "damaged", "message": "One is cracked.", "wants_refund": "on"}
+    too_many = buyer_client.post(url, {**base, f"line_{line.pk}": "3"})
+    assert too_many.status_code == 400 and "less than or equal to 2" in too_many.content.decode()
+    both = buyer_client.post(url, {**base, f"line_{line.pk}": "1", "amount": "5"})
+    assert both.status_code == 400 and "not both" in both.content.decode()
+    assert buyer_client.post(url, {**base, f"line_{line.pk}": "1"}).status_code == 303
+    report = ProblemReport.objects.get()
+    assert (report.amount, report.lines) == (2500, {str(line.pk): 1})
+    assert "(1 \u00d7 Blue mug)" in page(buyer_client, f"/orders/{order.pk}/")

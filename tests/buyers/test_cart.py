@@ -14,6 +14,7 @@ from marketplace.errors import UserFacingError
 from sellers.models import Listing
 from tests.buyers.factories import ListingFactory, SellerFactory
 from tests.factories import UserFactory
+from tests.stripe_fake import NO_TRANSFERS
 
 pytestmark = pytest.mark.django_db
 
@@ -232,7 +233,7 @@ def test_paid_purchase_transfers_each_seller_their_share_once(
     assert [o.status for o in orders] == [Order.Status.PAID, Order.Status.PAID]
     assert [o.transfer_status for o in orders] == [Order.TransferStatus.PAID] * 2
     assert stock_of(listing) == (3, 0, 1) and stock_of(vase) == (2, 0, 1)
-    transfers = fake_stripe.transfers
+    transfers = list(fake_stripe.transfers.values())
     assert [(t["amount"], t["destination"]) for t in transfers] == [
         (o.amount - o.application_fee_amount, o.seller.stripe_account_id) for o in orders
     ]
@@ -256,7 +257,7 @@ def test_a_refused_transfer_waits_and_is_retried_without_paying_twice(
 
     from django.utils import timezone
 
-    fake_stripe.transfer_fail_with = 400
+    fake_stripe.fail["transfer_create"] = NO_TRANSFERS
     purchase = pay()
     orders = list(purchase.orders.order_by("pk"))
     assert [o.transfer_status for o in orders] == [Order.TransferStatus.FAILED] * 2
@@ -264,11 +265,11 @@ def test_a_refused_transfer_waits_and_is_retried_without_paying_twice(
     assert orders[0].transfer_next_attempt_at > timezone.now()
     assert services.transfers_retry_due() == 0  # backoff not over yet
 
-    fake_stripe.transfer_fail_with = None
+    del fake_stripe.fail["transfer_create"]
     later = timezone.now() + timedelta(hours=1)
     assert services.transfers_retry_due(now=later) == 2
     assert len(fake_stripe.transfers) == 2
-    assert fake_stripe.transfers[0]["idempotency_key"].endswith("-transfer-1")
+    assert next(iter(fake_stripe.transfers.values()))["idempotency_key"].endswith("-transfer-1")
     # The transfer was made but our worker died before recording it: the next run finds it.
     Order.objects.filter(pk=orders[0].pk).update(
         transfer_status=Order.TransferStatus.FAILED, transfer_id="", transfer_attempts=2
@@ -276,7 +277,7 @@ def test_a_refused_transfer_waits_and_is_retried_without_paying_twice(
     assert services.transfers_retry_due(now=later) == 1
     assert len(fake_stripe.transfers) == 2
     orders[0].refresh_from_db()
-    assert orders[0].transfer_id == fake_stripe.transfers[0]["id"]
+    assert orders[0].transfer_id == next(iter(fake_stripe.transfers.values()))["id"]
 
 
 def test_expiry_releases_every_line_together(buyer, listing, vase, fake_stripe):
@@ -308,7 +309,7 @@ def test_late_payment_of_several_sellers_with_stock_gone_is_refunded_without_rev
     services.purchase_fulfil(checkout_session_id=purchase.checkout_session_id)
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.REFUNDED
-    [refund] = fake_stripe.refunds
+    [refund] = fake_stripe.refunds.values()
     assert refund["reverse_transfer"] is False
     assert stock_of(listing) == (3, 0, 0)  # nothing kept of a purchase refunded in full
     assert not fake_stripe.transfers
@@ -387,7 +388,7 @@ def test_a_seller_sees_only_their_own_order_of_a_purchase(
 def test_staff_see_a_failed_transfer_with_its_reason(client, fake_stripe, pay):
     from tests.factories import StaffFactory, log_in_with_totp
 
-    fake_stripe.transfer_fail_with = 400
+    fake_stripe.fail["transfer_create"] = NO_TRANSFERS
     purchase = pay()
     log_in_with_totp(client, StaffFactory())
     page = client.get(reverse("payouts:transfers")).content.decode()

@@ -12,6 +12,7 @@ from marketplace.errors import PaymentError, UserFacingError
 from sellers.models import Listing, Seller
 from tests.buyers.factories import ListingFactory, SellerFactory
 from tests.factories import UserFactory
+from tests.stripe_fake import refusal
 
 pytestmark = pytest.mark.django_db
 
@@ -205,10 +206,10 @@ def test_stripe_unreachable_leaves_order_pending_and_retry_keeps_the_key(
 )
 def test_retry_after_a_stored_error_uses_a_new_key(buyer, listing, fake_stripe, status, new_key):
     order = services.order_create(buyer=buyer, listing_id=listing.pk, quantity=1)
-    fake_stripe.fail_with = status
+    fake_stripe.fail["checkout_session_create"] = refusal(status)
     with pytest.raises(PaymentError):
         services.order_checkout_url(order_id=order.pk)
-    fake_stripe.fail_with = None
+    del fake_stripe.fail["checkout_session_create"]
     services.order_checkout_url(order_id=order.pk)
     expected = (
         f"purchase-{order.purchase_id}-checkout-1"
@@ -223,7 +224,7 @@ def test_stripe_refusing_the_session_cancels_the_order_and_releases_its_units(
     buyer, listing, fake_stripe
 ):
     order = services.order_create(buyer=buyer, listing_id=listing.pk, quantity=1)
-    fake_stripe.fail_with = 400
+    fake_stripe.fail["checkout_session_create"] = refusal(400)
     with pytest.raises(UserFacingError, match="canceled and nothing was charged"):
         services.order_checkout_url(order_id=order.pk)
     order.refresh_from_db()
@@ -461,7 +462,7 @@ def test_late_payment_with_stock_gone_is_refunded_and_buyer_told(
     late.refresh_from_db()
     assert late.status == Order.Status.REFUNDED
     assert late.refunded_amount == late.amount and late.refund_id.startswith("re_")
-    (refund,) = fake_stripe.refunds
+    (refund,) = fake_stripe.refunds.values()
     assert refund["reverse_transfer"] and refund["refund_application_fee"]
     assert refund["idempotency_key"] == f"order-{late.pk}-refund"
     assert stock_of(last) == (1, 0, 1)  # sold once, to the other buyer
@@ -656,5 +657,5 @@ def test_a_paid_stray_session_of_an_order_is_refunded_not_counted(buyer, listing
     services.order_fulfil(checkout_session_id=stray.id)
     order.refresh_from_db()
     assert order.status == Order.Status.PENDING and stock_of(listing) == (3, 1, 0)
-    (refund,) = fake_stripe.refunds
+    (refund,) = fake_stripe.refunds.values()
     assert refund["idempotency_key"] == f"purchase-{order.purchase_id}-refund-{stray.id}"

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ ID = re.compile(
     r"\b(?:acct|ba|btok|card|ch|cs|cus|dp|du|evt|fee|fr|in|ii|il|pi|pm|po|prod|price|py|pyr|re"
     r"|req|seti|sub|si|tok|tr|trr|txn|we|whsec)_[A-Za-z0-9]{6,}\b"
 )
+PLACEHOLDER = re.compile(r"\b[a-z]+_id-\d{4}\b")  # what the scrubber puts in an id's place
 SECRET = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9]+|_secret_[A-Za-z0-9]+")
 
 
@@ -87,12 +89,31 @@ def _path_only(r1: Any, r2: Any) -> None:
     assert r1.path == r2.path, (r1.path, r2.path)
 
 
+def folder() -> Path:
+    """Where the recordings of the Stripe being talked to are (cassettes/sandbox or /stripe)."""
+    return CASSETTES / target()
+
+
+def run_numbers(name: str) -> dict[str, int]:
+    """The numbers flow ``name``'s requests are made of: ``run`` (our ids are derived from it, so
+    two recordings never share Stripe idempotency keys) and ``started`` (unix seconds: deadlines
+    and the events listed). Chosen when recording and kept in ``run.json`` beside the cassettes,
+    so that a replay sends exactly the recorded requests."""
+    path = folder() / "run.json"
+    kept: dict[str, dict[str, int]] = json.loads(path.read_text()) if path.exists() else {}
+    if recording():
+        now = int(time.time())
+        kept[name] = {"run": now, "started": now - 1}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(kept, indent=1, sort_keys=True) + "\n")
+    return kept.get(name, {"run": 0, "started": 0})
+
+
 def cassette(name: str, scrubber: Scrubber) -> Any:
     """A vcrpy cassette for one flow: recorded (``CONTRACT_RECORD=1``) or replayed with the
     network blocked (any request not in the recording is an error)."""
-    folder = CASSETTES / target()
     machine = vcr.VCR(
-        cassette_library_dir=str(folder),
+        cassette_library_dir=str(folder()),
         record_mode="all" if recording() else "none",
         match_on=["method", "path_only", "query", "body"],
         before_record_request=scrubber.request,
@@ -100,6 +121,9 @@ def cassette(name: str, scrubber: Scrubber) -> Any:
         decode_compressed_response=True,
     )
     machine.register_matcher("path_only", _path_only)
+    if recording():
+        # vcrpy's "all" mode adds to what a cassette holds: a new recording starts empty.
+        (folder() / f"{name}.yaml").unlink(missing_ok=True)
     return machine.use_cassette(f"{name}.yaml")
 
 
@@ -124,24 +148,40 @@ def _shape(value: Any, enums: bool, path: str = "") -> Any:
 
 
 def _interactions(path: Path) -> list[dict[str, Any]]:
+    """A cassette's requests and answers; a request repeated in a row (polling until Stripe's
+    asynchronous step is done) counts once, with its last answer."""
     import yaml
 
     data = yaml.safe_load(path.read_text())
-    out = []
+    out: list[dict[str, Any]] = []
     for item in data.get("interactions", []):
         body = item["response"]["body"].get("string") or ""
+        if isinstance(body, bytes):
+            body = body.decode(errors="replace")
         try:
             parsed = json.loads(body)
         except ValueError:
             parsed = body
-        out.append(
-            {
-                "request": f"{item['request']['method']} {re.sub(ID, '<id>', item['request']['uri'].split('://', 1)[-1].split('/', 1)[-1])}",
-                "status": item["response"]["status"]["code"],
-                "body": parsed,
-            }
-        )
+        uri = item["request"]["uri"].split("://", 1)[-1].split("/", 1)[-1]
+        uri = re.sub(r"=\d+", "=<n>", ID.sub("<id>", PLACEHOLDER.sub("<id>", uri)))
+        request = f"{item['request']['method']} {uri}"
+        entry = {"request": request, "status": item["response"]["status"]["code"], "body": parsed}
+        if out and out[-1]["request"] == request:
+            out[-1] = entry
+        else:
+            out.append(entry)
     return out
+
+
+def event_types(interactions: list[dict[str, Any]]) -> list[str]:
+    """The types of the events a flow listed (``GET /v1/events``), oldest first."""
+    types: list[str] = []
+    for item in interactions:
+        body = item["body"]
+        if item["request"].startswith("GET v1/events") and isinstance(body, dict):
+            listed = [e.get("type") for e in body.get("data") or [] if isinstance(e, dict)]
+            types += [str(t) for t in reversed(listed)]
+    return types
 
 
 def diff(left: Path, right: Path) -> list[str]:
@@ -160,14 +200,28 @@ def diff(left: Path, right: Path) -> list[str]:
             where = f"{cassette_file.name}#{index} {x['request']}"
             if x["request"] != y["request"]:
                 problems.append(f"{where}: request differs: {y['request']}")
+                continue
             if x["status"] != y["status"]:
                 problems.append(f"{where}: status {x['status']} vs {y['status']}")
+            if x["request"].startswith("GET v1/events"):
+                continue  # events compare as a sequence below
             problems.extend(_compare(_shape(x["body"], True), _shape(y["body"], True), where))
-            if isinstance(x["body"], dict) and x["body"].get("object") == "list":
-                ta = [e.get("type") for e in x["body"].get("data", []) if isinstance(e, dict)]
-                tb = [e.get("type") for e in y["body"].get("data", []) if isinstance(e, dict)]
-                if ta and ta != tb:
-                    problems.append(f"{where}: event types/order {ta} vs {tb}")
+        ea, eb = event_types(a), event_types(b)
+        if ea != eb:
+            name = cassette_file.name
+            for missing in [t for t in dict.fromkeys(ea) if t not in eb]:
+                problems.append(f"{name}: event {missing} only on the left")
+            for extra in [t for t in dict.fromkeys(eb) if t not in ea]:
+                problems.append(f"{name}: event {extra} only on the right")
+            common_a = [t for t in ea if t in eb]
+            common_b = [t for t in eb if t in ea]
+            if sorted(common_a) != sorted(common_b):
+                problems.append(f"{name}: events counted differently: {ea} vs {eb}")
+            elif common_a != common_b:
+                problems.append(f"{name}: events in another order: {common_a} vs {common_b}")
+    for cassette_file in sorted(right.glob("*.yaml")):
+        if not (left / cassette_file.name).exists():
+            problems.append(f"{cassette_file.name}: only in {right}")
     return problems
 
 

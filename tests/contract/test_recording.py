@@ -25,20 +25,24 @@ def test_ids_and_secrets_are_scrubbed_consistently():
     assert scrubber.text("acct_id-0001") == "acct_id-0001"  # a replayed id stays as it is
 
 
-def cassette_file(folder: Path, name: str, status: int, body: dict) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    data = {
-        "interactions": [
-            {
-                "request": {"method": "POST", "uri": "http://x/v1/refunds", "body": "",
-                            "headers": {}},
-                "response": {"status": {"code": status, "message": ""}, "headers": {},
-                             "body": {"string": json.dumps(body)}},
-            }
-        ],
-        "version": 1,
+def interaction(method: str, uri: str, status: int, body: dict) -> dict:
+    return {
+        "request": {"method": method, "uri": uri, "body": "", "headers": {}},
+        "response": {"status": {"code": status, "message": ""}, "headers": {},
+                     "body": {"string": json.dumps(body)}},
     }  # fmt: skip
-    (folder / name).write_text(yaml.safe_dump(data))
+
+
+def cassette_file(folder: Path, name: str, status: int, body: dict, events=None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    interactions = [interaction("POST", "https://api.stripe.com/v1/refunds", status, body)]
+    if events is not None:
+        # Stripe lists the newest event first.
+        listed = [{"id": f"evt_{i}", "object": "event", "type": t} for i, t in enumerate(events)]
+        page = {"object": "list", "data": listed[::-1], "has_more": False}
+        uri = "https://api.stripe.com/v1/events?created%5Bgte%5D=1700000000"
+        interactions.append(interaction("GET", uri, 200, page))
+    (folder / name).write_text(yaml.safe_dump({"interactions": interactions, "version": 1}))
 
 
 def test_diff_reports_status_keys_types_and_enum_values(tmp_path):
@@ -73,3 +77,39 @@ def test_replay_blocks_any_request_not_recorded(tmp_path):
         ),
     ):
         client.v1.customers.create({"email": "a@example.com"})
+
+
+def test_diff_reports_event_types_and_their_order(tmp_path):
+    refund = {"id": "re_1", "object": "refund", "status": "succeeded"}
+    flow = ["charge.succeeded", "charge.refunded", "refund.created"]
+    cassette_file(tmp_path / "a", "flow.yaml", 200, refund, events=flow)
+    cassette_file(tmp_path / "b", "flow.yaml", 200, refund, events=flow)
+    assert diff(tmp_path / "a", tmp_path / "b") == []
+    # Another recording: one event missing, one more, two in another order.
+    other = ["charge.refunded", "charge.succeeded", "charge.updated"]
+    cassette_file(tmp_path / "c", "flow.yaml", 200, refund, events=other)
+    found = diff(tmp_path / "a", tmp_path / "c")
+    assert "flow.yaml: event refund.created only on the left" in found
+    assert "flow.yaml: event charge.updated only on the right" in found
+    assert (
+        "flow.yaml: events in another order: ['charge.succeeded', 'charge.refunded'] vs "
+        "['charge.refunded', 'charge.succeeded']" in found
+    )
+    assert not any("#1" in line for line in found)  # the list's shape is not reported per item
+
+
+def test_polling_and_our_ids_do_not_count_as_differences(tmp_path):
+    """Stripe is polled until an asynchronous step is done (the sandbox answers at once), and each
+    recording has its own ids and times: neither is a structural difference."""
+    body = {"id": "po_id-0001", "object": "payout", "status": "paid"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    one = [interaction("GET", "https://api.stripe.com/v1/payouts/po_id-0001", 200, body)]
+    polled = [
+        interaction("GET", "https://api.stripe.com/v1/payouts/po_id-0007", 200,
+                    {**body, "status": "pending"}),
+        interaction("GET", "https://api.stripe.com/v1/payouts/po_id-0007", 200, body),
+    ]  # fmt: skip
+    for folder, items in ((tmp_path / "a", one), (tmp_path / "b", polled)):
+        (folder / "flow.yaml").write_text(yaml.safe_dump({"interactions": items, "version": 1}))
+    assert diff(tmp_path / "a", tmp_path / "b") == []

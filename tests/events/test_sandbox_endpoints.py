@@ -1,13 +1,11 @@
 """Sandbox mode: our endpoints are registered with the sandbox and intake accepts its secrets.
 
-These tests stand the sandbox's ``webhook_endpoints`` API in with a small fake at the gateway
-boundary; ``test_sandbox_integration.py`` runs the same flow against the real sandbox.
+These tests stand the sandbox's ``webhook_endpoints`` API in with the suite's in-memory Stripe at
+the gateway boundary (``fake_stripe``); ``test_sandbox_integration.py`` runs the same flow against
+the real sandbox.
 """
 
 from __future__ import annotations
-
-import itertools
-from types import SimpleNamespace
 
 import pytest
 
@@ -20,36 +18,15 @@ from tests.events.signing import make_event
 pytestmark = pytest.mark.django_db
 
 
-class FakeEndpoints:
-    def __init__(self):
-        self.remote: dict[str, SimpleNamespace] = {}
-        self.calls: list[tuple] = []
-        self._n = itertools.count(1)
-
-    def create(self, *, url, connect, generation=0):
-        self.calls.append(("create", url, connect, generation))
-        n = next(self._n)
-        endpoint = SimpleNamespace(id=f"we_{n}", secret=f"whsec_sandbox_{n}", url=url)
-        self.remote[endpoint.id] = endpoint
-        return endpoint
-
-    def list(self):
-        self.calls.append(("list",))
-        return list(self.remote.values())
-
-
 @pytest.fixture
-def sandbox(settings, monkeypatch):
+def sandbox(settings, fake_stripe):
     settings.STRIPE_SANDBOX = True
     settings.STRIPE_MODE = "sandbox"
     settings.STRIPE_WEBHOOK_SECRETS = []
     settings.STRIPE_CONNECT_WEBHOOK_SECRETS = []
     settings.SITE_URL = "http://testserver"
-    fake = FakeEndpoints()
-    monkeypatch.setattr(stripe_gateway, "webhook_endpoint_create", fake.create)
-    monkeypatch.setattr(stripe_gateway, "webhook_endpoint_list", fake.list)
     services.sandbox_secrets_forget()
-    return fake
+    return fake_stripe
 
 
 def test_ensure_registers_both_endpoints_once(sandbox):
@@ -60,18 +37,18 @@ def test_ensure_registers_both_endpoints_once(sandbox):
         "connect": "http://testserver/stripe/webhook/connect/",
     }
     assert first == second
-    creates = [c for c in sandbox.calls if c[0] == "create"]
-    assert [(c[2]) for c in creates] == [False, True]
+    creates = sandbox.calls_of("webhook_endpoint_create")
+    assert [c["connect"] for c in creates] == [False, True]
     assert WebhookEndpoint.objects.count() == 2
 
 
 def test_ensure_replaces_an_endpoint_the_sandbox_lost(sandbox):
     services.webhook_endpoints_ensure_sandbox()
-    sandbox.remote.clear()  # the sandbox's database was reset
+    sandbox.endpoints.clear()  # the sandbox's database was reset
     again = services.webhook_endpoints_ensure_sandbox()
-    assert set(sandbox.remote) == {e.stripe_id for e in again.values()}
+    assert set(sandbox.endpoints) == {e.stripe_id for e in again.values()}
     assert WebhookEndpoint.objects.count() == 2
-    assert [c[3] for c in sandbox.calls if c[0] == "create"][2:] != [0, 0]
+    assert [c["generation"] for c in sandbox.calls_of("webhook_endpoint_create")][2:] != [0, 0]
 
 
 def test_intake_registers_lazily_and_accepts_the_generated_secrets(sandbox, post_event):
@@ -109,13 +86,10 @@ def test_first_delivery_triggers_registration(sandbox, post_event):
     assert post_event(make_event(), secret=platform.secret).status_code == 200
 
 
-def test_sandbox_unavailable_intake_still_answers(
-    settings, sandbox, monkeypatch, post_event, caplog
-):
-    def unavailable(**kwargs):
-        raise stripe_gateway.GatewayError("The Stripe sandbox is not available yet.")
-
-    monkeypatch.setattr(stripe_gateway, "webhook_endpoint_create", unavailable)
+def test_sandbox_unavailable_intake_still_answers(settings, sandbox, post_event, caplog):
+    sandbox.fail["webhook_endpoint_create"] = stripe_gateway.GatewayError(
+        "The Stripe sandbox is not available yet."
+    )
     settings.STRIPE_WEBHOOK_SECRETS = ["whsec_from_settings"]
     assert post_event(make_event(), secret="whsec_from_settings").status_code == 200
     assert any("could not register webhook endpoints" in r.getMessage() for r in caplog.records)
@@ -130,11 +104,11 @@ def test_ensure_refuses_with_real_stripe(settings):
 def test_sandbox_default_endpoint_with_configured_secret_is_not_duplicated(settings, sandbox):
     """The sandbox may register our URL itself with a secret settings know: keep that one."""
     settings.STRIPE_WEBHOOK_SECRETS = ["whsec_sandbox_platform_default"]
-    sandbox.create(url="http://testserver/stripe/webhook/", connect=False)
+    sandbox.webhook_endpoint_create(url="http://testserver/stripe/webhook/", connect=False)
     sandbox.calls.clear()
     result = services.webhook_endpoints_ensure_sandbox()
     assert set(result) == {"connect"}
-    assert [c[1] for c in sandbox.calls if c[0] == "create"] == [
+    assert [c["url"] for c in sandbox.calls_of("webhook_endpoint_create")] == [
         "http://testserver/stripe/webhook/connect/"
     ]
 

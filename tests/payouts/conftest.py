@@ -20,10 +20,3 @@ def sdk(db):
     stripe_gateway.reset_client()
     yield testing.stripe_client()
     stripe_gateway.reset_client()
-
-
-@pytest.fixture
-def fake_stripe(monkeypatch):
-    from tests.payouts.fake_stripe import FakeStripe
-
-    return FakeStripe().install(monkeypatch)

@@ -31,22 +31,6 @@ def earn(seller, amount, suffix, *, days_ago=0, currency="eur"):
     )
 
 
-@pytest.fixture
-def fake_stripe_balance(monkeypatch):
-    state = {"available": [{"amount": 1500, "currency": "eur"}], "pending": [], "calls": []}
-
-    def balance_retrieve(*, stripe_account=None):
-        state["calls"].append(stripe_account)
-        if state.get("error"):
-            raise stripe_gateway.GatewayError("Stripe is down", retryable=True)
-        return stripe_gateway.Balance.from_stripe(
-            {"available": state["available"], "pending": state["pending"]}
-        )
-
-    monkeypatch.setattr(stripe_gateway, "balance_retrieve", balance_retrieve)
-    return state
-
-
 def test_balance_page_shows_ledger_chart_and_payouts(client):
     seller = SellerFactory()
     earn(seller, 2000, "a", days_ago=1)
@@ -88,38 +72,46 @@ def test_balance_page_has_at_most_4_queries(client):
     assert len(queries) <= 4, [q["sql"] for q in queries]
 
 
-def test_refresh_stores_snapshot_and_warns_on_disagreement(client, fake_stripe_balance):
+def balance_calls(fake_stripe):
+    return [c["stripe_account"] for c in fake_stripe.calls_of("balance_retrieve")]
+
+
+def test_refresh_stores_snapshot_and_warns_on_disagreement(client, fake_stripe):
     seller = SellerFactory()
+    fake_stripe.balances[seller.stripe_account_id] = {"eur": 1500}
     earn(seller, 2000, "a")
     client.force_login(seller.user)
     response = client.post("/money/balance/refresh/", HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200 and "<html" not in html
-    assert fake_stripe_balance["calls"] == [seller.stripe_account_id]
+    assert balance_calls(fake_stripe) == [seller.stripe_account_id]
     assert "€15.00" in html and "disagree" in html
-    fake_stripe_balance["pending"] = [{"amount": 500, "currency": "eur"}]
+    fake_stripe.pending[seller.stripe_account_id] = {"eur": 500}
     html = client.post("/money/balance/refresh/", HTTP_HX_REQUEST="true").content.decode()
     assert 'data-testid="disagree"' not in html
     row = SellerBalance.objects.get(seller=seller)
     assert row.stripe_available == {"eur": 1500} and row.stripe_pending == {"eur": 500}
 
 
-def test_refresh_failure_keeps_snapshot_and_says_so(client, fake_stripe_balance):
+def test_refresh_failure_keeps_snapshot_and_says_so(client, fake_stripe):
     seller = SellerFactory()
+    fake_stripe.balances[seller.stripe_account_id] = {"eur": 1500}
     client.force_login(seller.user)
     client.post("/money/balance/refresh/")
-    fake_stripe_balance["error"] = True
+    fake_stripe.fail["balance_retrieve"] = stripe_gateway.GatewayError(
+        "Stripe is down", retryable=True
+    )
     response = client.post("/money/balance/refresh/", follow=True)
     assert "Could not refresh the balance from Stripe: Stripe is down" in response.content.decode()
     assert SellerBalance.objects.get(seller=seller).stripe_available == {"eur": 1500}
 
 
-def test_periodic_task_refreshes_every_connected_seller(fake_stripe_balance):
+def test_periodic_task_refreshes_every_connected_seller(fake_stripe):
     from payouts.tasks import refresh_all_seller_balances
 
     sellers = [SellerFactory(), SellerFactory(), SellerFactory(stripe_account_id=None)]
     assert refresh_all_seller_balances.apply().get() == 2
-    assert set(fake_stripe_balance["calls"]) == {s.stripe_account_id for s in sellers[:2]}
+    assert set(balance_calls(fake_stripe)) == {s.stripe_account_id for s in sellers[:2]}
     assert SellerBalance.objects.filter(stripe_refreshed_at__isnull=False).count() == 2
 
 

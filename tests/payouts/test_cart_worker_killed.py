@@ -77,6 +77,9 @@ def worker(tmp_path):
         f"{db['PORT'] or 5432}/{db['NAME']}",
         "REDIS_URL": django_settings.REDIS_URL,
     }
+    # Tasks go to Redis for the worker (another test may have left the app eager).
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
     app.control.purge()
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
@@ -107,6 +110,7 @@ def worker(tmp_path):
         assert wait_for(lambda: b"ready." in log.read_bytes(), timeout=60), log.read_text()
         yield process, log
     finally:
+        app.conf.task_always_eager = eager
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=20)

@@ -152,3 +152,27 @@ def test_another_sellers_order_is_a_404(two_shops, buyer_client):  # noqa: F811
     )
     assert RefundRequest.objects.count() == 0
     assert Client().get(url).status_code == 302  # anonymous: to the sign-in page
+
+
+def test_a_proposed_amount_is_prefilled_and_the_window_is_said(two_shops, buyer_client):  # noqa: F811
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    mug, vase = two_shops
+    pay(buyer_client, checkout_cart(buyer_client, [(mug, 2), (vase, 1)]), "4242 4242 4242 4242")
+    mugs = Purchase.objects.get().orders.get(seller=mug.seller)
+    seller = as_user(mug.seller.user)
+    url = reverse("payouts:sale_refund", args=[mugs.pk])
+    page = seller.get(url + "?amount=12.50&reason=not_delivered").content.decode()
+    assert 'value="12.50"' in page
+    assert re.search(r'value="amount"[^>]*checked', page)
+    assert re.search(r'<option value="not_delivered" selected>', page)
+    # Past the refund window: the page says so and offers no form.
+    Order.objects.filter(pk=mugs.pk).update(
+        paid_at=timezone.now() - settings.MARKETPLACE_REFUND_WINDOW - timedelta(days=1)
+    )
+    page = seller.get(url).content.decode()
+    assert "refund window has passed" in page and "Review the refund" not in page
+    assert RefundRequest.objects.count() == 0

@@ -63,6 +63,8 @@ def test_hosted_invoice_page_pays_an_open_invoice_and_reactivates(sdk, web, sell
     assert latest.id != invoice.id and latest.status == "paid"
     again = web.get(_path(invoice.hosted_invoice_url))
     assert b"This invoice is paid." in again.content
+    receipt = re.search(rb'href="([^"]+)" id="invoice-receipt"', again.content)
+    assert receipt is not None and web.get(receipt.group(1).decode()).status_code == 200
 
 
 def test_hosted_invoice_page_with_3d_secure(sdk, web, seller):
@@ -125,3 +127,12 @@ def test_portal_session_and_page(sdk, web, seller):
     # the session is short-lived
     testing.advance(hours=2)
     assert web.get(path).status_code == 410
+
+
+def test_control_page_lists_subscriptions(sdk, web, seller):
+    price = plan(sdk, amount=700, name="Tea club")
+    sub = subscribe(sdk, seller.id, price.id)
+    response = web.get("/sandbox/panel/subscriptions/", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert sub.id in html and "€7.00" in html and "active" in html and "3, 5, 7" in html

@@ -417,3 +417,25 @@ def test_subscription_items_and_list_filters(sdk, seller):
     assert [s.id for s in sdk.v1.subscriptions.list({"price": b.id}).data] == [second.id]
     with pytest.raises(stripe.InvalidRequestError):
         sdk.v1.subscription_items.retrieve("si_nothere")
+
+
+def test_invoice_payments_list_and_retrieve(sdk, seller):
+    price = plan(sdk, amount=1300)
+    sub = subscribe(sdk, seller.id, price.id)
+    payments = sdk.v1.invoice_payments.list(
+        {"invoice": sub.latest_invoice, "expand": ["data.payment.payment_intent"]}
+    )
+    check_list(as_json(payments))
+    (payment,) = payments.data
+    assert payment.status == "paid" and payment.amount_paid == 1300 and payment.is_default
+    pi = payment.payment.payment_intent
+    assert pi.status == "succeeded" and pi.amount == 1300
+    again = sdk.v1.invoice_payments.retrieve(payment.id)
+    assert again.invoice == sub.latest_invoice
+    by_intent = sdk.v1.invoice_payments.list(
+        {"payment": {"type": "payment_intent", "payment_intent": pi.id}}
+    )
+    assert [p.id for p in by_intent.data] == [payment.id]
+    assert sdk.v1.invoice_payments.list({"status": "open"}).data == []
+    with pytest.raises(stripe.InvalidRequestError):
+        sdk.v1.invoice_payments.retrieve("inpay_nothere")

@@ -210,3 +210,26 @@ def test_server_only_params_are_refused_with_the_publishable_key(api, sdk):
     )
     assert ok.json()["status"] == "requires_capture"
     assert sdk.v1.payment_intents.retrieve(pi.id).amount_capturable == 2000
+
+
+def test_return_url_must_be_http_and_manual_confirmation_needs_the_secret_key(api, sdk):
+    pi = intent(sdk)
+    for bad in ("javascript:alert(1)", "/relative/path", "ftp://example.com/x"):
+        refused = post(
+            api,
+            f"/payment_intents/{pi.id}/confirm",
+            f"client_secret={pi.client_secret}&payment_method=pm_card_visa&return_url={bad}",
+        )
+        assert refused.status_code == 400, bad
+        assert refused.json()["error"]["param"] == "return_url"
+    manual = intent(sdk, confirmation_method="manual")
+    refused = post(
+        api,
+        f"/payment_intents/{manual.id}/confirm",
+        f"client_secret={manual.client_secret}&payment_method=pm_card_visa",
+    )
+    assert refused.status_code == 400
+    assert "secret key" in refused.json()["error"]["message"]
+    assert sdk.v1.payment_intents.confirm(manual.id, {"payment_method": "pm_card_visa"}).status == (
+        "succeeded"
+    )

@@ -85,7 +85,9 @@ def test_full_onboarding_then_publish(sandbox, user_client):
     assert "/sandbox/onboarding/" in link
     seller = Seller.objects.get(user=user_client.user)
     assert seller.stripe_account_id.startswith("acct_")
-    account = stripe_gateway.account_retrieve(account_id=seller.stripe_account_id)
+    # What Stripe holds (the SDK's full object), beyond what the gateway's typed Account reads.
+    account = stripe_gateway.client().v1.accounts.retrieve(seller.stripe_account_id)
+    assert stripe_gateway.account_retrieve(account_id=account.id).seller_id == str(seller.pk)
     assert account.controller.stripe_dashboard.type == "express"
     assert account.controller.requirement_collection == "stripe"
     assert account.controller.losses.payments == "application"

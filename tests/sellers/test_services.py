@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from marketplace import stripe_gateway
 from marketplace.errors import UserFacingError
 from marketplace.money import Money
 from marketplace.stripe_gateway import GatewayError
@@ -180,7 +181,7 @@ def account_state(account_id, **fields):
         },
     }
     base.update(fields)
-    return base
+    return stripe_gateway.Account.from_stripe(base)
 
 
 def test_apply_account_copies_status_and_requirements():

@@ -49,14 +49,14 @@ def test_subscribe_pay_and_ledger(buyer_client, monthly, seller, mailoutbox):
     no_failed_events()
 
 
-def card_fails(sub: Subscription, token: str = "pm_card_chargeDeclined") -> None:
-    """The buyer's saved card starts declining (their bank, at Stripe)."""
-    stripe_gateway.client().v1.subscriptions.update(
-        sub.stripe_subscription_id, {"default_payment_method": token}
-    )
+def card_fails(sub: Subscription, token: str = "pm_card_chargeCustomerFail") -> None:
+    """The buyer's card becomes one that attaches but whose charges decline (their bank)."""
+    sdk = stripe_gateway.client()
+    pm = sdk.v1.payment_methods.attach(token, {"customer": sub.stripe_customer_id})
+    sdk.v1.subscriptions.update(sub.stripe_subscription_id, {"default_payment_method": pm.id})
 
 
-def test_renewal_then_failing_card_through_every_retry(buyer_client, monthly, mailoutbox):
+def test_renewal_then_failing_card_through_every_retry(buyer_client, monthly, mailoutbox, settings):
     subscribe(buyer_client, monthly)
     sub = Subscription.objects.get()
     testing.advance(days=31)  # the period ends: the renewal invoice is paid
@@ -79,8 +79,8 @@ def test_renewal_then_failing_card_through_every_retry(buyer_client, monthly, ma
     page = buyer_client.get(f"/subscriptions/{sub.pk}/").content.decode()
     assert "Your last payment failed" in page and "try again on" in page
 
-    for _ in range(3):  # Stripe's retries, each failing: one email per attempt
-        testing.advance(days=3)
+    for days in settings.SANDBOX_BILLING_RETRY_DAYS:  # each retry fails: one email each
+        testing.advance(days=days)
     sub.refresh_from_db()
     assert sub.status == Subscription.Status.CANCELED and not sub.has_access
     open_invoice.refresh_from_db()
@@ -106,6 +106,44 @@ def test_updating_the_card_while_past_due_reactivates(buyer_client, monthly, mai
     assert sub.pay_url == "" and sub.next_payment_attempt is None
     assert SubscriptionInvoice.objects.filter(status="paid").count() == 2
     assert any("active again" in m.subject for m in mailoutbox)
+    assert list(ledger_violations()) == []
+    no_failed_events()
+
+
+def test_unpaid_after_the_retries_then_paying_the_open_invoice_reactivates(
+    buyer_client, client, monthly, seller, mailoutbox, settings
+):
+    """The platform's setting (Stripe's dashboard; the sandbox's SANDBOX_BILLING_AFTER_RETRIES)
+    leaves it unpaid: access stops, the seller is told; the buyer pays the invoice on its
+    hosted page and the subscription is active again."""
+    settings.SANDBOX_BILLING_AFTER_RETRIES = "unpaid"
+    subscribe(buyer_client, monthly)
+    sub = Subscription.objects.get()
+    card_fails(sub)
+    testing.advance(days=31)
+    for days in settings.SANDBOX_BILLING_RETRY_DAYS:
+        testing.advance(days=days)
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.UNPAID and not sub.has_access
+    assert ("seller@example.com",) in {tuple(m.to) for m in mailoutbox if "ended" in m.subject}
+    unpaid = SubscriptionInvoice.objects.get(subscription=sub, status="open")
+    assert unpaid.hosted_invoice_url
+    # The buyer pays on Stripe's hosted invoice page, with a good card.
+    path = "/" + unpaid.hosted_invoice_url.split("/", 3)[3]
+    assert client.get(path).status_code == 200
+    response = client.post(
+        path,
+        {"card_number": "4242 4242 4242 4242", "expiry": "12 / 34", "cvc": "123", "name": "Ada"},
+    )
+    assert response.status_code in (200, 302), response.content[:500]
+    sub.refresh_from_db()
+    unpaid.refresh_from_db()
+    assert unpaid.status == "paid"
+    assert sub.status == Subscription.Status.ACTIVE and sub.has_access
+    assert {tuple(m.to) for m in mailoutbox if "active again" in m.subject} == {
+        ("buyer@example.com",),
+        ("seller@example.com",),
+    }
     assert list(ledger_violations()) == []
     no_failed_events()
 

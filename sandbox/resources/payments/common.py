@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -102,6 +103,17 @@ def check_application_fee(
             param="application_fee_amount",
         )
     return value
+
+
+def check_return_url(url: Any, *, param: str = "return_url") -> str | None:
+    """``return_url`` must be an absolute http(s) URL (Stripe's 400 "Not a valid URL"), since
+    the browser is sent there after 3D Secure."""
+    if url is None or url == "":
+        return None
+    parts = urlsplit(str(url))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise invalid_request("Not a valid URL", param=param, code="url_invalid")
+    return str(url)
 
 
 # --- the intent row ----------------------------------------------------------------------------

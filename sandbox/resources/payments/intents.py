@@ -44,6 +44,7 @@ from sandbox.resources.payments.common import (
     check_amount,
     check_application_fee,
     check_destination,
+    check_return_url,
     intent_row,
 )
 from sandbox.router import Request, route
@@ -261,6 +262,7 @@ def intent_confirm(
             f"You cannot confirm this PaymentIntent because it has a status of {pi['status']}.",
             code="payment_intent_unexpected_state",
         )
+    return_url = check_return_url(return_url)
     pm_id = payment_method or pi.get("payment_method")
     if not pm_id:
         raise invalid_request(
@@ -482,6 +484,14 @@ def update(req: Request) -> JSON:
 )
 def confirm(req: Request) -> JSON:
     p = req.params
+    if req.publishable:
+        current = store.get(req.args["intent"], object_type="payment_intent", account=req.account)
+        if current.get("confirmation_method") == "manual":
+            raise invalid_request(
+                "This PaymentIntent has confirmation_method=manual: it can only be confirmed "
+                "from your server with your secret key.",
+                code="payment_intent_unexpected_state",
+            )
     pi, error = intent_confirm(
         req.args["intent"],
         account=req.account,
