@@ -109,8 +109,9 @@ def problem_grant(request: HttpRequest, report_id: int) -> HttpResponse:
             messages.success(request, f"Refunded {amount}; the buyer has been emailed.")
             return redirect("payouts:problem_detail", report_id=report.pk)
     # A new token for the next try: a refund Stripe refused keeps its row under the old one.
-    form.data = form.data.copy()
-    form.data["client_token"] = str(uuid.uuid4())
+    fresh = request.POST.copy()
+    fresh["client_token"] = str(uuid.uuid4())
+    form.data = fresh
     report.refresh_from_db()
     return _page(request, report, grant=form, status=400)
 

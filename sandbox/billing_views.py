@@ -93,7 +93,13 @@ def _invoice_context(invoice: JSON, form: CardForm | None, error: str | None) ->
         for line in invoice["lines"]["data"]
     ]
     next_attempt = invoice.get("next_payment_attempt")
+    receipt = None
+    pi_id = invoices.payment_intent_of(invoice["id"]) if invoice["status"] == "paid" else None
+    pi = SandboxObject.objects.filter(pk=pi_id).first() if pi_id else None
+    if pi is not None and pi.data.get("latest_charge"):
+        receipt = reverse("sandbox:receipt", args=[pi.data["latest_charge"]])
     return {
+        "receipt": receipt,
         "invoice": invoice,
         "lines": lines,
         "total": _money(invoice["total"], currency),

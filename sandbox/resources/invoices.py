@@ -984,7 +984,7 @@ def invoice_payment_retrieve(req: Request) -> JSON:
     if row is not None:
         for item in invoice_payments(row.data)["data"]:
             if item["id"] == req.args["id"]:
-                return item
+                return dict(item)
     raise invalid_request(
         f"No such invoice payment: '{req.args['id']}'",
         status=404,

@@ -42,6 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from stripe.params import (
     SubscriptionCancelParams,
     SubscriptionCreateParams,
@@ -1083,8 +1084,18 @@ def renew_due() -> None:
     subscriptions, paused collection resuming, ``invoice.upcoming``; then the invoices' own work
     (drafts finalized after an hour, retries)."""
     now = clock.now()
-    qs = store.queryset("subscription", account=None).filter(data__status__in=[*LIVE, "incomplete"])
-    for row in qs.order_by("created", "seq"):
+    soon = now + max(invoices.upcoming_days() * DAY, TRIAL_WILL_END_BEFORE)
+    due = (
+        Q(data__status="incomplete")
+        | Q(data__items__data__0__current_period_end__lte=soon)
+        | Q(data__trial_end__lte=soon)
+        | Q(data__cancel_at__lte=now)
+        | Q(data__pause_collection__resumes_at__lte=now)
+    )
+    qs = store.queryset("subscription", account=None).filter(
+        Q(data__status__in=[*LIVE, "incomplete"]) & due
+    )
+    for row in qs.only("id").order_by("created", "seq"):
         with transaction.atomic():
             _advance_one(row.id, now)
     invoices.advance_due()

@@ -63,6 +63,8 @@ def test_hosted_invoice_page_pays_an_open_invoice_and_reactivates(sdk, web, sell
     assert latest.id != invoice.id and latest.status == "paid"
     again = web.get(_path(invoice.hosted_invoice_url))
     assert b"This invoice is paid." in again.content
+    receipt = re.search(rb'href="([^"]+)" id="invoice-receipt"', again.content)
+    assert receipt is not None and web.get(receipt.group(1).decode()).status_code == 200
 
 
 def test_hosted_invoice_page_with_3d_secure(sdk, web, seller):
