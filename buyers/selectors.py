@@ -54,13 +54,36 @@ def purchasable_listings() -> QuerySet[Listing]:
     return sellers_selectors.purchasable_listings()
 
 
+# What a catalogue card shows or needs (availability, sort keys), and nothing else.
+CARD_COLUMNS = (
+    "id",
+    "title",
+    "price_amount",
+    "currency",
+    "stock",
+    "reserved",
+    "sold",
+    "status",
+    "created_at",
+    "updated_at",
+    "seller__id",
+    "seller__slug",
+    "seller__display_name",
+    "seller__status",
+    "seller__charges_enabled",
+    "seller__stripe_account_id",
+    "category__id",
+    "category__name",
+)
+
+
 def catalogue_listings() -> QuerySet[Listing]:
     """Listings shown in the catalogue: the sellers app's public listings (published, seller
     active). Sold-out listings and those of a seller who cannot take payments right now stay
     visible, marked unavailable, so a shared link still finds them.
 
     The first image comes as an annotation (``first_image``) rather than a prefetch: one query
-    per page.
+    per page. Only the columns a card shows (buyers/cards.py) and the sort keys are read.
     """
     first_image = (
         ListingImage.objects.filter(listing=OuterRef("pk"))
@@ -71,6 +94,7 @@ def catalogue_listings() -> QuerySet[Listing]:
         sellers_selectors.public_listings()
         .prefetch_related(None)
         .select_related("seller", "category")
+        .only(*CARD_COLUMNS)
         .annotate(first_image=Subquery(first_image))
     )
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from buyers import cards
 from buyers import cart as carts
 from buyers import selectors, services
 from buyers.forms import BuyForm, CartCheckoutForm, CartQuantityForm, CatalogueForm, ShipForm
@@ -49,6 +50,7 @@ def _browse(
         "form": form,
         "query": query,
         "page": page,
+        "cards": cards.listing_cards(page.listings),
         "base_url": base_url,
         "filters_qs": params.urlencode(),
         **extra,

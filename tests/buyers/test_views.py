@@ -99,6 +99,41 @@ def test_catalogue_query_count_is_constant(client, seller, logged_in):
     assert count() == (1 if not logged_in else 4)  # filter choices cached
 
 
+def _results(page: str) -> str:
+    return re.search(r'<section id="results".*?</section>', page, re.S).group(0)
+
+
+def _cards_rendered(response) -> int:
+    return sum(t.name == "components/listing_card.html" for t in response.templates)
+
+
+def test_catalogue_cards_are_cached_and_identical_to_a_fresh_render(client, seller):
+    for i in range(5):
+        ListingFactory(seller=seller, title=f"Cup {i}", stock=2 if i % 2 else None)
+    cache.clear()
+    cold = client.get("/")
+    warm = client.get("/")
+    assert _cards_rendered(cold) == 5 and _cards_rendered(warm) == 0  # served from the cache
+    assert _results(html(cold)) == _results(html(warm))
+    assert html(warm).count('class="card listing-card"') == 5
+    assert 'href="/listing/' in _results(html(warm)) and 'href="/shop/' in _results(html(warm))
+
+
+def test_catalogue_card_shows_a_change_at_once(client, listing):
+    client.get("/")  # the card is cached now
+    # Changed behind the model's back (no updated_at bump): the card still follows.
+    Listing.objects.filter(pk=listing.pk).update(price_amount=1999, sold=3)
+    page = _results(html(client.get("/")))
+    assert "€19.99" in page and "€25.00" not in page and "Sold out" in page
+    Listing.objects.filter(pk=listing.pk).update(sold=1)
+    page = _results(html(client.get("/")))
+    assert "Sold out" not in page and "2 left" in page
+    listing.seller.display_name = "Pottery & Sons"
+    listing.seller.save()
+    page = _results(html(client.get("/")))
+    assert "Pottery &amp; Sons" in page and "Pottery Co" not in page
+
+
 def test_listing_page(client, listing):
     page = html(client.get(reverse("buyers:listing", args=[listing.pk])))
     assert "Blue mug" in page and "€25.00" in page and "3 left in stock" in page
