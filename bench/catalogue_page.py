@@ -64,14 +64,13 @@ def run() -> int:
 
     where = setup("catalogue_page")
     from django.conf import settings
-    from django.db import connection
     from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
     from django.urls import clear_url_caches
 
     from bench.catalogue import deep_cursor, seed
-    from buyers import selectors
-
     from bench.catalogue_urls import raw_sql
+    from buyers import selectors
 
     settings.ROOT_URLCONF = "bench.catalogue_urls"
     clear_url_caches()
@@ -98,7 +97,7 @@ def run() -> int:
         raw_url = raws[name]
         queries = [0]
 
-        def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        def count(execute, sql, params, many, context, queries=queries):  # type: ignore[no-untyped-def]
             queries[0] += 1
             return execute(sql, params, many, context)
 
@@ -139,9 +138,7 @@ def run() -> int:
             f"{f'{sel_ratios[0]:.1f} / {statistics.median(sel_ratios):.1f} / {sel_ratios[-1]:.1f}':>25}"
         )
         ok = ok and statistics.median(ratios) <= 5
-    print(
-        "target: page <= 5x the raw-SELECT view (median of rounds):", "met" if ok else "NOT met"
-    )
+    print("target: page <= 5x the raw-SELECT view (median of rounds):", "met" if ok else "NOT met")
     return 0
 
 

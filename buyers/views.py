@@ -13,9 +13,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from buyers import cards
+from buyers import cards, selectors, services
 from buyers import cart as carts
-from buyers import selectors, services
 from buyers.forms import BuyForm, CartCheckoutForm, CartQuantityForm, CatalogueForm, ShipForm
 from buyers.models import Order, Purchase
 from buyers.services import onsite
