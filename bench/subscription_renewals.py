@@ -14,8 +14,9 @@ signed webhooks. Measured:
 - SQL queries and Stripe requests per renewal, at N and again at 2N subscriptions (a second
   cohort subscribed, a second month renewed): constant when the two agree.
 
-``python -m bench subscription_renewals -- --subscriptions 300``; default 200 (the set-up,
-N sandbox Checkouts, dominates the run time: about 0.3 s per subscriber on a small machine).
+``python -m bench subscription_renewals -- --subscriptions 300``; default 50: the set-up (N
+sandbox Checkouts, each subscription's events handled) dominates the run time, over 10 s per
+subscriber on a busy 2-core machine, so 10,000 is out of reach there.
 Uses a throw-away SQLite file, or BENCH_DATABASE_URL (PostgreSQL).
 """
 
@@ -31,7 +32,7 @@ ROUNDS = 3
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--subscriptions", type=int, default=200)
+    parser.add_argument("--subscriptions", type=int, default=50)
     args = parser.parse_args(argv)
     n = max(10, args.subscriptions)
 

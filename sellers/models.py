@@ -115,8 +115,10 @@ class Listing(models.Model):
     sold = models.PositiveIntegerField(default=0)
     # "I accept each order before it is charged": the buyer's card is only authorised, and
     # charged when the seller accepts (buyers/services/onsite.py, within ORDER_ACCEPT_WINDOW).
+    # db_default too: rows written by code that predates the column (an older migration's
+    # historical model) get False from the database.
     accepts_orders_first = models.BooleanField(
-        default=False, verbose_name="I accept each order before it is charged"
+        default=False, db_default=False, verbose_name="I accept each order before it is charged"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     published_at = models.DateTimeField(null=True, blank=True)

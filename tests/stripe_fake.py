@@ -68,6 +68,10 @@ class StripeFake:
     balances: dict[str, dict[str, int]] = field(default_factory=dict)  # account -> currency
     pending: dict[str, dict[str, int]] = field(default_factory=dict)  # account -> currency
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # webhook endpoints
+    payouts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # By account ("" for the platform), as Stripe lists them for that account.
+    events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    balance_transactions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # Every gateway call made, in order: (function name, its keyword arguments).
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # Failures: ``fail[name]`` is raised by every call of ``name``, ``fail_once[name]`` by the
@@ -656,6 +660,58 @@ class StripeFake:
         # As Stripe lists them: without their secrets.
         return [gw.Endpoint.from_stripe({**e, "secret": None}) for e in self.endpoints.values()]
 
+    # --- listings and re-reads (events, reconciliation) -----------------------------------------
+    def event_list(
+        self, *, created_gte: int, account: str | None = None, limit: int = 100
+    ) -> Iterator[dict[str, Any]]:
+        self._call("event_list", created_gte=created_gte, account=account)
+        found = [e for e in self.events.get(account or "", []) if e["created"] >= created_gte]
+        return iter(sorted(found, key=lambda e: -e["created"]))  # newest first, as Stripe
+
+    def connected_account_ids(self) -> Iterator[str]:
+        self._call("connected_account_ids")
+        return iter(list(self.accounts))
+
+    def balance_transactions_iter(
+        self, *, created_gte: int, created_lt: int, stripe_account: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        self._call(
+            "balance_transactions_iter",
+            created_gte=created_gte,
+            created_lt=created_lt,
+            stripe_account=stripe_account,
+        )
+        rows = self.balance_transactions.get(stripe_account or "", [])
+        found = [bt for bt in rows if created_gte <= bt["created"] < created_lt]
+        return iter(sorted(found, key=lambda bt: -bt["created"]))
+
+    def object_retrieve(
+        self, *, object_type: str, object_id: str, stripe_account: str | None = None
+    ) -> dict[str, Any]:
+        self._call(
+            "object_retrieve",
+            object_type=object_type,
+            object_id=object_id,
+            stripe_account=stripe_account,
+        )
+        stores = {
+            "account": self.accounts,
+            "checkout.session": self.sessions,
+            "charge": self.charges,
+            "refund": self.refunds,
+            "transfer": self.transfers,
+            "payout": self.payouts,
+            "dispute": self.disputes,
+            "application_fee": self.fees,
+        }
+        if object_type not in stores:
+            raise GatewayError(f"cannot re-fetch Stripe objects of type {object_type!r}")
+        if object_id not in stores[object_type]:
+            raise GatewayError(
+                f"No such {object_type}: '{object_id}'", code="resource_missing", http_status=404
+            )
+        return dict(stores[object_type][object_id])
+
     # --- installing -----------------------------------------------------------------------------
     GATEWAY_FUNCTIONS = (
         "account_create",
@@ -681,6 +737,10 @@ class StripeFake:
         "balance_retrieve",
         "webhook_endpoint_create",
         "webhook_endpoint_list",
+        "event_list",
+        "connected_account_ids",
+        "balance_transactions_iter",
+        "object_retrieve",
     )
 
     def install(self, monkeypatch: Any) -> StripeFake:

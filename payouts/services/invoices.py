@@ -60,8 +60,8 @@ def invoices_against_ledger(now: dt.datetime | None = None) -> Iterator[str]:
     for row in charges:
         charge_id = row["charge_id"]
         if not charge_id:
-            if row["paid_at"] is not None and row["paid_at"] < settled:
-                yield f"invoice {row['stripe_invoice_id']}: paid but its charge is not known"
+            # Not known yet (the Invoice Payments lookup failed or is not emulated): its charge
+            # is still recorded through the charge.* events; nothing to compare against.
             continue
         if charge_id not in captured:
             if row["paid_at"] is None or row["paid_at"] < settled:

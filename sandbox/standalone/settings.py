@@ -73,6 +73,10 @@ TIME_ZONE = "UTC"
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
+# A local tool whose whole point is to be reached over HTTP: its hosted pages (Checkout, 3-D
+# Secure, onboarding), the stand-in Stripe.js and the control page answer (sandbox/access.py).
+SANDBOX_HTTP_OPEN = True
+# The keys the API accepts (sandbox/access.py): not this server's Django SECRET_KEY.
 SANDBOX_PUBLISHABLE_KEY = os.environ.get("SANDBOX_PUBLISHABLE_KEY", "pk_test_sandbox")
 SANDBOX_CONTROL_OPEN = True  # a local tool: the control page is for whoever runs it
 SANDBOX_WEBHOOK_DELIVERY = os.environ.get("SANDBOX_WEBHOOK_DELIVERY", "thread")

@@ -149,11 +149,8 @@ def test_admin_edit_records_the_fields_before_and_after(client):
 
 
 def test_reconciliation_run_from_the_page_is_logged(
-    client, monkeypatch, django_capture_on_commit_callbacks
+    client, fake_stripe, django_capture_on_commit_callbacks
 ):
-    from marketplace import stripe_gateway
-
-    monkeypatch.setattr(stripe_gateway, "balance_transactions_iter", lambda **kw: iter([]))
     staff = StaffFactory()
     log_in_with_totp(client, staff)
     day = (timezone.now() - timedelta(days=2)).date().isoformat()
@@ -170,10 +167,7 @@ def test_reconciliation_run_from_the_page_is_logged(
     assert row.after == {"start_day": day, "end_day": day}
 
 
-def test_reconciliation_command_is_logged(monkeypatch):
-    from marketplace import stripe_gateway
-
-    monkeypatch.setattr(stripe_gateway, "balance_transactions_iter", lambda **kw: iter([]))
+def test_reconciliation_command_is_logged(fake_stripe):
     call_command("reconcile", "--from", "2026-01-01", stdout=StringIO())
     row = AuditEntry.objects.get()
     assert row.action == "reconciliation.run" and row.via == "command"

@@ -224,3 +224,23 @@ def test_payment_page_fits_375_px(page, onsite_live, buyer, mug):
     page.set_viewport_size({"width": 375, "height": 800})
     buy_now(page, onsite_live, mug)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_stripe_js_failing_to_load_offers_hosted_checkout(page, onsite_live, buyer, mug):
+    page.route(re.compile(r".*/sandbox/js/v3/$"), lambda route: route.abort())
+    page.goto(f"{onsite_live}/listing/{mug.pk}/")
+    page.get_by_role("button", name="Buy now").click()
+    page.wait_for_url(re.compile(r".*/purchases/\d+/payment/$"))
+    alert = page.locator("#stripe-unavailable")
+    alert.wait_for()
+    assert "could not load" in alert.inner_text()
+    assert not page.locator("#payment-form").is_visible()
+    purchase = Purchase.objects.get()
+    intent_id = purchase.payment_intent_id
+    page.get_by_role("button", name="Pay on Stripe's payment page instead").click()
+    page.wait_for_url(re.compile(r".*/sandbox/checkout/cs_.*"))
+    # The on-site intent can no longer be paid: the purchase is paid once, on Checkout.
+    assert stripe_gateway.client().v1.payment_intents.retrieve(intent_id).status == "canceled"
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.PENDING and purchase.checkout_session_id
+    assert stock(mug) == (1, 0)

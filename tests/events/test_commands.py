@@ -77,35 +77,28 @@ def test_parse_since():
 
 
 def test_recover_with_a_window_stores_only_missed_events(
-    post_event, monkeypatch, no_account_providers
+    post_event, fake_stripe, no_account_providers
 ):
-    """Against a fake events list (the sandbox test covers the real listing)."""
+    """Against the in-memory Stripe's events list (the sandbox test covers the real listing)."""
     received = make_event(stripe_id="evt_received")
     post_event(received)
     missed = make_event(stripe_id="evt_missed", created=int(datetime.now(UTC).timestamp()) - 3600)
-    calls = []
-
-    def fake_list(*, created_gte, account=None, limit=100):
-        calls.append((created_gte, account))
-        return iter([received, missed] if account is None else [])
-
-    monkeypatch.setattr(stripe_gateway, "event_list", fake_list)
-    monkeypatch.setattr(stripe_gateway, "connected_account_ids", lambda: iter(["acct_X"]))
+    fake_stripe.events[""] = [received, missed]
+    fake_stripe.add("acct_X")
     output = run("recover", "--since", "2h")
     assert "stored 1 missed" in output
-    assert [a for _, a in calls] == [None, "acct_X"]
-    assert abs(calls[0][0] - (datetime.now(UTC) - timedelta(hours=2)).timestamp()) < 5
+    calls = fake_stripe.calls_of("event_list")
+    assert [c["account"] for c in calls] == [None, "acct_X"]
+    assert abs(calls[0]["created_gte"] - (datetime.now(UTC) - timedelta(hours=2)).timestamp()) < 5
     stored = StripeEvent.objects.get(stripe_id="evt_missed")
     assert stored.source == "recovered"
     assert stored.status == "received"
     assert stored.payload == missed
 
 
-def test_recover_reports_failed_listings(monkeypatch, no_account_providers):
-    def failing_list(**kwargs):
-        raise stripe_gateway.GatewayError("Stripe is not reachable right now")
-
-    monkeypatch.setattr(stripe_gateway, "event_list", failing_list)
-    monkeypatch.setattr(stripe_gateway, "connected_account_ids", lambda: iter([]))
+def test_recover_reports_failed_listings(fake_stripe, no_account_providers):
+    fake_stripe.fail["event_list"] = stripe_gateway.GatewayError(
+        "Stripe is not reachable right now"
+    )
     with pytest.raises(CommandError, match="1 listing"):
         run("recover", "--since", "1h")

@@ -20,7 +20,7 @@ T = 1_800_000_000
 
 
 def verify(header, secrets=("whsec_a",), now=T):
-    stripe_gateway.webhook_verify_signature(
+    return stripe_gateway.webhook_verify_signature(
         payload=BODY, sig_header=header, secrets=list(secrets), now=now
     )
 
@@ -59,7 +59,12 @@ def test_verify_checks_the_exact_body():
 
 
 def test_verify_accepts_any_listed_secret():
-    verify(sign(BODY, "whsec_b", timestamp=T), secrets=("whsec_a", "whsec_b"))
+    """While a secret is rotated both are listed: a delivery signed with either is accepted
+    (no error), one signed with a secret no longer listed is refused."""
+    for secret in ("whsec_a", "whsec_b"):
+        assert verify(sign(BODY, secret, timestamp=T), secrets=("whsec_a", "whsec_b")) is None
+    with pytest.raises(stripe_gateway.WebhookSignatureError, match="does not match"):
+        verify(sign(BODY, "whsec_old", timestamp=T), secrets=("whsec_a", "whsec_b"))
 
 
 def test_event_is_stale_compares_created():
@@ -70,22 +75,18 @@ def test_event_is_stale_compares_created():
     assert event_is_stale(event=event, applied_at=datetime(2026, 1, 1, 12, 0, 1, tzinfo=UTC))
 
 
-def test_event_current_object_refetches_on_the_connected_account(monkeypatch):
-    calls = []
-
-    def fake_retrieve(**kwargs):
-        calls.append(kwargs)
-        return {"id": "acct_9", "object": "account", "charges_enabled": True}
-
-    monkeypatch.setattr(stripe_gateway, "object_retrieve", fake_retrieve)
+def test_event_current_object_refetches_on_the_connected_account(fake_stripe):
+    fake_stripe.add("acct_9", charges_enabled=True)
+    fake_stripe.payouts["po_1"] = {"id": "po_1", "object": "payout", "status": "paid"}
     payload = make_event(account="acct_9", obj={"id": "acct_9", "object": "account"})
     event = StripeEvent(payload=payload, account="acct_9", stripe_id=payload["id"])
     assert event_current_object(event)["charges_enabled"] is True
+    calls = fake_stripe.calls_of("object_retrieve")
     assert calls == [{"object_type": "account", "object_id": "acct_9", "stripe_account": "acct_9"}]
 
     platform = StripeEvent(payload=make_event(obj={"id": "po_1", "object": "payout"}))
-    event_current_object(platform)
-    assert calls[-1]["stripe_account"] is None
+    assert event_current_object(platform)["status"] == "paid"
+    assert fake_stripe.calls_of("object_retrieve")[-1]["stripe_account"] is None
     with pytest.raises(stripe_gateway.GatewayError, match=r"no data\.object id"):
         event_current_object(StripeEvent(payload={"data": {}}, stripe_id="evt_x"))
 

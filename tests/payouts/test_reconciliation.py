@@ -98,18 +98,16 @@ def test_reconcile_command_exit_codes(sdk, client, capsys):
         call_command("reconcile", "--from", "yesterday")
 
 
-def test_failure_to_reach_stripe_is_kept_on_the_run(monkeypatch):
-    def broken(**kwargs):
-        raise stripe_gateway.GatewayError("Stripe is not reachable")
-
-    monkeypatch.setattr(stripe_gateway, "balance_transactions_iter", broken)
+def test_failure_to_reach_stripe_is_kept_on_the_run(fake_stripe):
+    fake_stripe.fail["balance_transactions_iter"] = stripe_gateway.GatewayError(
+        "Stripe is not reachable"
+    )
     start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
     run = reconcile(start=start, end=end, accounts=[])
     assert run.status == ReconciliationRun.Status.FAILED and "not reachable" in run.error
 
 
-def test_staff_see_the_report_others_get_404(client, staff, monkeypatch):
-    monkeypatch.setattr(stripe_gateway, "balance_transactions_iter", lambda **kw: iter([]))
+def test_staff_see_the_report_others_get_404(client, staff, fake_stripe):
     seller = SellerFactory()
     record_payout(seller, "po_orphan", datetime(2026, 1, 1, 12, tzinfo=UTC))
     reconcile(
@@ -204,8 +202,7 @@ def test_amount_mismatch_rules():
     )
 
 
-def test_payouts_of_accounts_not_read_are_not_called_missing(monkeypatch):
-    monkeypatch.setattr(stripe_gateway, "balance_transactions_iter", lambda **kw: iter([]))
+def test_payouts_of_accounts_not_read_are_not_called_missing(fake_stripe):
     seller = SellerFactory()
     record_payout(seller, "po_elsewhere", datetime(2026, 1, 1, 12, tzinfo=UTC))
     day = {"start": datetime(2026, 1, 1, tzinfo=UTC), "end": datetime(2026, 1, 2, tzinfo=UTC)}

@@ -24,6 +24,7 @@ SAMPLE = {
     "session_id": "cs_test_" + "a" * 58,
     "intent_id": "pi_" + "a" * 24,
     "charge_id": "ch_" + "a" * 24,
+    "invoice_id": "in_" + "a" * 24,
 }
 
 

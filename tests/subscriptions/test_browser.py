@@ -32,6 +32,8 @@ def test_subscribe_see_it_and_change_plan_with_the_preview(page, live_server, sa
     make_plan(seller, listing, name="Monthly", amount=1000)
     pro = make_plan(seller, listing, name="Pro", amount=2500)
 
+    # Paying runs the sandbox's subscription, invoice and webhooks inline: slow on a busy machine.
+    page.set_default_timeout(60_000)
     log_in(page, live_server, UserFactory(email="buyer@example.com"))
     page.goto(f"{live_server.url}/listing/{listing.pk}/")
     page.get_by_role("link", name="Subscribe: see the plans").click()
