@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -84,7 +85,13 @@ def catalogue_listings() -> QuerySet[Listing]:
 
     The first image comes as an annotation (``first_image``) rather than a prefetch: one query
     per page. Only the columns a card shows (buyers/cards.py) and the sort keys are read.
+    The queryset is built once per process (it has no per-request part) and cloned per call.
     """
+    return _catalogue_base().all()
+
+
+@functools.cache
+def _catalogue_base() -> QuerySet[Listing]:
     first_image = (
         ListingImage.objects.filter(listing=OuterRef("pk"))
         .order_by("position", "id")

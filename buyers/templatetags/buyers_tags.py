@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from buyers.models import Order
 from buyers.selectors import seller_orders
@@ -17,3 +21,16 @@ def recent_sales(seller: Seller | None, limit: int = 5) -> list[Order]:
     if not isinstance(seller, Seller):
         return []
     return list(seller_orders(seller=seller).exclude(status=Order.Status.PENDING)[:limit])
+
+
+@register.simple_tag
+def select_options(choices: Iterable[tuple[str, str]], selected: str) -> SafeString:
+    """``<option>``s of a filter select, marking ``selected``: the same HTML as a template loop,
+    built in one pass (the catalogue's seller and category lists are on every page)."""
+    return mark_safe(  # noqa: S308  # every value is escaped
+        "".join(
+            f'<option value="{escape(value)}"{" selected" if value == selected else ""}>'
+            f"{escape(label)}</option>"
+            for value, label in choices
+        )
+    )
