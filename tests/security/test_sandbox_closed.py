@@ -4,27 +4,30 @@ real STRIPE_SECRET_KEY the sandbox is not even installed (no app, no tables, no 
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver
 
 from tests.factories import StaffFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # A valid-looking value for each sandbox path parameter, so that a refusal is the gate's doing.
+# Candidate values per path parameter: the first that the pattern accepts is used (a Checkout
+# session and a portal session are both `session_id`, with different prefixes).
 SAMPLE = {
-    "path": "accounts",
-    "name": "clock",
-    "token": "a" * 32,
-    "session_id": "cs_test_" + "a" * 58,
-    "intent_id": "pi_" + "a" * 24,
-    "charge_id": "ch_" + "a" * 24,
-    "invoice_id": "in_" + "a" * 24,
+    "path": ["accounts"],
+    "name": ["clock"],
+    "token": ["a" * 32],
+    "session_id": ["cs_test_" + "a" * 58, "bps_" + "a" * 24],
+    "intent_id": ["pi_" + "a" * 24],
+    "charge_id": ["ch_" + "a" * 24],
+    "invoice_id": ["in_" + "a" * 24],
 }
 
 
@@ -41,7 +44,15 @@ def sandbox_urls() -> list[str]:
         name = f"sandbox:{pattern.name}"
         from django.urls import reverse
 
-        urls.append(reverse(name, kwargs={k: SAMPLE[k] for k in pattern.pattern.regex.groupindex}))
+        keys = list(pattern.pattern.regex.groupindex)
+        for values in itertools.product(*(SAMPLE[k] for k in keys)):
+            try:
+                urls.append(reverse(name, kwargs=dict(zip(keys, values, strict=True))))
+                break
+            except NoReverseMatch:
+                continue
+        else:
+            raise AssertionError(f"no sample value fits {pattern.pattern}")
     return urls
 
 
