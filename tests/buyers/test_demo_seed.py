@@ -11,6 +11,7 @@ from buyers.models import Order
 from marketplace import stripe_gateway
 from payouts.checks import ledger_violations
 from payouts.models import LedgerTransaction, SellerBalance
+from subscriptions.models import Plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,5 +43,15 @@ def test_demo_seed_pays_a_few_orders_through_the_sandbox_and_is_repeatable(setti
     assert list(ledger_violations()) == []
     assert sum(b.ledger.get("eur", 0) for b in SellerBalance.objects.all()) > 0
 
+    # The subscription listing: two plans, each with its Stripe price, on sale.
+    club = Plan.objects.filter(listing__title="Cup of the month club")
+    assert sorted(club.values_list("name", "interval")) == [
+        ("Monthly", "month"),
+        ("Yearly", "year"),
+    ]
+    assert all(plan.stripe_price_id for plan in club)
+    assert "'Cup of the month club' with 2 plan(s)" in out.getvalue()
+
     call_command("demo_seed", stdout=io.StringIO())  # again: nothing bought twice
     assert orders.count() == 3
+    assert club.count() == 2

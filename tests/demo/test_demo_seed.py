@@ -21,6 +21,7 @@ def test_the_seeders_are_listed_in_the_command_in_the_order_they_run():
         "seed_sellers",
         "seed_fee_rules",  # before the purchases, so they are charged by the demo's rules
         "seed_demo_purchases",
+        "seed_subscription_plans",
         "seed_demo_orders_note",
         "seed_admin_second_factor",
     ]

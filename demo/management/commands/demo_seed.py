@@ -19,6 +19,7 @@ from marketplace.events.demo import seed_webhook_endpoints
 from marketplace.staff_enrolment import seed_admin_second_factor
 from payouts.seed import seed_fee_rules
 from sellers.seed import seed_sellers
+from subscriptions.demo import seed_subscription_plans
 
 ADMIN_EMAIL = "admin@example.com"
 BUYER_EMAIL = "buyer@example.com"
@@ -43,6 +44,7 @@ SEEDERS: list[Seeder] = [
     seed_sellers,  # categories, two onboarded sellers, their listings
     seed_fee_rules,  # a platform rule and a Ceramics rule, before anything is bought
     seed_demo_purchases,  # the buyer pays three orders on the sandbox's hosted Checkout
+    seed_subscription_plans,  # a subscription listing (a club) with a monthly and a yearly plan
     seed_demo_orders_note,  # how to buy more
     seed_admin_second_factor,  # the admin's authenticator secret and recovery codes, printed last
 ]
