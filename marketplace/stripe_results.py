@@ -302,6 +302,17 @@ class ShippingDetails:
     name: str
     address: dict[str, str]  # line1, line2, postal_code, city, state, country: the non-empty ones
 
+    @classmethod
+    def from_stripe(cls, obj: object) -> ShippingDetails | None:
+        """A name and address as Stripe gives them (a Checkout Session's
+        ``collected_information.shipping_details``, a PaymentIntent's ``shipping``); None when absent."""
+        d = _as_dict(obj)
+        if not d:
+            return None
+        address = _as_dict(d.get("address"))
+        fields = {k: str(address.get(k) or "") for k in SHIPPING_ADDRESS_FIELDS}
+        return cls(name=str(d.get("name") or ""), address={k: v for k, v in fields.items() if v})
+
 
 SHIPPING_ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "state", "country")
 
@@ -350,15 +361,7 @@ class CheckoutSession:
         charge = intent_d.get("latest_charge")
         charge_d = _as_dict(charge) if charge and not isinstance(charge, str) else {}
         collected = _as_dict(d.get("collected_information"))
-        details = _as_dict(collected.get("shipping_details"))
-        shipping = None
-        if details:
-            address = _as_dict(details.get("address"))
-            fields = {k: str(address.get(k) or "") for k in SHIPPING_ADDRESS_FIELDS}
-            shipping = ShippingDetails(
-                name=str(details.get("name") or ""),
-                address={k: v for k, v in fields.items() if v},
-            )
+        shipping = ShippingDetails.from_stripe(collected.get("shipping_details"))
         return cls(
             id=str(d["id"]),
             url=str(d.get("url") or ""),
@@ -526,14 +529,7 @@ class PaymentIntent:
                 decline_code=str(err.get("decline_code") or ""),
                 message=str(err.get("message") or ""),
             )
-        ship = _as_dict(d.get("shipping"))
-        shipping = None
-        if ship:
-            address = _as_dict(ship.get("address"))
-            fields = {k: str(address.get(k) or "") for k in SHIPPING_ADDRESS_FIELDS}
-            shipping = ShippingDetails(
-                name=str(ship.get("name") or ""), address={k: v for k, v in fields.items() if v}
-            )
+        shipping = ShippingDetails.from_stripe(d.get("shipping"))
         return cls(
             id=str(d["id"]),
             status=str(d.get("status") or ""),
