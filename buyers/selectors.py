@@ -55,8 +55,9 @@ def purchasable_listings() -> QuerySet[Listing]:
     return sellers_selectors.purchasable_listings()
 
 
-# What a catalogue card shows or needs (availability, sort keys), and nothing else.
-CARD_COLUMNS = (
+# What a catalogue card shows or needs (availability, sort keys), and nothing else, read as plain
+# values: no model instance (nor its init signals) per row. ``CardListing.from_row`` unpacks them.
+CARD_FIELDS = (
     "id",
     "title",
     "price_amount",
@@ -64,34 +65,77 @@ CARD_COLUMNS = (
     "stock",
     "reserved",
     "sold",
-    "status",
     "created_at",
     "updated_at",
-    "seller__id",
+    "first_image",
     "seller__slug",
     "seller__display_name",
     "seller__status",
     "seller__charges_enabled",
     "seller__stripe_account_id",
-    "category__id",
     "category__name",
 )
 
 
-def catalogue_listings() -> QuerySet[Listing]:
+@dataclass(frozen=True, slots=True)
+class CardSeller:
+    slug: str
+    display_name: str
+    can_sell: bool  # as Seller.can_sell: active, charges enabled, a connected account
+
+
+@dataclass(frozen=True, slots=True)
+class CardListing:
+    """A listing as a catalogue card shows it (buyers/cards.py, components/listing_card.html)."""
+
+    pk: int
+    title: str
+    price_amount: int
+    currency: str
+    available: int | None  # as Listing.available: None when stock is unlimited
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    first_image: str | None
+    seller: CardSeller
+    category_name: str | None
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> CardListing:
+        """From a row of ``catalogue_listings()`` (the values of CARD_FIELDS, in order)."""
+        (pk, title, price, currency, stock, reserved, sold, created, updated, image) = row[:10]
+        slug, name, status, charges, account, category = row[10:]
+        return cls(
+            pk=pk,
+            title=title,
+            price_amount=price,
+            currency=currency,
+            available=None if stock is None else max(stock - sold - reserved, 0),
+            created_at=created,
+            updated_at=updated,
+            first_image=image or None,
+            seller=CardSeller(
+                slug=slug,
+                display_name=name,
+                can_sell=status == Seller.Status.ACTIVE and bool(charges) and bool(account),
+            ),
+            category_name=category,
+        )
+
+
+def catalogue_listings() -> QuerySet[Listing, tuple[Any, ...]]:
     """Listings shown in the catalogue: the sellers app's public listings (published, seller
     active). Sold-out listings and those of a seller who cannot take payments right now stay
     visible, marked unavailable, so a shared link still finds them.
 
-    The first image comes as an annotation (``first_image``) rather than a prefetch: one query
-    per page. Only the columns a card shows (buyers/cards.py) and the sort keys are read.
+    Rows of the values of CARD_FIELDS (``CardListing.from_row``): only what a card shows and the
+    sort keys, with the first image as an annotation rather than a prefetch (one query per page).
     The queryset is built once per process (it has no per-request part) and cloned per call.
     """
     return _catalogue_base().all()
 
 
 @functools.cache
-def _catalogue_base() -> QuerySet[Listing]:
+def _catalogue_base() -> QuerySet[Listing, tuple[Any, ...]]:
     first_image = (
         ListingImage.objects.filter(listing=OuterRef("pk"))
         .order_by("position", "id")
@@ -100,9 +144,8 @@ def _catalogue_base() -> QuerySet[Listing]:
     return (
         sellers_selectors.public_listings()
         .prefetch_related(None)
-        .select_related("seller", "category")
-        .only(*CARD_COLUMNS)
         .annotate(first_image=Subquery(first_image))
+        .values_list(*CARD_FIELDS)
     )
 
 
@@ -157,7 +200,7 @@ class CatalogueQuery:
 
 @dataclass
 class CataloguePage:
-    listings: list[Listing]
+    listings: list[CardListing]
     next_cursor: str | None
     is_first: bool
 
@@ -182,7 +225,7 @@ def _price_q(lookup: str, value: Decimal) -> Q:
     return q
 
 
-def encode_cursor(sort: str, listing: Listing) -> str:
+def encode_cursor(sort: str, listing: CardListing | Listing) -> str:
     _, field, _ = SORTS[sort]
     value = getattr(listing, field)
     raw = value.isoformat() if isinstance(value, dt.datetime) else str(value)
@@ -215,10 +258,13 @@ def decode_cursor(sort: str, cursor: str) -> tuple[Any, int] | None:
     return value, pk
 
 
-def catalogue_page(
-    *, query: CatalogueQuery, base: QuerySet[Listing] | None = None, page_size: int = PAGE_SIZE
-) -> CataloguePage:
-    """One page of the catalogue for ``query``: one SQL query, whatever the depth."""
+def catalogue_queryset(
+    *,
+    query: CatalogueQuery,
+    base: QuerySet[Listing, tuple[Any, ...]] | None = None,
+    page_size: int = PAGE_SIZE,
+) -> tuple[QuerySet[Listing, tuple[Any, ...]], str, bool]:
+    """(rows of the page plus one, the sort used, whether it is the first page) for ``query``."""
     qs = base if base is not None else catalogue_listings()
     if query.q:
         for word in query.q.split()[:8]:
@@ -248,10 +294,21 @@ def catalogue_page(
                 Q(**{f"{field}__gt": value}) | Q(pk__gt=pk)
             )
     order = [f"-{field}", "-pk"] if descending else [field, "pk"]
-    rows = list(qs.order_by(*order)[: page_size + 1])
-    listings = rows[:page_size]
+    return qs.order_by(*order)[: page_size + 1], sort, position is None
+
+
+def catalogue_page(
+    *,
+    query: CatalogueQuery,
+    base: QuerySet[Listing, tuple[Any, ...]] | None = None,
+    page_size: int = PAGE_SIZE,
+) -> CataloguePage:
+    """One page of the catalogue for ``query``: one SQL query, whatever the depth."""
+    qs, sort, is_first = catalogue_queryset(query=query, base=base, page_size=page_size)
+    rows = list(qs)
+    listings = [CardListing.from_row(row) for row in rows[:page_size]]
     next_cursor = encode_cursor(sort, listings[-1]) if len(rows) > page_size else None
-    return CataloguePage(listings=listings, next_cursor=next_cursor, is_first=position is None)
+    return CataloguePage(listings=listings, next_cursor=next_cursor, is_first=is_first)
 
 
 FILTER_CHOICES_TTL = 60  # seconds; new categories and shops show up in the filters within a minute

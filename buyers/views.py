@@ -49,7 +49,7 @@ def _browse(
         "form": form,
         "query": query,
         "page": page,
-        "cards": cards.listing_cards(page.listings),
+        "cards": cards.listing_cards_html(page.listings),
         "base_url": base_url,
         "filters_qs": params.urlencode(),
         **extra,
