@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from buyers.models import Order, Purchase
@@ -149,15 +149,51 @@ def _catalogue_base() -> QuerySet[Listing, tuple[Any, ...]]:
     )
 
 
-def listing_unavailable_reason(listing: Listing, *, quantity: int = 1) -> str | None:
-    """Why ``listing`` cannot be bought (in ``quantity``) right now, or None when it can.
+# --- Subscription listings ---------------------------------------------------------------------
+# A listing with plans (the subscriptions app's ``Plan``, reached by the reverse relation
+# ``plans``: that app sits above this one and is not imported) is sold by subscription only: never
+# at its list price, neither by "Buy now" nor through the cart. Plans closed to new subscribers
+# keep it a subscription listing.
 
-    The sellers app says why a listing is unavailable at all; a quantity above what is left
-    is the buyers' own reason.
+SUBSCRIPTION_ONLY = "This listing is sold by subscription: choose one of its plans."
+
+
+def _plan_model() -> type[Model]:
+    return Listing._meta.get_field("plans").related_model  # type: ignore[return-value]
+
+
+def with_subscription_flag(qs: QuerySet[Listing]) -> QuerySet[Listing]:
+    """``qs`` with ``is_subscription`` on each listing (one EXISTS in the same query)."""
+    plans = _plan_model()._default_manager.filter(listing=OuterRef("pk"))
+    return qs.annotate(is_subscription=Exists(plans))
+
+
+def is_subscription(listing: Listing) -> bool:
+    """Whether ``listing`` is sold by subscription (its ``is_subscription`` annotation when it
+    was read through ``with_subscription_flag``, else one query)."""
+    flag = getattr(listing, "is_subscription", None)
+    if flag is None:
+        flag = listing.plans.exists()  # type: ignore[attr-defined]
+    return bool(flag)
+
+
+def listing_open_plans(listing: Listing) -> list[Model]:
+    """The plans of a subscription listing a buyer may subscribe to now, cheapest first."""
+    return list(listing.plans.filter(is_active=True))  # type: ignore[attr-defined]
+
+
+def listing_unavailable_reason(listing: Listing, *, quantity: int = 1) -> str | None:
+    """Why ``listing`` cannot be bought (in ``quantity``) at its price right now, or None when
+    it can.
+
+    The sellers app says why a listing is unavailable at all; a subscription listing (sold by
+    plan only) and a quantity above what is left are the buyers' own reasons.
     """
     reason = sellers_selectors.listing_unavailable_reason(listing)
     if reason is not None:
         return reason
+    if is_subscription(listing):
+        return SUBSCRIPTION_ONLY
     available = listing.available
     if available is not None and quantity > available:
         return f"Only {available} left in stock."
@@ -165,16 +201,16 @@ def listing_unavailable_reason(listing: Listing, *, quantity: int = 1) -> str | 
 
 
 def listing_for_buyer(*, listing_id: int) -> Listing | None:
-    """A listing as shown on its own page: published or paused ones; None otherwise."""
-    return (
+    """A listing as shown on its own page: published or paused ones; None otherwise. With
+    ``is_subscription`` (see ``with_subscription_flag``)."""
+    return with_subscription_flag(
         Listing.objects.filter(
             pk=listing_id, status__in=[Listing.Status.PUBLISHED, Listing.Status.PAUSED]
         )
         .exclude(seller__status=Seller.Status.DISCONNECTED)
         .select_related("seller", "category")
         .prefetch_related("images")
-        .first()
-    )
+    ).first()
 
 
 def shop_seller(*, slug: str) -> Seller | None:
