@@ -86,7 +86,7 @@ def shop(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def listing_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    listing = selectors.listing_for_buyer(listing_id=pk)
+    listing = selectors.listing_page(listing_id=pk)
     if listing is None:
         raise Http404("No such listing")
     reason = selectors.listing_unavailable_reason(listing)
