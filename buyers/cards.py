@@ -1,7 +1,8 @@
 """Listing cards of the catalogue and shop pages, rendered once and cached.
 
 A card's HTML depends only on what it shows, so its cache key is a digest of exactly those values
-(title, price, first image, seller name/slug/able to sell, category, units left, update time):
+(title, price, first image, seller name/slug/able to sell, category, units left, reviews' count
+and average, update time):
 a change to any of them is a new key, hence visible on the next page view, with no invalidation
 to forget. Everyone sees the same card (nothing in it depends on who is asking). Links are built by
 formatting ids into a URL reversed once per process, not by one reversal per link.
@@ -22,7 +23,7 @@ from buyers.selectors import CardListing
 
 # Bump when components/listing_card.html changes, so that cards cached by the previous release
 # are not served by this one.
-CARD_VERSION = 2
+CARD_VERSION = 3
 CARD_TTL = 24 * 3600  # seconds; keys change with the content, so this only bounds memory use
 _ID = 987654321
 _SLUG = "zz-slug-zz"
@@ -50,6 +51,8 @@ def _state(listing: CardListing) -> tuple[object, ...]:
         seller.can_sell,
         listing.category_name,
         listing.available,
+        listing.reviews_count,
+        listing.reviews_average,
     )
 
 

@@ -20,9 +20,20 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
-from django.db.models import Exists, Model, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    Model,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.utils import timezone
 
+from buyers.aftersale.models import Review
 from buyers.models import Order, Purchase
 from marketplace.money import Money
 from sellers import selectors as sellers_selectors
@@ -74,6 +85,8 @@ CARD_FIELDS = (
     "seller__charges_enabled",
     "seller__stripe_account_id",
     "category__name",
+    "reviews_count",
+    "reviews_average",
 )
 
 
@@ -98,12 +111,14 @@ class CardListing:
     first_image: str | None
     seller: CardSeller
     category_name: str | None
+    reviews_count: int  # visible reviews (not hidden by staff)
+    reviews_average: float | None  # their average rating, 1 to 5, rounded to 0.1
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> CardListing:
         """From a row of ``catalogue_listings()`` (the values of CARD_FIELDS, in order)."""
         (pk, title, price, currency, stock, reserved, sold, created, updated, image) = row[:10]
-        slug, name, status, charges, account, category = row[10:]
+        slug, name, status, charges, account, category, reviews, average = row[10:]
         return cls(
             pk=pk,
             title=title,
@@ -119,6 +134,8 @@ class CardListing:
                 can_sell=status == Seller.Status.ACTIVE and bool(charges) and bool(account),
             ),
             category_name=category,
+            reviews_count=reviews or 0,
+            reviews_average=round(float(average), 1) if reviews else None,
         )
 
 
@@ -128,7 +145,8 @@ def catalogue_listings() -> QuerySet[Listing, tuple[Any, ...]]:
     visible, marked unavailable, so a shared link still finds them.
 
     Rows of the values of CARD_FIELDS (``CardListing.from_row``): only what a card shows and the
-    sort keys, with the first image as an annotation rather than a prefetch (one query per page).
+    sort keys, with the first image and the reviews' count and average as annotations (correlated
+    subqueries) rather than prefetches: one query per page.
     The queryset is built once per process (it has no per-request part) and cloned per call.
     """
     return _catalogue_base().all()
@@ -141,10 +159,20 @@ def _catalogue_base() -> QuerySet[Listing, tuple[Any, ...]]:
         .order_by("position", "id")
         .values("image")[:1]
     )
+    # The listing's reviews that anyone can read (not hidden by staff): count and average.
+    visible = (
+        Review.objects.filter(listing=OuterRef("pk"), hidden_at__isnull=True)
+        .order_by()
+        .values("listing")
+    )
     return (
         sellers_selectors.public_listings()
         .prefetch_related(None)
-        .annotate(first_image=Subquery(first_image))
+        .annotate(
+            first_image=Subquery(first_image),
+            reviews_count=Subquery(visible.annotate(n=Count("id")).values("n")[:1]),
+            reviews_average=Subquery(visible.annotate(a=Avg("rating")).values("a")[:1]),
+        )
         .values_list(*CARD_FIELDS)
     )
 
