@@ -284,6 +284,9 @@ def run(argv: list[str]) -> int:
     from marketplace.events.registry import handler_for
     from marketplace.events.services import processing
 
+    # A queue of its own, set before anything is published (tests' workers on the same Redis
+    # consume the project's default queue).
+    app.conf.task_default_queue = "bench-events-processing"
     stripe_gateway.reset_client()
     services.webhook_endpoints_ensure_sandbox()
     started = time.perf_counter()
@@ -300,7 +303,8 @@ def run(argv: list[str]) -> int:
     print(
         "  per 2N: "
         + ", ".join(
-            f"{t} x{c}" + ("" if handler_for(t) else " (no handler)") for t, c in types.most_common()
+            f"{t} x{c}" + ("" if handler_for(t) else " (no handler)")
+            for t, c in types.most_common()
         )
     )
     print(
