@@ -185,7 +185,9 @@ def make_workload(total: int, seed: int = 42) -> Workload:
     )
 
 
-def arrival_order[T](items: list[T], *, seed: int, duplicates: float = 0.15, late: float = 0.10) -> list[T]:
+def arrival_order[T](
+    items: list[T], *, seed: int, duplicates: float = 0.15, late: float = 0.10
+) -> list[T]:
     """``items`` as a webhook endpoint receives them: a share ``late`` swapped with one up to 9
     places later (out of order), then a share ``duplicates`` delivered a second time at a random
     place (Stripe delivers at least once)."""
