@@ -533,6 +533,9 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
     refundable = services.refundable_of(charge_id=charge_id)
     if refundable is None:
         raise Http404("No such sale")
+    invoice_id = subscription_selectors.invoice_id_of_charge(charge_id=charge_id)
+    if invoice_id is not None:  # a subscription invoice: refunded from its own page
+        return redirect("payouts:invoice_refund", invoice_id=invoice_id)
     form = RefundForm(
         request.POST or None,
         currency=refundable.currency,
