@@ -512,3 +512,34 @@ def invoice_to_refund(*, user: Any, invoice_id: int) -> Any:
             return None
         qs = qs.filter(subscription__seller=seller)
     return qs.first()
+
+
+def orders_of_separate_charge(*, user: Any, charge_id: str) -> list[Any]:
+    """Staff: the sellers' orders paid by one several-seller charge (each refunded on its own,
+    ``order_for_staff_refund``); nothing for anyone else."""
+    from buyers.models import Order, Purchase
+
+    if not is_staff(user) or not charge_id:
+        return []
+    return list(
+        Order.objects.filter(
+            charge_id=charge_id, purchase__charge_type=Purchase.ChargeType.SEPARATE
+        )
+        .select_related("seller")
+        .order_by("pk")
+    )
+
+
+def order_for_staff_refund(*, user: Any, order_id: int) -> Any:
+    """Staff: one seller's order of a several-seller purchase, with its lines, to refund that
+    seller's part; None for anyone else, another kind of order or no such order."""
+    from buyers.models import Order, Purchase
+
+    if not is_staff(user):
+        return None
+    return (
+        Order.objects.filter(pk=order_id, purchase__charge_type=Purchase.ChargeType.SEPARATE)
+        .select_related("seller__user", "purchase")
+        .prefetch_related("lines")
+        .first()
+    )

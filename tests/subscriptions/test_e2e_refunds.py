@@ -193,7 +193,7 @@ def test_staff_refund_an_invoice_from_the_refunds_page(buyer_client, monthly, se
     generic = client.get(f"/money/refunds/{invoice.charge_id}/new/")
     assert generic.status_code == 302 and generic["Location"] == refund_url(invoice)
     mailoutbox.clear()
-    html, done = review_and_confirm(
+    _, done = review_and_confirm(
         client, invoice, {"how": "amount", "amount": "3.00", "reason": "requested_by_customer"}
     )
     assert done.status_code == 303 and done["Location"] == "/money/refunds/"
@@ -218,7 +218,7 @@ def test_staff_refund_an_invoice_from_the_refunds_page(buyer_client, monthly, se
     no_failed_events()
 
 
-def test_other_peoples_invoices_answer_404(buyer_client, monthly, seller, sandbox):  # noqa: F811
+def test_other_peoples_invoices_answer_404(buyer_client, monthly, seller, sandbox):
     subscribe(buyer_client, monthly)
     invoice = SubscriptionInvoice.objects.get(status="paid")
     other_seller = SellerFactory(
