@@ -349,6 +349,15 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, setting
     sweep.check(page, "new plan", f"/subscriptions/seller/listings/{listing.pk}/plans/new/")
     sweep.check(page, "edit plan", f"/subscriptions/seller/plans/{plan.pk}/")
     sweep.check(page, "subscriber", f"/subscriptions/seller/subscribers/{sub.pk}/")
+    invoice = sub.invoices.filter(status="paid").first()
+    assert invoice is not None
+    refund_page = f"/money/subscriptions/invoices/{invoice.pk}/refund/"
+    sweep.check(page, "invoice refund", refund_page)
+    page.get_by_label("An amount").check()
+    page.get_by_label("Amount to refund").fill("1.00")
+    page.get_by_role("button", name="Review the refund…").click()
+    page.wait_for_selector(".invoice-refund-confirm")
+    sweep.check(page, "invoice refund confirmation")
     context.close()
 
     # Stripe's billing pages (sandbox): an open invoice's hosted page and the customer portal.
@@ -372,6 +381,7 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, setting
     sweep.check(page, "transfer detail", f"/money/transfers/{transfer.pk}/")
     sweep.check(page, "refunds", "/money/refunds/")
     sweep.check(page, "refund form", f"/money/refunds/{order.charge_id}/new/")
+    sweep.check(page, "invoice refund (staff)", refund_page)
     sweep.check(page, "disputes", "/money/disputes/")
     sweep.check(page, "reconciliation", "/money/reconciliation/")
     sweep.check(page, "reviews (staff)", "/money/reviews/")
