@@ -248,3 +248,33 @@ def test_other_peoples_invoices_answer_404(buyer_client, monthly, seller, sandbo
     assert other.get(f"/subscriptions/{invoice.subscription_id}/").status_code == 404
     assert RefundRequest.objects.count() == 0
     assert stripe_gateway.client().v1.charges.retrieve(invoice.charge_id).amount_refunded == 0
+
+
+def test_a_refund_made_in_stripes_dashboard_reaches_the_ledger_and_the_invoice_by_events(
+    buyer_client, monthly, seller, mailoutbox
+):
+    """Nothing of ours sends it: only the signed charge.refunded / charge.refund.updated events
+    bring it, through the same charge sync as an order's refund."""
+    subscribe(buyer_client, monthly)
+    invoice = SubscriptionInvoice.objects.get(status="paid")
+    stripe_gateway.client().v1.refunds.create(
+        {
+            "charge": invoice.charge_id,
+            "amount": 700,
+            "reverse_transfer": True,
+            "refund_application_fee": True,
+        },
+        options={"idempotency_key": "dashboard-refund-1"},
+    )
+    invoice.refresh_from_db()
+    assert invoice.amount_refunded == 700
+    assert {"refund", "transfer_reversal", "fee_refund"} <= set(kinds_of(invoice.charge_id))
+    assert any("A refund on your subscription" in m.subject for m in mailoutbox)
+    assert RefundRequest.objects.count() == 0
+    # What remains is what the refund page offers.
+    page = logged_in(seller.user).get(refund_url(invoice)).content.decode()
+    assert "refundable €3.00" in page
+    no_failed_events()
+    assert list(ledger_violations()) == []
+    start, end = window()
+    assert reconcile(start=start, end=end).status == "clean"
