@@ -29,6 +29,7 @@ EMAILS: dict[str, SubscriptionEmail] = {
     "reactivated_seller": SubscriptionEmail(
         "A subscription to {plan} is active again", to_seller=True
     ),
+    "invoice_refunded_buyer": SubscriptionEmail("A refund on your subscription to {plan}"),
 }
 
 

@@ -185,3 +185,13 @@ def seller_figures(*, seller: Seller | None) -> Figures:
 def platform_figures() -> Figures:
     """For staff pages only (the views check staff): every seller's subscriptions."""
     return _figures(Subscription.objects.all())
+
+
+def invoice_id_of_charge(*, charge_id: str) -> int | None:
+    """Our invoice paid by this charge, if any (for a caller that already scoped the charge)."""
+    if not charge_id:
+        return None
+    found = (
+        SubscriptionInvoice.objects.filter(charge_id=charge_id).values_list("pk", flat=True).first()
+    )
+    return int(found) if found is not None else None
