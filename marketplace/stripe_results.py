@@ -340,6 +340,7 @@ class CheckoutSession:
     application_fee_id: str
     receipt_url: str
     shipping: ShippingDetails | None
+    subscription_id: str = ""  # ``subscription`` mode, once complete
 
     @property
     def order_id(self) -> int | None:
@@ -381,6 +382,7 @@ class CheckoutSession:
             application_fee_id=_ref(charge_d.get("application_fee")),
             receipt_url=str(charge_d.get("receipt_url") or ""),
             shipping=shipping,
+            subscription_id=_ref(d.get("subscription")),
         )
 
 

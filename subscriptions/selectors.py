@@ -34,6 +34,18 @@ def buyer_subscriptions(*, buyer: Any) -> QuerySet[Subscription]:
     )
 
 
+def buyer_checkout(*, buyer: Any, session_id: str) -> Subscription | None:
+    """The buyer's subscription started by Checkout Session ``session_id`` (the success page's
+    pointer), pending or not; None for anyone else's."""
+    if _user(buyer) is None or not session_id:
+        return None
+    return (
+        Subscription.objects.filter(buyer=buyer, checkout_session_id=session_id)
+        .select_related("plan__listing", "seller")
+        .first()
+    )
+
+
 def buyer_subscription(*, buyer: Any, subscription_id: int) -> Subscription | None:
     if _user(buyer) is None:
         return None

@@ -321,6 +321,21 @@ def subscription_start(*, buyer: Any, plan_id: int) -> Subscription:
     return sub
 
 
+def subscription_confirm_checkout(*, subscription: Subscription) -> Subscription:
+    """The success page: re-read the Checkout Session (the URL's id is only a pointer) and, once
+    it made the subscription, apply Stripe's subscription as its webhooks will, so the buyer
+    sees it at once; the webhooks still arrive and find it done. Two requests."""
+    if not subscription.checkout_session_id or subscription.stripe_subscription_id:
+        return subscription
+    session = gw.checkout_session_retrieve(session_id=subscription.checkout_session_id)
+    if session.status != "complete" or not session.subscription_id:
+        return subscription
+    synced = subscription_sync(
+        stripe_subscription_id=session.subscription_id, our_id=subscription.pk
+    )
+    return synced or subscription
+
+
 # --- Applying Stripe's state ---------------------------------------------------------------------
 
 

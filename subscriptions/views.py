@@ -4,11 +4,15 @@ through ``buyer_*`` selectors and sellers' through ``seller_*`` ones: another pe
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from marketplace.errors import UserFacingError
@@ -69,6 +73,19 @@ def subscribe(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def success(request: HttpRequest) -> HttpResponse:
+    """Stripe's success_url: the subscription is confirmed with Stripe and shown at once."""
+    sub = selectors.buyer_checkout(buyer=request.user, session_id=request.GET.get("session_id", ""))
+    if sub is not None:
+        with contextlib.suppress(GatewayError, UserFacingError):  # else the webhooks bring it
+            sub = services.subscription_confirm_checkout(subscription=sub)
+        if sub.status in (Subscription.Status.TRIALING, Subscription.Status.ACTIVE):
+            if sub.status == Subscription.Status.TRIALING and sub.trial_end:
+                until = date_format(timezone.localtime(sub.trial_end), "j F Y")
+                note = f"Your free trial of {sub.plan.listing.title} runs until {until}."
+            else:
+                note = f"You subscribe to {sub.plan.listing.title}: thank you."
+            messages.success(request, note)
+            return _see_other(reverse("subscriptions:detail", args=[sub.pk]))
     messages.success(request, "Thank you: your subscription starts as soon as Stripe confirms it.")
     return _see_other(reverse("subscriptions:list"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Avg, Count, QuerySet
+from django.db.models import Avg, Count, Max, QuerySet, Sum
 
 from buyers.aftersale.models import OrderMessage, ProblemReport, Review
 from buyers.aftersale.services import conversation_role
@@ -87,6 +87,17 @@ def listing_reviews(*, listing: Listing) -> QuerySet[Review]:
 
 def shop_reviews(*, seller: Seller) -> QuerySet[Review]:
     return Review.objects.filter(seller=seller, hidden_at__isnull=True).select_related("listing")
+
+
+def rating_and_version(reviews: QuerySet[Review]) -> tuple[Rating, tuple[object, ...]]:
+    """``rating_of(reviews)`` and, from the same query, a version of the set: it changes when a
+    review is added, hidden (or shown again) or replied to, so a page part built from the
+    reviews can be cached under it. Reviews are never edited otherwise."""
+    row = reviews.aggregate(
+        avg=Avg("rating"), n=Count("id"), ids=Sum("id"), replied=Max("replied_at")
+    )
+    rating = Rating(average=float(row["avg"]) if row["avg"] is not None else None, count=row["n"])
+    return rating, (row["n"], row["ids"], row["replied"])
 
 
 def rating_of(reviews: QuerySet[Review]) -> Rating:
