@@ -86,13 +86,18 @@ def shop(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def listing_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    listing = selectors.listing_page(listing_id=pk)
+    listing = selectors.listing_for_buyer(listing_id=pk)
     if listing is None:
         raise Http404("No such listing")
     reason = selectors.listing_unavailable_reason(listing)
     subscription = reason == selectors.SUBSCRIPTION_ONLY
     own = request.user.is_authenticated and listing.seller.user_id == request.user.pk
-    context: dict[str, object] = {"listing": listing, "own": own, "subscription": subscription}
+    context: dict[str, object] = {
+        "listing": listing,
+        "pictures": selectors.listing_pictures(listing=listing),
+        "own": own,
+        "subscription": subscription,
+    }
     if subscription:
         # Sold by plan only: its plans, each with a Subscribe button, and no "Buy now".
         context["plans"] = selectors.listing_open_plans(listing)

@@ -60,7 +60,7 @@ def listing_reviews(listing: Listing) -> SafeString:
     read per page view; the reviews themselves are read only when the set changed.
     """
     reviews = selectors.listing_reviews(listing=listing)
-    rating, version = selectors.rating_and_version(reviews)
+    rating, version = selectors.rating_and_version(listing=listing)
     key = (
         "buyers:reviews:"
         + hashlib.blake2b(
