@@ -280,3 +280,31 @@ def test_other_buyers_subscriptions_are_404(client, buyer_client, monthly):
     )
     assert answer.status_code == 404
     assert buyer_client.get(done, {"payment_intent": "pi_nope"}).status_code == 404
+
+
+def test_renewal_needing_3d_secure_is_confirmed_on_our_page(buyer_client, monthly, mailoutbox):
+    """``invoice.payment_action_required``: the email links to our page, where the open
+    invoice's PaymentIntent (waiting for authentication) is confirmed."""
+    subscribe(buyer_client, monthly)
+    sub = Subscription.objects.get()
+    config = page_config(buyer_client, sub)
+    confirm_in_browser(config["clientSecret"], "pm_card_visa")
+    come_back(buyer_client, sub, config["clientSecret"])
+    card_fails(sub, token="pm_card_authenticationRequired")  # every charge asks for 3-D Secure
+    mailoutbox.clear()
+    testing.advance(days=31)
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.PAST_DUE
+    asked = [m for m in mailoutbox if "Confirm the payment" in m.subject]
+    assert len(asked) == 1
+    assert "http://testserver" + reverse("subscriptions:pay", args=[sub.pk]) in asked[0].body
+    config = page_config(buyer_client, sub)
+    assert config["kind"] == "payment"
+    intent = config["clientSecret"].split("_secret_")[0]
+    assert stripe_gateway.client().v1.payment_intents.retrieve(intent).status == "requires_action"
+    confirm_in_browser(config["clientSecret"], "pm_card_visa")
+    come_back(buyer_client, sub, config["clientSecret"])
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.ACTIVE
+    assert SubscriptionInvoice.objects.filter(status="paid").count() == 2
+    no_failed_events()
