@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -127,14 +128,16 @@ def subscribe(*, buyer: Any, plan_id: int) -> Subscription:
     ``UserFacingError`` when the plan cannot be subscribed to (nothing sent to Stripe);
     ``GatewayError`` when Stripe cannot be reached (a new click retries with the same key)."""
     plan = services.subscribable_plan(buyer=buyer, plan_id=plan_id)
-    sub = _reusable(buyer, plan)
-    if sub is not None and sub.stripe_subscription_id:
-        return sub
     if not plan.in_stripe:
         plan = services.plan_push_to_stripe(plan_id=plan.pk)
     customer_id = services.customer_for_buyer(user=buyer)
-    if sub is None:
-        with transaction.atomic():
+    with transaction.atomic():
+        # Two clicks at once: the second waits here, then reuses the first's subscription.
+        get_user_model().objects.select_for_update().filter(pk=buyer.pk).first()
+        sub = _reusable(buyer, plan)
+        if sub is not None and sub.stripe_subscription_id:
+            return sub
+        if sub is None:
             sub = Subscription.objects.create(
                 buyer=buyer,
                 plan=plan,
