@@ -24,12 +24,13 @@ def _user(user: Any) -> Any | None:
 
 
 def buyer_subscriptions(*, buyer: Any) -> QuerySet[Subscription]:
-    """The buyer's subscriptions (not the checkouts they left), newest first."""
+    """The buyer's subscriptions (not the checkouts they left, nor those Stripe closed unpaid
+    after 23 hours), newest first."""
     if _user(buyer) is None:
         return Subscription.objects.none()
     return (
         Subscription.objects.filter(buyer=buyer)
-        .exclude(status=S.PENDING)
+        .exclude(status__in=[S.PENDING, S.INCOMPLETE_EXPIRED])
         .select_related("plan__listing", "seller")
     )
 

@@ -254,11 +254,10 @@ def fee_percent(*, plan: Plan) -> Decimal:
     return percent.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def subscription_start(*, buyer: Any, plan_id: int) -> Subscription:
-    """Subscribe ``buyer`` to a plan: our record (pending) and its Checkout Session in
-    ``subscription`` mode (the buyer's Customer, the fee percentage from the fee rules, the
-    seller as ``transfer_data.destination``, the plan's trial). Returns the subscription with
-    ``checkout_url``. A second click while one is pending returns the same."""
+def subscribable_plan(*, buyer: Any, plan_id: int) -> Plan:
+    """The plan ``buyer`` may subscribe to now (Checkout or our own page): active, on a
+    published listing of a seller who can take payments, not their own, and no live
+    subscription to the listing already. ``UserFacingError`` otherwise."""
     plan = (
         Plan.objects.select_related("listing", "seller")
         .filter(pk=plan_id, is_active=True, listing__status=Listing.Status.PUBLISHED)
@@ -275,6 +274,15 @@ def subscription_start(*, buyer: Any, plan_id: int) -> Subscription:
     )
     if live.exists():
         raise UserFacingError("You already subscribe to this; change plan from your subscriptions.")
+    return plan
+
+
+def subscription_start(*, buyer: Any, plan_id: int) -> Subscription:
+    """Subscribe ``buyer`` to a plan: our record (pending) and its Checkout Session in
+    ``subscription`` mode (the buyer's Customer, the fee percentage from the fee rules, the
+    seller as ``transfer_data.destination``, the plan's trial). Returns the subscription with
+    ``checkout_url``. A second click while one is pending returns the same."""
+    plan = subscribable_plan(buyer=buyer, plan_id=plan_id)
     pending = Subscription.objects.filter(
         buyer=buyer,
         plan=plan,

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from marketplace.errors import UserFacingError
 from marketplace.stripe_gateway import GatewayError
 from sellers.selectors import seller_for_user
-from subscriptions import selectors, services
+from subscriptions import onsite, onsite_views, selectors, services
 from subscriptions.forms import PlanForm, UsageCsvForm, UsageForm
 from subscriptions.models import Subscription
 
@@ -57,8 +57,11 @@ def plans(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def subscribe(request: HttpRequest, pk: int) -> HttpResponse:
-    """Our subscription, then Stripe Checkout in subscription mode (303)."""
+    """Our subscription, then Stripe Checkout in subscription mode (303); with the on-site
+    checkout (``CHECKOUT_UI=elements``), our own page with the Payment Element."""
     plan_id = pk
+    if onsite.enabled():
+        return onsite_views.subscribe(request, plan_id)
     try:
         sub = services.subscription_start(buyer=request.user, plan_id=plan_id)
     except UserFacingError as exc:
@@ -115,6 +118,7 @@ def subscription_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "sub": sub,
             "invoices": list(selectors.subscription_invoices(subscription=sub)[:24]),
             "other_plans": selectors.switchable_plans(subscription=sub) if sub.is_live else [],
+            "pay_onsite": onsite.enabled(),
         },
     )
 
