@@ -34,7 +34,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.test import Client, TestCase, override_settings
 from django.urls import reverse
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -44,7 +44,7 @@ from marketplace import stripe_gateway
 from marketplace.errors import UserFacingError
 from marketplace.events.registry import handler_for
 from payouts.checks import ledger_violations
-from payouts.models import LedgerEntry, LedgerTransaction, RefundRequest, SellerBalance
+from payouts.models import LedgerEntry, RefundRequest, SellerBalance
 from payouts.reconciliation import reconcile
 from payouts.services import (
     PLATFORM_BALANCE,
@@ -64,6 +64,7 @@ from tests.payouts.events import make_event
 from tests.payouts.factories import SellerFactory, StaffFactory
 from tests.sandbox.payhelpers import balance, destination_intent, onboarded_account
 from tests.subscriptions.conftest import subscribe
+from tests.subscriptions.stripe_state import assert_subscription_is_stripes, stripe_subscription_id
 
 HANDLED_HERE = ("payouts.handlers", "subscriptions.handlers")
 GOOD_CARD, DECLINING_CARD = (
@@ -91,10 +92,6 @@ def feed_events(seen: set[str], rng: random.Random) -> int:
         with TestCase.captureOnCommitCallbacks(execute=True):
             handler_for(raw["type"])(event)
     return len(fresh)
-
-
-def _ts(value: int | None) -> datetime | None:
-    return datetime.fromtimestamp(value, tz=UTC) if value else None
 
 
 class MoneyMachine(RuleBasedStateMachine):
@@ -143,6 +140,7 @@ class MoneyMachine(RuleBasedStateMachine):
         }
         self.subscribers: list[tuple[int, object]] = []  # (our subscription, its buyer)
         self.stripe_ids: dict[int, str] = {}
+        self.invoices_in_ledger: set[str] = set()
         self.subscribe(plan, declining)  # a first subscriber, so each example has one
 
     @rule(amount=st.integers(100, 50_000), bps=st.integers(0, 3000), disputed=st.booleans())
@@ -281,8 +279,8 @@ class MoneyMachine(RuleBasedStateMachine):
     def _stripe_id(self, pk):
         """The Stripe subscription our subscription's Checkout made (from Stripe, not from us)."""
         if pk not in self.stripe_ids:
-            session = Subscription.objects.get(pk=pk).checkout_session_id
-            self.stripe_ids[pk] = self.sdk.v1.checkout.sessions.retrieve(session).subscription
+            sub = Subscription.objects.get(pk=pk)
+            self.stripe_ids[pk] = stripe_subscription_id(self.sdk, sub)
         return self.stripe_ids[pk]
 
     def _stripe_subs(self, statuses):
@@ -427,84 +425,12 @@ class MoneyMachine(RuleBasedStateMachine):
     def subscriptions_are_stripes(self):
         for pk, _ in self.subscribers:
             sub = Subscription.objects.select_related("plan").get(pk=pk)
-            stripe_id = self._stripe_id(pk)
-            assert sub.stripe_subscription_id == stripe_id, (pk, stripe_id)
-            current = self.sdk.v1.subscriptions.retrieve(stripe_id)
-            event(f"subscription {current.status}")  # --hypothesis-show-statistics: coverage
-            item = current["items"]["data"][0]
-            ours = (
-                sub.status,
-                sub.current_period_start,
-                sub.current_period_end,
-                sub.trial_end,
-                sub.cancel_at_period_end,
-                sub.canceled_at,
-                sub.ended_at,
-                sub.stripe_price_id,
-                sub.plan.stripe_price_id,
-                sub.amount,
-                sub.latest_invoice_id,
+            assert_subscription_is_stripes(
+                self.sdk, sub, self._stripe_id(pk), in_ledger=self.invoices_in_ledger
             )
-            assert ours == (
-                current.status,
-                _ts(item["current_period_start"]),
-                _ts(item["current_period_end"]),
-                _ts(current.trial_end),
-                current.cancel_at_period_end,
-                _ts(current.canceled_at),
-                _ts(current.ended_at),
-                item["price"]["id"],
-                item["price"]["id"],
-                item["price"]["unit_amount"] * item["quantity"],
-                current.latest_invoice or "",
-            ), pk
-            invoices = self.sdk.v1.invoices.list({"subscription": stripe_id, "limit": 100}).data
-            rows = {row.stripe_invoice_id: row for row in sub.invoices.all()}
-            assert sorted(rows) == sorted(i.id for i in invoices), pk
-            for invoice in invoices:
-                event(f"invoice {invoice.status}, {min(invoice.attempt_count, 2)}+ attempts")
-                row = rows[invoice.id]
-                assert (row.status, row.amount_due, row.amount_paid, row.attempt_count) == (
-                    invoice.status,
-                    invoice.amount_due,
-                    invoice.amount_paid,
-                    invoice.attempt_count,
-                ), invoice.id
-                if invoice.status == "paid" and invoice.amount_paid > 0:
-                    self.invoice_in_the_ledger_once(row, invoice)
-            # Dunning: a past_due subscription shows the open invoice's page and next attempt.
-            retrying = [i for i in invoices if i.status == "open" and i.attempt_count > 0]
-            if sub.status == Subscription.Status.PAST_DUE and retrying:
-                assert sub.pay_url == retrying[0].hosted_invoice_url, pk
-                assert sub.next_payment_attempt == _ts(retrying[0].next_payment_attempt), pk
-            if sub.status in (Subscription.Status.ACTIVE, Subscription.Status.TRIALING):
-                assert (sub.pay_url, sub.next_payment_attempt) == ("", None), pk
         # The ledger's check of invoices, an hour after the last payment (the sandbox's clock).
         later = datetime.fromtimestamp(testing.now(), tz=UTC) + timedelta(hours=2)
         assert list(invoices_against_ledger(now=later)) == []
-
-    def invoice_in_the_ledger_once(self, row, invoice):
-        """A paid invoice is a destination charge recorded once: the charge for what Stripe
-        charged, Stripe's fee, the seller's transfer and the platform's application fee."""
-        charge_id = stripe_gateway.invoice_charge_id(invoice_id=invoice.id)
-        assert charge_id and row.charge_id == charge_id, invoice.id
-        charge = self.sdk.v1.charges.retrieve(charge_id)
-        assert charge.amount == invoice.amount_paid
-        recorded = {}
-        for txn in LedgerTransaction.objects.filter(charge_id=charge_id).prefetch_related(
-            "entries"
-        ):
-            recorded.setdefault(txn.kind, []).append(
-                sum(e.amount for e in txn.entries.all() if e.amount > 0)
-            )
-        K = LedgerTransaction.Kind
-        fee = charge.application_fee_amount or 0
-        expected = {K.CHARGE: [invoice.amount_paid], K.TRANSFER: [invoice.amount_paid]}
-        if fee:
-            expected[K.APPLICATION_FEE] = [fee]
-        money = {k: v for k, v in recorded.items() if k in (*expected, K.APPLICATION_FEE)}
-        assert money == expected, (invoice.id, recorded)
-        assert len(recorded.get(K.STRIPE_FEE, [])) == 1, (invoice.id, recorded)
 
     def cart_adds_up(self, purchase):
         charge = self.sdk.v1.charges.retrieve(purchase.charge_id)
