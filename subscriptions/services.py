@@ -475,9 +475,7 @@ def invoice_sync(*, stripe_invoice_id: str, event_type: str, as_of: dt.datetime 
                 _send("payment_failed", sub.pk, row.pk)
             if live.status in (S.PAST_DUE, S.UNPAID, S.ACTIVE):
                 live.payment_failed_at = live.payment_failed_at or timezone.now()
-                live.next_payment_attempt = row.next_payment_attempt
-                live.pay_url = invoice.hosted_invoice_url
-                live.save(update_fields=["payment_failed_at", "next_payment_attempt", "pay_url"])
+                live.save(update_fields=["payment_failed_at"])
         elif collectable and event_type == "invoice.payment_action_required":
             key = f"action-{invoice.attempt_count}"
             if key not in notified:
@@ -485,6 +483,8 @@ def invoice_sync(*, stripe_invoice_id: str, event_type: str, as_of: dt.datetime 
                 _send("action_required", sub.pk, row.pk)
         row.notified = sorted(notified)
         row.save()
+        if live.status in (S.PAST_DUE, S.UNPAID):
+            _dunning_refresh(live)
         if invoice.status == "paid" and not row.charge_id and invoice.amount_paid > 0:
             try:
                 row.charge_id = gw.invoice_charge_id(invoice_id=invoice.id)
@@ -496,6 +496,18 @@ def invoice_sync(*, stripe_invoice_id: str, event_type: str, as_of: dt.datetime 
                 transaction.on_commit(
                     lambda: invoice_paid.send(sender=SubscriptionInvoice, charge_id=charge_id)
                 )
+
+
+def _dunning_refresh(sub: Subscription) -> None:
+    """What the buyer of a past-due or unpaid subscription is shown (locked row): the link to
+    pay its oldest open invoice Stripe tried to collect, and the soonest next attempt. From our
+    invoice rows, so it does not depend on which invoice's event came last (a renewal can fail
+    while an earlier one is still open; a paid one no longer counts)."""
+    failed = list(sub.invoices.filter(status="open", attempt_count__gt=0).order_by("created", "id"))
+    attempts = [i.next_payment_attempt for i in failed if i.next_payment_attempt]
+    sub.pay_url = failed[0].hosted_invoice_url if failed else ""
+    sub.next_payment_attempt = min(attempts) if attempts else None
+    sub.save(update_fields=["pay_url", "next_payment_attempt"])
 
 
 def trial_will_end(*, stripe_subscription_id: str) -> None:
