@@ -139,7 +139,8 @@ def _insert_sql(vendor: str) -> str:
     columns = [quote(str(f.column)) for f in _insert_fields()]
     values = ["%s"] * len(columns)
     for name, literal in _INSERT_CONSTANTS.items():
-        columns.append(quote(str(StripeEvent._meta.get_field(name).column)))
+        field = cast("Field[Any, Any]", StripeEvent._meta.get_field(name))
+        columns.append(quote(str(field.column)))
         values.append(literal)
     # The raw JSON text is stored as received (cast to jsonb on PostgreSQL), never re-serialized.
     columns.append(quote(str(payload.column)))
@@ -158,15 +159,16 @@ def _insert_cursor() -> Any:
     Python (a quarter of the INSERT's cost). Wrapped like ``connection.cursor()``'s, so query
     logging, ``CaptureQueriesContext`` and execute wrappers still see the statement."""
     if connection.vendor == "postgresql":
-        from django.db.backends.postgresql.base import is_psycopg3
+        from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
         if is_psycopg3:
-            from django.db.backends.postgresql.base import ServerBindingCursor
+            from django.db.backends.postgresql import base
 
+            server_binding: Any = base.ServerBindingCursor  # psycopg.Cursor + Django's mixin
             connection.close_if_health_check_failed()  # as connection.cursor() does
             connection.ensure_connection()
             with connection.wrap_database_errors:
-                raw = ServerBindingCursor(connection.connection)
+                raw: Any = server_binding(connection.connection)
             if connection.queries_logged:
                 return connection.make_debug_cursor(raw)
             return connection.make_cursor(raw)
