@@ -26,6 +26,7 @@ import argparse
 import statistics
 import time
 from collections import Counter
+from unittest import mock
 
 ROUNDS = 3
 
@@ -53,7 +54,7 @@ def main(argv: list[str]) -> int:
     from marketplace import stripe_gateway
     from marketplace.events.models import StripeEvent
     from marketplace.events.registry import handler_for, handlers_replaced, registered_types
-    from marketplace.events.services import processing, webhook_endpoints_ensure_sandbox
+    from marketplace.events.services import processing, wakeup, webhook_endpoints_ensure_sandbox
     from sandbox import testing
     from sandbox.models import RequestLog
     from sellers.models import Listing, Seller
@@ -170,67 +171,27 @@ def main(argv: list[str]) -> int:
     def last_request_id() -> int:
         return RequestLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
-    def renew_month() -> dict[str, float]:
-        """One month on the sandbox clock; the renewal webhooks delivered and handled."""
-        first_new = StripeEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-        began = time.perf_counter()
-        testing.advance(days=31)
-        renewed_in = time.perf_counter() - began
-        # By id: the sandbox's housekeeping trims old request logs.
-        requests_before = last_request_id()
-        queries = [0]
+    noop = {t: (lambda event: None) for t in registered_types() if handler_for(t) is not None}
 
-        def count(execute, sql, params, many, context):
-            queries[0] += 1
+    class Counted:
+        """SQL queries run in the block."""
+
+        def __init__(self) -> None:
+            self.queries = 0
+
+        def __call__(self, execute, sql, params, many, context):
+            self.queries += 1
             return execute(sql, params, many, context)
 
-        began = time.perf_counter()
-        with connection.execute_wrapper(count):
-            testing.deliver_pending()
-            drain()
-        pipeline = time.perf_counter() - began
-        events = StripeEvent.objects.filter(id__gt=first_new)
-        total = events.count()
-        stripe_requests = last_request_id() - requests_before
-        live = Subscription.objects.filter(status="active").count()
-        return {
-            "events": total,
-            "pipeline_s": pipeline,
-            "sandbox_s": renewed_in,
-            "queries": queries[0],
-            "stripe_requests": stripe_requests,
-            "renewals": live,
-            "first_event_id": first_new,
-        }
-
-    setup = subscribe_cohort(0)
-    print(f"set-up: {n} subscriptions imported through the API in {setup:.1f} s")
-    first = renew_month()
-    assert first["renewals"] == n, first
-    kinds = Counter(
-        StripeEvent.objects.filter(id__gt=first["first_event_id"]).values_list("type", flat=True)
-    )
-    print(
-        f"month 1: sandbox renewed {n} subscriptions in {first['sandbox_s']:.1f} s; "
-        f"{first['events']} events ({first['events'] / n:.1f} per renewal: "
-        + ", ".join(f"{t} {c}" for t, c in kinds.most_common())
-        + ")"
-    )
-    print(
-        f"  intake + handlers: {first['events'] / first['pipeline_s']:.0f} events/s, "
-        f"{first['queries'] / n:.1f} SQL queries and "
-        f"{first['stripe_requests'] / n:.1f} Stripe requests per renewal"
-    )
-
-    # Handlers against no-op handlers on the same stored events, interleaved rounds.
-    ids = list(
-        StripeEvent.objects.filter(id__gt=first["first_event_id"]).values_list("id", flat=True)
-    )
-
-    def rerun(handlers: dict | None) -> float:
-        StripeEvent.objects.filter(id__in=ids).update(
-            status=StripeEvent.Status.RECEIVED, attempts=0, next_attempt_at=None, processed_at=None
-        )
+    def rate(ids: list[int], handlers: dict | None, *, reset: bool = True) -> float:
+        """Events per second of one drain of the stored events ``ids``."""
+        if reset:
+            StripeEvent.objects.filter(id__in=ids).update(
+                status=StripeEvent.Status.RECEIVED,
+                attempts=0,
+                next_attempt_at=None,
+                processed_at=None,
+            )
         began = time.perf_counter()
         if handlers is None:
             drain()
@@ -239,12 +200,65 @@ def main(argv: list[str]) -> int:
                 drain()
         return len(ids) / (time.perf_counter() - began)
 
-    noop = {t: (lambda event: None) for t in registered_types() if handler_for(t) is not None}
-    real_rates, noop_rates = [], []
-    for _ in range(ROUNDS):
-        real_rates.append(rerun(None))
-        noop_rates.append(rerun(noop))
-    failed = StripeEvent.objects.exclude(status__in=["succeeded", "ignored"]).count()
+    def renew_month() -> dict:
+        """One month on the sandbox clock; the renewal webhooks received (stored by intake),
+        then handled, with no-op drains of the same events interleaved."""
+        first_new = StripeEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        began = time.perf_counter()
+        # A month and two hours: the renewal drafts of both cohorts finalized (an hour).
+        testing.advance(days=31, hours=2)
+        renewed_in = time.perf_counter() - began
+        intake = Counted()
+        began = time.perf_counter()
+        # Intake only: the in-process drain after each webhook is held back.
+        with (
+            mock.patch.object(wakeup, "_wake_now", lambda: None),
+            connection.execute_wrapper(intake),
+        ):
+            testing.deliver_pending()
+        intake_s = time.perf_counter() - began
+        ids = list(StripeEvent.objects.filter(id__gt=first_new).values_list("id", flat=True))
+        noop_rates = [rate(ids, noop)]
+        # By id: the sandbox's housekeeping trims old request logs.
+        requests_before = last_request_id()
+        handling = Counted()
+        per_type: dict[str, list[int]] = {}
+
+        def counted(handler):
+            def run(event):
+                before = handling.queries
+                handler(event)
+                per_type.setdefault(event.type, []).append(handling.queries - before)
+
+            return run
+
+        real = {t: counted(handler_for(t)) for t in registered_types() if handler_for(t)}
+        with connection.execute_wrapper(handling):
+            first_rate = rate(ids, real)
+        stripe_requests = last_request_id() - requests_before
+        rerun_rates = []
+        for _ in range(ROUNDS):
+            noop_rates.append(rate(ids, noop))
+            rerun_rates.append(rate(ids, None))
+        noop_rates.append(rate(ids, noop))
+        rate(ids, None)  # leave them handled
+        live = Subscription.objects.filter(status="active").count()
+        failed = StripeEvent.objects.exclude(status__in=["succeeded", "ignored"]).count()
+        return {
+            "events": len(ids),
+            "sandbox_s": renewed_in,
+            "intake_rate": len(ids) / intake_s,
+            "intake_queries": intake.queries,
+            "handler_queries": handling.queries,
+            "stripe_requests": stripe_requests,
+            "first_rate": first_rate,
+            "rerun_rates": rerun_rates,
+            "noop_rates": noop_rates,
+            "renewals": live,
+            "failed": failed,
+            "per_type": per_type,
+            "kinds": Counter(StripeEvent.objects.filter(id__in=ids).values_list("type", flat=True)),
+        }
 
     def line(name: str, rates: list[float]) -> str:
         return (
@@ -252,25 +266,57 @@ def main(argv: list[str]) -> int:
             f"max {max(rates):.0f} events/s"
         )
 
-    print(f"re-running the {len(ids)} renewal events ({ROUNDS} interleaved rounds):")
-    print("  " + line("real handlers", real_rates))
-    print("  " + line("no-op handlers (baseline)", noop_rates))
-    print(
-        f"  ratio real / no-op (medians): "
-        f"{statistics.median(real_rates) / statistics.median(noop_rates):.2f}"
-    )
+    def report(month: int, setup_s: float, got: dict) -> None:
+        renewals = got["renewals"]
+        print(
+            f"month {month}: {renewals} subscriptions (set-up {setup_s:.0f} s); the sandbox "
+            f"renewed them in {got['sandbox_s']:.1f} s; {got['events']} events "
+            f"({got['events'] / renewals:.1f} per renewal: "
+            + ", ".join(f"{t} {c}" for t, c in got["kinds"].most_common())
+            + ")"
+        )
+        print(
+            f"  intake: {got['intake_rate']:.0f} events/s, "
+            f"{got['intake_queries'] / renewals:.1f} SQL queries per renewal"
+        )
+        noop_median = statistics.median(got["noop_rates"])
+        print(
+            f"  handlers, first pass: {got['first_rate']:.0f} events/s = "
+            f"{got['first_rate'] / noop_median:.2f} x the no-op median; "
+            f"{got['handler_queries'] / renewals:.1f} SQL queries and "
+            f"{got['stripe_requests'] / renewals:.2f} Stripe requests per renewal"
+        )
+        print(
+            "    SQL queries of each handler (mean per event): "
+            + ", ".join(
+                f"{t} {sum(q) / len(q):.1f}"
+                for t, q in sorted(got["per_type"].items(), key=lambda kv: -sum(kv[1]))
+            )
+        )
+        print("  " + line("handlers re-run (duplicates)", got["rerun_rates"]))
+        print("  " + line("no-op handlers (baseline)", got["noop_rates"]))
+        print(
+            f"  ratio re-run / no-op (medians): "
+            f"{statistics.median(got['rerun_rates']) / noop_median:.2f}"
+        )
 
+    setup = subscribe_cohort(0)
+    first = renew_month()
+    assert first["renewals"] == n, first
+    report(1, setup, first)
     setup2 = subscribe_cohort(n)
     second = renew_month()
+    assert second["renewals"] == 2 * n, second
+    report(2, setup2, second)
     print(
-        f"second cohort: {n} more subscriptions in {setup2:.1f} s; month 2 renews {second['renewals']}"
+        f"per renewal, {n} -> {2 * n} subscriptions: SQL queries (intake + handlers) "
+        f"{(first['intake_queries'] + first['handler_queries']) / n:.1f} -> "
+        f"{(second['intake_queries'] + second['handler_queries']) / (2 * n):.1f}; "
+        f"handlers alone {first['handler_queries'] / n:.1f} -> "
+        f"{second['handler_queries'] / (2 * n):.1f}; Stripe requests "
+        f"{first['stripe_requests'] / n:.2f} -> {second['stripe_requests'] / (2 * n):.2f}"
     )
-    print(
-        f"  intake + handlers: {second['events'] / second['pipeline_s']:.0f} events/s, "
-        f"{second['queries'] / second['renewals']:.1f} SQL queries and "
-        f"{second['stripe_requests'] / second['renewals']:.1f} Stripe requests per renewal "
-        f"(month 1 with {n}: {first['queries'] / n:.1f} and {first['stripe_requests'] / n:.1f})"
-    )
+    failed = first["failed"] + second["failed"]
     print(f"failed or dead events: {failed}")
     overrides.disable()
     stripe_gateway.reset_client()

@@ -492,7 +492,8 @@ def invoice_sync(
     said = gw.Invoice.from_stripe(told) if told else None
     if said is not None and not said.subscription_id:
         return
-    with transaction.atomic():
+    # One transaction (the event pipeline's own when it runs us: no savepoint needed).
+    with transaction.atomic(savepoint=False):
         if said is not None:
             sub = _locked(
                 stripe_id=said.subscription_id,
