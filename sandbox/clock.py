@@ -100,16 +100,17 @@ def advance(seconds: int, *, run_jobs: bool = True) -> int:
 
 def run_due() -> None:
     """Run the built-in jobs and every registered job once (each in its own transaction)."""
-    from sandbox import delivery
+    from sandbox import delivery, events
 
     token = _pinned_offset.set(offset())
     try:
-        for name, job in list(_jobs):
-            try:
-                with transaction.atomic():
-                    job()
-            except Exception:
-                logger.exception("sandbox clock job %s failed", name)
+        with events.pinned_endpoints():
+            for name, job in list(_jobs):
+                try:
+                    with transaction.atomic():
+                        job()
+                except Exception:
+                    logger.exception("sandbox clock job %s failed", name)
     finally:
         _pinned_offset.reset(token)
     _housekeeping()

@@ -82,7 +82,7 @@ def renew_month(renewing: int) -> tuple[dict[str, set[int]], int, int]:
     """One month on the clock; the renewal webhooks delivered and handled. Returns the SQL
     queries of each handled event by type, all the queries of intake and handling, and the
     Stripe requests the handlers made."""
-    testing.advance(days=31)
+    testing.advance(days=31, hours=2)  # both cohorts' drafts finalized (an hour) and paid
     per_type: dict[str, set[int]] = defaultdict(set)
     wrapped = {}
     for event_type in registered_types():
