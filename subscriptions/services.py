@@ -329,9 +329,11 @@ def our_id_from_metadata(metadata: dict[str, str]) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-def _locked(*, stripe_id: str, our_id: int | None) -> Subscription | None:
+def _locked(*, stripe_id: str, our_id: int | None, lock: bool = True) -> Subscription | None:
     # The plan comes along (``_apply`` compares prices), unlocked.
-    qs = Subscription.objects.select_for_update(of=("self",)).select_related("plan")
+    qs = Subscription.objects.select_related("plan")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
     found = qs.filter(stripe_subscription_id=stripe_id).first() if stripe_id else None
     if found is None and our_id is not None:
         found = qs.filter(pk=our_id).first()
@@ -494,37 +496,42 @@ def invoice_sync(
         return
     # One transaction (the event pipeline's own when it runs us: no savepoint needed).
     with transaction.atomic(savepoint=False):
-        if said is not None:
-            sub = _locked(
-                stripe_id=said.subscription_id,
-                our_id=our_id_from_metadata(said.subscription_metadata),
-            )
-        else:
-            state = gw.invoice_retrieve_state(invoice_id=stripe_invoice_id)
-            if state.subscription is None:
-                return
-            sub = _locked(
-                stripe_id=state.subscription.id,
-                our_id=our_id_from_metadata(state.invoice.subscription_metadata),
-            )
-        if sub is None:
-            return  # not one of ours
         row = (
-            SubscriptionInvoice.objects.select_for_update()
+            SubscriptionInvoice.objects.select_for_update(of=("self",))
+            .select_related("subscription")
             .filter(stripe_invoice_id=stripe_invoice_id)
             .first()
         )
         if said is not None and event_type not in VERIFIED_EVENTS:
+            # The invoice's own progress: our row only (locked, or new: unique), never back.
             if row is None:
-                row = SubscriptionInvoice(stripe_invoice_id=stripe_invoice_id, subscription=sub)
+                owner = _locked(
+                    stripe_id=said.subscription_id,
+                    our_id=our_id_from_metadata(said.subscription_metadata),
+                    lock=False,
+                )
+                if owner is None:
+                    return  # not one of ours
+                row = SubscriptionInvoice(stripe_invoice_id=stripe_invoice_id, subscription=owner)
             elif INVOICE_RANK.get(said.status, -1) <= INVOICE_RANK.get(row.status, -1):
                 return  # older news than what we have
             _invoice_fields(row, said)
             row.save()
             return
-        if said is not None and _settled(row, sub, as_of):
+        if said is not None and row is not None and _settled(row, row.subscription, as_of):
             return
         if said is not None:
+            stripe_id, metadata = said.subscription_id, said.subscription_metadata
+        else:
+            state = gw.invoice_retrieve_state(invoice_id=stripe_invoice_id)
+            if state.subscription is None:
+                return
+            stripe_id, metadata = state.subscription.id, state.invoice.subscription_metadata
+        sub = _locked(stripe_id=stripe_id, our_id=our_id_from_metadata(metadata))
+        if sub is None:
+            return  # not one of ours
+        if said is not None:
+            # Under our subscription's lock: what is applied last is what Stripe has now.
             state = gw.invoice_retrieve_state(invoice_id=stripe_invoice_id)
         if state.subscription is not None:
             _apply(sub, state.subscription, as_of=as_of)

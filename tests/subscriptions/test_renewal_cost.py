@@ -104,9 +104,7 @@ def renew_month(renewing: int) -> tuple[dict[str, set[int]], int, int]:
     return per_type, len(everything.captured_queries), last_request_id() - requests_before
 
 
-def test_a_renewal_costs_the_same_with_twice_the_subscriptions(
-    sandbox, manual_delivery, monthly
-):
+def test_a_renewal_costs_the_same_with_twice_the_subscriptions(sandbox, manual_delivery, monthly):
     first = import_subscribers(monthly, 2)
     assert {s.status for s in Subscription.objects.filter(pk__in=[s.pk for s in first])} == {
         "active"
