@@ -85,6 +85,9 @@ from marketplace.stripe_results import (
     Subscription as Subscription,
 )
 from marketplace.stripe_results import (
+    SubscriptionPaymentStep as SubscriptionPaymentStep,
+)
+from marketplace.stripe_results import (
     Transfer as Transfer,
 )
 
@@ -1282,6 +1285,77 @@ def billing_portal_session_create(*, customer_id: str, return_url: str, request_
         options={"idempotency_key": idempotency_key(customer_id, "portal", request_key)},
     )
     return str(session.url)
+
+
+# Our own subscription page (the Payment Element): what it reads of a subscription.
+PAYMENT_STEP_EXPAND = ["latest_invoice.confirmation_secret", "pending_setup_intent"]
+
+
+@translate_errors
+def subscription_create_incomplete(
+    *,
+    subscription_id: int,
+    customer_id: str,
+    prices: Sequence[SubscriptionPrice],
+    application_fee_percent: float,
+    destination: str,
+    trial_period_days: int,
+    idempotency_key: str,
+) -> SubscriptionPaymentStep:
+    """Create the Stripe subscription of our subscription ``subscription_id`` for our own page:
+    ``payment_behavior=default_incomplete`` (the first invoice waits, open, for the buyer to
+    confirm its PaymentIntent with the Payment Element: ``latest_invoice.confirmation_secret``;
+    with a trial nothing is due and ``pending_setup_intent`` collects the card), the card saved
+    as the subscription's default (``save_default_payment_method=on_subscription``), every
+    invoice a destination charge to ``destination`` keeping ``application_fee_percent``."""
+    items: list[stripe.params.SubscriptionCreateParamsItem] = []
+    for price in prices:
+        item: stripe.params.SubscriptionCreateParamsItem = {"price": price.price_id}
+        if not price.metered:
+            item["quantity"] = 1
+        items.append(item)
+    params: stripe.params.SubscriptionCreateParams = {
+        "customer": customer_id,
+        "items": items,
+        "payment_behavior": "default_incomplete",
+        "payment_settings": {"save_default_payment_method": "on_subscription"},
+        "application_fee_percent": application_fee_percent,
+        "transfer_data": {"destination": destination},
+        "metadata": {"subscription_id": str(subscription_id)},
+        "expand": list(PAYMENT_STEP_EXPAND),
+    }
+    if trial_period_days:
+        params["trial_period_days"] = trial_period_days
+    return SubscriptionPaymentStep.from_stripe(
+        client().v1.subscriptions.create(params, options={"idempotency_key": idempotency_key})
+    )
+
+
+@translate_errors
+def subscription_payment_step(*, subscription_id: str) -> SubscriptionPaymentStep:
+    """Re-read a subscription with what our page needs to collect a payment or a card."""
+    params: stripe.params.SubscriptionRetrieveParams = {"expand": list(PAYMENT_STEP_EXPAND)}
+    return SubscriptionPaymentStep.from_stripe(
+        client().v1.subscriptions.retrieve(subscription_id, params)
+    )
+
+
+@translate_errors
+def setup_intent_confirm_saved_card(
+    *, setup_intent_id: str, payment_method_id: str, return_url: str, idempotency_key: str
+) -> SetupIntent:
+    """Confirm a SetupIntent server-side with one of the customer's saved cards (a trial's
+    ``pending_setup_intent`` in one click): ``requires_action`` when the bank asks the buyer to
+    authenticate (the page then runs ``handleNextAction``)."""
+    params: stripe.params.SetupIntentConfirmParams = {
+        "payment_method": payment_method_id,
+        "return_url": return_url,
+    }
+    return SetupIntent.from_stripe(
+        client().v1.setup_intents.confirm(
+            setup_intent_id, params, options={"idempotency_key": idempotency_key}
+        )
+    )
 
 
 # (end of subscriptions section)

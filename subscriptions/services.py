@@ -254,11 +254,10 @@ def fee_percent(*, plan: Plan) -> Decimal:
     return percent.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def subscription_start(*, buyer: Any, plan_id: int) -> Subscription:
-    """Subscribe ``buyer`` to a plan: our record (pending) and its Checkout Session in
-    ``subscription`` mode (the buyer's Customer, the fee percentage from the fee rules, the
-    seller as ``transfer_data.destination``, the plan's trial). Returns the subscription with
-    ``checkout_url``. A second click while one is pending returns the same."""
+def subscribable_plan(*, buyer: Any, plan_id: int) -> Plan:
+    """The plan ``buyer`` may subscribe to now (Checkout or our own page): active, on a
+    published listing of a seller who can take payments, not their own, and no live
+    subscription to the listing already. ``UserFacingError`` otherwise."""
     plan = (
         Plan.objects.select_related("listing", "seller")
         .filter(pk=plan_id, is_active=True, listing__status=Listing.Status.PUBLISHED)
@@ -275,6 +274,15 @@ def subscription_start(*, buyer: Any, plan_id: int) -> Subscription:
     )
     if live.exists():
         raise UserFacingError("You already subscribe to this; change plan from your subscriptions.")
+    return plan
+
+
+def subscription_start(*, buyer: Any, plan_id: int) -> Subscription:
+    """Subscribe ``buyer`` to a plan: our record (pending) and its Checkout Session in
+    ``subscription`` mode (the buyer's Customer, the fee percentage from the fee rules, the
+    seller as ``transfer_data.destination``, the plan's trial). Returns the subscription with
+    ``checkout_url``. A second click while one is pending returns the same."""
+    plan = subscribable_plan(buyer=buyer, plan_id=plan_id)
     pending = Subscription.objects.filter(
         buyer=buyer,
         plan=plan,
@@ -319,6 +327,21 @@ def subscription_start(*, buyer: Any, plan_id: int) -> Subscription:
     )
     sub.checkout_session_id, sub.checkout_url = session.id, session.url
     return sub
+
+
+def subscription_confirm_checkout(*, subscription: Subscription) -> Subscription:
+    """The success page: re-read the Checkout Session (the URL's id is only a pointer) and, once
+    it made the subscription, apply Stripe's subscription as its webhooks will, so the buyer
+    sees it at once; the webhooks still arrive and find it done. Two requests."""
+    if not subscription.checkout_session_id or subscription.stripe_subscription_id:
+        return subscription
+    session = gw.checkout_session_retrieve(session_id=subscription.checkout_session_id)
+    if session.status != "complete" or not session.subscription_id:
+        return subscription
+    synced = subscription_sync(
+        stripe_subscription_id=session.subscription_id, our_id=subscription.pk
+    )
+    return synced or subscription
 
 
 # --- Applying Stripe's state ---------------------------------------------------------------------
@@ -561,9 +584,7 @@ def _invoice_applied(
             _send("payment_failed", sub.pk, row.pk)
         if sub.status in (S.PAST_DUE, S.UNPAID, S.ACTIVE):
             sub.payment_failed_at = sub.payment_failed_at or timezone.now()
-            sub.next_payment_attempt = row.next_payment_attempt
-            sub.pay_url = invoice.hosted_invoice_url
-            sub.save(update_fields=["payment_failed_at", "next_payment_attempt", "pay_url"])
+            sub.save(update_fields=["payment_failed_at"])
     elif collectable and event_type == "invoice.payment_action_required":
         key = f"action-{invoice.attempt_count}"
         if key not in notified:
@@ -578,11 +599,25 @@ def _invoice_applied(
     elif invoice.status == "paid" and not row.charge_id and invoice.amount_paid > 0:
         logger.warning("invoice %s: paid, its charge not found", invoice.id)
     row.save()
+    if sub.status in (S.PAST_DUE, S.UNPAID):
+        _dunning_refresh(sub)
     if newly_paid:
         charge_id = row.charge_id
         transaction.on_commit(
             lambda: invoice_paid.send(sender=SubscriptionInvoice, charge_id=charge_id)
         )
+
+
+def _dunning_refresh(sub: Subscription) -> None:
+    """What the buyer of a past-due or unpaid subscription is shown (locked row): the link to
+    pay its oldest open invoice Stripe tried to collect, and the soonest next attempt. From our
+    invoice rows, so it does not depend on which invoice's event came last (a renewal can fail
+    while an earlier one is still open; a paid one no longer counts)."""
+    failed = list(sub.invoices.filter(status="open", attempt_count__gt=0).order_by("created", "id"))
+    attempts = [i.next_payment_attempt for i in failed if i.next_payment_attempt]
+    sub.pay_url = failed[0].hosted_invoice_url if failed else ""
+    sub.next_payment_attempt = min(attempts) if attempts else None
+    sub.save(update_fields=["pay_url", "next_payment_attempt"])
 
 
 def trial_will_end(*, stripe_subscription_id: str) -> None:
