@@ -436,6 +436,11 @@ def ledger_sync_charge(
                 charge_id=charge.id,
                 refunded_total=charge.amount_refunded,
             )
+        elif seller is not None:
+            # No order: a subscription invoice's charge (one query finds out).
+            from subscriptions.refunds import invoice_record_refund
+
+            invoice_record_refund(charge_id=charge.id, refunded_total=charge.amount_refunded)
     if transfer is not None and seller is not None and transfer.amount_reversed:
         reversals = transfer.reversals
         if reversals is None:
