@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -1210,15 +1210,10 @@ def invoice_retrieve(*, invoice_id: str) -> Invoice:
     return Invoice.from_stripe(client().v1.invoices.retrieve(invoice_id))
 
 
-@translate_errors
-def invoice_charge_id(*, invoice_id: str) -> str:
-    """The charge that paid an invoice: its Invoice Payment's PaymentIntent's latest charge
-    ("" when none succeeded yet)."""
-    params: stripe.params.InvoicePaymentListParams = {
-        "invoice": invoice_id,
-        "expand": ["data.payment.payment_intent"],
-    }
-    for payment in client().v1.invoice_payments.list(params).data:
+def _paid_charge_id(payments: Iterable[Any]) -> str:
+    """The charge of the paid one of an invoice's Invoice Payments (their PaymentIntent
+    expanded): the intent's latest charge, or the payment's charge ("" when none is paid)."""
+    for payment in payments:
         if payment.status != "paid":
             continue
         intent = payment.payment.payment_intent
@@ -1228,6 +1223,54 @@ def invoice_charge_id(*, invoice_id: str) -> str:
         latest = getattr(intent, "latest_charge", None)
         return str(getattr(latest, "id", latest) or "")
     return ""
+
+
+@translate_errors
+def invoice_charge_id(*, invoice_id: str) -> str:
+    """The charge that paid an invoice: its Invoice Payment's PaymentIntent's latest charge
+    ("" when none succeeded yet)."""
+    params: stripe.params.InvoicePaymentListParams = {
+        "invoice": invoice_id,
+        "expand": ["data.payment.payment_intent"],
+    }
+    return _paid_charge_id(client().v1.invoice_payments.list(params).data)
+
+
+@dataclass(frozen=True)
+class InvoiceState:
+    """An invoice as Stripe has it now, with its subscription and the charge that paid it."""
+
+    invoice: Invoice
+    subscription: Subscription | None
+    charge_id: str  # "" while unpaid (or paid without a charge)
+
+
+@translate_errors
+def invoice_retrieve_state(*, invoice_id: str) -> InvoiceState:
+    """Re-read an invoice in ONE request: its subscription expanded
+    (``parent.subscription_details.subscription``) and its Invoice Payments included
+    (``payments``, each PaymentIntent expanded, for the charge that paid it)."""
+    params: stripe.params.InvoiceRetrieveParams = {
+        "expand": [
+            "parent.subscription_details.subscription",
+            "payments.data.payment.payment_intent",
+        ]
+    }
+    obj = client().v1.invoices.retrieve(invoice_id, params)
+    raw = obj.to_dict()
+    details = (raw.get("parent") or {}).get("subscription_details") or {}
+    expanded = details.get("subscription")
+    subscription = (
+        Subscription.from_stripe(expanded)
+        if expanded is not None and not isinstance(expanded, str)
+        else None
+    )
+    payments = getattr(obj, "payments", None)
+    return InvoiceState(
+        invoice=Invoice.from_stripe(raw),
+        subscription=subscription,
+        charge_id=_paid_charge_id(payments.data if payments is not None else []),
+    )
 
 
 @translate_errors
