@@ -15,7 +15,7 @@ from payouts.models import (
     SellerBalance,
 )
 from payouts.services._common import _ts
-from payouts.services.ledger import Movement, ledger_record_many, movement_postings
+from payouts.services.ledger import LedgerMovement, ledger_record_many, movement_postings
 from sellers.models import Seller
 
 
@@ -105,7 +105,7 @@ def payout_sync_from(*, seller: Seller, data: Mapping[str, Any]) -> tuple[Payout
         if changed:
             payout.save(update_fields=[*changed, "updated_at"])
         movements = [
-            Movement(
+            LedgerMovement(
                 kind=LedgerTransaction.Kind.PAYOUT,
                 stripe_object_id=payout_id,
                 seller=seller,
@@ -121,7 +121,7 @@ def payout_sync_from(*, seller: Seller, data: Mapping[str, Any]) -> tuple[Payout
         ]
         if payout.status in (Payout.Status.FAILED, Payout.Status.CANCELED):
             movements.append(
-                Movement(
+                LedgerMovement(
                     kind=LedgerTransaction.Kind.PAYOUT_FAILED,
                     stripe_object_id=payout_id,
                     seller=seller,

@@ -25,7 +25,7 @@ from payouts.services.ledger import (
     PLATFORM_FEES,
     STRIPE_FEES,
     LedgerError,
-    Movement,
+    LedgerMovement,
     Posting,
     dispute_withdrawal_postings,
     ledger_record,
@@ -330,11 +330,11 @@ def ledger_sync_charge(
 
     # The charge's movements are collected, then recorded together (``flush``): a few
     # statements for all of them instead of a handful each.
-    pending: list[Movement] = []
+    pending: list[LedgerMovement] = []
 
     def record(kind: str, object_id: str, postings: list[Posting], at: int | None = None) -> None:
         pending.append(
-            Movement(
+            LedgerMovement(
                 kind=kind,
                 stripe_object_id=object_id,
                 postings=postings,

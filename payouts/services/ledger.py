@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -81,7 +82,7 @@ def _validate_postings(postings: Sequence[Posting]) -> list[Posting]:
 
 
 @dataclass(frozen=True)
-class Movement:
+class LedgerMovement:
     """One money movement to record (the arguments of ``ledger_record``)."""
 
     kind: str
@@ -114,7 +115,7 @@ def ledger_record(
     Side effects: one LedgerTransaction and its LedgerEntry rows, and the SellerBalance
     aggregates of every seller account touched, all in one database transaction.
     """
-    movement = Movement(
+    movement = LedgerMovement(
         kind=kind,
         stripe_object_id=stripe_object_id,
         postings=postings,
@@ -130,7 +131,7 @@ def ledger_record(
     return txn, True
 
 
-def ledger_record_many(movements: Sequence[Movement]) -> list[bool]:
+def ledger_record_many(movements: Sequence[LedgerMovement]) -> list[bool]:
     """Record several movements, each exactly as ``ledger_record`` would (same checks, same
     idempotency), in a few statements whatever their number: one INSERT of the transactions
     (those already recorded are skipped by the unique constraint, ``ON CONFLICT DO NOTHING``),
@@ -139,7 +140,7 @@ def ledger_record_many(movements: Sequence[Movement]) -> list[bool]:
     return [txn is not None for txn in _record(movement_list=list(movements))]
 
 
-def _record(*, movement_list: list[Movement]) -> list[LedgerTransaction | None]:
+def _record(*, movement_list: list[LedgerMovement]) -> list[LedgerTransaction | None]:
     if not movement_list:
         return []
     cleaned_all = []
@@ -200,7 +201,9 @@ def _record(*, movement_list: list[Movement]) -> list[LedgerTransaction | None]:
     return result
 
 
-def _insert_transactions(movements: list[Movement], *, now: datetime) -> dict[tuple[str, str], int]:
+def _insert_transactions(
+    movements: list[LedgerMovement], *, now: datetime
+) -> dict[tuple[str, str], int]:
     """INSERT the movements' transactions in one statement, skipping those already recorded
     (or recorded concurrently: the unique constraint decides). Returns the new rows' ids."""
     from django.db import connection
@@ -216,7 +219,7 @@ def _insert_transactions(movements: list[Movement], *, now: datetime) -> dict[tu
         "occurred_at",
         "recorded_at",
     ]
-    params: list[object] = []
+    params: list[Any] = []
     for m in movements:
         params += [
             m.kind,
