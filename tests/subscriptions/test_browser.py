@@ -49,6 +49,11 @@ def test_subscribe_see_it_and_change_plan_with_the_preview(page, live_server, sa
     assert page.locator("#checkout-total").inner_text() == "€10.00"  # due today, no trial
     assert page.get_by_text("per month").first.is_visible()
     page.get_by_role("button", name="Subscribe", exact=True).click()
+    # The success page confirms with Stripe and opens the new subscription.
+    page.wait_for_url(re.compile(rf"{live_server.url}/subscriptions/\d+/$"))
+    assert page.get_by_text("You subscribe to Piano club").is_visible()
+    no_sideways_scroll(page)
+    page.get_by_role("link", name="All my subscriptions").click()
     page.wait_for_url(re.compile(rf"{live_server.url}/subscriptions/$"))
     row = page.locator("table.subscriptions tbody tr").first
     assert row.get_by_text("Piano club").is_visible()
