@@ -158,14 +158,42 @@ def _page_context(
                 **item,
                 "unit": format_amount(item["price"]["unit_amount"], item["currency"]),
                 "total": format_amount(item["amount_total"], item["currency"]),
+                "interval": _interval(item["price"]),
             }
             for item in items
         ],
         "total": format_amount(session["amount_total"], session["currency"]),
+        **_subscription_terms(session),
         "form": form or CardForm(initial={"email": email}),
         "error": error,
         "test_cards": TEST_CARDS,
         "success_url": checkout.success_redirect(session) if session.get("success_url") else None,
+    }
+
+
+def _interval(price: dict[str, Any]) -> str:
+    """A recurring price's billing interval as Checkout words it ("per month"); "" if one-time."""
+    recurring = price.get("recurring") or {}
+    if not recurring:
+        return ""
+    count = int(recurring.get("interval_count") or 1)
+    unit = str(recurring.get("interval", ""))
+    return f"per {unit}" if count == 1 else f"every {count} {unit}s"
+
+
+def _subscription_terms(session: dict[str, Any]) -> dict[str, Any]:
+    """What Stripe's Checkout page says in ``subscription`` mode: the free trial ("14 days
+    free"), what is due today (nothing during a trial) and a button that starts the trial or
+    subscribes rather than "Pay"."""
+    if session.get("mode") != "subscription":
+        return {"subscription_mode": False}
+    private = _session_row(session["id"]).private
+    days = (private.get("subscription_data") or {}).get("trial_period_days")
+    due_today = 0 if days else int(session["amount_total"])
+    return {
+        "subscription_mode": True,
+        "trial_days": int(days) if days else None,
+        "due_today": format_amount(due_today, session["currency"]),
     }
 
 

@@ -219,3 +219,27 @@ def test_sandbox_cart_of_two_sellers_paid_once(page, live_server, sandbox_live, 
     assert mugs.refunded_amount == 1000 and mugs.status == Order.Status.PAID
     vases = purchase.orders.get(seller=glass)
     assert vases.refunded_amount == 0
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_listing_page_blocks_do_not_overlap(page, live_server, width):
+    """The picture stays in its column and the description starts below the buy box, whatever
+    the buy box holds (a signed-in buyer's box is taller than the picture on a wide screen)."""
+    seller = SellerFactory(display_name="Pottery Co")
+    listing = ListingFactory(
+        seller=seller,
+        title="Speckled stoneware mug with a sea-green glaze and a matching saucer",
+        description="Wheel-thrown.",
+        stock=10,
+    )
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, live_server, UserFactory(email="buyer@example.com"))
+    page.goto(f"{live_server.url}/listing/{listing.pk}/")
+    gallery = page.locator(".listing-gallery").bounding_box()
+    picture = page.locator(".placeholder.large").bounding_box()
+    info = page.locator(".listing-info").bounding_box()
+    description = page.locator(".listing-description").bounding_box()
+    assert picture["x"] + picture["width"] <= gallery["x"] + gallery["width"] + 0.5
+    if width >= 1000:  # side by side
+        assert picture["x"] + picture["width"] <= info["x"]
+    assert description["y"] >= max(picture["y"] + picture["height"], info["y"] + info["height"])

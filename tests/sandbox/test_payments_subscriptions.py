@@ -3,13 +3,15 @@ with application_fee_percent; renewals, failed payments and retries on the clock
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import stripe
 
 from sandbox import testing
 from sandbox.fidelity import check_list, check_object
 from sandbox.resources.subscriptions import add_interval, fee_for
-from tests.sandbox.payhelpers import as_json, balance, page_error, pay
+from tests.sandbox.payhelpers import as_json, balance, page_error, page_path, pay
 
 
 def params(destination: str, *, amount: int = 1000, percent: float = 10) -> dict:
@@ -41,6 +43,44 @@ def test_rules():
     assert fee_for(1000, 0.05) == 1  # 0.5 -> 1
     jan31 = 1769817600  # 2026-01-31 00:00 UTC
     assert add_interval(jan31, "month", 1) == 1772236800  # 2026-02-28
+
+
+def test_checkout_page_words_a_subscription_as_stripe_does(sdk, web, seller):
+    """The hosted page names the interval, and with a free trial says nothing is due today
+    and offers to start the trial (not "Pay €10.00": the buyer pays nothing now)."""
+    plain = sdk.v1.checkout.sessions.create(params(seller.id, amount=1000))
+    page = web.get(page_path(plain)).content.decode()
+    assert "per month" in page and "Total due today" in page
+    assert re.search(r'id="checkout-total">€10\.00<', page)
+    assert ">Subscribe</button>" in page and "Pay €10.00" not in page
+
+    trial = params(seller.id, amount=1000)
+    trial["subscription_data"]["trial_period_days"] = 14
+    session = sdk.v1.checkout.sessions.create(trial)
+    page = web.get(page_path(session)).content.decode()
+    assert re.search(r'id="checkout-total">€0\.00<', page)
+    assert "14 days free</strong>, then €10.00 per month" in page
+    assert ">Start trial</button>" in page
+
+    one_time = sdk.v1.checkout.sessions.create(
+        {
+            **params(seller.id),
+            "mode": "payment",
+            "line_items": [
+                {
+                    "price_data": {
+                        "currency": "eur",
+                        "unit_amount": 500,
+                        "product_data": {"name": "Mug"},
+                    },
+                    "quantity": 2,
+                }
+            ],
+            "subscription_data": None,
+        }
+    )
+    page = web.get(page_path(one_time)).content.decode()
+    assert "Pay €10.00" in page and "due today" not in page and "per month" not in page
 
 
 def test_subscription_checkout_then_renewal_and_dunning(sdk, web, seller):
