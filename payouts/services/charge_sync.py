@@ -344,6 +344,7 @@ def ledger_sync_charge(
             return ChargeSyncResult(charge_id, from_event)
         if _fulfil_first(told, charge_id):
             return ChargeSyncResult(charge_id, [f"{K.CHARGE}:{charge_id}"])
+    handed_over = charge is not None
     if charge is None or charge.id != charge_id or charge.processing_fee is None:
         charge = gw.charge_retrieve(charge_id=charge_id)
     recorded: list[str] = []
@@ -484,9 +485,10 @@ def ledger_sync_charge(
                 ),
                 reversal.created,
             )
-    # A charge's own event (charge.succeeded ...) comes before its transfers exist: each
-    # transfer.created records its transfer (above, from the event). Otherwise list them.
-    if separate and (told is None or told.get("object") != "charge"):
+    # A charge's own event (charge.succeeded ...) and the fulfilment's read come before its
+    # transfers exist: each transfer.created records its transfer (above, from the event).
+    # Otherwise list them.
+    if separate and not handed_over and (told is None or told.get("object") != "charge"):
         recorded += _record_separate_transfers(charge=charge, currency=currency)
     if charge.disputed:
         for dispute in gw.disputes_list(charge_id=charge_id):
