@@ -7,6 +7,7 @@ BENCHMARKS: dict[str, str] = {
     "events_processing": "bench.events_processing",
     "catalogue": "bench.catalogue",
     "catalogue_page": "bench.catalogue_page",
+    "listing_page": "bench.listing_page",
     "checkout": "bench.checkout",
     "onsite_checkout": "bench.onsite_checkout",
     "cart_checkout": "bench.cart_checkout",

@@ -86,8 +86,8 @@ def deep_cursor(sort: str) -> str:
         *([f"-{field}", "-pk"] if descending else [field, "pk"])
     )
     total = qs.count()
-    listing = qs[int(total * 0.9)]  # once, to find the deep page's cursor
-    return selectors.encode_cursor(sort, listing)
+    row = qs[int(total * 0.9)]  # once, to find the deep page's cursor
+    return selectors.encode_cursor(sort, selectors.CardListing.from_row(row))
 
 
 def query_count(client, url: str) -> int:

@@ -7,7 +7,7 @@ signal-recording overhead to every page). Baseline, interleaved with the pages: 
 of the same 24-row page (``cursor.execute``, no models, no template) and returns the rows as
 text; and the bare SELECT of those rows alone (no request at all). Ratio = page time / baseline
 time per round; rounds' min / median / max are printed.
-Target: the catalogue page costs <= 5x the raw page SELECT. Warm caches (what a live server has):
+Target: the catalogue page costs <= 5x the bare SELECT of its rows. Warm caches (what a live server has):
 the first requests of each round are not counted.
 """
 
@@ -137,8 +137,8 @@ def run() -> int:
             f"{f'{ratios[0]:.2f} / {statistics.median(ratios):.2f} / {ratios[-1]:.2f}':>26} "
             f"{f'{sel_ratios[0]:.1f} / {statistics.median(sel_ratios):.1f} / {sel_ratios[-1]:.1f}':>25}"
         )
-        ok = ok and statistics.median(ratios) <= 5
-    print("target: page <= 5x the raw-SELECT view (median of rounds):", "met" if ok else "NOT met")
+        ok = ok and statistics.median(sel_ratios) <= 5
+    print("target: page <= 5x the bare SELECT (median of rounds):", "met" if ok else "NOT met")
     return 0
 
 

@@ -10,19 +10,14 @@ from buyers import selectors
 
 
 def raw_sql(url: str) -> tuple[str, tuple[object, ...]]:
-    """The SQL of the catalogue page ``url`` (its cursor, if any, is a price_asc one)."""
+    """The SQL of the catalogue page ``url`` (its cursor, if any, is a price_asc one): the very
+    query the page runs, built by the same selector."""
     _, _, query = url.partition("cursor=")
     cursor = query.split("&", 1)[0]
     sort = "price_asc" if cursor else selectors.DEFAULT_SORT
-    _, field, descending = selectors.SORTS[sort]
-    qs = selectors.catalogue_listings()
-    position = selectors.decode_cursor(sort, cursor)
-    if position is not None:
-        value, pk = position
-        qs = qs.filter(**{f"{field}__gte": value}).exclude(**{f"{field}": value, "pk__lte": pk})
-    qs = qs.order_by(*([f"-{field}", "-pk"] if descending else [field, "pk"]))[
-        : selectors.PAGE_SIZE + 1
-    ]
+    qs, _, _ = selectors.catalogue_queryset(
+        query=selectors.CatalogueQuery(sort=sort, cursor=cursor)
+    )
     return qs.query.sql_with_params()
 
 

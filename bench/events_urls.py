@@ -1,4 +1,5 @@
-"""Bench-only URLs: the real webhook endpoints plus the baseline bare view."""
+"""Bench-only URLs: the project's own, plus the baseline bare views next to the webhook endpoints
+(same depth in the URLconf, so both are resolved alike)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -70,8 +71,15 @@ def _bare(secrets: list[str]) -> Callable[[HttpRequest], HttpResponse]:
     return view
 
 
-urlpatterns = [
-    path("stripe/", include("marketplace.events.urls")),
-    path("bench/raw/", _bare(settings.STRIPE_WEBHOOK_SECRETS)),
-    path("bench/raw/connect/", _bare(settings.STRIPE_CONNECT_WEBHOOK_SECRETS)),
-]
+def _urlpatterns() -> list[URLPattern | URLResolver]:
+    from project.urls import urlpatterns as project
+
+    bare = [
+        path("bench/raw/", _bare(settings.STRIPE_WEBHOOK_SECRETS)),
+        path("bench/raw/connect/", _bare(settings.STRIPE_CONNECT_WEBHOOK_SECRETS)),
+    ]
+    at = next(i for i, p in enumerate(project) if str(p.pattern) == "stripe/")
+    return [*project[:at], *bare, *project[at:]]
+
+
+urlpatterns = _urlpatterns()

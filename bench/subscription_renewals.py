@@ -1,23 +1,54 @@
 """Benchmark: renewing subscriptions in one sandbox day, through the event pipeline.
 
-Set-up: one seller, one monthly plan, ``--subscriptions`` N buyers subscribed through the
-sandbox's Checkout (each a real Stripe-shaped subscription, its events delivered and handled).
-Then the sandbox clock moves one month: the sandbox renews every subscription in the same day
-(invoice created, finalized, paid, its destination charge, transfer and fee), queuing the
-signed webhooks. Measured:
+Set-up: one seller, one monthly plan, ``--subscriptions`` N subscribers imported as an
+integration moving existing subscribers would: per subscriber a card PaymentMethod, a Customer
+with it as default, ``POST /v1/subscriptions`` (the seller as ``transfer_data.destination``,
+``application_fee_percent`` from the fee rules, metadata naming our row) through the SDK; our
+rows only mirror Stripe's answers and are written in bulk (``subscription_mirror``); the
+import's own events are not delivered (endpoints disabled meanwhile). Then the sandbox clock
+moves a month: the sandbox renews every subscription the same day (invoice created, finalized,
+paid: its destination charge, transfer and fee), queuing the signed webhooks. Measured:
 
-- intake + handling: every renewal webhook POSTed (signed) to /stripe/webhook/, stored, then
-  drained by the pipeline with the real handlers (subscriptions, payouts' ledger...).
-- handlers against the no-op baseline: the same stored renewal events re-run (status reset,
-  ``events_drain``) with the real handlers, then with every handler a no-op, in interleaved
-  rounds (min / median / max events per second, ratio of medians).
-- SQL queries and Stripe requests per renewal, at N and again at 2N subscriptions (a second
-  cohort subscribed, a second month renewed): constant when the two agree.
+- the sandbox's renewal (time, its SQL per renewal: Stripe's side, for scale);
+- intake: every renewal webhook POSTed (signed) to /stripe/webhook/ and stored (the drain that
+  follows each is held back);
+- handling: the stored events drained once with the real handlers (subscriptions, payouts'
+  ledger ...): the first pass, with its Stripe requests and our SQL queries per renewal (the
+  in-process sandbox's own queries answering those requests counted apart), against the same
+  events drained with every handler a no-op; then re-runs of the real handlers (duplicates:
+  nothing new to learn) interleaved with no-op drains (min / median / max events/s, ratio);
+- the same at 2N (a second cohort imported, a second month renewing both): per renewal figures
+  that agree between N and 2N are constant.
 
-``python -m bench subscription_renewals -- --subscriptions 300``; default 50: the set-up (N
-sandbox Checkouts, each subscription's events handled) dominates the run time, over 10 s per
-subscriber on a busy 2-core machine, so 10,000 is out of reach there.
-Uses a throw-away SQLite file, or BENCH_DATABASE_URL (PostgreSQL).
+``python -m bench subscription_renewals -- --subscriptions 300`` (default 50). Uses a
+throw-away SQLite file, or BENCH_DATABASE_URL (PostgreSQL).
+
+Measured 2026-11-28 on the shared 2-core machine (busy: other engineers' tests and benchmarks;
+ratios are within one run), PostgreSQL, ``--subscriptions 150`` (150 renewing, then 300):
+
+- before (N=10, set-up through Checkout): 10.0 Stripe requests and 313 SQL queries per renewal
+  (intake + handlers, the sandbox's included), every ``invoice.*`` event re-reading the
+  invoice and the subscription, ``invoice.paid`` the charge's Invoice Payment and the ledger
+  the charge again; re-run real / no-op 0.05 (38-57 vs 701-793 events/s); set-up 1.4 s and
+  the sandbox's renewal 0.46 s per subscriber; each in-process webhook delivery rebuilt the
+  middleware (WhiteNoise rescanning the static files: about 1 s per delivery).
+- after, 150 -> 300: Stripe requests per renewal 2.01 -> 2.00: ``GET /v1/invoices/{id}`` with
+  ``expand[]=parent.subscription_details.subscription`` and
+  ``expand[]=payments.data.payment.payment_intent`` (``invoice.paid``; its twin
+  ``invoice.payment_succeeded`` reads nothing) and ``GET /v1/charges/{id}`` with the balance
+  transaction, transfer and fee expanded (the ledger, on ``charge.succeeded``); the .01 is the
+  seller's payout events, shared. Our SQL per renewal (intake + handlers) 82.2 -> 81.5
+  (handlers 72.1 -> 71.5; of a handler's mean, the sandbox's included: ``charge.succeeded``
+  48 (the ledger), ``invoice.paid`` 16, ``invoice.created`` 3, ``invoice.finalized`` 2,
+  ``invoice.payment_succeeded`` 1.1); the sandbox's own: 100 per renewal delivering the
+  webhooks, 15 answering the 2 requests, 73 renewing.
+- handlers, first pass 23 -> 84 events/s = 0.06 x the no-op median both times (short of the
+  0.5 target: the first pass is the ledger's recording, 48 queries, and the two in-process
+  sandbox requests); re-runs (duplicates) min 72 / median 86 / max 86 against no-op
+  294 / 358 / 416 events/s (0.24), at 300: 308 / 331 / 469 against 1216 / 1373 / 2668 (0.24).
+- set-up 264 s for 150 (1.8 s each while the machine was busiest), 86 s for the next 150
+  (0.57 s); the sandbox renewed 150 in 86 s, 300 in 62 s (0.2 s each); 10,000 would take about
+  1.5 h of set-up and 35 min of renewal at the quieter rate: not run here.
 """
 
 from __future__ import annotations
@@ -26,6 +57,7 @@ import argparse
 import statistics
 import time
 from collections import Counter
+from unittest import mock
 
 ROUNDS = 3
 
@@ -45,15 +77,15 @@ def main(argv: list[str]) -> int:
     os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
     where = _django.setup("subscription_renewals")
     from django.conf import settings
+    from django.contrib.auth import get_user_model
     from django.db import connection
-    from django.test import Client
     from django.test.utils import override_settings
 
     from bench._fixtures import new_user, onboarded_account
     from marketplace import stripe_gateway
     from marketplace.events.models import StripeEvent
     from marketplace.events.registry import handler_for, handlers_replaced, registered_types
-    from marketplace.events.services import processing, webhook_endpoints_ensure_sandbox
+    from marketplace.events.services import processing, wakeup, webhook_endpoints_ensure_sandbox
     from sandbox import testing
     from sandbox.models import RequestLog
     from sellers.models import Listing, Seller
@@ -97,92 +129,103 @@ def main(argv: list[str]) -> int:
         while processing.events_drain(batch_size=200).processed:
             pass
 
+    sdk = testing.stripe_client()
+    percent = services.fee_percent(plan=plan)
+    User = get_user_model()
+
+    def endpoints_enabled(enabled: bool) -> None:
+        for endpoint in sdk.v1.webhook_endpoints.list({"limit": 100}).auto_paging_iter():
+            sdk.v1.webhook_endpoints.update(endpoint.id, {"disabled": not enabled})
+
     def subscribe_cohort(start: int) -> float:
+        """N subscriptions imported, as an integration moving existing subscribers would: for
+        each, a card PaymentMethod, a Customer with it as default, and ``POST /v1/subscriptions``
+        (the seller as ``transfer_data.destination``, the fee percentage, metadata naming our
+        row); our rows only mirror Stripe's answers, written in bulk. The import's own events
+        are not delivered (the endpoints are disabled meanwhile): the benchmark is the renewal."""
         began = time.perf_counter()
-        for i in range(start, start + n):
-            buyer = new_user()
-            sub = services.subscription_start(buyer=buyer, plan_id=plan.pk)
-            client = Client()
-            client.force_login(buyer)
-            path = "/" + sub.checkout_url.split("/", 3)[3]
-            response = client.post(
-                path,
+        endpoints_enabled(False)
+        users = User.objects.bulk_create(
+            [
+                User(username=f"sub{i}", email=f"sub{i}@example.com", password="!")
+                for i in range(start, start + n)
+            ]
+        )
+        rows = Subscription.objects.bulk_create(
+            [
+                Subscription(
+                    buyer=user,
+                    plan=plan,
+                    seller=seller,
+                    currency=plan.currency,
+                    application_fee_percent=percent,
+                    amount=plan.amount,
+                    interval=plan.interval,
+                )
+                for user in users
+            ]
+        )
+        for i, (user, row) in enumerate(zip(users, rows, strict=True)):
+            pm = sdk.v1.payment_methods.create({"type": "card", "card": {"token": "tok_visa"}})
+            customer = sdk.v1.customers.create(
                 {
-                    "email": buyer.email,
-                    "card_number": "4242424242424242",
-                    "expiry": "12 / 34",
-                    "cvc": "123",
-                    "name": "Bench",
+                    "email": user.email,
+                    "payment_method": pm.id,
+                    "invoice_settings": {"default_payment_method": pm.id},
                 },
+                options={"idempotency_key": f"bench-customer-{user.pk}"},
             )
-            assert response.status_code == 302, response.content[:300]
-            if i % 50 == 49:
-                testing.deliver_pending()
-                drain()
-        testing.deliver_pending()
-        drain()
+            created = sdk.v1.subscriptions.create(
+                {
+                    "customer": customer.id,
+                    "items": [{"price": plan.stripe_price_id, "quantity": 1}],
+                    "application_fee_percent": float(percent),
+                    "transfer_data": {"destination": seller.stripe_account_id},
+                    "metadata": {"subscription_id": str(row.pk)},
+                },
+                options={"idempotency_key": f"bench-subscription-{row.pk}"},
+            )
+            row.stripe_customer_id = customer.id
+            services.subscription_mirror(row, stripe_gateway.Subscription.from_stripe(created))
+            if i % 500 == 499:
+                print(f"  ... {i + 1} subscribed ({time.perf_counter() - began:.0f} s)", flush=True)
+        fields = [
+            f.name
+            for f in Subscription._meta.concrete_fields
+            if not f.primary_key and f.name not in ("buyer", "created_at")
+        ]
+        Subscription.objects.bulk_update(rows, fields, batch_size=500)
+        testing.deliver_pending()  # nothing queued while the endpoints were disabled
+        endpoints_enabled(True)
         return time.perf_counter() - began
 
-    def renew_month() -> dict[str, float]:
-        """One month on the sandbox clock; the renewal webhooks delivered and handled."""
-        first_new = StripeEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-        began = time.perf_counter()
-        testing.advance(days=31)
-        renewed_in = time.perf_counter() - began
-        requests_before = RequestLog.objects.count()
-        queries = [0]
+    def last_request_id() -> int:
+        return RequestLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
-        def count(execute, sql, params, many, context):
-            queries[0] += 1
+    noop = {t: (lambda event: None) for t in registered_types() if handler_for(t) is not None}
+
+    class Counted:
+        """SQL queries run in the block."""
+
+        def __init__(self) -> None:
+            self.queries = 0
+            self.sandbox = 0  # of which the in-process sandbox's own (its tables)
+
+        def __call__(self, execute, sql, params, many, context):
+            self.queries += 1
+            if '"sandbox_' in sql:
+                self.sandbox += 1
             return execute(sql, params, many, context)
 
-        began = time.perf_counter()
-        with connection.execute_wrapper(count):
-            testing.deliver_pending()
-            drain()
-        pipeline = time.perf_counter() - began
-        events = StripeEvent.objects.filter(id__gt=first_new)
-        total = events.count()
-        stripe_requests = RequestLog.objects.count() - requests_before
-        live = Subscription.objects.filter(status="active").count()
-        return {
-            "events": total,
-            "pipeline_s": pipeline,
-            "sandbox_s": renewed_in,
-            "queries": queries[0],
-            "stripe_requests": stripe_requests,
-            "renewals": live,
-            "first_event_id": first_new,
-        }
-
-    setup = subscribe_cohort(0)
-    print(f"set-up: {n} subscriptions through Checkout in {setup:.1f} s")
-    first = renew_month()
-    assert first["renewals"] == n, first
-    kinds = Counter(
-        StripeEvent.objects.filter(id__gt=first["first_event_id"]).values_list("type", flat=True)
-    )
-    print(
-        f"month 1: sandbox renewed {n} subscriptions in {first['sandbox_s']:.1f} s; "
-        f"{first['events']} events ({first['events'] / n:.1f} per renewal: "
-        + ", ".join(f"{t} {c}" for t, c in kinds.most_common())
-        + ")"
-    )
-    print(
-        f"  intake + handlers: {first['events'] / first['pipeline_s']:.0f} events/s, "
-        f"{first['queries'] / n:.1f} SQL queries and "
-        f"{first['stripe_requests'] / n:.1f} Stripe requests per renewal"
-    )
-
-    # Handlers against no-op handlers on the same stored events, interleaved rounds.
-    ids = list(
-        StripeEvent.objects.filter(id__gt=first["first_event_id"]).values_list("id", flat=True)
-    )
-
-    def rerun(handlers: dict | None) -> float:
-        StripeEvent.objects.filter(id__in=ids).update(
-            status=StripeEvent.Status.RECEIVED, attempts=0, next_attempt_at=None, processed_at=None
-        )
+    def rate(ids: list[int], handlers: dict | None, *, reset: bool = True) -> float:
+        """Events per second of one drain of the stored events ``ids``."""
+        if reset:
+            StripeEvent.objects.filter(id__in=ids).update(
+                status=StripeEvent.Status.RECEIVED,
+                attempts=0,
+                next_attempt_at=None,
+                processed_at=None,
+            )
         began = time.perf_counter()
         if handlers is None:
             drain()
@@ -191,12 +234,70 @@ def main(argv: list[str]) -> int:
                 drain()
         return len(ids) / (time.perf_counter() - began)
 
-    noop = {t: (lambda event: None) for t in registered_types() if handler_for(t) is not None}
-    real_rates, noop_rates = [], []
-    for _ in range(ROUNDS):
-        real_rates.append(rerun(None))
-        noop_rates.append(rerun(noop))
-    failed = StripeEvent.objects.exclude(status__in=["succeeded", "ignored"]).count()
+    def renew_month() -> dict:
+        """One month on the sandbox clock; the renewal webhooks received (stored by intake),
+        then handled, with no-op drains of the same events interleaved."""
+        first_new = StripeEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        began = time.perf_counter()
+        sandbox_sql = Counted()
+        with connection.execute_wrapper(sandbox_sql):
+            # A month and two hours: the renewal drafts of both cohorts finalized (an hour).
+            testing.advance(days=31, hours=2)
+        renewed_in = time.perf_counter() - began
+        intake = Counted()
+        began = time.perf_counter()
+        # Intake only: the in-process drain after each webhook is held back.
+        with (
+            mock.patch.object(wakeup, "_wake_now", lambda: None),
+            connection.execute_wrapper(intake),
+        ):
+            testing.deliver_pending()
+        intake_s = time.perf_counter() - began
+        ids = list(StripeEvent.objects.filter(id__gt=first_new).values_list("id", flat=True))
+        noop_rates = [rate(ids, noop)]
+        # By id: the sandbox's housekeeping trims old request logs.
+        requests_before = last_request_id()
+        handling = Counted()
+        per_type: dict[str, list[int]] = {}
+
+        def counted(handler):
+            def run(event):
+                before = handling.queries
+                handler(event)
+                per_type.setdefault(event.type, []).append(handling.queries - before)
+
+            return run
+
+        real = {t: counted(handler_for(t)) for t in registered_types() if handler_for(t)}
+        with connection.execute_wrapper(handling):
+            first_rate = rate(ids, real)
+        stripe_requests = last_request_id() - requests_before
+        rerun_rates = []
+        for _ in range(ROUNDS):
+            noop_rates.append(rate(ids, noop))
+            rerun_rates.append(rate(ids, None))
+        noop_rates.append(rate(ids, noop))
+        rate(ids, None)  # leave them handled
+        live = Subscription.objects.filter(status="active").count()
+        failed = StripeEvent.objects.exclude(status__in=["succeeded", "ignored"]).count()
+        return {
+            "events": len(ids),
+            "sandbox_s": renewed_in,
+            "sandbox_queries": sandbox_sql.queries,
+            "intake_rate": len(ids) / intake_s,
+            "intake_queries": intake.queries - intake.sandbox,
+            "intake_sandbox": intake.sandbox,
+            "handler_queries": handling.queries - handling.sandbox,
+            "handler_sandbox": handling.sandbox,
+            "stripe_requests": stripe_requests,
+            "first_rate": first_rate,
+            "rerun_rates": rerun_rates,
+            "noop_rates": noop_rates,
+            "renewals": live,
+            "failed": failed,
+            "per_type": per_type,
+            "kinds": Counter(StripeEvent.objects.filter(id__in=ids).values_list("type", flat=True)),
+        }
 
     def line(name: str, rates: list[float]) -> str:
         return (
@@ -204,25 +305,61 @@ def main(argv: list[str]) -> int:
             f"max {max(rates):.0f} events/s"
         )
 
-    print(f"re-running the {len(ids)} renewal events ({ROUNDS} interleaved rounds):")
-    print("  " + line("real handlers", real_rates))
-    print("  " + line("no-op handlers (baseline)", noop_rates))
-    print(
-        f"  ratio real / no-op (medians): "
-        f"{statistics.median(real_rates) / statistics.median(noop_rates):.2f}"
-    )
+    def report(month: int, setup_s: float, got: dict) -> None:
+        renewals = got["renewals"]
+        print(
+            f"month {month}: {renewals} subscriptions (set-up {setup_s:.0f} s); the sandbox "
+            f"renewed them in {got['sandbox_s']:.1f} s "
+            f"({got['sandbox_queries'] / renewals:.0f} SQL queries per renewal); "
+            f"{got['events']} events "
+            f"({got['events'] / renewals:.1f} per renewal: "
+            + ", ".join(f"{t} {c}" for t, c in got["kinds"].most_common())
+            + ")"
+        )
+        print(
+            f"  intake: {got['intake_rate']:.0f} events/s, "
+            f"{got['intake_queries'] / renewals:.1f} SQL queries per renewal (and "
+            f"{got['intake_sandbox'] / renewals:.1f} of the sandbox delivering them)"
+        )
+        noop_median = statistics.median(got["noop_rates"])
+        print(
+            f"  handlers, first pass: {got['first_rate']:.0f} events/s = "
+            f"{got['first_rate'] / noop_median:.2f} x the no-op median; "
+            f"{got['handler_queries'] / renewals:.1f} SQL queries and "
+            f"{got['stripe_requests'] / renewals:.2f} Stripe requests per renewal (and "
+            f"{got['handler_sandbox'] / renewals:.1f} SQL queries of the sandbox answering them)"
+        )
+        print(
+            "    SQL queries of each handler (mean per event, the sandbox's included): "
+            + ", ".join(
+                f"{t} {sum(q) / len(q):.1f}"
+                for t, q in sorted(got["per_type"].items(), key=lambda kv: -sum(kv[1]))
+            )
+        )
+        print("  " + line("handlers re-run (duplicates)", got["rerun_rates"]))
+        print("  " + line("no-op handlers (baseline)", got["noop_rates"]))
+        print(
+            f"  ratio re-run / no-op (medians): "
+            f"{statistics.median(got['rerun_rates']) / noop_median:.2f}"
+        )
 
+    setup = subscribe_cohort(0)
+    first = renew_month()
+    assert first["renewals"] == n, first
+    report(1, setup, first)
     setup2 = subscribe_cohort(n)
     second = renew_month()
+    assert second["renewals"] == 2 * n, second
+    report(2, setup2, second)
     print(
-        f"second cohort: {n} more subscriptions in {setup2:.1f} s; month 2 renews {second['renewals']}"
+        f"per renewal, {n} -> {2 * n} subscriptions: our SQL queries (intake + handlers) "
+        f"{(first['intake_queries'] + first['handler_queries']) / n:.1f} -> "
+        f"{(second['intake_queries'] + second['handler_queries']) / (2 * n):.1f}; "
+        f"handlers alone {first['handler_queries'] / n:.1f} -> "
+        f"{second['handler_queries'] / (2 * n):.1f}; Stripe requests "
+        f"{first['stripe_requests'] / n:.2f} -> {second['stripe_requests'] / (2 * n):.2f}"
     )
-    print(
-        f"  intake + handlers: {second['events'] / second['pipeline_s']:.0f} events/s, "
-        f"{second['queries'] / second['renewals']:.1f} SQL queries and "
-        f"{second['stripe_requests'] / second['renewals']:.1f} Stripe requests per renewal "
-        f"(month 1 with {n}: {first['queries'] / n:.1f} and {first['stripe_requests'] / n:.1f})"
-    )
+    failed = first["failed"] + second["failed"]
     print(f"failed or dead events: {failed}")
     overrides.disable()
     stripe_gateway.reset_client()

@@ -1,7 +1,8 @@
 """Listing cards of the catalogue and shop pages, rendered once and cached.
 
 A card's HTML depends only on what it shows, so its cache key is a digest of exactly those values
-(title, price, first image, seller name/slug/able to sell, category, units left, update time):
+(title, price, first image, seller name/slug/able to sell, category, units left, reviews' count
+and average, update time):
 a change to any of them is a new key, hence visible on the next page view, with no invalidation
 to forget. Everyone sees the same card (nothing in it depends on who is asking). Links are built by
 formatting ids into a URL reversed once per process, not by one reversal per link.
@@ -18,11 +19,11 @@ from django.template.loader import get_template
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from sellers.models import Listing
+from buyers.selectors import CardListing
 
 # Bump when components/listing_card.html changes, so that cards cached by the previous release
 # are not served by this one.
-CARD_VERSION = 1
+CARD_VERSION = 3
 CARD_TTL = 24 * 3600  # seconds; keys change with the content, so this only bounds memory use
 _ID = 987654321
 _SLUG = "zz-slug-zz"
@@ -35,8 +36,8 @@ def _url_patterns() -> tuple[str, str]:
     return listing, shop
 
 
-def _state(listing: Listing) -> tuple[object, ...]:
-    seller, category = listing.seller, listing.category
+def _state(listing: CardListing) -> tuple[object, ...]:
+    seller = listing.seller
     return (
         CARD_VERSION,
         listing.pk,
@@ -44,12 +45,14 @@ def _state(listing: Listing) -> tuple[object, ...]:
         listing.title,
         listing.price_amount,
         listing.currency,
-        getattr(listing, "first_image", None),
+        listing.first_image,
         seller.slug,
         seller.display_name,
         seller.can_sell,
-        category.name if category is not None else None,
+        listing.category_name,
         listing.available,
+        listing.reviews_count,
+        listing.reviews_average,
     )
 
 
@@ -57,7 +60,7 @@ def _key(state: tuple[object, ...]) -> str:
     return "buyers:card:" + hashlib.blake2b(repr(state).encode(), digest_size=16).hexdigest()
 
 
-def listing_cards(listings: Sequence[Listing]) -> list[SafeString]:
+def listing_cards(listings: Sequence[CardListing]) -> list[SafeString]:
     """The card HTML of each of ``listings``, in order: one cache round trip for the page, the
     template rendered only for cards not seen before."""
     keys = [_key(_state(listing)) for listing in listings]
@@ -81,3 +84,8 @@ def listing_cards(listings: Sequence[Listing]) -> list[SafeString]:
     if missing:
         cache.set_many(missing, CARD_TTL)
     return cards
+
+
+def listing_cards_html(listings: Sequence[CardListing]) -> SafeString:
+    """The cards of ``listings`` as one fragment (a template loop over them costs a node per card)."""
+    return mark_safe("".join(listing_cards(listings)))  # noqa: S308  # our own template's output

@@ -203,7 +203,8 @@ def cart_add(
 
     Refuses (``UserFacingError``, the cart unchanged): a quantity below 1, a total above
     ``settings.ORDER_MAX_QUANTITY`` or above what is left in stock, a listing that is not for
-    sale (paused, deleted, its seller suspended), the buyer's own listing, more than
+    sale (paused, deleted, its seller suspended), a subscription listing (sold by plan only: its
+    page offers the plans), the buyer's own listing, more than
     ``MAX_LINES`` different listings. Nothing is reserved: stock is taken at checkout.
     """
     services.check_quantity(quantity)
@@ -364,11 +365,11 @@ def cart_read(*, user: User | AnonymousUser, session: Session) -> Cart:
     sale, sold out or short of the quantity, the buyer's own, or whose price differs from the
     price the buyer saw is flagged with ``problem`` (and ``price_changed``)."""
     stored = _stored(user, session)
-    listings = (
-        Listing.objects.select_related("seller", "category")
-        .filter(pk__in=[row[0] for row in stored])
-        .in_bulk()
-    )
+    listings = selectors.with_subscription_flag(
+        Listing.objects.select_related("seller", "category").filter(
+            pk__in=[row[0] for row in stored]
+        )
+    ).in_bulk()
     buyer = _signed_in(user)
     currencies: dict[str, CurrencyGroup] = {}
     sellers: dict[tuple[str, int], SellerGroup] = {}

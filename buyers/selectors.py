@@ -20,9 +20,20 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.core.files.storage import default_storage
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.utils import timezone
 
+from buyers.aftersale.models import Review
 from buyers.models import Order, Purchase
 from marketplace.money import Money
 from sellers import selectors as sellers_selectors
@@ -55,8 +66,9 @@ def purchasable_listings() -> QuerySet[Listing]:
     return sellers_selectors.purchasable_listings()
 
 
-# What a catalogue card shows or needs (availability, sort keys), and nothing else.
-CARD_COLUMNS = (
+# What a catalogue card shows or needs (availability, sort keys), and nothing else, read as plain
+# values: no model instance (nor its init signals) per row. ``CardListing.from_row`` unpacks them.
+CARD_FIELDS = (
     "id",
     "title",
     "price_amount",
@@ -64,57 +76,152 @@ CARD_COLUMNS = (
     "stock",
     "reserved",
     "sold",
-    "status",
     "created_at",
     "updated_at",
-    "seller__id",
+    "first_image",
     "seller__slug",
     "seller__display_name",
     "seller__status",
     "seller__charges_enabled",
     "seller__stripe_account_id",
-    "category__id",
     "category__name",
+    "reviews_count",
+    "reviews_average",
 )
 
 
-def catalogue_listings() -> QuerySet[Listing]:
+@dataclass(frozen=True, slots=True)
+class CardSeller:
+    slug: str
+    display_name: str
+    can_sell: bool  # as Seller.can_sell: active, charges enabled, a connected account
+
+
+@dataclass(frozen=True, slots=True)
+class CardListing:
+    """A listing as a catalogue card shows it (buyers/cards.py, components/listing_card.html)."""
+
+    pk: int
+    title: str
+    price_amount: int
+    currency: str
+    available: int | None  # as Listing.available: None when stock is unlimited
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    first_image: str | None
+    seller: CardSeller
+    category_name: str | None
+    reviews_count: int  # visible reviews (not hidden by staff)
+    reviews_average: float | None  # their average rating, 1 to 5, rounded to 0.1
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> CardListing:
+        """From a row of ``catalogue_listings()`` (the values of CARD_FIELDS, in order)."""
+        (pk, title, price, currency, stock, reserved, sold, created, updated, image) = row[:10]
+        slug, name, status, charges, account, category, reviews, average = row[10:]
+        return cls(
+            pk=pk,
+            title=title,
+            price_amount=price,
+            currency=currency,
+            available=None if stock is None else max(stock - sold - reserved, 0),
+            created_at=created,
+            updated_at=updated,
+            first_image=image or None,
+            seller=CardSeller(
+                slug=slug,
+                display_name=name,
+                can_sell=status == Seller.Status.ACTIVE and bool(charges) and bool(account),
+            ),
+            category_name=category,
+            reviews_count=reviews or 0,
+            reviews_average=round(float(average), 1) if reviews else None,
+        )
+
+
+def catalogue_listings() -> QuerySet[Listing, tuple[Any, ...]]:
     """Listings shown in the catalogue: the sellers app's public listings (published, seller
     active). Sold-out listings and those of a seller who cannot take payments right now stay
     visible, marked unavailable, so a shared link still finds them.
 
-    The first image comes as an annotation (``first_image``) rather than a prefetch: one query
-    per page. Only the columns a card shows (buyers/cards.py) and the sort keys are read.
+    Rows of the values of CARD_FIELDS (``CardListing.from_row``): only what a card shows and the
+    sort keys, with the first image and the reviews' count and average as annotations (correlated
+    subqueries) rather than prefetches: one query per page.
     The queryset is built once per process (it has no per-request part) and cloned per call.
     """
     return _catalogue_base().all()
 
 
 @functools.cache
-def _catalogue_base() -> QuerySet[Listing]:
+def _catalogue_base() -> QuerySet[Listing, tuple[Any, ...]]:
     first_image = (
         ListingImage.objects.filter(listing=OuterRef("pk"))
         .order_by("position", "id")
         .values("image")[:1]
     )
+    # The listing's reviews that anyone can read (not hidden by staff): count and average.
+    visible = (
+        Review.objects.filter(listing=OuterRef("pk"), hidden_at__isnull=True)
+        .order_by()
+        .values("listing")
+    )
     return (
         sellers_selectors.public_listings()
         .prefetch_related(None)
-        .select_related("seller", "category")
-        .only(*CARD_COLUMNS)
-        .annotate(first_image=Subquery(first_image))
+        .annotate(
+            first_image=Subquery(first_image),
+            reviews_count=Subquery(visible.annotate(n=Count("id")).values("n")[:1]),
+            reviews_average=Subquery(visible.annotate(a=Avg("rating")).values("a")[:1]),
+        )
+        .values_list(*CARD_FIELDS)
     )
 
 
-def listing_unavailable_reason(listing: Listing, *, quantity: int = 1) -> str | None:
-    """Why ``listing`` cannot be bought (in ``quantity``) right now, or None when it can.
+# --- Subscription listings ---------------------------------------------------------------------
+# A listing with plans (the subscriptions app's ``Plan``, reached by the reverse relation
+# ``plans``: that app sits above this one and is not imported) is sold by subscription only: never
+# at its list price, neither by "Buy now" nor through the cart. Plans closed to new subscribers
+# keep it a subscription listing.
 
-    The sellers app says why a listing is unavailable at all; a quantity above what is left
-    is the buyers' own reason.
+SUBSCRIPTION_ONLY = "This listing is sold by subscription: choose one of its plans."
+
+
+def _plan_model() -> type[Model]:
+    return Listing._meta.get_field("plans").related_model
+
+
+def with_subscription_flag(qs: QuerySet[Listing]) -> QuerySet[Listing]:
+    """``qs`` with ``is_subscription`` on each listing (one EXISTS in the same query)."""
+    plans = _plan_model()._default_manager.filter(listing=OuterRef("pk"))
+    return qs.annotate(is_subscription=Exists(plans))
+
+
+def is_subscription(listing: Listing) -> bool:
+    """Whether ``listing`` is sold by subscription (its ``is_subscription`` annotation when it
+    was read through ``with_subscription_flag``, else one query)."""
+    flag = getattr(listing, "is_subscription", None)
+    if flag is None:
+        flag = listing.plans.exists()
+    return bool(flag)
+
+
+def listing_open_plans(listing: Listing) -> list[Model]:
+    """The plans of a subscription listing a buyer may subscribe to now, cheapest first."""
+    return list(listing.plans.filter(is_active=True))
+
+
+def listing_unavailable_reason(listing: Listing, *, quantity: int = 1) -> str | None:
+    """Why ``listing`` cannot be bought (in ``quantity``) at its price right now, or None when
+    it can.
+
+    The sellers app says why a listing is unavailable at all; a subscription listing (sold by
+    plan only) and a quantity above what is left are the buyers' own reasons.
     """
     reason = sellers_selectors.listing_unavailable_reason(listing)
     if reason is not None:
         return reason
+    if is_subscription(listing):
+        return SUBSCRIPTION_ONLY
     available = listing.available
     if available is not None and quantity > available:
         return f"Only {available} left in stock."
@@ -122,16 +229,22 @@ def listing_unavailable_reason(listing: Listing, *, quantity: int = 1) -> str | 
 
 
 def listing_for_buyer(*, listing_id: int) -> Listing | None:
-    """A listing as shown on its own page: published or paused ones; None otherwise."""
-    return (
+    """A listing a buyer may see: published or paused ones; None otherwise. With
+    ``is_subscription`` (see ``with_subscription_flag``)."""
+    return with_subscription_flag(
         Listing.objects.filter(
             pk=listing_id, status__in=[Listing.Status.PUBLISHED, Listing.Status.PAUSED]
         )
         .exclude(seller__status=Seller.Status.DISCONNECTED)
         .select_related("seller", "category")
-        .prefetch_related("images")
-        .first()
-    )
+    ).first()
+
+
+def listing_pictures(*, listing: Listing) -> list[str]:
+    """The URLs of a listing's pictures, in order (names read directly: cheaper than a
+    prefetch, measured by bench/listing_page.py)."""
+    names = ListingImage.objects.filter(listing=listing).values_list("image", flat=True)
+    return [default_storage.url(name) for name in names]
 
 
 def shop_seller(*, slug: str) -> Seller | None:
@@ -157,7 +270,7 @@ class CatalogueQuery:
 
 @dataclass
 class CataloguePage:
-    listings: list[Listing]
+    listings: list[CardListing]
     next_cursor: str | None
     is_first: bool
 
@@ -182,7 +295,7 @@ def _price_q(lookup: str, value: Decimal) -> Q:
     return q
 
 
-def encode_cursor(sort: str, listing: Listing) -> str:
+def encode_cursor(sort: str, listing: CardListing | Listing) -> str:
     _, field, _ = SORTS[sort]
     value = getattr(listing, field)
     raw = value.isoformat() if isinstance(value, dt.datetime) else str(value)
@@ -215,10 +328,13 @@ def decode_cursor(sort: str, cursor: str) -> tuple[Any, int] | None:
     return value, pk
 
 
-def catalogue_page(
-    *, query: CatalogueQuery, base: QuerySet[Listing] | None = None, page_size: int = PAGE_SIZE
-) -> CataloguePage:
-    """One page of the catalogue for ``query``: one SQL query, whatever the depth."""
+def catalogue_queryset(
+    *,
+    query: CatalogueQuery,
+    base: QuerySet[Listing, tuple[Any, ...]] | None = None,
+    page_size: int = PAGE_SIZE,
+) -> tuple[QuerySet[Listing, tuple[Any, ...]], str, bool]:
+    """(rows of the page plus one, the sort used, whether it is the first page) for ``query``."""
     qs = base if base is not None else catalogue_listings()
     if query.q:
         for word in query.q.split()[:8]:
@@ -248,10 +364,21 @@ def catalogue_page(
                 Q(**{f"{field}__gt": value}) | Q(pk__gt=pk)
             )
     order = [f"-{field}", "-pk"] if descending else [field, "pk"]
-    rows = list(qs.order_by(*order)[: page_size + 1])
-    listings = rows[:page_size]
+    return qs.order_by(*order)[: page_size + 1], sort, position is None
+
+
+def catalogue_page(
+    *,
+    query: CatalogueQuery,
+    base: QuerySet[Listing, tuple[Any, ...]] | None = None,
+    page_size: int = PAGE_SIZE,
+) -> CataloguePage:
+    """One page of the catalogue for ``query``: one SQL query, whatever the depth."""
+    qs, sort, is_first = catalogue_queryset(query=query, base=base, page_size=page_size)
+    rows = list(qs)
+    listings = [CardListing.from_row(row) for row in rows[:page_size]]
     next_cursor = encode_cursor(sort, listings[-1]) if len(rows) > page_size else None
-    return CataloguePage(listings=listings, next_cursor=next_cursor, is_first=position is None)
+    return CataloguePage(listings=listings, next_cursor=next_cursor, is_first=is_first)
 
 
 FILTER_CHOICES_TTL = 60  # seconds; new categories and shops show up in the filters within a minute

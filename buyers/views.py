@@ -49,7 +49,7 @@ def _browse(
         "form": form,
         "query": query,
         "page": page,
-        "cards": cards.listing_cards(page.listings),
+        "cards": cards.listing_cards_html(page.listings),
         "base_url": base_url,
         "filters_qs": params.urlencode(),
         **extra,
@@ -90,13 +90,21 @@ def listing_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if listing is None:
         raise Http404("No such listing")
     reason = selectors.listing_unavailable_reason(listing)
+    subscription = reason == selectors.SUBSCRIPTION_ONLY
     own = request.user.is_authenticated and listing.seller.user_id == request.user.pk
-    form = BuyForm(max_quantity=listing.available)
-    return render(
-        request,
-        "buyers/listing_detail.html",
-        {"listing": listing, "reason": reason, "own": own, "form": form},
-    )
+    context: dict[str, object] = {
+        "listing": listing,
+        "pictures": selectors.listing_pictures(listing=listing),
+        "own": own,
+        "subscription": subscription,
+    }
+    if subscription:
+        # Sold by plan only: its plans, each with a Subscribe button, and no "Buy now".
+        context["plans"] = selectors.listing_open_plans(listing)
+    else:
+        context["reason"] = reason
+        context["form"] = BuyForm(max_quantity=listing.available)
+    return render(request, "buyers/listing_detail.html", context)
 
 
 @login_required

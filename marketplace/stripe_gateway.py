@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -83,6 +83,9 @@ from marketplace.stripe_results import (
 )
 from marketplace.stripe_results import (
     Subscription as Subscription,
+)
+from marketplace.stripe_results import (
+    SubscriptionPaymentStep as SubscriptionPaymentStep,
 )
 from marketplace.stripe_results import (
     Transfer as Transfer,
@@ -1207,15 +1210,10 @@ def invoice_retrieve(*, invoice_id: str) -> Invoice:
     return Invoice.from_stripe(client().v1.invoices.retrieve(invoice_id))
 
 
-@translate_errors
-def invoice_charge_id(*, invoice_id: str) -> str:
-    """The charge that paid an invoice: its Invoice Payment's PaymentIntent's latest charge
-    ("" when none succeeded yet)."""
-    params: stripe.params.InvoicePaymentListParams = {
-        "invoice": invoice_id,
-        "expand": ["data.payment.payment_intent"],
-    }
-    for payment in client().v1.invoice_payments.list(params).data:
+def _paid_charge_id(payments: Iterable[Any]) -> str:
+    """The charge of the paid one of an invoice's Invoice Payments (their PaymentIntent
+    expanded): the intent's latest charge, or the payment's charge ("" when none is paid)."""
+    for payment in payments:
         if payment.status != "paid":
             continue
         intent = payment.payment.payment_intent
@@ -1225,6 +1223,54 @@ def invoice_charge_id(*, invoice_id: str) -> str:
         latest = getattr(intent, "latest_charge", None)
         return str(getattr(latest, "id", latest) or "")
     return ""
+
+
+@translate_errors
+def invoice_charge_id(*, invoice_id: str) -> str:
+    """The charge that paid an invoice: its Invoice Payment's PaymentIntent's latest charge
+    ("" when none succeeded yet)."""
+    params: stripe.params.InvoicePaymentListParams = {
+        "invoice": invoice_id,
+        "expand": ["data.payment.payment_intent"],
+    }
+    return _paid_charge_id(client().v1.invoice_payments.list(params).data)
+
+
+@dataclass(frozen=True)
+class InvoiceState:
+    """An invoice as Stripe has it now, with its subscription and the charge that paid it."""
+
+    invoice: Invoice
+    subscription: Subscription | None
+    charge_id: str  # "" while unpaid (or paid without a charge)
+
+
+@translate_errors
+def invoice_retrieve_state(*, invoice_id: str) -> InvoiceState:
+    """Re-read an invoice in ONE request: its subscription expanded
+    (``parent.subscription_details.subscription``) and its Invoice Payments included
+    (``payments``, each PaymentIntent expanded, for the charge that paid it)."""
+    params: stripe.params.InvoiceRetrieveParams = {
+        "expand": [
+            "parent.subscription_details.subscription",
+            "payments.data.payment.payment_intent",
+        ]
+    }
+    obj = client().v1.invoices.retrieve(invoice_id, params)
+    raw = obj.to_dict()
+    details = (raw.get("parent") or {}).get("subscription_details") or {}
+    expanded = details.get("subscription")
+    subscription = (
+        Subscription.from_stripe(expanded)
+        if expanded is not None and not isinstance(expanded, str)
+        else None
+    )
+    payments = getattr(obj, "payments", None)
+    return InvoiceState(
+        invoice=Invoice.from_stripe(raw),
+        subscription=subscription,
+        charge_id=_paid_charge_id(payments.data if payments is not None else []),
+    )
 
 
 @translate_errors
@@ -1239,6 +1285,77 @@ def billing_portal_session_create(*, customer_id: str, return_url: str, request_
         options={"idempotency_key": idempotency_key(customer_id, "portal", request_key)},
     )
     return str(session.url)
+
+
+# Our own subscription page (the Payment Element): what it reads of a subscription.
+PAYMENT_STEP_EXPAND = ["latest_invoice.confirmation_secret", "pending_setup_intent"]
+
+
+@translate_errors
+def subscription_create_incomplete(
+    *,
+    subscription_id: int,
+    customer_id: str,
+    prices: Sequence[SubscriptionPrice],
+    application_fee_percent: float,
+    destination: str,
+    trial_period_days: int,
+    idempotency_key: str,
+) -> SubscriptionPaymentStep:
+    """Create the Stripe subscription of our subscription ``subscription_id`` for our own page:
+    ``payment_behavior=default_incomplete`` (the first invoice waits, open, for the buyer to
+    confirm its PaymentIntent with the Payment Element: ``latest_invoice.confirmation_secret``;
+    with a trial nothing is due and ``pending_setup_intent`` collects the card), the card saved
+    as the subscription's default (``save_default_payment_method=on_subscription``), every
+    invoice a destination charge to ``destination`` keeping ``application_fee_percent``."""
+    items: list[stripe.params.SubscriptionCreateParamsItem] = []
+    for price in prices:
+        item: stripe.params.SubscriptionCreateParamsItem = {"price": price.price_id}
+        if not price.metered:
+            item["quantity"] = 1
+        items.append(item)
+    params: stripe.params.SubscriptionCreateParams = {
+        "customer": customer_id,
+        "items": items,
+        "payment_behavior": "default_incomplete",
+        "payment_settings": {"save_default_payment_method": "on_subscription"},
+        "application_fee_percent": application_fee_percent,
+        "transfer_data": {"destination": destination},
+        "metadata": {"subscription_id": str(subscription_id)},
+        "expand": list(PAYMENT_STEP_EXPAND),
+    }
+    if trial_period_days:
+        params["trial_period_days"] = trial_period_days
+    return SubscriptionPaymentStep.from_stripe(
+        client().v1.subscriptions.create(params, options={"idempotency_key": idempotency_key})
+    )
+
+
+@translate_errors
+def subscription_payment_step(*, subscription_id: str) -> SubscriptionPaymentStep:
+    """Re-read a subscription with what our page needs to collect a payment or a card."""
+    params: stripe.params.SubscriptionRetrieveParams = {"expand": list(PAYMENT_STEP_EXPAND)}
+    return SubscriptionPaymentStep.from_stripe(
+        client().v1.subscriptions.retrieve(subscription_id, params)
+    )
+
+
+@translate_errors
+def setup_intent_confirm_saved_card(
+    *, setup_intent_id: str, payment_method_id: str, return_url: str, idempotency_key: str
+) -> SetupIntent:
+    """Confirm a SetupIntent server-side with one of the customer's saved cards (a trial's
+    ``pending_setup_intent`` in one click): ``requires_action`` when the bank asks the buyer to
+    authenticate (the page then runs ``handleNextAction``)."""
+    params: stripe.params.SetupIntentConfirmParams = {
+        "payment_method": payment_method_id,
+        "return_url": return_url,
+    }
+    return SetupIntent.from_stripe(
+        client().v1.setup_intents.confirm(
+            setup_intent_id, params, options={"idempotency_key": idempotency_key}
+        )
+    )
 
 
 # (end of subscriptions section)

@@ -343,6 +343,7 @@ class CheckoutSession:
     receipt_url: str
     shipping: ShippingDetails | None
     charge: Charge | None = None
+    subscription_id: str = ""  # ``subscription`` mode, once complete
 
     @property
     def order_id(self) -> int | None:
@@ -385,6 +386,7 @@ class CheckoutSession:
             receipt_url=str(charge_d.get("receipt_url") or ""),
             shipping=shipping,
             charge=Charge.from_stripe(charge_d) if charge_d.get("id") else None,
+            subscription_id=_ref(d.get("subscription")),
         )
 
 
@@ -787,4 +789,47 @@ class Invoice:
             created=_opt_int(d.get("created")),
             paid_at=_opt_int(transitions.get("paid_at")),
             lines=tuple(lines),
+        )
+
+
+@dataclass(frozen=True)
+class SubscriptionPaymentStep:
+    """What our own subscription page needs from a subscription read with
+    ``latest_invoice.confirmation_secret`` and ``pending_setup_intent`` expanded: the open
+    invoice's PaymentIntent client secret (``confirmPayment``), or the pending SetupIntent's
+    (``confirmSetup``, a trial), or neither (nothing to collect)."""
+
+    subscription: Subscription
+    invoice_id: str
+    invoice_status: str
+    amount_due: int
+    currency: str
+    payment_client_secret: str  # latest_invoice.confirmation_secret.client_secret
+    setup_intent_id: str
+    setup_client_secret: str
+    setup_status: str
+    default_payment_method_id: str
+
+    @property
+    def payment_intent_id(self) -> str:
+        """The invoice's PaymentIntent (its client secret is ``<id>_secret_<secret>``)."""
+        return self.payment_client_secret.split("_secret_")[0]
+
+    @classmethod
+    def from_stripe(cls, obj: object) -> SubscriptionPaymentStep:
+        d = _as_dict(obj)
+        invoice = _expanded(d.get("latest_invoice")) or {}
+        secret = _as_dict(invoice.get("confirmation_secret"))
+        setup = _expanded(d.get("pending_setup_intent")) or {}
+        return cls(
+            subscription=Subscription.from_stripe(obj),
+            invoice_id=_ref(d.get("latest_invoice")),
+            invoice_status=str(invoice.get("status") or ""),
+            amount_due=_int(invoice.get("amount_due")),
+            currency=str(invoice.get("currency") or d.get("currency") or "").lower(),
+            payment_client_secret=str(secret.get("client_secret") or ""),
+            setup_intent_id=_ref(d.get("pending_setup_intent")),
+            setup_client_secret=str(setup.get("client_secret") or ""),
+            setup_status=str(setup.get("status") or ""),
+            default_payment_method_id=_ref(d.get("default_payment_method")),
         )

@@ -10,7 +10,10 @@ application = get_wsgi_application()
 def _warm() -> None:
     """Do at worker start what the first request of each worker would otherwise pay (1-4 s on a
     busy machine): import every view module through the URLconf, the Stripe SDK through the
-    gateway, and the template engines' loaders and built-in tag libraries."""
+    gateway, the template engines' loaders and built-in tag libraries, the cache's Redis client
+    and Celery's producer (the first webhook of a worker wakes the event workers through both:
+    about 1 s of imports and set-up on a busy machine). Nothing here connects to anything."""
+    from django.core.cache import caches
     from django.template import engines
     from django.urls import get_resolver
 
@@ -21,6 +24,20 @@ def _warm() -> None:
         if inner is not None:
             inner.template_loaders  # noqa: B018 - a cached property: builds the loaders
     import marketplace.stripe_gateway  # noqa: F401 - the SDK is a large import
+
+    cache = caches["default"]
+    make_client = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if make_client is not None:  # RedisCache: imports redis-py, builds the pool (no connection)
+        make_client(write=True)
+    from marketplace.celery import app
+
+    app.finalize(auto=True)  # registers every task (autodiscovery imports each tasks module)
+    # Cached properties, built on first use: the sender of task messages (with its event
+    # dispatcher), the result backend, the producer pool, and the broker's transport (imported).
+    app.amqp.send_task_message  # noqa: B018
+    app.backend  # noqa: B018
+    app.producer_pool  # noqa: B018
+    app.connection_for_write().transport  # noqa: B018
 
 
 _warm()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import mail_admins, send_mail
+from django.urls import reverse
 
 from marketplace.dates import format_datetime
 from marketplace.money import Money
@@ -59,13 +60,23 @@ def staff_refunded(*, refund: RefundRequest) -> None:
         return
     amount = Money(refund.amount, refund.currency)
     sale = f"sale #{refund.order_id}" if refund.order_id else f"charge {refund.charge_id}"
+    link = f"{settings.SITE_URL}/sales/{refund.order_id}/" if refund.order_id else ""
+    invoice = None
+    if not refund.order_id:
+        from subscriptions.models import SubscriptionInvoice
+
+        invoice = SubscriptionInvoice.objects.filter(charge_id=refund.charge_id).first()
+    if invoice is not None:
+        sale = f"subscription invoice (subscriber #{invoice.subscription_id})"
+        link = settings.SITE_URL + reverse(
+            "subscriptions:subscriber", args=[invoice.subscription_id]
+        )
     cost = (
         "The platform paid it from its own balance: nothing was taken from yours."
         if refund.platform_covers
         else "Your share of it (the part of the sale you received) was taken back from your "
         "balance, and the platform's fee on it was refunded to you pro rata."
     )
-    link = f"{settings.SITE_URL}/sales/{refund.order_id}/" if refund.order_id else ""
     send_mail(
         subject=f"The platform refunded {amount} on your {sale}",
         message=(

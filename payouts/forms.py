@@ -319,3 +319,63 @@ class ReconcileForm(forms.Form):
 
     start_day = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
     end_day = forms.DateField(label="Last day", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class InvoiceRefundForm(forms.Form):
+    """A refund of a paid subscription invoice (the seller's subscriber page, or staff): all
+    that remains or an amount; optionally the subscription ends now too."""
+
+    how = forms.ChoiceField(
+        label="Refund",
+        choices=[("all", "Everything that remains"), ("amount", "An amount")],
+        initial="all",
+        widget=forms.RadioSelect,
+    )
+    amount = forms.CharField(
+        label="Amount to refund",
+        required=False,
+        help_text="With “An amount”: in major units, e.g. 12.50; at most what remains",
+    )
+    reason = forms.ChoiceField(choices=[])
+    note = forms.CharField(max_length=500, required=False, widget=forms.TextInput)
+    cancel_now = forms.BooleanField(
+        required=False,
+        label="Also cancel the subscription now",
+        help_text="Without it the subscription goes on (a refund does not cancel it); with it, "
+        "it ends at once, with no further credit for the unused time",
+    )
+    platform_covers = forms.BooleanField(
+        required=False,
+        label="Refund from the platform's balance",
+        help_text="The seller keeps their share and the platform keeps nothing of its fee: use "
+        "it when the seller's balance has been paid out",
+    )
+    client_token = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(
+        self, *args: Any, currency: str, remaining: int, staff: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        from payouts.models import RefundRequest
+
+        self.currency = currency
+        self.remaining = remaining
+        self.fields["reason"].choices = RefundRequest.Reason.choices  # type: ignore[attr-defined]
+        if not staff:  # only staff may pay a refund from the platform's balance
+            del self.fields["platform_covers"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        data["refund_amount"] = None
+        if data.get("how") == "all":
+            data["refund_amount"] = self.remaining
+        elif data.get("how") == "amount":
+            raw = (data.get("amount") or "").strip()
+            if not raw:
+                self.add_error("amount", "Enter the amount to refund.")
+            else:
+                try:
+                    data["refund_amount"] = Money.from_major(raw, self.currency).amount
+                except ValueError as exc:
+                    self.add_error("amount", str(exc))
+        return data

@@ -359,7 +359,8 @@ def refundable_sales(*, user: Any) -> QuerySet[LedgerTransaction]:
 
 
 def refundable_sales_listed(*, user: Any) -> QuerySet[LedgerTransaction]:
-    """``refundable_sales`` for the refunds list: each with the order's item (``title``), the
+    """``refundable_sales`` for the refunds list: each with the order's item (``title``; a
+    subscription invoice's listing, with ``invoice_id``), the
     amount captured (``captured``) and refunded so far (``refunded``: the ledger's refunds or the
     refunds Stripe accepted whose events are still on their way, whichever is more)."""
     from buyers.models import Order
@@ -382,8 +383,16 @@ def refundable_sales_listed(*, user: Any) -> QuerySet[LedgerTransaction]:
         .values("total")[:1],
         output_field=models.BigIntegerField(),
     )
+    from subscriptions.models import SubscriptionInvoice
+
+    invoice = SubscriptionInvoice.objects.filter(charge_id=OuterRef("stripe_object_id")).order_by()
     return refundable_sales(user=user).annotate(
-        title=Subquery(Order.objects.filter(pk=OuterRef("order_id")).values("title")[:1]),
+        title=Coalesce(
+            Subquery(Order.objects.filter(pk=OuterRef("order_id")).values("title")[:1]),
+            Subquery(invoice.values("subscription__plan__listing__title")[:1]),
+        ),
+        # A subscription invoice's charge: refunded through the invoice's refund page.
+        invoice_id=Subquery(invoice.values("pk")[:1]),
         captured=Coalesce(
             _sum_of(
                 LedgerEntry.objects.filter(transaction=OuterRef("pk"), account=PLATFORM_BALANCE)
@@ -487,3 +496,50 @@ def fee_rule_for_staff(*, user: Any, rule_id: int) -> FeeRule | None:
         return None
     rule: FeeRule | None = FeeRule.objects.filter(pk=rule_id).first()
     return rule
+
+
+def invoice_to_refund(*, user: Any, invoice_id: int) -> Any:
+    """A paid or refunded subscription invoice ``user`` may refund, or None: staff any invoice;
+    a seller their own subscribers' invoices (another seller's invoice, or anyone else: None)."""
+    from subscriptions.models import SubscriptionInvoice
+
+    qs = SubscriptionInvoice.objects.select_related(
+        "subscription__seller__user", "subscription__buyer", "subscription__plan__listing"
+    ).filter(pk=invoice_id)
+    if not is_staff(user):
+        seller = seller_of(user)
+        if seller is None:
+            return None
+        qs = qs.filter(subscription__seller=seller)
+    return qs.first()
+
+
+def orders_of_separate_charge(*, user: Any, charge_id: str) -> list[Any]:
+    """Staff: the sellers' orders paid by one several-seller charge (each refunded on its own,
+    ``order_for_staff_refund``); nothing for anyone else."""
+    from buyers.models import Order, Purchase
+
+    if not is_staff(user) or not charge_id:
+        return []
+    return list(
+        Order.objects.filter(
+            charge_id=charge_id, purchase__charge_type=Purchase.ChargeType.SEPARATE
+        )
+        .select_related("seller")
+        .order_by("pk")
+    )
+
+
+def order_for_staff_refund(*, user: Any, order_id: int) -> Any:
+    """Staff: one seller's order of a several-seller purchase, with its lines, to refund that
+    seller's part; None for anyone else, another kind of order or no such order."""
+    from buyers.models import Order, Purchase
+
+    if not is_staff(user):
+        return None
+    return (
+        Order.objects.filter(pk=order_id, purchase__charge_type=Purchase.ChargeType.SEPARATE)
+        .select_related("seller__user", "purchase")
+        .prefetch_related("lines")
+        .first()
+    )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from marketplace import converters  # noqa: F401  (registers <id:> and <stripe_id:>)
-from payouts import aftersale_views, views
+from payouts import aftersale_views, invoice_refund_views, staff_order_refund_views, views
 
 app_name = "payouts"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -47,4 +47,18 @@ urlpatterns += [
         name="problem_decline",
     ),
     path("reviews/", aftersale_views.reviews, name="reviews"),
+]
+urlpatterns += [
+    path(
+        "subscriptions/invoices/<id:invoice_id>/refund/",
+        invoice_refund_views.invoice_refund,
+        name="invoice_refund",
+    ),
+]
+urlpatterns += [
+    path(
+        "refunds/orders/<id:order_id>/new/",
+        staff_order_refund_views.staff_order_refund,
+        name="staff_order_refund",
+    ),
 ]

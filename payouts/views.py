@@ -533,6 +533,22 @@ def refund_new(request: HttpRequest, charge_id: str) -> HttpResponse:
     refundable = services.refundable_of(charge_id=charge_id)
     if refundable is None:
         raise Http404("No such sale")
+    invoice_id = subscription_selectors.invoice_id_of_charge(charge_id=charge_id)
+    if invoice_id is not None:  # a subscription invoice: refunded from its own page
+        return redirect("payouts:invoice_refund", invoice_id=invoice_id)
+    if sale.seller is None:
+        # A several-seller charge: staff refund one seller's order of it (its share reversed).
+        orders = selectors.orders_of_separate_charge(user=request.user, charge_id=charge_id)
+        if orders:
+            return render(
+                request,
+                "payouts/refund_orders.html",
+                {
+                    "sale": sale,
+                    "refundable": refundable,
+                    "orders": [(o, services.order_refundable(order=o)) for o in orders],
+                },
+            )
     form = RefundForm(
         request.POST or None,
         currency=refundable.currency,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from django.db import transaction
@@ -25,7 +26,15 @@ Job = Callable[[], None]
 _jobs: list[tuple[str, Job]] = []
 
 
+#: The offset read once for a run of the clock jobs (``run_due``): a renewal of thousands of
+#: subscriptions asks ``now()`` tens of thousands of times; nothing moves the clock meanwhile.
+_pinned_offset: ContextVar[int | None] = ContextVar("sandbox_pinned_offset", default=None)
+
+
 def offset() -> int:
+    pinned = _pinned_offset.get()
+    if pinned is not None:
+        return pinned
     from sandbox.models import Clock
 
     row = Clock.objects.filter(pk=1).values_list("offset_seconds", flat=True).first()
@@ -91,14 +100,19 @@ def advance(seconds: int, *, run_jobs: bool = True) -> int:
 
 def run_due() -> None:
     """Run the built-in jobs and every registered job once (each in its own transaction)."""
-    from sandbox import delivery
+    from sandbox import delivery, events
 
-    for name, job in list(_jobs):
-        try:
-            with transaction.atomic():
-                job()
-        except Exception:
-            logger.exception("sandbox clock job %s failed", name)
+    token = _pinned_offset.set(offset())
+    try:
+        with events.pinned_endpoints():
+            for name, job in list(_jobs):
+                try:
+                    with transaction.atomic():
+                        job()
+                except Exception:
+                    logger.exception("sandbox clock job %s failed", name)
+    finally:
+        _pinned_offset.reset(token)
     _housekeeping()
     # Deliveries last, so the events the jobs just emitted go out in the same pass; each
     # delivery attempt commits on its own.

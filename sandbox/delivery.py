@@ -286,9 +286,26 @@ def post(url: str, payload: str, signature: str) -> tuple[int, str]:
         return int(exc.code), exc.read(4000).decode(errors="replace")
 
 
-def _post_in_process(url: str, payload: str, signature: str) -> tuple[int, str]:
+_clients = threading.local()
+
+
+def _client(host: str) -> Any:
+    """This thread's test client for ``host``, kept: a new one loads the middleware again
+    (WhiteNoise scans every static file when it starts), over a second per delivery."""
     from django.test import Client
 
+    cache = getattr(_clients, "by_host", None)
+    if cache is None:
+        cache = _clients.by_host = {}
+    key = (host, tuple(settings.MIDDLEWARE))  # a test changing the middleware gets a new one
+    client = cache.get(key)
+    if client is None:
+        client = cache[key] = Client(raise_request_exception=False, HTTP_HOST=host)
+    client.cookies.clear()  # each delivery stands alone, as Stripe's do
+    return client
+
+
+def _post_in_process(url: str, payload: str, signature: str) -> tuple[int, str]:
     parts = urlsplit(url)
     path = parts.path or "/"
     if parts.query:
@@ -296,8 +313,7 @@ def _post_in_process(url: str, payload: str, signature: str) -> tuple[int, str]:
     host = parts.hostname or "localhost"
     if parts.port:
         host = f"{host}:{parts.port}"
-    client = Client(raise_request_exception=False, HTTP_HOST=host)
-    answer = client.post(
+    answer = _client(host).post(
         path,
         data=payload,
         content_type="application/json",

@@ -10,6 +10,9 @@ Delivery happens after the surrounding transaction commits (see ``sandbox.delive
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import stripe
@@ -20,13 +23,35 @@ from sandbox.models import Delivery, SandboxObject
 JSON = dict[str, Any]
 
 
-def matching_endpoints(event_type: str, account: str | None) -> list[SandboxObject]:
-    """The enabled webhook endpoints that receive an event of this type and origin."""
+#: The webhook endpoints read once for a run of the clock jobs (``pinned_endpoints``): a renewal
+#: of thousands of subscriptions emits tens of thousands of events; no endpoint changes meanwhile.
+_pinned: ContextVar[list[SandboxObject] | None] = ContextVar("sandbox_endpoints", default=None)
+
+
+def _endpoints() -> list[SandboxObject]:
+    pinned = _pinned.get()
+    if pinned is not None:
+        return pinned
     from sandbox.resources.webhook_endpoints import ensure_default_endpoints
 
     ensure_default_endpoints()
+    return list(store.queryset("webhook_endpoint", account=""))
+
+
+@contextmanager
+def pinned_endpoints() -> Iterator[None]:
+    """Read the webhook endpoints once for the block (the clock's jobs)."""
+    token = _pinned.set(_endpoints())
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
+
+
+def matching_endpoints(event_type: str, account: str | None) -> list[SandboxObject]:
+    """The enabled webhook endpoints that receive an event of this type and origin."""
     endpoints = []
-    for row in store.queryset("webhook_endpoint", account=""):
+    for row in _endpoints():
         data = row.data
         if data.get("status") != "enabled":
             continue

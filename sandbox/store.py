@@ -296,7 +296,7 @@ def _expand_path(obj: Any, parts: list[str], account: str | None, full: str) -> 
     head, rest = parts[0], parts[1:]
     includable = INCLUDABLE.get(str(obj.get("object")), {})
     if head not in obj and head in includable:
-        obj[head] = includable[head](obj)
+        obj[head] = _expand_path(includable[head](obj), rest, account, full)
         return obj
     if head not in obj:
         raise invalid_request(f"This property cannot be expanded ({full}).", param="expand")

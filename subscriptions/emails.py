@@ -29,6 +29,7 @@ EMAILS: dict[str, SubscriptionEmail] = {
     "reactivated_seller": SubscriptionEmail(
         "A subscription to {plan} is active again", to_seller=True
     ),
+    "invoice_refunded_buyer": SubscriptionEmail("A refund on your subscription to {plan}"),
 }
 
 
@@ -51,7 +52,13 @@ def send_subscription_email(*, subscription_id: int, kind: str, invoice_id: int 
     if not recipient:
         return
     plan = f"{sub.plan.listing.title} ({sub.plan.name})"
+    # Where the buyer pays an open invoice: our own page with the on-site checkout, else
+    # Stripe's hosted invoice page.
+    pay_url = invoice.hosted_invoice_url if invoice is not None else ""
+    if not spec.to_seller and settings.CHECKOUT_UI == "elements":
+        pay_url = settings.SITE_URL + reverse("subscriptions:pay", args=[sub.pk])
     context = {
+        "pay_url": pay_url,
         "sub": sub,
         "plan": plan,
         "invoice": invoice,

@@ -1,7 +1,11 @@
 """Stripe events of subscriptions: ``customer.subscription.*`` and ``invoice.*``.
 
-Each handler re-reads the object from Stripe (the payload may be stale or out of order) and
-applies it under our row's lock, so duplicated and shuffled events end in Stripe's final state.
+``customer.subscription.*`` re-read the subscription from Stripe (the payload may be stale or
+out of order) and apply it under our row's lock. ``invoice.*`` use the event's invoice where it
+only tells the invoice's own progress (``invoice.created`` / ``finalized``: applied when it moves
+our row forward, no request), and re-read the invoice once, its subscription and payment
+expanded, when the subscription may have changed (paid, failed, voided ...): see
+``services.invoice_sync``. Duplicated and shuffled events end in Stripe's final state.
 Registered in ``SubscriptionsConfig.ready()``.
 """
 
@@ -66,5 +70,8 @@ def on_invoice(event: StripeEvent) -> None:
     invoice_id = _object_id(event, "invoice")
     if invoice_id:
         services.invoice_sync(
-            stripe_invoice_id=invoice_id, event_type=event.type, as_of=event.created
+            stripe_invoice_id=invoice_id,
+            event_type=event.type,
+            as_of=event.created,
+            told=dict(event.data_object),
         )

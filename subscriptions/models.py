@@ -219,6 +219,8 @@ class SubscriptionInvoice(models.Model):
     period_end = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # What Stripe refunded of the paid charge (its cumulative ``amount_refunded``): only grows.
+    amount_refunded = models.BigIntegerField(default=0)
     # Emails already sent for this invoice (payment_failed-<attempt>, action_required...).
     notified = models.JSONField(default=list, blank=True)
 
@@ -231,6 +233,11 @@ class SubscriptionInvoice(models.Model):
     @property
     def total(self) -> Money:
         return Money(self.amount_due, self.currency)
+
+    @property
+    def refundable_amount(self) -> int:
+        """What the buyer paid and has not been refunded yet (minor units), as far as we know."""
+        return max(self.amount_paid - self.amount_refunded, 0) if self.status == "paid" else 0
 
 
 class UsageRecord(models.Model):

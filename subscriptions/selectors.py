@@ -24,13 +24,26 @@ def _user(user: Any) -> Any | None:
 
 
 def buyer_subscriptions(*, buyer: Any) -> QuerySet[Subscription]:
-    """The buyer's subscriptions (not the checkouts they left), newest first."""
+    """The buyer's subscriptions (not the checkouts they left, nor those Stripe closed unpaid
+    after 23 hours), newest first."""
     if _user(buyer) is None:
         return Subscription.objects.none()
     return (
         Subscription.objects.filter(buyer=buyer)
-        .exclude(status=S.PENDING)
+        .exclude(status__in=[S.PENDING, S.INCOMPLETE_EXPIRED])
         .select_related("plan__listing", "seller")
+    )
+
+
+def buyer_checkout(*, buyer: Any, session_id: str) -> Subscription | None:
+    """The buyer's subscription started by Checkout Session ``session_id`` (the success page's
+    pointer), pending or not; None for anyone else's."""
+    if _user(buyer) is None or not session_id:
+        return None
+    return (
+        Subscription.objects.filter(buyer=buyer, checkout_session_id=session_id)
+        .select_related("plan__listing", "seller")
+        .first()
     )
 
 
@@ -173,3 +186,13 @@ def seller_figures(*, seller: Seller | None) -> Figures:
 def platform_figures() -> Figures:
     """For staff pages only (the views check staff): every seller's subscriptions."""
     return _figures(Subscription.objects.all())
+
+
+def invoice_id_of_charge(*, charge_id: str) -> int | None:
+    """Our invoice paid by this charge, if any (for a caller that already scoped the charge)."""
+    if not charge_id:
+        return None
+    found = (
+        SubscriptionInvoice.objects.filter(charge_id=charge_id).values_list("pk", flat=True).first()
+    )
+    return int(found) if found is not None else None

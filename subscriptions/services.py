@@ -254,11 +254,10 @@ def fee_percent(*, plan: Plan) -> Decimal:
     return percent.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def subscription_start(*, buyer: Any, plan_id: int) -> Subscription:
-    """Subscribe ``buyer`` to a plan: our record (pending) and its Checkout Session in
-    ``subscription`` mode (the buyer's Customer, the fee percentage from the fee rules, the
-    seller as ``transfer_data.destination``, the plan's trial). Returns the subscription with
-    ``checkout_url``. A second click while one is pending returns the same."""
+def subscribable_plan(*, buyer: Any, plan_id: int) -> Plan:
+    """The plan ``buyer`` may subscribe to now (Checkout or our own page): active, on a
+    published listing of a seller who can take payments, not their own, and no live
+    subscription to the listing already. ``UserFacingError`` otherwise."""
     plan = (
         Plan.objects.select_related("listing", "seller")
         .filter(pk=plan_id, is_active=True, listing__status=Listing.Status.PUBLISHED)
@@ -275,6 +274,15 @@ def subscription_start(*, buyer: Any, plan_id: int) -> Subscription:
     )
     if live.exists():
         raise UserFacingError("You already subscribe to this; change plan from your subscriptions.")
+    return plan
+
+
+def subscription_start(*, buyer: Any, plan_id: int) -> Subscription:
+    """Subscribe ``buyer`` to a plan: our record (pending) and its Checkout Session in
+    ``subscription`` mode (the buyer's Customer, the fee percentage from the fee rules, the
+    seller as ``transfer_data.destination``, the plan's trial). Returns the subscription with
+    ``checkout_url``. A second click while one is pending returns the same."""
+    plan = subscribable_plan(buyer=buyer, plan_id=plan_id)
     pending = Subscription.objects.filter(
         buyer=buyer,
         plan=plan,
@@ -321,6 +329,21 @@ def subscription_start(*, buyer: Any, plan_id: int) -> Subscription:
     return sub
 
 
+def subscription_confirm_checkout(*, subscription: Subscription) -> Subscription:
+    """The success page: re-read the Checkout Session (the URL's id is only a pointer) and, once
+    it made the subscription, apply Stripe's subscription as its webhooks will, so the buyer
+    sees it at once; the webhooks still arrive and find it done. Two requests."""
+    if not subscription.checkout_session_id or subscription.stripe_subscription_id:
+        return subscription
+    session = gw.checkout_session_retrieve(session_id=subscription.checkout_session_id)
+    if session.status != "complete" or not session.subscription_id:
+        return subscription
+    synced = subscription_sync(
+        stripe_subscription_id=session.subscription_id, our_id=subscription.pk
+    )
+    return synced or subscription
+
+
 # --- Applying Stripe's state ---------------------------------------------------------------------
 
 
@@ -329,8 +352,11 @@ def our_id_from_metadata(metadata: dict[str, str]) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-def _locked(*, stripe_id: str, our_id: int | None) -> Subscription | None:
-    qs = Subscription.objects.select_for_update()
+def _locked(*, stripe_id: str, our_id: int | None, lock: bool = True) -> Subscription | None:
+    # The plan comes along (``_apply`` compares prices), unlocked.
+    qs = Subscription.objects.select_related("plan")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
     found = qs.filter(stripe_subscription_id=stripe_id).first() if stripe_id else None
     if found is None and our_id is not None:
         found = qs.filter(pk=our_id).first()
@@ -364,11 +390,14 @@ def subscription_sync(
         return sub
 
 
-def _apply(sub: Subscription, current: gw.Subscription, *, as_of: dt.datetime | None) -> None:
-    before = sub.status
+def subscription_mirror(
+    sub: Subscription, current: gw.Subscription, *, as_of: dt.datetime | None = None
+) -> None:
+    """Set our row's fields from Stripe's subscription ``current`` (not saved, no email): what
+    ``_apply`` saves, and what an import of existing subscriptions writes in bulk."""
     flat = next((i for i in current.items if i.usage_type != "metered"), None)
     metered = next((i for i in current.items if i.usage_type == "metered"), None)
-    status = current.status if current.status in S.values else before
+    status = current.status if current.status in S.values else sub.status
     sub.stripe_subscription_id = current.id
     sub.status = status
     sub.stripe_customer_id = current.customer_id or sub.stripe_customer_id
@@ -397,6 +426,12 @@ def _apply(sub: Subscription, current: gw.Subscription, *, as_of: dt.datetime | 
         sub.pay_url = ""
     now = timezone.now()
     sub.stripe_synced_at = max(filter(None, [sub.stripe_synced_at, as_of or now]))
+
+
+def _apply(sub: Subscription, current: gw.Subscription, *, as_of: dt.datetime | None) -> None:
+    before = sub.status
+    subscription_mirror(sub, current, as_of=as_of)
+    status = sub.status
     sub.save()
     if before == status:
         return
@@ -410,69 +445,179 @@ def _apply(sub: Subscription, current: gw.Subscription, *, as_of: dt.datetime | 
         _send("started_seller", sub.pk)
 
 
-def invoice_sync(*, stripe_invoice_id: str, event_type: str, as_of: dt.datetime | None) -> None:
-    """Record one of our subscriptions' invoices as Stripe has it now, then sync the
-    subscription. Dunning: a failed payment emails the buyer once per attempt (the page to pay,
-    the next retry); 3-D Secure asks the buyer to confirm. A paid invoice tells the money side
-    (``signals.invoice_paid``) its charge."""
-    invoice = gw.invoice_retrieve(invoice_id=stripe_invoice_id)
-    if not invoice.subscription_id:
-        return
-    sub = subscription_sync(
-        stripe_subscription_id=invoice.subscription_id,
-        our_id=our_id_from_metadata(invoice.subscription_metadata),
-        as_of=as_of,
+#: An invoice's statuses in the order Stripe moves them (paid and void are final); what an
+#: event's payload says is applied only when it moves our row forward.
+INVOICE_RANK = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
+#: Events after which the subscription itself may have changed at Stripe (paid, failed,
+#: voided ...): the invoice is re-read once, its subscription and payment expanded. The others
+#: (``invoice.created``, ``invoice.finalized``) only tell the invoice's own progress: their
+#: payload is what Stripe's docs say it is, the invoice at that moment.
+VERIFIED_EVENTS = frozenset(
+    {
+        "invoice.updated",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+        "invoice.payment_failed",
+        "invoice.payment_action_required",
+        "invoice.marked_uncollectible",
+        "invoice.voided",
+    }
+)
+
+
+def _invoice_fields(row: SubscriptionInvoice, invoice: gw.Invoice) -> None:
+    row.status = invoice.status
+    row.billing_reason = invoice.billing_reason
+    row.currency = invoice.currency
+    row.amount_due = invoice.amount_due
+    row.amount_paid = invoice.amount_paid
+    row.attempt_count = invoice.attempt_count
+    row.next_payment_attempt = _ts(invoice.next_payment_attempt)
+    row.hosted_invoice_url = invoice.hosted_invoice_url
+    row.period_start = _ts(invoice.period_start)
+    row.period_end = _ts(invoice.period_end)
+    row.created = _ts(invoice.created)
+    row.paid_at = _ts(invoice.paid_at)
+
+
+def _settled(row: SubscriptionInvoice | None, sub: Subscription, as_of: dt.datetime | None) -> bool:
+    """A paid invoice whose charge we know, on a subscription already re-read for this event's
+    moment or later: a duplicate, or the twin ``invoice.payment_succeeded`` of an
+    ``invoice.paid`` just applied. Nothing left to learn from Stripe."""
+    return (
+        row is not None
+        and row.status == "paid"
+        and (bool(row.charge_id) or row.amount_paid == 0)
+        and as_of is not None
+        and sub.stripe_synced_at is not None
+        and sub.stripe_synced_at >= as_of
     )
-    if sub is None:
+
+
+def invoice_sync(
+    *,
+    stripe_invoice_id: str,
+    event_type: str,
+    as_of: dt.datetime | None,
+    told: dict[str, Any] | None = None,
+) -> None:
+    """Record one of our subscriptions' invoices, and the subscription as it stands after it.
+
+    ``told`` is the event's invoice (``data.object``). ``invoice.created`` / ``finalized``
+    are recorded from it without any request, and only when it moves our row forward (a late
+    ``invoice.created`` never turns a paid invoice back into a draft). Events after which the
+    subscription may have changed (``VERIFIED_EVENTS``) re-read the invoice in one request
+    with its subscription and payment expanded, under our subscription's row lock (two events
+    applied at once end in Stripe's newest state); a paid invoice already applied for this
+    moment (``invoice.payment_succeeded`` after ``invoice.paid``, a duplicate) needs none.
+
+    Dunning: a failed payment emails the buyer once per attempt (the page to pay, the next
+    retry); 3-D Secure asks the buyer to confirm. A paid invoice tells the money side
+    (``signals.invoice_paid``) its charge."""
+    said = gw.Invoice.from_stripe(told) if told else None
+    if said is not None and not said.subscription_id:
         return
-    with transaction.atomic():
-        row, _ = SubscriptionInvoice.objects.select_for_update().get_or_create(
-            stripe_invoice_id=invoice.id,
-            defaults={"subscription": sub, "status": invoice.status, "currency": invoice.currency},
+    # One transaction (the event pipeline's own when it runs us: no savepoint needed).
+    with transaction.atomic(savepoint=False):
+        row = (
+            SubscriptionInvoice.objects.select_for_update(of=("self",))
+            .select_related("subscription")
+            .filter(stripe_invoice_id=stripe_invoice_id)
+            .first()
         )
-        row.status = invoice.status
-        row.billing_reason = invoice.billing_reason
-        row.currency = invoice.currency
-        row.amount_due = invoice.amount_due
-        row.amount_paid = invoice.amount_paid
-        row.attempt_count = invoice.attempt_count
-        row.next_payment_attempt = _ts(invoice.next_payment_attempt)
-        row.hosted_invoice_url = invoice.hosted_invoice_url
-        row.period_start = _ts(invoice.period_start)
-        row.period_end = _ts(invoice.period_end)
-        row.created = _ts(invoice.created)
-        row.paid_at = _ts(invoice.paid_at)
-        notified = set(row.notified)
-        live = Subscription.objects.select_for_update().get(pk=sub.pk)
-        collectable = invoice.status in ("open", "uncollectible")
-        if collectable and event_type == "invoice.payment_failed":
-            key = f"failed-{invoice.attempt_count}"
-            if key not in notified and invoice.billing_reason != "subscription_create":
-                notified.add(key)
-                _send("payment_failed", sub.pk, row.pk)
-            if live.status in (S.PAST_DUE, S.UNPAID, S.ACTIVE):
-                live.payment_failed_at = live.payment_failed_at or timezone.now()
-                live.next_payment_attempt = row.next_payment_attempt
-                live.pay_url = invoice.hosted_invoice_url
-                live.save(update_fields=["payment_failed_at", "next_payment_attempt", "pay_url"])
-        elif collectable and event_type == "invoice.payment_action_required":
-            key = f"action-{invoice.attempt_count}"
-            if key not in notified:
-                notified.add(key)
-                _send("action_required", sub.pk, row.pk)
-        row.notified = sorted(notified)
-        row.save()
-        if invoice.status == "paid" and not row.charge_id and invoice.amount_paid > 0:
-            try:
-                row.charge_id = gw.invoice_charge_id(invoice_id=invoice.id)
-            except gw.GatewayError as exc:
-                logger.warning("invoice %s: charge not found: %s", invoice.id, exc.message)
-            if row.charge_id:
-                row.save(update_fields=["charge_id"])
-                charge_id = row.charge_id
-                transaction.on_commit(
-                    lambda: invoice_paid.send(sender=SubscriptionInvoice, charge_id=charge_id)
+        if said is not None and event_type not in VERIFIED_EVENTS:
+            # The invoice's own progress: our row only (locked, or new: unique), never back.
+            if row is None:
+                owner = _locked(
+                    stripe_id=said.subscription_id,
+                    our_id=our_id_from_metadata(said.subscription_metadata),
+                    lock=False,
                 )
+                if owner is None:
+                    return  # not one of ours
+                row = SubscriptionInvoice(stripe_invoice_id=stripe_invoice_id, subscription=owner)
+            elif INVOICE_RANK.get(said.status, -1) <= INVOICE_RANK.get(row.status, -1):
+                return  # older news than what we have
+            _invoice_fields(row, said)
+            row.save()
+            return
+        if said is not None and row is not None and _settled(row, row.subscription, as_of):
+            return
+        if said is not None:
+            stripe_id, metadata = said.subscription_id, said.subscription_metadata
+        else:
+            state = gw.invoice_retrieve_state(invoice_id=stripe_invoice_id)
+            if state.subscription is None:
+                return
+            stripe_id, metadata = state.subscription.id, state.invoice.subscription_metadata
+        sub = _locked(stripe_id=stripe_id, our_id=our_id_from_metadata(metadata))
+        if sub is None:
+            return  # not one of ours
+        if said is not None:
+            # Under our subscription's lock: what is applied last is what Stripe has now.
+            state = gw.invoice_retrieve_state(invoice_id=stripe_invoice_id)
+        if state.subscription is not None:
+            _apply(sub, state.subscription, as_of=as_of)
+        _invoice_applied(sub, row, state, event_type=event_type)
+
+
+def _invoice_applied(
+    sub: Subscription,
+    row: SubscriptionInvoice | None,
+    state: gw.InvoiceState,
+    *,
+    event_type: str,
+) -> None:
+    """Our invoice row as Stripe has it now (re-read), dunning emails, the paid charge."""
+    invoice = state.invoice
+    if row is None:
+        row = SubscriptionInvoice(stripe_invoice_id=invoice.id, subscription=sub)
+    _invoice_fields(row, invoice)
+    notified = set(row.notified)
+    collectable = invoice.status in ("open", "uncollectible")
+    if collectable and event_type == "invoice.payment_failed":
+        key = f"failed-{invoice.attempt_count}"
+        if key not in notified and invoice.billing_reason != "subscription_create":
+            notified.add(key)
+            if row.pk is None:
+                row.save()
+            _send("payment_failed", sub.pk, row.pk)
+        if sub.status in (S.PAST_DUE, S.UNPAID, S.ACTIVE):
+            sub.payment_failed_at = sub.payment_failed_at or timezone.now()
+            sub.save(update_fields=["payment_failed_at"])
+    elif collectable and event_type == "invoice.payment_action_required":
+        key = f"action-{invoice.attempt_count}"
+        if key not in notified:
+            notified.add(key)
+            if row.pk is None:
+                row.save()
+            _send("action_required", sub.pk, row.pk)
+    row.notified = sorted(notified)
+    newly_paid = invoice.status == "paid" and not row.charge_id and bool(state.charge_id)
+    if newly_paid:
+        row.charge_id = state.charge_id
+    elif invoice.status == "paid" and not row.charge_id and invoice.amount_paid > 0:
+        logger.warning("invoice %s: paid, its charge not found", invoice.id)
+    row.save()
+    if sub.status in (S.PAST_DUE, S.UNPAID):
+        _dunning_refresh(sub)
+    if newly_paid:
+        charge_id = row.charge_id
+        transaction.on_commit(
+            lambda: invoice_paid.send(sender=SubscriptionInvoice, charge_id=charge_id)
+        )
+
+
+def _dunning_refresh(sub: Subscription) -> None:
+    """What the buyer of a past-due or unpaid subscription is shown (locked row): the link to
+    pay its oldest open invoice Stripe tried to collect, and the soonest next attempt. From our
+    invoice rows, so it does not depend on which invoice's event came last (a renewal can fail
+    while an earlier one is still open; a paid one no longer counts)."""
+    failed = list(sub.invoices.filter(status="open", attempt_count__gt=0).order_by("created", "id"))
+    attempts = [i.next_payment_attempt for i in failed if i.next_payment_attempt]
+    sub.pay_url = failed[0].hosted_invoice_url if failed else ""
+    sub.next_payment_attempt = min(attempts) if attempts else None
+    sub.save(update_fields=["pay_url", "next_payment_attempt"])
 
 
 def trial_will_end(*, stripe_subscription_id: str) -> None:
@@ -582,7 +727,7 @@ def subscription_change_plan(
         changes=_change_items(sub, current, plan),
         proration_date=proration_date,
         key=gw.idempotency_key(
-            "subscription", sub.pk, "plan", plan.pk, plan.price_version, proration_date
+            "subscription", sub.pk, "plan", plan.pk, plan.price_version, proration_date, _state(sub)
         ),
     )
     with transaction.atomic():
@@ -593,15 +738,24 @@ def subscription_change_plan(
     return locked
 
 
+def _state(sub: Subscription) -> int:
+    """The version of our row a change is asked from (its last save, in microseconds), for the
+    change's idempotency key: a double click on the same state is one request to Stripe, while
+    asking again after another change (cancel, resume, cancel in one second; a plan change, its
+    reverse, then the change again) is a new one, not a replay of the first answer."""
+    return int(sub.updated_at.timestamp() * 1_000_000)
+
+
 def subscription_set_cancel(*, buyer: Any, subscription_id: int, cancel: bool) -> Subscription:
     """Cancel at the end of the period (``cancel=True``) or resume before it ends."""
     sub = _live_for_buyer(buyer=buyer, subscription_id=subscription_id)
     assert sub.stripe_subscription_id
-    stamp = int(timezone.now().timestamp())
     updated = gw.subscription_set_cancel_at_period_end(
         subscription_id=sub.stripe_subscription_id,
         cancel=cancel,
-        key=gw.idempotency_key("subscription", sub.pk, "cancel" if cancel else "resume", stamp),
+        key=gw.idempotency_key(
+            "subscription", sub.pk, "cancel" if cancel else "resume", _state(sub)
+        ),
     )
     with transaction.atomic():
         locked = Subscription.objects.select_for_update().get(pk=sub.pk)

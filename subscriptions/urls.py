@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from marketplace import converters  # noqa: F401  (registers <id:>)
-from subscriptions import views
+from subscriptions import onsite_views, views
 
 app_name = "subscriptions"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -17,6 +17,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("<id:pk>/resume/", views.resume, name="resume"),
     path("<id:pk>/cancel-now/", views.cancel_now, name="cancel_now"),
     path("<id:pk>/portal/", views.portal, name="portal"),
+    path("<id:pk>/pay/", onsite_views.pay, name="pay"),
+    path("<id:pk>/pay/card/", onsite_views.pay_saved_card, name="pay_saved_card"),
+    path("<id:pk>/pay/done/", onsite_views.pay_return, name="pay_return"),
     path("seller/", views.seller_home, name="seller"),
     path("seller/listings/<id:pk>/plans/new/", views.plan_new, name="plan_new"),
     path("seller/plans/<id:pk>/", views.plan_edit, name="plan_edit"),

@@ -4,17 +4,21 @@ through ``buyer_*`` selectors and sellers' through ``seller_*`` ones: another pe
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from marketplace.errors import UserFacingError
 from marketplace.stripe_gateway import GatewayError
 from sellers.selectors import seller_for_user
-from subscriptions import selectors, services
+from subscriptions import onsite, onsite_views, selectors, services
 from subscriptions.forms import PlanForm, UsageCsvForm, UsageForm
 from subscriptions.models import Subscription
 
@@ -53,8 +57,11 @@ def plans(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def subscribe(request: HttpRequest, pk: int) -> HttpResponse:
-    """Our subscription, then Stripe Checkout in subscription mode (303)."""
+    """Our subscription, then Stripe Checkout in subscription mode (303); with the on-site
+    checkout (``CHECKOUT_UI=elements``), our own page with the Payment Element."""
     plan_id = pk
+    if onsite.enabled():
+        return onsite_views.subscribe(request, plan_id)
     try:
         sub = services.subscription_start(buyer=request.user, plan_id=plan_id)
     except UserFacingError as exc:
@@ -69,6 +76,19 @@ def subscribe(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def success(request: HttpRequest) -> HttpResponse:
+    """Stripe's success_url: the subscription is confirmed with Stripe and shown at once."""
+    sub = selectors.buyer_checkout(buyer=request.user, session_id=request.GET.get("session_id", ""))
+    if sub is not None:
+        with contextlib.suppress(GatewayError, UserFacingError):  # else the webhooks bring it
+            sub = services.subscription_confirm_checkout(subscription=sub)
+        if sub.status in (Subscription.Status.TRIALING, Subscription.Status.ACTIVE):
+            if sub.status == Subscription.Status.TRIALING and sub.trial_end:
+                until = date_format(timezone.localtime(sub.trial_end), "j F Y")
+                note = f"Your free trial of {sub.plan.listing.title} runs until {until}."
+            else:
+                note = f"You subscribe to {sub.plan.listing.title}: thank you."
+            messages.success(request, note)
+            return _see_other(reverse("subscriptions:detail", args=[sub.pk]))
     messages.success(request, "Thank you: your subscription starts as soon as Stripe confirms it.")
     return _see_other(reverse("subscriptions:list"))
 
@@ -98,6 +118,7 @@ def subscription_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "sub": sub,
             "invoices": list(selectors.subscription_invoices(subscription=sub)[:24]),
             "other_plans": selectors.switchable_plans(subscription=sub) if sub.is_live else [],
+            "pay_onsite": onsite.enabled(),
         },
     )
 

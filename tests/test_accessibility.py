@@ -215,6 +215,29 @@ def subscription_pages(listing):
     return plan, pro, sub
 
 
+def onsite_subscription(listing):
+    """The demo buyer subscribing on our own page to a plan of another of the seller's
+    listings: an incomplete subscription whose first invoice waits for the Payment Element."""
+    from django.contrib.auth import get_user_model
+
+    from sellers.models import Listing
+    from subscriptions import onsite, services
+
+    other = (
+        Listing.objects.filter(seller=listing.seller, status=Listing.Status.PUBLISHED)
+        .exclude(pk=listing.pk)
+        .first()
+    )
+    assert other is not None
+    plan = services.plan_create(
+        seller=listing.seller,
+        listing_id=other.pk,
+        data=services.PlanInput(name="Club", amount=1500, interval="month"),
+    )
+    buyer = get_user_model().objects.get(email="buyer@example.com")
+    return onsite.subscribe(buyer=buyer, plan_id=plan.pk)
+
+
 def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, settings):
     from buyers.models import Order
     from payouts.models import LedgerTransaction
@@ -342,6 +365,12 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, setting
     sweep.check(page, "my subscriptions", "/subscriptions/", phone_axe=True)
     sweep.check(page, "subscription detail", f"/subscriptions/{sub.pk}/")
     sweep.check(page, "plan change preview", f"/subscriptions/{sub.pk}/change/?plan={pro.pk}")
+    # Subscribing on our own page (CHECKOUT_UI=elements): the Payment Element with the first
+    # invoice's confirmation secret.
+    onsite_sub = onsite_subscription(listing)
+    page.goto(base + f"/subscriptions/{onsite_sub.pk}/pay/")
+    page.locator("#pay-button:not([disabled])").wait_for()
+    sweep.check(page, "subscribe on our page")
     context.close()
     context = browser.new_context()
     page = log_in(context, base, "seller@example.com")
@@ -349,6 +378,15 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, setting
     sweep.check(page, "new plan", f"/subscriptions/seller/listings/{listing.pk}/plans/new/")
     sweep.check(page, "edit plan", f"/subscriptions/seller/plans/{plan.pk}/")
     sweep.check(page, "subscriber", f"/subscriptions/seller/subscribers/{sub.pk}/")
+    invoice = sub.invoices.filter(status="paid").first()
+    assert invoice is not None
+    refund_page = f"/money/subscriptions/invoices/{invoice.pk}/refund/"
+    sweep.check(page, "invoice refund", refund_page)
+    page.get_by_label("An amount").check()
+    page.get_by_label("Amount to refund").fill("1.00")
+    page.get_by_role("button", name="Review the refund…").click()
+    page.wait_for_selector(".invoice-refund-confirm")
+    sweep.check(page, "invoice refund confirmation")
     context.close()
 
     # Stripe's billing pages (sandbox): an open invoice's hosted page and the customer portal.
@@ -372,6 +410,7 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, setting
     sweep.check(page, "transfer detail", f"/money/transfers/{transfer.pk}/")
     sweep.check(page, "refunds", "/money/refunds/")
     sweep.check(page, "refund form", f"/money/refunds/{order.charge_id}/new/")
+    sweep.check(page, "invoice refund (staff)", refund_page)
     sweep.check(page, "disputes", "/money/disputes/")
     sweep.check(page, "reconciliation", "/money/reconciliation/")
     sweep.check(page, "reviews (staff)", "/money/reviews/")

@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from buyers.models import Order, OrderLine, Purchase
-from buyers.selectors import listing_unavailable_reason
+from buyers.selectors import listing_unavailable_reason, with_subscription_flag
 from buyers.services._common import (
     _checkout_deadline,
 )
@@ -114,10 +114,12 @@ def _purchase_create_locked(
     ids = sorted(line.listing_id for line in lines)
     listings = {
         listing.pk: listing
-        for listing in Listing.objects.select_for_update(of=("self",))
-        .select_related("seller", "category")
-        .filter(pk__in=ids)
-        .order_by("pk")
+        for listing in with_subscription_flag(
+            Listing.objects.select_for_update(of=("self",))
+            .select_related("seller", "category")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        )
     }
 
     def refuse(listing: Listing | None, message: str, field: str | None = None) -> NoReturn:
@@ -227,7 +229,8 @@ def order_create(
 
     Same refusals and guarantees as ``purchase_create``: a quantity below 1 or above
     ``settings.ORDER_MAX_QUANTITY``, more units than are left, a listing that cannot be bought
-    (paused, deleted, seller unable to take payments), a seller's own listing
+    (paused, deleted, seller unable to take payments, a subscription listing: sold by plan
+    only), a seller's own listing
     (``UserFacingError``, nothing written); the last unit goes to exactly one of two racing
     buyers; the price and the application fee (``sellers.fees.fee_quote``) are computed on the
     server and stored for good; the same ``client_token`` twice returns the first order.

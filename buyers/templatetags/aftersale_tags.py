@@ -3,9 +3,13 @@ review), read through the after-sale's selectors for the person viewing."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django import template
+from django.core.cache import cache
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
 
 from buyers.aftersale import selectors
 from buyers.aftersale.forms import MessageForm
@@ -15,6 +19,10 @@ from sellers.models import Listing, Seller
 
 register = template.Library()
 REVIEWS_SHOWN = 20
+# Bump when buyers/aftersale/_reviews.html changes, so that fragments cached by the previous
+# release are not served by this one.
+REVIEWS_FRAGMENT_VERSION = 1
+REVIEWS_FRAGMENT_TTL = 24 * 3600  # seconds; keys change with the reviews, this bounds memory
 
 
 def _panel(order: Order, side: str) -> dict[str, Any]:
@@ -43,15 +51,35 @@ def sale_aftersale(order: Order) -> dict[str, Any]:
     return _panel(order, "seller")
 
 
-@register.inclusion_tag("buyers/aftersale/_reviews.html")
-def listing_reviews(listing: Listing) -> dict[str, Any]:
-    """A listing's average rating and its latest reviews (hidden ones left out)."""
+@register.simple_tag
+def listing_reviews(listing: Listing) -> SafeString:
+    """A listing's average rating and its latest reviews (hidden ones left out).
+
+    The same for everyone, so rendered once per state of the listing's reviews and cached: one
+    query (the rating, which also versions the set, see ``rating_and_version``) and one cache
+    read per page view; the reviews themselves are read only when the set changed.
+    """
     reviews = selectors.listing_reviews(listing=listing)
-    return {
-        "reviews": list(reviews[:REVIEWS_SHOWN]),
-        "rating": selectors.rating_of(reviews),
-        "heading": "Reviews",
-    }
+    rating, version = selectors.rating_and_version(listing=listing)
+    key = (
+        "buyers:reviews:"
+        + hashlib.blake2b(
+            repr((REVIEWS_FRAGMENT_VERSION, listing.pk, version)).encode(), digest_size=16
+        ).hexdigest()
+    )
+    html: str | None = cache.get(key)
+    if html is None:
+        html = render_to_string(
+            "buyers/aftersale/_reviews.html",
+            {
+                "reviews": list(reviews[:REVIEWS_SHOWN]) if rating.count else [],
+                "rating": rating,
+                "heading": "Reviews",
+                "show_listing": False,  # on the listing's own page: no title per review
+            },
+        )
+        cache.set(key, html, REVIEWS_FRAGMENT_TTL)
+    return mark_safe(html)  # noqa: S308  # our own template's output
 
 
 @register.inclusion_tag("buyers/aftersale/_reviews.html")
@@ -62,6 +90,7 @@ def shop_reviews(seller: Seller) -> dict[str, Any]:
         "reviews": list(reviews[:REVIEWS_SHOWN]),
         "rating": selectors.rating_of(reviews),
         "heading": "Reviews of this shop",
+        "show_listing": True,
     }
 
 

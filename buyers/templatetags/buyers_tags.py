@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from django import template
 from django.utils.html import escape
@@ -25,12 +26,21 @@ def recent_sales(seller: Seller | None, limit: int = 5) -> list[Order]:
 
 @register.simple_tag
 def select_options(choices: Iterable[tuple[str, str]], selected: str) -> SafeString:
-    """``<option>``s of a filter select, marking ``selected``: the same HTML as a template loop,
-    built in one pass (the catalogue's seller and category lists are on every page)."""
-    return mark_safe(  # noqa: S308  # every value is escaped
-        "".join(
-            f'<option value="{escape(value)}"{" selected" if value == selected else ""}>'
-            f"{escape(label)}</option>"
-            for value, label in choices
-        )
+    """``<option>``s of a filter select, marking ``selected``: the same HTML as a template loop.
+
+    The catalogue's seller and category lists are on every page and the same for everyone, so
+    their HTML is built once per process and list (the lists are cached, see
+    ``selectors.filter_choices``), and the selected option marked by one replacement.
+    """
+    html = _options_html(tuple(choices))
+    if selected:
+        option = f'<option value="{escape(selected)}">'
+        html = html.replace(option, option[:-1] + " selected>", 1)
+    return mark_safe(html)  # noqa: S308  # every value is escaped
+
+
+@lru_cache(maxsize=16)
+def _options_html(choices: tuple[tuple[str, str], ...]) -> str:
+    return "".join(
+        f'<option value="{escape(value)}">{escape(label)}</option>' for value, label in choices
     )

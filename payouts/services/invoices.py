@@ -3,7 +3,8 @@ seller, the platform's ``application_fee_percent`` kept), recorded like an order
 ``charge_sync.ledger_sync_charge`` (charge, Stripe's fee, transfer, application fee, then any
 refund, reversal or dispute). The ``charge.*`` events already record it; ``invoice_paid`` (the
 subscriptions app's signal, connected in ``PayoutsConfig.ready()``) makes sure, so an invoice's
-money is in the ledger even when its charge events went missing.
+money is in the ledger even when its charge events went missing (a charge already recorded is
+not read again).
 
 ``invoices_against_ledger`` is the ledger check for invoices: a paid invoice's charge is in the
 ledger (an hour after payment, time for its events) for the amount paid.
@@ -29,7 +30,14 @@ SETTLE_TIME = dt.timedelta(hours=1)
 
 
 def invoice_ledger_sync(*, charge_id: str) -> charge_sync.ChargeSyncResult:
-    """Record the money of the charge that paid an invoice (idempotent)."""
+    """Record the money of the charge that paid an invoice (idempotent). A charge the ledger
+    holds already (its ``charge.succeeded`` came first, as it usually does) costs no request:
+    what happens to it later (refunds, disputes) comes through the charge's own events."""
+    recorded = LedgerTransaction.objects.filter(
+        kind=LedgerTransaction.Kind.CHARGE, stripe_object_id=charge_id
+    ).exists()
+    if recorded:
+        return charge_sync.ChargeSyncResult(charge_id, [])
     return charge_sync.ledger_sync_charge(charge_id=charge_id)
 
 

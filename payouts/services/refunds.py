@@ -313,8 +313,8 @@ def order_refund_create(
     remains of the order, a second refund while one is being sent, the same form twice, a share
     above what the seller's balance holds (the balance never goes below zero through a refund;
     the platform team can then refund through the purchase's other means).
-    Side effects: a RefundRequest row with Stripe's answer; the ledger records the refund and the
-    reversal at once (and again, harmlessly, from Stripe's events).
+    Side effects: a RefundRequest row with Stripe's answer and an audit entry (refused by Stripe
+    or not); the ledger records the refund and the reversal at once (and again, harmlessly, from Stripe's events).
     """
     from django.core.exceptions import PermissionDenied
 
@@ -429,6 +429,28 @@ def order_refund_create(
                 "reversal_status",
                 "updated_at",
             ]
+        )
+        succeeded = request.status == RefundRequest.Status.SUCCEEDED
+        audit_record(
+            action=Action.REFUND,
+            target=request,
+            actor=actor,
+            object_repr=f"{Money(amount, order.currency)} of order #{order.pk} ({order.charge_id})",
+            summary=(
+                f"{request.get_reason_display()}, one seller's order"
+                + ("" if succeeded else f"; Stripe refused: {request.error}")
+            ),
+            before={"order_id": order.pk, "refundable": remaining},
+            after={
+                "order_id": order.pk,
+                "charge_id": order.charge_id,
+                "amount": amount,
+                "currency": order.currency,
+                "status": request.status,
+                "stripe_refund_id": request.stripe_refund_id,
+                "reversal_amount": request.reversal_amount,
+                "refundable": remaining - (amount if succeeded else 0),
+            },
         )
     if request.status == RefundRequest.Status.FAILED:
         raise UserFacingError(f"Stripe refused the refund: {request.error}")

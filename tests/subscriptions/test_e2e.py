@@ -181,3 +181,39 @@ def test_cancel_now(buyer_client, monthly):
     page = buyer_client.get(f"/subscriptions/{sub.pk}/").content.decode()
     assert "Cancel now" not in page  # nothing left to manage
     no_failed_events()
+
+
+def test_success_page_before_the_webhooks_shows_the_subscription(
+    buyer_client, monthly, settings, client
+):
+    """The buyer comes back from Checkout before Stripe's webhooks: the success page confirms
+    with Stripe and opens the subscription (trialing, with its end date), not an empty list;
+    the webhooks then find it done. Someone else's session id shows nothing of it."""
+    from django.test import Client
+
+    from tests.factories import UserFactory
+    from tests.subscriptions.conftest import path_of
+
+    settings.SANDBOX_WEBHOOK_DELIVERY = "manual"
+    monthly.trial_days = 14
+    monthly.save(update_fields=["trial_days"])
+    response = subscribe(buyer_client, monthly)
+    assert response.status_code == 302
+    success = path_of(response["Location"])
+
+    other = Client()
+    other.force_login(UserFactory(email="other@example.com"))
+    page = other.get(success, follow=True)
+    assert page.status_code == 200 and "Lesson club" not in page.content.decode()
+    assert Subscription.objects.get().status == Subscription.Status.PENDING
+
+    page = buyer_client.get(success, follow=True)
+    sub = Subscription.objects.get()
+    assert sub.status == Subscription.Status.TRIALING and sub.trial_end
+    assert page.redirect_chain[-1][0] == f"/subscriptions/{sub.pk}/"
+    assert "Your free trial of" in page.content.decode()
+
+    testing.deliver_pending()  # now the webhooks arrive
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.TRIALING
+    no_failed_events()
