@@ -349,7 +349,7 @@ def _compare(
         txn=quote(LedgerTransaction._meta.db_table),
         entry=quote(LedgerEntry._meta.db_table),
     )
-    params = {
+    params: dict[str, Any] = {
         "platform": PLATFORM_BALANCE,
         "run": run.pk,
         "first": first,
