@@ -320,7 +320,9 @@ SHIPPING_ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "state", "co
 @dataclass(frozen=True)
 class CheckoutSession:
     """What our checkout reads of a Checkout Session; with ``payment_intent.latest_charge``
-    expanded, also the ids of the payment's charge, transfer and application fee."""
+    expanded, also the ids of the payment's charge, transfer and application fee, and the charge
+    itself (``charge``: what the ledger records, complete when its ``balance_transaction``,
+    ``transfer`` and ``application_fee`` were expanded too)."""
 
     id: str
     url: str
@@ -340,6 +342,7 @@ class CheckoutSession:
     application_fee_id: str
     receipt_url: str
     shipping: ShippingDetails | None
+    charge: Charge | None = None
     subscription_id: str = ""  # ``subscription`` mode, once complete
 
     @property
@@ -382,6 +385,7 @@ class CheckoutSession:
             application_fee_id=_ref(charge_d.get("application_fee")),
             receipt_url=str(charge_d.get("receipt_url") or ""),
             shipping=shipping,
+            charge=Charge.from_stripe(charge_d) if charge_d.get("id") else None,
             subscription_id=_ref(d.get("subscription")),
         )
 

@@ -293,14 +293,31 @@ class ReconciliationRun(models.Model):
 
 class ReconciliationSeen(models.Model):
     """Stripe movements met by a running reconciliation (scratch rows, removed when it ends),
-    so finding ledger entries without their Stripe movement is one query, memory flat in N."""
+    one per ledger transaction a balance transaction calls for, with what the ledger should
+    show: the comparison with the ledger is one set-based query per account read, and finding
+    ledger entries without their Stripe movement one more, memory flat in N."""
 
-    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: both indexes below start with the run.
+    run = models.ForeignKey(
+        ReconciliationRun, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # Order met in Stripe's stream (issues are reported in that order).
+    seq = models.BigIntegerField(default=0)
     kind = models.CharField(max_length=32)
     stripe_object_id = models.CharField(max_length=255)
+    # The balance transaction: its id, type, amount and currency (for the issue's wording).
+    txn_id = models.CharField(max_length=255, blank=True, default="")
+    bt_type = models.CharField(max_length=64, blank=True, default="")
+    amount = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, blank=True, default="")
+    # What the ledger transaction should have moved; None: matched only (converted currency).
+    expected = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["run", "kind", "stripe_object_id"])]
+        indexes = [
+            models.Index(fields=["run", "kind", "stripe_object_id"]),
+            models.Index(fields=["run", "seq"], name="payouts_recseen_run_seq"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.stripe_object_id}"

@@ -2,8 +2,12 @@
 transaction its Stripe movement (design section 4, invariant 7).
 
 Streams Stripe's balance transactions page by page (the gateway's iterator fetches 100 at a
-time), checks each batch against the ledger with one query, and keeps the sources met as scratch
-rows, so memory stays flat in the number of transactions.
+time) and writes, per batch of them, one scratch row per ledger transaction they call for, with
+what that transaction should show (one ``COPY`` on PostgreSQL, one ``executemany`` elsewhere).
+After each account read, one set-based query joins its scratch rows with the ledger and returns
+only the problems; after all of them, one more finds ledger transactions that no balance
+transaction named. Nothing is held per transaction, so memory stays flat in the number of
+transactions (``bench/reconciliation.py``).
 
 A movement found on both sides is also compared by amount and currency: the ledger transaction
 moved ``|amount|`` of the balance transaction (for a dispute, whose balance transaction carries
@@ -16,12 +20,12 @@ is compared too. A balance transaction converted from another currency
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from marketplace import stripe_gateway
@@ -30,7 +34,7 @@ from payouts.services.ledger import PLATFORM_BALANCE
 from sellers.models import Seller
 
 K = LedgerTransaction.Kind
-BATCH = 500
+BATCH = 2000  # scratch rows per write
 MAX_ISSUES_KEPT = 1000
 
 PLATFORM_TYPES = {
@@ -77,35 +81,36 @@ def expected_kind(bt: dict[str, Any], *, connected: bool) -> str | None:
 DISPUTE_KINDS = {K.DISPUTE_FUNDS_WITHDRAWN, K.DISPUTE_FUNDS_REINSTATED}
 
 
-def amount_mismatch(bt: dict[str, Any], kind: str, ledger: dict[str, Any]) -> str | None:
-    """Why the ledger's side of a matched movement disagrees with Stripe's, or None.
-    ``ledger``: the transaction's ``currency``, ``moved`` (sum of its positive legs) and
-    ``platform`` (its leg on the platform's balance)."""
-    currency = str(bt.get("currency") or "").lower()
+def expected_amount(bt: dict[str, Any], kind: str) -> int | None:
+    """What the ledger transaction of ``kind`` should show for ``bt`` (see ``ledger_mismatch``),
+    or None when it is not compared (converted from another currency)."""
     if bt.get("exchange_rate") is not None:
         return None
+    if kind in DISPUTE_KINDS:
+        return int(bt.get("net") or 0)
+    if kind == K.STRIPE_FEE:
+        return int(bt.get("fee") or 0)
+    return abs(int(bt.get("amount") or 0))
+
+
+def ledger_mismatch(kind: str, currency: str, expected: int, ledger: dict[str, Any]) -> str | None:
+    """Why the ledger's side disagrees with what Stripe's movement calls for, or None.
+    ``ledger``: the transaction's ``currency``, ``moved`` (sum of its positive legs) and
+    ``platform`` (its leg on the platform's balance); disputes compare the platform's leg."""
     if ledger["currency"] != currency:
         return f"currency {currency.upper()} but the ledger has {ledger['currency'].upper()}"
-    if kind in DISPUTE_KINDS:
-        expected, found = int(bt.get("net") or 0), int(ledger["platform"] or 0)
-    elif kind == K.STRIPE_FEE:
-        expected, found = int(bt.get("fee") or 0), int(ledger["moved"] or 0)
-    else:
-        expected, found = abs(int(bt.get("amount") or 0)), int(ledger["moved"] or 0)
+    found = int((ledger["platform"] if kind in DISPUTE_KINDS else ledger["moved"]) or 0)
     if expected != found:
         return f"amount {expected} but the ledger moved {found}"
     return None
 
 
-def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def amount_mismatch(bt: dict[str, Any], kind: str, ledger: dict[str, Any]) -> str | None:
+    """Why the ledger's side of a matched movement disagrees with Stripe's, or None."""
+    expected = expected_amount(bt, kind)
+    if expected is None:
+        return None
+    return ledger_mismatch(kind, str(bt.get("currency") or "").lower(), expected, ledger)
 
 
 def reconcile(
@@ -143,10 +148,11 @@ def reconcile(
         else sellers.values_list("stripe_account_id", flat=True).iterator()
     )
     scopes: Iterable[str | None] = [None, *connected]
+    scratch = _Scratch(run)
     try:
         for account in scopes:
             try:
-                _reconcile_scope(run, account, start, end, issue)
+                _reconcile_scope(run, account, start, end, issue, scratch)
             except stripe_gateway.GatewayError as exc:
                 if account is None:
                     raise
@@ -195,84 +201,185 @@ def reconcile(
     return run
 
 
+class _Scratch:
+    """The run's scratch rows (``ReconciliationSeen``), written a batch at a time, numbered in
+    the order Stripe's stream met them."""
+
+    COLUMNS = (
+        "run_id",
+        "seq",
+        "kind",
+        "stripe_object_id",
+        "txn_id",
+        "bt_type",
+        "amount",
+        "currency",
+        "expected",
+    )
+
+    def __init__(self, run: ReconciliationRun) -> None:
+        self.run = run
+        self.seq = 0
+        self.table = connection.ops.quote_name(ReconciliationSeen._meta.db_table)  # ours
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        columns = ", ".join(self.COLUMNS)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # COPY: one statement for the batch, rows streamed in the copy protocol (a
+                # multi-row INSERT costs a parse of thousands of parameters, ``executemany``
+                # a round trip per row).
+                with cursor.copy(f"COPY {self.table} ({columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join(["%s"] * len(self.COLUMNS))
+                with transaction.atomic():
+                    cursor.executemany(
+                        f"INSERT INTO {self.table} ({columns}) VALUES ({marks})",  # noqa: S608
+                        rows,
+                    )
+
+
 def _reconcile_scope(
-    run: ReconciliationRun, account: str | None, start: datetime, end: datetime, issue: Any
+    run: ReconciliationRun,
+    account: str | None,
+    start: datetime,
+    end: datetime,
+    issue: Any,
+    scratch: _Scratch,
 ) -> None:
-    """Check the balance transactions of the platform (None) or one connected account."""
+    """Check the balance transactions of the platform (None) or one connected account: stream
+    them into scratch rows, then compare those with the ledger in one query. A connected
+    account that fails mid-stream still has what was read compared, then the error raised."""
     stream = stripe_gateway.balance_transactions_iter(
         created_gte=int(start.timestamp()),
         created_lt=int(end.timestamp()),
         stripe_account=account,
     )
-    for batch in _batches(stream, BATCH):
-        wanted: list[tuple[str, str, dict[str, Any]]] = []
-        for bt in batch:
+    first = scratch.seq + 1
+    rows: list[tuple[Any, ...]] = []
+    connected = account is not None
+    try:
+        for bt in stream:
             run.stripe_transactions += 1
-            kind = expected_kind(bt, connected=account is not None)
-            if kind is not None:
-                wanted.append((kind, str(bt["source"]), bt))
+            kind = expected_kind(bt, connected=connected)
+            if kind is None:
+                continue
+            scratch.seq += 1
+            currency = str(bt.get("currency") or "").lower()
+            amount = int(bt.get("amount") or 0)
+            rows.append(
+                (
+                    run.pk,
+                    scratch.seq,
+                    kind,
+                    str(bt["source"]),
+                    str(bt.get("id") or ""),
+                    str(bt.get("type") or ""),
+                    amount,
+                    currency,
+                    expected_amount(bt, kind),
+                )
+            )
             if kind == K.CHARGE and int(bt.get("fee") or 0) and bt.get("exchange_rate") is None:
                 # Stripe's processing fee: its own ledger transaction, named by the txn_ id.
-                wanted.append((K.STRIPE_FEE, str(bt["id"]), bt))
-        if not wanted:
-            continue
-        known = _ledger_side(wanted)
-        for kind, source, bt in wanted:
-            where = f" on {account}" if account else ""
-            what = (
-                f"Stripe {bt.get('type')} {source}{where} ({bt.get('amount')} "
-                f"{str(bt.get('currency', '')).upper()}, {bt.get('id')})"
-            )
-            ledger = known.get((kind, source))
-            if ledger is None:
-                run.missing_in_ledger += 1
-                issue(f"{what} has no ledger {kind} transaction")
-                continue
-            why = amount_mismatch(bt, kind, ledger)
-            if why is not None:
-                run.amount_mismatches += 1
-                issue(f"{what}: {why}")
-        _remember_seen(run, [(kind, source) for kind, source, _ in wanted])
+                scratch.seq += 1
+                txn_id = str(bt["id"])
+                rows.append(
+                    (
+                        run.pk,
+                        scratch.seq,
+                        K.STRIPE_FEE,
+                        txn_id,
+                        txn_id,
+                        str(bt.get("type") or ""),
+                        amount,
+                        currency,
+                        int(bt["fee"]),
+                    )
+                )
+            if len(rows) >= BATCH:
+                scratch.write(rows)
+                rows = []
+    except stripe_gateway.GatewayError:
+        if not connected:
+            raise  # the run fails: nothing to compare
+        scratch.write(rows)
+        _compare(run, account, first, scratch.seq, issue)
+        raise
+    scratch.write(rows)
+    _compare(run, account, first, scratch.seq, issue)
 
 
-def _ledger_side(wanted: list[tuple[str, str, dict[str, Any]]]) -> dict[tuple[str, str], Any]:
-    """{(kind, stripe object id): {currency, moved, platform}} of the ledger transactions a
-    batch names. Two index-driven queries: the transactions by (kind, id), the unique index's
-    order (a lookup by id alone cannot use it, and made every batch scan the whole ledger:
-    quadratic in the number of transactions); then their entries by transaction id."""
-    by_kind: dict[str, set[str]] = {}
-    for kind, source, _ in wanted:
-        by_kind.setdefault(kind, set()).add(source)
-    named = Q()
-    for kind, sources in by_kind.items():
-        named |= Q(kind=kind, stripe_object_id__in=sources)
-    txns = {
-        pk: (kind, object_id)
-        for pk, kind, object_id in LedgerTransaction.objects.filter(named)
-        .order_by()
-        .values_list("id", "kind", "stripe_object_id")
-    }
-    if not txns:
-        return {}
-    rows = (
-        LedgerEntry.objects.filter(transaction_id__in=txns)
-        .values("transaction_id", "currency")
-        .annotate(
-            moved=Sum("amount", filter=Q(amount__gt=0)),
-            platform=Sum("amount", filter=Q(account=PLATFORM_BALANCE)),
-        )
-        .order_by()
+# The scratch rows of one account read (seq first..last) that do not match the ledger: no
+# ledger transaction of that kind and id (or one without entries), or, when compared, another
+# currency or amount. Only problems come back, in the order Stripe's stream met them.
+_PROBLEMS_SQL = """
+SELECT s.seq, s.kind, s.stripe_object_id, s.txn_id, s.bt_type, s.amount, s.currency,
+       s.expected, COUNT(e.id), MIN(e.currency), MAX(e.currency),
+       SUM(CASE WHEN e.amount > 0 THEN e.amount ELSE 0 END),
+       SUM(CASE WHEN e.account = %(platform)s THEN e.amount ELSE 0 END)
+FROM {seen} s
+LEFT JOIN {txn} t ON t.kind = s.kind AND t.stripe_object_id = s.stripe_object_id
+LEFT JOIN {entry} e ON e.transaction_id = t.id
+WHERE s.run_id = %(run)s AND s.seq >= %(first)s AND s.seq <= %(last)s
+GROUP BY s.id, s.seq, s.kind, s.stripe_object_id, s.txn_id, s.bt_type, s.amount, s.currency,
+         s.expected
+HAVING COUNT(e.id) = 0 OR (s.expected IS NOT NULL AND (
+    MIN(e.currency) <> s.currency OR MAX(e.currency) <> s.currency
+    OR CASE WHEN s.kind IN (%(withdrawn)s, %(reinstated)s)
+            THEN SUM(CASE WHEN e.account = %(platform)s THEN e.amount ELSE 0 END)
+            ELSE SUM(CASE WHEN e.amount > 0 THEN e.amount ELSE 0 END) END <> s.expected))
+ORDER BY s.seq
+"""
+
+
+def _compare(
+    run: ReconciliationRun, account: str | None, first: int, last: int, issue: Any
+) -> None:
+    """Count and word the problems among the scratch rows ``first``..``last`` (one account)."""
+    if last < first:
+        return
+    quote = connection.ops.quote_name
+    sql = _PROBLEMS_SQL.format(
+        seen=quote(ReconciliationSeen._meta.db_table),
+        txn=quote(LedgerTransaction._meta.db_table),
+        entry=quote(LedgerEntry._meta.db_table),
     )
-    return {txns[row["transaction_id"]]: row for row in rows}
-
-
-def _remember_seen(run: ReconciliationRun, seen: list[tuple[str, str]]) -> None:
-    """Insert the batch's scratch rows with one ``executemany``: building a model instance per
-    row for ``bulk_create`` was a third of the reconciliation's time (``bench/reconciliation``)."""
-    table = connection.ops.quote_name(ReconciliationSeen._meta.db_table)  # ours, not input
-    sql = f"INSERT INTO {table} (run_id, kind, stripe_object_id) VALUES (%s, %s, %s)"  # noqa: S608
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(sql, [(run.pk, kind, object_id) for kind, object_id in seen])
+    params: dict[str, Any] = {
+        "platform": PLATFORM_BALANCE,
+        "run": run.pk,
+        "first": first,
+        "last": last,
+        "withdrawn": K.DISPUTE_FUNDS_WITHDRAWN,
+        "reinstated": K.DISPUTE_FUNDS_REINSTATED,
+    }
+    where = f" on {account}" if account else ""
+    # A server-side cursor on PostgreSQL: a run where everything differs streams too.
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(2000):
+            for row in chunk:
+                _, kind, source, txn_id, bt_type, amount, currency, expected = row[:8]
+                entries, low, high, moved, platform = row[8:]
+                what = f"Stripe {bt_type} {source}{where} ({amount} {currency.upper()}, {txn_id})"
+                if not entries:
+                    run.missing_in_ledger += 1
+                    issue(f"{what} has no ledger {kind} transaction")
+                    continue
+                ledger = {"moved": moved, "platform": platform}
+                why = ledger_mismatch(
+                    kind,
+                    currency,
+                    expected,
+                    {**ledger, "currency": low if low != currency else high},
+                )
+                if why is not None:
+                    run.amount_mismatches += 1
+                    issue(f"{what}: {why}")
 
 
 # --- Runs asked for by a person -------------------------------------------------------------------

@@ -43,10 +43,20 @@ def _purchase_id_from_session(session: CheckoutSession) -> int | None:
     return Order.objects.filter(pk=order_id).values_list("purchase_id", flat=True).first()
 
 
+# The one read of a session: the payment's charge with what the ledger records of it (Stripe's
+# processing fee is on its balance transaction; a destination charge's transfer and application
+# fee), handed to the ledger (``hooks.PAYMENT_READ_HOOKS``) so that it need not read it again.
+SESSION_EXPAND = [
+    "payment_intent.latest_charge.balance_transaction",
+    "payment_intent.latest_charge.transfer",
+    "payment_intent.latest_charge.application_fee",
+]
+
+
 def _retrieve_session(checkout_session_id: str) -> CheckoutSession:
     try:
         return stripe_gateway.checkout_session_retrieve(
-            session_id=checkout_session_id, expand=["payment_intent.latest_charge"]
+            session_id=checkout_session_id, expand=SESSION_EXPAND
         )
     except GatewayError as exc:
         if exc.http_status == 404:
@@ -141,7 +151,22 @@ def purchase_fulfil(*, checkout_session_id: str) -> Purchase | None:
                 _mark_payment_processing(purchase)
             return purchase
         _record_payment(purchase, session)
-        return purchase
+    _hand_over_charge(session)
+    return purchase
+
+
+def _hand_over_charge(session: CheckoutSession) -> None:
+    """Give the charge this read told to ``hooks.PAYMENT_READ_HOOKS`` (the ledger), each in a
+    savepoint of its own: a hook's failure is logged, never undoes the fulfilment."""
+    charge = session.charge
+    if charge is None or charge.status != "succeeded":
+        return
+    for hook in hooks.PAYMENT_READ_HOOKS:
+        try:
+            with transaction.atomic():
+                hook(charge)
+        except Exception:
+            logger.exception("session %s: handing charge %s over failed", session.id, charge.id)
 
 
 def order_fulfil(*, checkout_session_id: str) -> Order | None:

@@ -273,8 +273,46 @@ class ChargeSyncResult:
     recorded: list[str]
 
 
+def on_payment_read(charge: Charge) -> None:
+    """``buyers.services.hooks.PAYMENT_READ_HOOKS``: a purchase's fulfilment read its charge
+    (balance transaction, transfer and application fee expanded): record it from that."""
+    ledger_sync_charge(charge_id=charge.id, charge=charge)
+
+
+def _fulfil_first(told: Mapping[str, Any], charge_id: str) -> bool:
+    """A charge event (``charge.succeeded``) that comes before its Checkout Session's
+    fulfilment: the fulfilment's one read of the session (which it makes anyway, now or when
+    ``checkout.session.completed`` comes) tells the charge with its balance transaction and
+    hands it to the ledger (``on_payment_read``), so this event does not read the charge too.
+    True when the ledger holds the charge afterwards; False (then read it) when the charge names
+    no pending purchase paid through a Checkout Session of ours, or that read did not record
+    it (the session not complete yet, Stripe unreachable ...)."""
+    from buyers.models import Purchase
+    from buyers.services import purchase_fulfil
+    from marketplace.stripe_gateway import GatewayError
+
+    if told.get("object") != "charge" or told.get("status") != "succeeded":
+        return False
+    raw = str((told.get("metadata") or {}).get("purchase_id") or "")
+    if not raw.isdigit():
+        return False
+    session_id = (
+        Purchase.objects.filter(pk=int(raw), status=Purchase.Status.PENDING)
+        .exclude(checkout_session_id="")
+        .values_list("checkout_session_id", flat=True)
+        .first()
+    )
+    if not session_id:
+        return False
+    try:
+        purchase_fulfil(checkout_session_id=session_id)
+    except GatewayError:
+        return False
+    return _recorded(LedgerTransaction.Kind.CHARGE, charge_id) is not None
+
+
 def ledger_sync_charge(
-    *, charge_id: str, told: Mapping[str, Any] | None = None
+    *, charge_id: str, told: Mapping[str, Any] | None = None, charge: Charge | None = None
 ) -> ChargeSyncResult:
     """Bring the ledger in line with everything Stripe did with one charge.
 
@@ -290,7 +328,11 @@ def ledger_sync_charge(
     ``told``: the event's ``data.object`` (signed by Stripe, verified at intake). When the
     ledger already holds everything it states, nothing is read (``_told_nothing_new``); a
     transfer of a recorded several-seller charge is recorded from it (its creation facts never
-    change). Raises ``GatewayError`` when Stripe cannot be reached (the event is retried).
+    change); a charge of a pending Checkout purchase is recorded through that purchase's
+    fulfilment read (``_fulfil_first``). ``charge``: the charge as a read made elsewhere told
+    it (the fulfilment's, ``on_payment_read``); used instead of reading when its balance
+    transaction was expanded (Stripe's processing fee), read otherwise.
+    Raises ``GatewayError`` when Stripe cannot be reached (the event is retried).
     Returns what was newly recorded.
     """
     from marketplace import stripe_gateway as gw
@@ -302,7 +344,11 @@ def ledger_sync_charge(
         from_event = _told_separate_transfer(told, charge_id)
         if from_event is not None:
             return ChargeSyncResult(charge_id, from_event)
-    charge = gw.charge_retrieve(charge_id=charge_id)
+        if _fulfil_first(told, charge_id):
+            return ChargeSyncResult(charge_id, [f"{K.CHARGE}:{charge_id}"])
+    handed_over = charge is not None
+    if charge is None or charge.id != charge_id or charge.processing_fee is None:
+        charge = gw.charge_retrieve(charge_id=charge_id)
     recorded: list[str] = []
     if charge.status != "succeeded" and not charge.paid:
         return ChargeSyncResult(charge_id, recorded)
@@ -458,9 +504,10 @@ def ledger_sync_charge(
                 reversal.created,
             )
     flush()
-    # A charge's own event (charge.succeeded ...) comes before its transfers exist: each
-    # transfer.created records its transfer (above, from the event). Otherwise list them.
-    if separate and (told is None or told.get("object") != "charge"):
+    # A charge's own event (charge.succeeded ...) and the fulfilment's read come before its
+    # transfers exist: each transfer.created records its transfer (above, from the event).
+    # Otherwise list them.
+    if separate and not handed_over and (told is None or told.get("object") != "charge"):
         recorded += _record_separate_transfers(charge=charge, currency=currency)
     if charge.disputed:
         for dispute in gw.disputes_list(charge_id=charge_id):

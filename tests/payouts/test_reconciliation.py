@@ -242,3 +242,115 @@ def test_staff_run_a_reconciliation_from_the_page_and_watch_it(
     again = client.post("/money/reconciliation/", days)
     assert again.status_code == 400 and "already queued" in again.content.decode()
     assert ReconciliationRun.objects.count() == 1
+
+
+def _many_charges(
+    count: int, start: datetime, *, moved: dict[int, int], no_fee: set[int], converted: set[int]
+) -> list[str]:
+    """``count`` platform charges in the sandbox (1000 EUR, fee 59), each with its charge and
+    Stripe fee transactions in the ledger (ledger rows are never updated, so the faults are
+    written as such: ``moved`` {i: what the ledger's charge moved}, ``no_fee`` charges whose
+    fee the ledger lacks, ``converted`` charges with an exchange rate); returns the charge ids,
+    oldest first."""
+    from django.utils import timezone
+
+    from payouts.models import LedgerEntry
+    from sandbox.ledger_models import BalanceEntry
+    from sandbox.models import SandboxObject
+
+    base = int(start.timestamp()) + 60
+    objects, entries, txns = [], [], []
+    for i in range(count):
+        txn_id, charge_id, created = f"txn_many{i:06d}", f"ch_many{i:06d}", base + i
+        data = {
+            "id": txn_id,
+            "object": "balance_transaction",
+            "amount": 1000,
+            "available_on": created,
+            "created": created,
+            "currency": "eur",
+            "exchange_rate": 0.9 if i in converted else None,
+            "fee": 59,
+            "fee_details": [],
+            "net": 941,
+            "reporting_category": "charge",
+            "source": charge_id,
+            "status": "available",
+            "type": "charge",
+        }
+        objects.append(
+            SandboxObject(id=txn_id, object="balance_transaction", created=created, data=data)
+        )
+        entries.append(
+            BalanceEntry(
+                id=txn_id,
+                currency="eur",
+                type="charge",
+                amount=1000,
+                fee=59,
+                net=941,
+                created=created,
+                seq=i,
+                available_on=created,
+                status="available",
+                source=charge_id,
+            )
+        )
+        at = start + timedelta(minutes=1)
+        txns.append(
+            LedgerTransaction(
+                kind="charge", stripe_object_id=charge_id, charge_id=charge_id, occurred_at=at
+            )
+        )
+        if i not in no_fee:
+            txns.append(
+                LedgerTransaction(
+                    kind="stripe_fee", stripe_object_id=txn_id, charge_id=charge_id, occurred_at=at
+                )
+            )
+    amounts = {f"ch_many{i:06d}": amount for i, amount in moved.items()}
+    SandboxObject.objects.bulk_create(objects, batch_size=1000)
+    BalanceEntry.objects.bulk_create(entries, batch_size=1000)
+    LedgerTransaction.objects.bulk_create(txns, batch_size=1000)
+    now = timezone.now()
+    LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(
+                transaction=t, account=account, amount=amount, currency="eur", created_at=now
+            )
+            for t in LedgerTransaction.objects.filter(stripe_object_id__contains="_many")
+            for account, amount in (
+                [
+                    ("buyer:payments", -amounts.get(t.stripe_object_id, 1000)),
+                    ("platform:stripe_balance", amounts.get(t.stripe_object_id, 1000)),
+                ]
+                if t.kind == "charge"
+                else [("platform:stripe_balance", -59), ("stripe:fees", 59)]
+            )
+        ],
+        batch_size=2000,
+    )
+    return [f"ch_many{i:06d}" for i in range(count)]
+
+
+def test_problems_in_the_middle_of_a_long_run_are_reported_in_stream_order():
+    """More balance transactions than one page, and scratch rows than one batch: the problems
+    are found wherever they are, counted, and worded in the order Stripe listed them (newest
+    first), the converted one matched but not compared."""
+    from payouts.reconciliation import BATCH
+
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    count = BATCH // 2 + 1100  # > BATCH scratch rows (two per charge), > 10 pages
+    # Charge 700: the ledger moved 990, not 1000. Charge 1500's fee: not in the ledger.
+    # Charge 300: converted from another currency, its ledger amount differs (not compared).
+    charges = _many_charges(
+        count, start, moved={700: 990, 300: 1}, no_fee={1500, 300}, converted={300}
+    )
+    run = reconcile(start=start, end=start + timedelta(days=1), accounts=[])
+    assert run.stripe_transactions == count
+    assert (run.missing_in_ledger, run.amount_mismatches, run.missing_in_stripe) == (1, 1, 0)
+    assert len(run.issues) == 2
+    assert "txn_many001500) has no ledger stripe_fee transaction" in run.issues[0]
+    assert f"charge {charges[700]} (1000 EUR, txn_many000700): amount 1000" in run.issues[1]
+    assert "the ledger moved 990" in run.issues[1]
+    assert not ReconciliationSeen.objects.exists()
