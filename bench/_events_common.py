@@ -55,12 +55,12 @@ def require_services() -> str | None:
     return None
 
 
-def bench_database_url() -> str:
-    """``DATABASE_URL`` with ``_bench`` appended to the database name, created if missing."""
+def bench_database_url(suffix: str = "_bench") -> str:
+    """``DATABASE_URL`` with ``suffix`` appended to the database name, created if missing."""
     import psycopg
 
     parts = urlsplit(os.environ["DATABASE_URL"])
-    name = parts.path.lstrip("/") + "_bench"
+    name = parts.path.lstrip("/") + suffix
     admin = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
@@ -183,6 +183,23 @@ def make_workload(total: int, seed: int = 42) -> Workload:
         out_of_order=n_ooo,
         bad=n_bad,
     )
+
+
+def arrival_order[T](
+    items: list[T], *, seed: int, duplicates: float = 0.15, late: float = 0.10
+) -> list[T]:
+    """``items`` as a webhook endpoint receives them: a share ``late`` swapped with one up to 9
+    places later (out of order), then a share ``duplicates`` delivered a second time at a random
+    place (Stripe delivers at least once)."""
+    rng = random.Random(seed)
+    order = list(items)
+    n = len(order)
+    for i in rng.sample(range(max(n - 10, 0)), min(int(n * late), max(n - 10, 0))):
+        j = i + rng.randrange(1, 10)
+        order[i], order[j] = order[j], order[i]
+    for _ in range(int(n * duplicates)):
+        order.insert(rng.randrange(len(order) + 1), rng.choice(items))
+    return order
 
 
 def parse_args(argv: list[str], description: str) -> argparse.Namespace:

@@ -187,7 +187,7 @@ SUBSCRIPTION_ONLY = "This listing is sold by subscription: choose one of its pla
 
 
 def _plan_model() -> type[Model]:
-    return Listing._meta.get_field("plans").related_model  # type: ignore[return-value]
+    return Listing._meta.get_field("plans").related_model
 
 
 def with_subscription_flag(qs: QuerySet[Listing]) -> QuerySet[Listing]:
@@ -201,13 +201,13 @@ def is_subscription(listing: Listing) -> bool:
     was read through ``with_subscription_flag``, else one query)."""
     flag = getattr(listing, "is_subscription", None)
     if flag is None:
-        flag = listing.plans.exists()  # type: ignore[attr-defined]
+        flag = listing.plans.exists()
     return bool(flag)
 
 
 def listing_open_plans(listing: Listing) -> list[Model]:
     """The plans of a subscription listing a buyer may subscribe to now, cheapest first."""
-    return list(listing.plans.filter(is_active=True))  # type: ignore[attr-defined]
+    return list(listing.plans.filter(is_active=True))
 
 
 def listing_unavailable_reason(listing: Listing, *, quantity: int = 1) -> str | None:

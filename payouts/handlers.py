@@ -40,14 +40,9 @@ def on_payout(event: StripeEvent) -> None:
             "event %s: payout of account %r, not one of our sellers", event.stripe_id, event.account
         )
         return
-    # Locked so that two events saying "paid" (payout.paid, payout.updated) email once.
-    prior = (
-        Payout.objects.select_for_update()
-        .filter(stripe_id=data["id"])
-        .values_list("status", flat=True)
-        .first()
-    )
-    payout = balances.payout_sync(seller=seller, data=data)
+    # The status before is read under the payout's row lock, so that two events saying "paid"
+    # (payout.paid, payout.updated) email once.
+    payout, prior = balances.payout_sync_from(seller=seller, data=data)
     if payout.status == Payout.Status.PAID and prior != Payout.Status.PAID:
         from payouts import tasks
 

@@ -727,7 +727,7 @@ def subscription_change_plan(
         changes=_change_items(sub, current, plan),
         proration_date=proration_date,
         key=gw.idempotency_key(
-            "subscription", sub.pk, "plan", plan.pk, plan.price_version, proration_date
+            "subscription", sub.pk, "plan", plan.pk, plan.price_version, proration_date, _state(sub)
         ),
     )
     with transaction.atomic():
@@ -738,15 +738,24 @@ def subscription_change_plan(
     return locked
 
 
+def _state(sub: Subscription) -> int:
+    """The version of our row a change is asked from (its last save, in microseconds), for the
+    change's idempotency key: a double click on the same state is one request to Stripe, while
+    asking again after another change (cancel, resume, cancel in one second; a plan change, its
+    reverse, then the change again) is a new one, not a replay of the first answer."""
+    return int(sub.updated_at.timestamp() * 1_000_000)
+
+
 def subscription_set_cancel(*, buyer: Any, subscription_id: int, cancel: bool) -> Subscription:
     """Cancel at the end of the period (``cancel=True``) or resume before it ends."""
     sub = _live_for_buyer(buyer=buyer, subscription_id=subscription_id)
     assert sub.stripe_subscription_id
-    stamp = int(timezone.now().timestamp())
     updated = gw.subscription_set_cancel_at_period_end(
         subscription_id=sub.stripe_subscription_id,
         cancel=cancel,
-        key=gw.idempotency_key("subscription", sub.pk, "cancel" if cancel else "resume", stamp),
+        key=gw.idempotency_key(
+            "subscription", sub.pk, "cancel" if cancel else "resume", _state(sub)
+        ),
     )
     with transaction.atomic():
         locked = Subscription.objects.select_for_update().get(pk=sub.pk)

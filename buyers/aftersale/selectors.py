@@ -112,9 +112,10 @@ def _rating_sql() -> str:
     q = connection.ops.quote_name
     meta = Review._meta
     col = {
-        name: q(meta.get_field(name).column) for name in ("id", "rating", "listing", "hidden_at")
+        name: q(str(getattr(meta.get_field(name), "column", name)))
+        for name in ("id", "rating", "listing", "hidden_at", "replied_at")
     }
-    replied = q(meta.get_field("replied_at").column)
+    replied = col["replied_at"]
     # Table and column names come from the model, quoted; the listing id is a parameter.
     select = f"COUNT({col['id']}), SUM({col['rating']}), SUM({col['id']}), MAX({replied})"
     where = f"{col['listing']} = %s AND {col['hidden_at']} IS NULL"

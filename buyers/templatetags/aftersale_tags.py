@@ -67,7 +67,7 @@ def listing_reviews(listing: Listing) -> SafeString:
             repr((REVIEWS_FRAGMENT_VERSION, listing.pk, version)).encode(), digest_size=16
         ).hexdigest()
     )
-    html = cache.get(key)
+    html: str | None = cache.get(key)
     if html is None:
         html = render_to_string(
             "buyers/aftersale/_reviews.html",

@@ -15,7 +15,7 @@ from payouts.models import (
     SellerBalance,
 )
 from payouts.services._common import _ts
-from payouts.services.ledger import ledger_record, movement_postings
+from payouts.services.ledger import LedgerMovement, ledger_record_many, movement_postings
 from sellers.models import Seller
 
 
@@ -64,11 +64,18 @@ def payout_sync(*, seller: Seller, data: Mapping[str, Any]) -> Payout:
     A newly failed payout emails the seller (after commit) with the reason and a link to update
     their bank details, once. Idempotent.
     """
+    return payout_sync_from(seller=seller, data=data)[0]
+
+
+def payout_sync_from(*, seller: Seller, data: Mapping[str, Any]) -> tuple[Payout, str | None]:
+    """``payout_sync``, also returning the payout's status before (None: first seen), read
+    under the same row lock. One locked read, an UPDATE of the changed columns only (none when
+    nothing changed), the ledger in one ``ledger_record_many``; no savepoint of its own."""
     payout_id = str(data["id"])
     status = str(data.get("status") or "pending")
     if status not in Payout.Status.values:
         status = Payout.Status.PENDING
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         payout, created = Payout.objects.select_for_update().get_or_create(
             stripe_id=payout_id,
             defaults={
@@ -80,43 +87,55 @@ def payout_sync(*, seller: Seller, data: Mapping[str, Any]) -> Payout:
                 "stripe_created": _ts(data.get("created")) or timezone.now(),
             },
         )
+        prior = None if created else payout.status
+        changed: list[str] = []
         if not created and Payout.RANK[status] > Payout.RANK[payout.status]:
             payout.status = status
-            payout.arrival_date = _ts(data.get("arrival_date")) or payout.arrival_date
+            changed.append("status")
+            arrival = _ts(data.get("arrival_date")) or payout.arrival_date
+            if arrival != payout.arrival_date:
+                payout.arrival_date = arrival
+                changed.append("arrival_date")
         if payout.status == Payout.Status.FAILED:
-            payout.failure_code = str(data.get("failure_code") or payout.failure_code or "")[:64]
-            payout.failure_message = str(
-                data.get("failure_message") or payout.failure_message or ""
-            )[:500]
-        payout.save()
-        occurred = payout.stripe_created
-        ledger_record(
-            kind=LedgerTransaction.Kind.PAYOUT,
-            stripe_object_id=payout_id,
-            seller=seller,
-            occurred_at=occurred,
-            description=f"payout {payout_id}",
-            postings=movement_postings(
+            code = str(data.get("failure_code") or payout.failure_code or "")[:64]
+            message = str(data.get("failure_message") or payout.failure_message or "")[:500]
+            if (code, message) != (payout.failure_code, payout.failure_message):
+                payout.failure_code, payout.failure_message = code, message
+                changed += ["failure_code", "failure_message"]
+        if changed:
+            payout.save(update_fields=[*changed, "updated_at"])
+        movements = [
+            LedgerMovement(
                 kind=LedgerTransaction.Kind.PAYOUT,
-                amount=payout.amount,
-                currency=payout.currency,
-                seller_id=seller.pk,
-            ),
-        )
-        if payout.status in (Payout.Status.FAILED, Payout.Status.CANCELED):
-            ledger_record(
-                kind=LedgerTransaction.Kind.PAYOUT_FAILED,
                 stripe_object_id=payout_id,
                 seller=seller,
-                occurred_at=timezone.now(),
-                description=f"payout {payout_id} {payout.status}: returned to the balance",
+                occurred_at=payout.stripe_created,
+                description=f"payout {payout_id}",
                 postings=movement_postings(
-                    kind=LedgerTransaction.Kind.PAYOUT_FAILED,
+                    kind=LedgerTransaction.Kind.PAYOUT,
                     amount=payout.amount,
                     currency=payout.currency,
                     seller_id=seller.pk,
                 ),
             )
+        ]
+        if payout.status in (Payout.Status.FAILED, Payout.Status.CANCELED):
+            movements.append(
+                LedgerMovement(
+                    kind=LedgerTransaction.Kind.PAYOUT_FAILED,
+                    stripe_object_id=payout_id,
+                    seller=seller,
+                    occurred_at=timezone.now(),
+                    description=f"payout {payout_id} {payout.status}: returned to the balance",
+                    postings=movement_postings(
+                        kind=LedgerTransaction.Kind.PAYOUT_FAILED,
+                        amount=payout.amount,
+                        currency=payout.currency,
+                        seller_id=seller.pk,
+                    ),
+                )
+            )
+        ledger_record_many(movements)
         if payout.status == Payout.Status.FAILED and payout.failure_notified_at is None:
             payout.failure_notified_at = timezone.now()
             payout.save(update_fields=["failure_notified_at", "updated_at"])
@@ -124,4 +143,4 @@ def payout_sync(*, seller: Seller, data: Mapping[str, Any]) -> Payout:
 
             payout_pk = payout.pk
             transaction.on_commit(lambda: tasks.send_payout_failed_email.delay(payout_pk))
-    return payout
+    return payout, prior

@@ -25,9 +25,11 @@ from payouts.services.ledger import (
     PLATFORM_FEES,
     STRIPE_FEES,
     LedgerError,
+    LedgerMovement,
     Posting,
     dispute_withdrawal_postings,
     ledger_record,
+    ledger_record_many,
     movement_postings,
 )
 from sellers.models import Seller
@@ -326,19 +328,29 @@ def ledger_sync_charge(
     if separate:
         order_id = None
 
+    # The charge's movements are collected, then recorded together (``flush``): a few
+    # statements for all of them instead of a handful each.
+    pending: list[LedgerMovement] = []
+
     def record(kind: str, object_id: str, postings: list[Posting], at: int | None = None) -> None:
-        _, created = ledger_record(
-            kind=kind,
-            stripe_object_id=object_id,
-            postings=postings,
-            seller=seller,
-            order_id=order_id,
-            charge_id=charge_id,
-            occurred_at=_ts(at) or when,
-            description=f"{kind} of charge {charge_id}",
+        pending.append(
+            LedgerMovement(
+                kind=kind,
+                stripe_object_id=object_id,
+                postings=postings,
+                seller=seller,
+                order_id=order_id,
+                charge_id=charge_id,
+                occurred_at=_ts(at) or when,
+                description=f"{kind} of charge {charge_id}",
+            )
         )
-        if created:
-            recorded.append(f"{kind}:{object_id}")
+
+    def flush() -> None:
+        for movement, created in zip(pending, ledger_record_many(pending), strict=True):
+            if created:
+                recorded.append(f"{movement.kind}:{movement.stripe_object_id}")
+        pending.clear()
 
     sid = seller.pk if seller else None
     record(K.CHARGE, charge_id, movement_postings(kind=K.CHARGE, amount=amount, currency=currency))
@@ -414,6 +426,7 @@ def ledger_sync_charge(
                 movement_postings(kind=K.REFUND, amount=refund.amount, currency=currency),
                 refund.created,
             )
+        flush()
         if separate:
             _sync_separate_refunds(charge_id=charge_id, refunds=refunds)
         elif order_id is not None:
@@ -444,6 +457,7 @@ def ledger_sync_charge(
                 ),
                 reversal.created,
             )
+    flush()
     # A charge's own event (charge.succeeded ...) comes before its transfers exist: each
     # transfer.created records its transfer (above, from the event). Otherwise list them.
     if separate and (told is None or told.get("object") != "charge"):

@@ -11,9 +11,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from marketplace.money import normalize_currency, round_half_up
@@ -80,6 +81,20 @@ def _validate_postings(postings: Sequence[Posting]) -> list[Posting]:
     return cleaned
 
 
+@dataclass(frozen=True)
+class LedgerMovement:
+    """One money movement to record (the arguments of ``ledger_record``)."""
+
+    kind: str
+    stripe_object_id: str
+    postings: Sequence[Posting]
+    occurred_at: datetime | None = None
+    seller: Seller | None = None
+    order_id: int | None = None
+    charge_id: str = ""
+    description: str = ""
+
+
 def ledger_record(
     *,
     kind: str,
@@ -100,59 +115,141 @@ def ledger_record(
     Side effects: one LedgerTransaction and its LedgerEntry rows, and the SellerBalance
     aggregates of every seller account touched, all in one database transaction.
     """
-    if kind not in LedgerTransaction.Kind.values:
-        raise LedgerError(f"unknown ledger transaction kind {kind!r}")
-    if not stripe_object_id:
-        raise LedgerError("a ledger transaction needs the Stripe object id it comes from")
-    cleaned = _validate_postings(postings)
-    occurred_at = occurred_at or timezone.now()
-    lookup = {"kind": kind, "stripe_object_id": stripe_object_id}
-    with transaction.atomic():
-        existing = LedgerTransaction.objects.filter(**lookup).first()
-        if existing is not None:
-            return existing, False
-        try:
-            with transaction.atomic():
-                txn = LedgerTransaction.objects.create(
-                    **lookup,
-                    seller=seller,
-                    order_id=order_id,
-                    charge_id=charge_id,
-                    description=description[:255],
-                    occurred_at=occurred_at,
-                )
-        except IntegrityError:
-            return LedgerTransaction.objects.get(**lookup), False
-        entries = []
-        per_seller: dict[int, list[tuple[str, Posting]]] = defaultdict(list)
-        for posting in cleaned:
-            match = _ACCOUNT_RE.match(posting.account)
-            assert match is not None
-            seller_id = int(match["seller"]) if match["seller"] else None
-            entries.append(
-                LedgerEntry(
-                    transaction=txn,
-                    account=posting.account,
-                    seller_id=seller_id,
-                    amount=posting.amount,
-                    currency=posting.currency,
-                )
-            )
-            if seller_id is not None:
-                per_seller[seller_id].append((match["kind"], posting))
-        LedgerEntry.objects.bulk_create(entries)
-        for seller_id, legs in sorted(per_seller.items()):
-            _apply_to_seller_balance(seller_id=seller_id, kind=kind, legs=legs, day=occurred_at)
+    movement = LedgerMovement(
+        kind=kind,
+        stripe_object_id=stripe_object_id,
+        postings=postings,
+        occurred_at=occurred_at,
+        seller=seller,
+        order_id=order_id,
+        charge_id=charge_id,
+        description=description,
+    )
+    [txn] = _record(movement_list=[movement])
+    if txn is None:
+        return LedgerTransaction.objects.get(kind=kind, stripe_object_id=stripe_object_id), False
     return txn, True
 
 
+def ledger_record_many(movements: Sequence[LedgerMovement]) -> list[bool]:
+    """Record several movements, each exactly as ``ledger_record`` would (same checks, same
+    idempotency), in a few statements whatever their number: one INSERT of the transactions
+    (those already recorded are skipped by the unique constraint, ``ON CONFLICT DO NOTHING``),
+    one INSERT of all their entries, then one locked read and one UPDATE of the SellerBalance
+    of each seller touched. All or nothing. Returns, per movement, whether it was new."""
+    return [txn is not None for txn in _record(movement_list=list(movements))]
+
+
+def _record(*, movement_list: list[LedgerMovement]) -> list[LedgerTransaction | None]:
+    if not movement_list:
+        return []
+    cleaned_all = []
+    for m in movement_list:
+        if m.kind not in LedgerTransaction.Kind.values:
+            raise LedgerError(f"unknown ledger transaction kind {m.kind!r}")
+        if not m.stripe_object_id:
+            raise LedgerError("a ledger transaction needs the Stripe object id it comes from")
+        cleaned_all.append(_validate_postings(m.postings))
+    now = timezone.now()
+    # Inside a handler's (or any caller's) transaction no savepoint of our own: an error here
+    # propagates and rolls the caller's savepoint or transaction back, as before.
+    with transaction.atomic(savepoint=False):
+        ids = _insert_transactions(movement_list, now=now)
+        result: list[LedgerTransaction | None] = []
+        entries: list[LedgerEntry] = []
+        per_seller: dict[int, list[tuple[str, Posting, str, datetime]]] = defaultdict(list)
+        for m, cleaned in zip(movement_list, cleaned_all, strict=True):
+            pk = ids.pop((m.kind, m.stripe_object_id), None)  # a movement listed twice: once
+            if pk is None:
+                result.append(None)
+                continue
+            txn = LedgerTransaction(
+                id=pk,
+                kind=m.kind,
+                stripe_object_id=m.stripe_object_id,
+                seller=m.seller,
+                order_id=m.order_id,
+                charge_id=m.charge_id,
+                description=m.description[:255],
+                occurred_at=m.occurred_at or now,
+                recorded_at=now,
+            )
+            txn._state.adding = False
+            txn._state.db = "default"
+            result.append(txn)
+            for posting in cleaned:
+                match = _ACCOUNT_RE.match(posting.account)
+                assert match is not None
+                seller_id = int(match["seller"]) if match["seller"] else None
+                entries.append(
+                    LedgerEntry(
+                        transaction=txn,
+                        account=posting.account,
+                        seller_id=seller_id,
+                        amount=posting.amount,
+                        currency=posting.currency,
+                    )
+                )
+                if seller_id is not None:
+                    per_seller[seller_id].append(
+                        (match["kind"], posting, m.kind, m.occurred_at or now)
+                    )
+        if entries:
+            LedgerEntry.objects.bulk_create(entries)
+        for seller_id, legs in sorted(per_seller.items()):
+            _apply_to_seller_balance(seller_id=seller_id, legs=legs)
+    return result
+
+
+def _insert_transactions(
+    movements: list[LedgerMovement], *, now: datetime
+) -> dict[tuple[str, str], int]:
+    """INSERT the movements' transactions in one statement, skipping those already recorded
+    (or recorded concurrently: the unique constraint decides). Returns the new rows' ids."""
+    from django.db import connection
+
+    quote = connection.ops.quote_name
+    columns = [
+        "kind",
+        "stripe_object_id",
+        "seller_id",
+        "order_id",
+        "charge_id",
+        "description",
+        "occurred_at",
+        "recorded_at",
+    ]
+    params: list[Any] = []
+    for m in movements:
+        params += [
+            m.kind,
+            m.stripe_object_id,
+            m.seller.pk if m.seller is not None else None,
+            m.order_id,
+            m.charge_id,
+            m.description[:255],
+            connection.ops.adapt_datetimefield_value(m.occurred_at or now),
+            connection.ops.adapt_datetimefield_value(now),
+        ]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = (
+        f"INSERT INTO {quote(LedgerTransaction._meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(c) for c in columns)}) VALUES {', '.join([row] * len(movements))} "
+        f"ON CONFLICT ({quote('kind')}, {quote('stripe_object_id')}) DO NOTHING "
+        f"RETURNING {quote('id')}, {quote('kind')}, {quote('stripe_object_id')}"
+    )  # only the model's own quoted identifiers are interpolated; values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(kind, object_id): pk for pk, kind, object_id in cursor.fetchall()}
+
+
 def _apply_to_seller_balance(
-    *, seller_id: int, kind: str, legs: list[tuple[str, Posting]], day: datetime
+    *, seller_id: int, legs: list[tuple[str, Posting, str, datetime]]
 ) -> None:
-    SellerBalance.objects.get_or_create(seller_id=seller_id)
-    balance = SellerBalance.objects.select_for_update().get(seller_id=seller_id)
-    day_key = day.astimezone(UTC).date().isoformat()
-    for account_kind, posting in legs:
+    """Add the legs (account kind, posting, transaction kind, day) to the seller's aggregates:
+    one locked read (created if missing) and one UPDATE, whatever the number of legs."""
+    balance, _ = SellerBalance.objects.select_for_update().get_or_create(seller_id=seller_id)
+    for account_kind, posting, kind, day in legs:
         balance.entry_count += 1
         if account_kind == "payouts":
             balance.paid_out[posting.currency] = (
@@ -163,6 +260,7 @@ def _apply_to_seller_balance(
             int(balance.ledger.get(posting.currency, 0)) + posting.amount
         )
         if kind not in PAYOUT_KINDS:
+            day_key = day.astimezone(UTC).date().isoformat()
             days = balance.earnings_by_day.setdefault(posting.currency, {})
             days[day_key] = int(days.get(day_key, 0)) + posting.amount
     cutoff = (timezone.now() - timedelta(days=EARNINGS_DAYS_KEPT)).date().isoformat()

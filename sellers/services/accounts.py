@@ -202,7 +202,7 @@ def seller_sync_account(*, seller: Seller) -> Seller:
     return seller_apply_account(seller_id=seller.pk, account=account, as_of=None)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside the handler's transaction: no savepoint of its own
 def seller_account_updated(*, account_id: str, event_created: datetime) -> Seller | None:
     """Handle ``account.updated`` for ``account_id``: re-fetch the account (the payload may be
     stale) and apply it, unless a newer event was already applied. The seller row stays locked

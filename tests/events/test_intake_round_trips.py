@@ -46,6 +46,7 @@ def wire_trace() -> Iterator[list[tuple[str, str, str]]]:
     client leaves that signal out)."""
     from psycopg import pq
 
+    close_old_connections()  # a connection past CONN_MAX_AGE is replaced before the trace
     connection.ensure_connection()
     pgconn = connection.connection.pgconn
     messages: list[tuple[str, str, str]] = []
