@@ -49,6 +49,16 @@ ratios are within one run), PostgreSQL, ``--subscriptions 150`` (150 renewing, t
 - set-up 264 s for 150 (1.8 s each while the machine was busiest), 86 s for the next 150
   (0.57 s); the sandbox renewed 150 in 86 s, 300 in 62 s (0.2 s each); 10,000 would take about
   1.5 h of set-up and 35 min of renewal at the quieter rate: not run here.
+- a second run on a quieter machine, ``--subscriptions 300``, month 1: set-up 48 s (0.16 s a
+  subscriber), the sandbox renewed 300 in 21 s (0.07 s each); intake 31 events/s; first pass
+  34 events/s = 0.07 x no-op, 71.8 of our SQL queries and 2.00 Stripe requests per renewal;
+  re-runs 117 / 133 / 146 against no-op 453 / 506 / 750 events/s (0.26). At that rate 10,000
+  would need about 27 min of set-up, 12 of renewal, then about 55 of intake (100,000
+  webhooks at ~30/s, the sandbox's delivery bookkeeping most of it) and 50 of handling.
+  Month 2 (600 renewing; the machine busier again): set-up 215 s, the sandbox renewed 600 in
+  161 s; first pass 71 events/s = 0.06 x no-op; re-runs 237 / 324 / 451 against no-op
+  843 / 1105 / 1221 (0.29); per renewal 300 -> 600: our SQL 81.8 -> 81.5 (handlers 71.8 ->
+  71.5), Stripe requests 2.00 -> 2.01; no failed events.
 """
 
 from __future__ import annotations
