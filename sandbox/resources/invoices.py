@@ -21,6 +21,7 @@ marked_uncollectible``, ``invoiceitem.created``.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -626,6 +627,27 @@ def invoice_pay(
         invoice_failed(invoice_id, missing)
         return store.get(invoice_id), missing
     pi_row = payments.intent_row(pi_id, account=inv_row.account)
+    token = _ATTEMPTING.set(True)
+    try:
+        return _invoice_attempt(inv_row, pi_row, pm, return_url=return_url, off_session=off_session)
+    finally:
+        _ATTEMPTING.reset(token)
+
+
+# Set while an attempt of ``invoice_pay`` confirms the invoice's PaymentIntent: that attempt is
+# counted and reported here, so the payments module must not count it again.
+_ATTEMPTING: contextvars.ContextVar[bool] = contextvars.ContextVar("attempting", default=False)
+
+
+def _invoice_attempt(
+    inv_row: SandboxObject,
+    pi_row: SandboxObject,
+    pm: str,
+    *,
+    return_url: str | None,
+    off_session: bool,
+) -> tuple[JSON, StripeError | None]:
+    invoice_id, pi_id = inv_row.id, pi_row.id
     if pi_row.data["status"] == "requires_action":
         # a new attempt (retry, or another card): start from the payment method again
         pi_row.data["status"] = "requires_payment_method"
@@ -684,6 +706,23 @@ def _mark_paid(invoice_id: str, *, out_of_band: bool = False) -> None:
 def invoice_paid(invoice_id: str, pi: JSON) -> None:
     """The invoice's PaymentIntent succeeded (called by the payments module)."""
     _mark_paid(invoice_id)
+
+
+def intent_declined(invoice_id: str, error: StripeError) -> None:
+    """The invoice's PaymentIntent was confirmed directly (Stripe.js with the invoice's
+    ``confirmation_secret``, a ``default_incomplete`` subscription's first invoice) and the card
+    was declined: Stripe counts it as an attempt of the invoice (``attempt_count``) and sends
+    ``invoice.payment_failed``, as for any failed invoice payment."""
+    if _ATTEMPTING.get():
+        return  # invoice_pay's own attempt: counted and reported there
+    inv_row = store.get_row(invoice_id, object_type="invoice", for_update=True)
+    invoice = inv_row.data
+    if invoice["status"] != "open":
+        return
+    invoice["attempt_count"] = int(invoice["attempt_count"]) + 1
+    invoice["attempted"] = True
+    store.save(inv_row)
+    invoice_failed(invoice_id, error)
 
 
 def invoice_failed(invoice_id: str, error: StripeError, *, emit_failed: bool = True) -> None:

@@ -157,6 +157,42 @@ def test_default_incomplete_returns_the_confirmation_secret(sdk, seller):
     assert sdk.v1.invoices.retrieve(invoice.id).status == "paid"
 
 
+def test_a_declined_confirmation_of_the_first_invoice_is_a_failed_attempt(sdk, seller):
+    """Stripe.js confirms a ``default_incomplete`` subscription's first invoice with a card that
+    is declined: the invoice counts the attempt and ``invoice.payment_failed`` is sent (Stripe:
+    "whenever an invoice payment attempt fails"); the subscription stays incomplete, and a good
+    card then pays the same invoice."""
+    price = plan(sdk, amount=1500)
+    customer = sdk.v1.customers.create({"email": "new@example.com"})
+    sub = sdk.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": price.id}],
+            "payment_behavior": "default_incomplete",
+            "application_fee_percent": 10,
+            "transfer_data": {"destination": seller.id},
+            "expand": ["latest_invoice.payments"],
+        }
+    )
+    invoice = sub.latest_invoice
+    pi_id = invoice.payments.data[0].payment.payment_intent
+    assert events_of("invoice.payment_failed") == []
+    with pytest.raises(stripe.CardError):
+        sdk.v1.payment_intents.confirm(pi_id, {"payment_method": "pm_card_chargeDeclined"})
+    failed = events_of("invoice.payment_failed")
+    assert [e["data"]["object"]["id"] for e in failed] == [invoice.id]
+    assert failed[0]["data"]["object"]["attempt_count"] == 1
+    after = sdk.v1.invoices.retrieve(invoice.id)
+    assert after.status == "open" and after.attempt_count == 1 and after.attempted
+    assert after.next_payment_attempt is None  # no automatic retries for a first invoice
+    assert sdk.v1.subscriptions.retrieve(sub.id).status == "incomplete"
+    pi = sdk.v1.payment_intents.confirm(pi_id, {"payment_method": "pm_card_visa"})
+    assert pi.status == "succeeded"
+    assert sdk.v1.invoices.retrieve(invoice.id).status == "paid"
+    assert sdk.v1.subscriptions.retrieve(sub.id).status == "active"
+    assert len(events_of("invoice.payment_failed")) == 1
+
+
 def test_payment_behaviours_on_a_declined_card(sdk, seller):
     price = plan(sdk)
     # allow_incomplete (default): 200, incomplete, the invoice open

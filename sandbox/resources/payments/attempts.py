@@ -208,6 +208,11 @@ def _attempt(
         error.extra["payment_intent"] = saved
         emit("charge.failed", charge, account=event_account)
         emit("payment_intent.payment_failed", saved, account=event_account)
+        invoice_id = row.private.get("invoice")
+        if invoice_id:
+            from sandbox.resources import invoices
+
+            invoices.intent_declined(invoice_id, error)
         return saved, error
     if pi.get("setup_future_usage"):
         _save_for_future(pi, pm["id"], account=account, authenticated=three_d_secure)
