@@ -75,8 +75,40 @@ ROUNDS = 3
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subscriptions", type=int, default=50)
+    parser.add_argument(
+        "--cohorts",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="2 (default): a second cohort and month renewing 2N; 1: one month of N only",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=ROUNDS, help="re-runs of the real handlers (duplicates)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes importing the subscribers (set-up only)",
+    )
+    parser.add_argument(
+        "--drain-workers",
+        type=int,
+        default=1,
+        help="processes draining the events, each its own connection (as Celery's prefork "
+        "pool; both drains alike); 1: in-process, as a solo worker",
+    )
+    parser.add_argument(
+        "--intake-sample",
+        type=int,
+        default=0,
+        help="post only this many renewal webhooks through intake (timed); store the rest "
+        "with the function intake stores with (0: post them all)",
+    )
     args = parser.parse_args(argv)
     n = max(10, args.subscriptions)
+    workers = max(1, args.workers)
+    drain_workers = max(1, args.drain_workers)
 
     import os
 
@@ -88,16 +120,17 @@ def main(argv: list[str]) -> int:
     where = _django.setup("subscription_renewals")
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.db import connection
+    from django.db import connection, connections
     from django.test.utils import override_settings
 
     from bench._fixtures import new_user, onboarded_account
     from marketplace import stripe_gateway
     from marketplace.events.models import StripeEvent
     from marketplace.events.registry import handler_for, handlers_replaced, registered_types
+    from marketplace.events.services import intake as services_intake
     from marketplace.events.services import processing, wakeup, webhook_endpoints_ensure_sandbox
-    from sandbox import testing
-    from sandbox.models import RequestLog
+    from sandbox import delivery, testing
+    from sandbox.models import Delivery, RequestLog, SandboxObject
     from sellers.models import Listing, Seller
     from subscriptions import services
     from subscriptions.models import Subscription
@@ -139,6 +172,38 @@ def main(argv: list[str]) -> int:
         while processing.events_drain(batch_size=200).processed:
             pass
 
+    def in_workers(work, items: list, workers: int) -> list:
+        """``work(slice)`` over ``items`` in ``workers`` forked processes (each opens its own
+        database connection, as Celery's prefork workers do); their results, in a list."""
+        if workers <= 1:
+            return [work(items)]
+        import multiprocessing
+
+        connections.close_all()
+        context = multiprocessing.get_context("fork")
+        results = context.Queue()
+
+        def child(part: list) -> None:
+            try:
+                results.put(("ok", work(part)))
+            except BaseException as exc:
+                results.put(("error", f"{type(exc).__name__}: {exc}"))
+            finally:
+                connections.close_all()
+
+        processes = [
+            context.Process(target=child, args=(items[i::workers],)) for i in range(workers)
+        ]
+        for process in processes:
+            process.start()
+        answers = [results.get() for _ in processes]
+        for process in processes:
+            process.join()
+        errors = [value for status, value in answers if status == "error"]
+        if errors:
+            raise RuntimeError(f"a worker failed: {errors}")
+        return [value for _, value in answers]
+
     sdk = testing.stripe_client()
     percent = services.fee_percent(plan=plan)
     User = get_user_model()
@@ -175,44 +240,49 @@ def main(argv: list[str]) -> int:
                 for user in users
             ]
         )
-        for i, (user, row) in enumerate(zip(users, rows, strict=True)):
-            pm = sdk.v1.payment_methods.create({"type": "card", "card": {"token": "tok_visa"}})
-            customer = sdk.v1.customers.create(
-                {
-                    "email": user.email,
-                    "payment_method": pm.id,
-                    "invoice_settings": {"default_payment_method": pm.id},
-                },
-                options={"idempotency_key": f"bench-customer-{user.pk}"},
-            )
-            created = sdk.v1.subscriptions.create(
-                {
-                    "customer": customer.id,
-                    "items": [{"price": plan.stripe_price_id, "quantity": 1}],
-                    "application_fee_percent": float(percent),
-                    "transfer_data": {"destination": seller.stripe_account_id},
-                    "metadata": {"subscription_id": str(row.pk)},
-                },
-                options={"idempotency_key": f"bench-subscription-{row.pk}"},
-            )
-            row.stripe_customer_id = customer.id
-            services.subscription_mirror(row, stripe_gateway.Subscription.from_stripe(created))
-            if i % 500 == 499:
-                print(f"  ... {i + 1} subscribed ({time.perf_counter() - began:.0f} s)", flush=True)
         fields = [
             f.name
             for f in Subscription._meta.concrete_fields
             if not f.primary_key and f.name not in ("buyer", "created_at")
         ]
-        Subscription.objects.bulk_update(rows, fields, batch_size=500)
+
+        def import_part(pairs: list) -> int:
+            for i, (user, row) in enumerate(pairs):
+                pm = sdk.v1.payment_methods.create({"type": "card", "card": {"token": "tok_visa"}})
+                customer = sdk.v1.customers.create(
+                    {
+                        "email": user.email,
+                        "payment_method": pm.id,
+                        "invoice_settings": {"default_payment_method": pm.id},
+                    },
+                    options={"idempotency_key": f"bench-customer-{user.pk}"},
+                )
+                created = sdk.v1.subscriptions.create(
+                    {
+                        "customer": customer.id,
+                        "items": [{"price": plan.stripe_price_id, "quantity": 1}],
+                        "application_fee_percent": float(percent),
+                        "transfer_data": {"destination": seller.stripe_account_id},
+                        "metadata": {"subscription_id": str(row.pk)},
+                    },
+                    options={"idempotency_key": f"bench-subscription-{row.pk}"},
+                )
+                row.stripe_customer_id = customer.id
+                services.subscription_mirror(row, stripe_gateway.Subscription.from_stripe(created))
+                if i % 500 == 499:
+                    took = time.perf_counter() - began
+                    print(f"  ... {(i + 1) * workers} subscribed ({took:.0f} s)", flush=True)
+            Subscription.objects.bulk_update([row for _, row in pairs], fields, batch_size=500)
+            return len(pairs)
+
+        imported = sum(in_workers(import_part, list(zip(users, rows, strict=True)), workers))
+        assert imported == n, imported
         testing.deliver_pending()  # nothing queued while the endpoints were disabled
         endpoints_enabled(True)
         return time.perf_counter() - began
 
     def last_request_id() -> int:
         return RequestLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
-
-    noop = {t: (lambda event: None) for t in registered_types() if handler_for(t) is not None}
 
     class Counted:
         """SQL queries run in the block."""
@@ -227,22 +297,97 @@ def main(argv: list[str]) -> int:
                 self.sandbox += 1
             return execute(sql, params, many, context)
 
-    def rate(ids: list[int], handlers: dict | None, *, reset: bool = True) -> float:
-        """Events per second of one drain of the stored events ``ids``."""
-        if reset:
-            StripeEvent.objects.filter(id__in=ids).update(
-                status=StripeEvent.Status.RECEIVED,
-                attempts=0,
-                next_attempt_at=None,
-                processed_at=None,
-            )
-        began = time.perf_counter()
-        if handlers is None:
-            drain()
-        else:
-            with handlers_replaced(handlers):
+    def registry() -> dict:
+        return {t: handler_for(t) for t in registered_types() if handler_for(t) is not None}
+
+    def rate(ids: list[int], handlers: dict | None, *, count: bool = False) -> tuple[float, dict]:
+        """Events per second of one drain of the stored events ``ids`` (by ``workers``
+        processes), and, with ``count``, the SQL queries its handlers ran (per event type)."""
+        StripeEvent.objects.filter(id__in=ids).update(
+            status=StripeEvent.Status.RECEIVED,
+            attempts=0,
+            next_attempt_at=None,
+            processed_at=None,
+        )
+
+        def work(_part: list) -> dict:
+            counter = Counted()
+            per_type: dict[str, list[int]] = {}
+
+            def counted(handler):
+                def run(event):
+                    before = counter.queries
+                    handler(event)
+                    per_type.setdefault(event.type, []).append(counter.queries - before)
+
+                return run
+
+            table = handlers
+            if count:
+                table = {t: counted(h) for t, h in (handlers or registry()).items()}
+            if table is None:
                 drain()
-        return len(ids) / (time.perf_counter() - began)
+            else:
+                with handlers_replaced(table), connection.execute_wrapper(counter):
+                    drain()
+            return {"queries": counter.queries, "sandbox": counter.sandbox, "per_type": per_type}
+
+        began = time.perf_counter()
+        parts = in_workers(work, list(range(drain_workers)), drain_workers)
+        took = time.perf_counter() - began
+        merged: dict = {"queries": 0, "sandbox": 0, "per_type": {}}
+        for part in parts:
+            merged["queries"] += part["queries"]
+            merged["sandbox"] += part["sandbox"]
+            for kind, values in part["per_type"].items():
+                merged["per_type"].setdefault(kind, []).extend(values)
+        return len(ids) / took, merged
+
+    def receive() -> tuple[float, int, int, int]:
+        """The renewal webhooks posted, signed, to our endpoints and stored by intake (the
+        drain that follows each is held back); with ``--intake-sample K`` only the first K are
+        posted (timed) and the rest stored by ``event_store``, the function intake stores with
+        (their sandbox deliveries are then marked delivered). Returns deliveries/s of the posted
+        ones, how many were posted, our queries and the sandbox's for them."""
+        pending = testing.pending_deliveries()
+        posted = pending[: args.intake_sample] if args.intake_sample else pending
+        rest = pending[len(posted) :]
+        intake = Counted()
+
+        def post(part: list) -> int:
+            with connection.execute_wrapper(intake):
+                for item in part:
+                    delivery.attempt(item.pk, force=True)
+            return len(part)
+
+        began = time.perf_counter()
+        with mock.patch.object(wakeup, "_wake_now", lambda: None):
+            post(posted)
+        took = time.perf_counter() - began
+        if rest:
+            urls = {
+                row.pk: str(row.data.get("url", ""))
+                for row in SandboxObject.objects.filter(pk__in={d.endpoint_id for d in rest})
+            }
+            for start in range(0, len(rest), 2000):
+                chunk = rest[start : start + 2000]
+                bodies = dict(
+                    SandboxObject.objects.filter(pk__in=[d.event_id for d in chunk]).values_list(
+                        "id", "data"
+                    )
+                )
+                for item in chunk:
+                    connect = urls[item.endpoint_id].rstrip("/").endswith("/webhook/connect")
+                    services_intake.event_store(
+                        event=bodies[item.event_id],
+                        source=StripeEvent.Source.CONNECT
+                        if connect
+                        else StripeEvent.Source.PLATFORM,
+                    )
+            Delivery.objects.filter(pk__in=[d.pk for d in rest]).update(
+                status=Delivery.Status.SUCCEEDED, next_attempt_at=None
+            )
+        return len(posted) / took, len(posted), intake.queries - intake.sandbox, intake.sandbox
 
     def renew_month() -> dict:
         """One month on the sandbox clock; the renewal webhooks received (stored by intake),
@@ -254,58 +399,44 @@ def main(argv: list[str]) -> int:
             # A month and two hours: the renewal drafts of both cohorts finalized (an hour).
             testing.advance(days=31, hours=2)
         renewed_in = time.perf_counter() - began
-        intake = Counted()
-        began = time.perf_counter()
-        # Intake only: the in-process drain after each webhook is held back.
-        with (
-            mock.patch.object(wakeup, "_wake_now", lambda: None),
-            connection.execute_wrapper(intake),
-        ):
-            testing.deliver_pending()
-        intake_s = time.perf_counter() - began
+        deliveries = len(testing.pending_deliveries())
+        intake_rate, posted, intake_queries, intake_sandbox = receive()
         ids = list(StripeEvent.objects.filter(id__gt=first_new).values_list("id", flat=True))
-        noop_rates = [rate(ids, noop)]
+        noop = {t: (lambda event: None) for t in registry()}
+        noop_rates = [rate(ids, noop)[0]]
         # By id: the sandbox's housekeeping trims old request logs.
         requests_before = last_request_id()
-        handling = Counted()
-        per_type: dict[str, list[int]] = {}
-
-        def counted(handler):
-            def run(event):
-                before = handling.queries
-                handler(event)
-                per_type.setdefault(event.type, []).append(handling.queries - before)
-
-            return run
-
-        real = {t: counted(handler_for(t)) for t in registered_types() if handler_for(t)}
-        with connection.execute_wrapper(handling):
-            first_rate = rate(ids, real)
+        first_rate, handling = rate(ids, registry(), count=True)
         stripe_requests = last_request_id() - requests_before
         rerun_rates = []
-        for _ in range(ROUNDS):
-            noop_rates.append(rate(ids, noop))
-            rerun_rates.append(rate(ids, None))
-        noop_rates.append(rate(ids, noop))
-        rate(ids, None)  # leave them handled
+        for _ in range(args.rounds):
+            noop_rates.append(rate(ids, noop)[0])
+            rerun_rates.append(rate(ids, None)[0])
+        noop_rates.append(rate(ids, noop)[0])
+        if args.rounds:
+            rate(ids, None)  # the last drain was a no-op: the real handlers last
         live = Subscription.objects.filter(status="active").count()
         failed = StripeEvent.objects.exclude(status__in=["succeeded", "ignored"]).count()
+        scale = deliveries / posted if posted else 1.0
         return {
             "events": len(ids),
+            "deliveries": deliveries,
+            "posted": posted,
             "sandbox_s": renewed_in,
             "sandbox_queries": sandbox_sql.queries,
-            "intake_rate": len(ids) / intake_s,
-            "intake_queries": intake.queries - intake.sandbox,
-            "intake_sandbox": intake.sandbox,
-            "handler_queries": handling.queries - handling.sandbox,
-            "handler_sandbox": handling.sandbox,
+            "intake_rate": intake_rate,
+            # Per renewal, our intake queries scale with the deliveries (one row each).
+            "intake_queries": intake_queries * scale,
+            "intake_sandbox": intake_sandbox * scale,
+            "handler_queries": handling["queries"] - handling["sandbox"],
+            "handler_sandbox": handling["sandbox"],
             "stripe_requests": stripe_requests,
             "first_rate": first_rate,
             "rerun_rates": rerun_rates,
             "noop_rates": noop_rates,
             "renewals": live,
             "failed": failed,
-            "per_type": per_type,
+            "per_type": handling["per_type"],
             "kinds": Counter(StripeEvent.objects.filter(id__in=ids).values_list("type", flat=True)),
         }
 
@@ -327,7 +458,8 @@ def main(argv: list[str]) -> int:
             + ")"
         )
         print(
-            f"  intake: {got['intake_rate']:.0f} events/s, "
+            f"  intake: {got['intake_rate']:.0f} deliveries/s "
+            f"({got['posted']} of {got['deliveries']} posted), "
             f"{got['intake_queries'] / renewals:.1f} SQL queries per renewal (and "
             f"{got['intake_sandbox'] / renewals:.1f} of the sandbox delivering them)"
         )
@@ -357,6 +489,11 @@ def main(argv: list[str]) -> int:
     first = renew_month()
     assert first["renewals"] == n, first
     report(1, setup, first)
+    if args.cohorts == 1:
+        overrides.disable()
+        stripe_gateway.reset_client()
+        print(f"failed or dead events: {first['failed']}")
+        return 0 if first["failed"] == 0 else 1
     setup2 = subscribe_cohort(n)
     second = renew_month()
     assert second["renewals"] == 2 * n, second

@@ -517,31 +517,34 @@ def invoice_sync(
     said = gw.Invoice.from_stripe(told) if told else None
     if said is not None and not said.subscription_id:
         return
-    # One transaction (the event pipeline's own when it runs us: no savepoint needed).
+    # One transaction (the event pipeline's own when it runs us: no savepoint needed). Locks,
+    # when both are taken, in one order: the subscription's row, then the invoice's (two of an
+    # invoice's events handled at once by two workers would otherwise deadlock).
     with transaction.atomic(savepoint=False):
-        row = (
-            SubscriptionInvoice.objects.select_for_update(of=("self",))
-            .select_related("subscription")
-            .filter(stripe_invoice_id=stripe_invoice_id)
-            .first()
-        )
         if said is not None and event_type not in VERIFIED_EVENTS:
-            # The invoice's own progress: our row only (locked, or new: unique), never back.
+            # The invoice's own progress: our row only (locked), never back. A row we do not
+            # have yet is created under its subscription's lock, as the re-reading events
+            # create it: ``invoice.created`` and ``invoice.finalized`` of a renewal handled at
+            # once meet at the lock instead of both inserting it.
+            row = _invoice_locked(stripe_invoice_id)
             if row is None:
                 owner = _locked(
                     stripe_id=said.subscription_id,
                     our_id=our_id_from_metadata(said.subscription_metadata),
-                    lock=False,
                 )
                 if owner is None:
                     return  # not one of ours
-                row = SubscriptionInvoice(stripe_invoice_id=stripe_invoice_id, subscription=owner)
-            elif INVOICE_RANK.get(said.status, -1) <= INVOICE_RANK.get(row.status, -1):
+                row = _invoice_locked(stripe_invoice_id)
+                if row is None:
+                    row = SubscriptionInvoice(
+                        stripe_invoice_id=stripe_invoice_id, subscription=owner
+                    )
+            if row.pk is not None and INVOICE_RANK.get(said.status, -1) <= INVOICE_RANK.get(
+                row.status, -1
+            ):
                 return  # older news than what we have
             _invoice_fields(row, said)
             row.save()
-            return
-        if said is not None and row is not None and _settled(row, row.subscription, as_of):
             return
         if said is not None:
             stripe_id, metadata = said.subscription_id, said.subscription_metadata
@@ -553,12 +556,23 @@ def invoice_sync(
         sub = _locked(stripe_id=stripe_id, our_id=our_id_from_metadata(metadata))
         if sub is None:
             return  # not one of ours
+        row = _invoice_locked(stripe_invoice_id)
+        if said is not None and row is not None and _settled(row, sub, as_of):
+            return
         if said is not None:
             # Under our subscription's lock: what is applied last is what Stripe has now.
             state = gw.invoice_retrieve_state(invoice_id=stripe_invoice_id)
         if state.subscription is not None:
             _apply(sub, state.subscription, as_of=as_of)
         _invoice_applied(sub, row, state, event_type=event_type)
+
+
+def _invoice_locked(stripe_invoice_id: str) -> SubscriptionInvoice | None:
+    return (
+        SubscriptionInvoice.objects.select_for_update(of=("self",))
+        .filter(stripe_invoice_id=stripe_invoice_id)
+        .first()
+    )
 
 
 def _invoice_applied(
