@@ -61,7 +61,7 @@ def test_created_and_finalized_at_once_make_one_row(sandbox, monthly, settings):
         try:
             with transaction.atomic():
                 handle("invoice.finalized")
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
