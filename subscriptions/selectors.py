@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -152,7 +153,10 @@ class Figures:
         return None if base == 0 else self.churned / base
 
 
-def _figures(qs: QuerySet[Subscription], *, now: dt.datetime | None = None) -> Figures:
+def _figures(
+    qs: QuerySet[Subscription], *, zero_currency: str, now: dt.datetime | None = None
+) -> Figures:
+    """``zero_currency``: the currency a nil MRR is shown in (no live subscription)."""
     now = now or timezone.now()
     since = now - CHURN_WINDOW
     figures = Figures()
@@ -161,7 +165,7 @@ def _figures(qs: QuerySet[Subscription], *, now: dt.datetime | None = None) -> F
     for sub in live.only("amount", "interval", "currency", "plan__amount", "plan__interval"):
         mrr[sub.currency] += sub.monthly_amount
         figures.active += 1
-    figures.mrr = dict(sorted(mrr.items()))
+    figures.mrr = dict(sorted(mrr.items())) or {zero_currency: 0}
     counts = qs.aggregate(
         new=Count("pk", filter=Q(started_at__gte=since)),
         churned=Count(
@@ -180,12 +184,14 @@ def _figures(qs: QuerySet[Subscription], *, now: dt.datetime | None = None) -> F
 def seller_figures(*, seller: Seller | None) -> Figures:
     if seller is None:
         return Figures()
-    return _figures(Subscription.objects.filter(seller=seller))
+    return _figures(
+        Subscription.objects.filter(seller=seller), zero_currency=seller.default_currency
+    )
 
 
 def platform_figures() -> Figures:
     """For staff pages only (the views check staff): every seller's subscriptions."""
-    return _figures(Subscription.objects.all())
+    return _figures(Subscription.objects.all(), zero_currency=settings.MARKETPLACE_CURRENCIES[0])
 
 
 def invoice_id_of_charge(*, charge_id: str) -> int | None:

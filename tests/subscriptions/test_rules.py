@@ -196,3 +196,11 @@ def test_id_sweeps_buyers_and_sellers_see_only_their_own(client, buyer_client, s
     client.force_login(seller.user)
     page = client.get(reverse("subscriptions:seller")).content.decode()
     assert "buyer@example.com" in page and "€10.00" in page
+
+
+def test_mrr_without_subscribers_is_zero_in_a_currency(client, seller, monthly):
+    """No live subscription: the MRR card shows zero money (seller's currency), not a bare 0."""
+    client.force_login(seller.user)
+    page = client.get(reverse("subscriptions:seller")).content.decode()
+    card = page.split("MRR (monthly recurring revenue)")[0].rsplit('<div class="card">', 1)[1]
+    assert "€0.00" in card, card
