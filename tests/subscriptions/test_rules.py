@@ -204,3 +204,35 @@ def test_mrr_without_subscribers_is_zero_in_a_currency(client, seller, monthly):
     page = client.get(reverse("subscriptions:seller")).content.decode()
     card = page.split("MRR (monthly recurring revenue)")[0].rsplit('<div class="card">', 1)[1]
     assert "€0.00" in card, card
+
+
+def test_a_paid_invoice_whose_charge_we_never_learnt_is_reported(monthly):
+    """Reconciliation of invoices: a paid invoice with no known charge is a gap once settled."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from payouts.services.invoices import invoices_against_ledger
+
+    sub = Subscription.objects.create(
+        buyer=UserFactory(),
+        plan=monthly,
+        seller=monthly.seller,
+        currency="eur",
+        application_fee_percent=services.fee_percent(plan=monthly),
+        amount=1000,
+        interval="month",
+    )
+    now = timezone.now()
+    SubscriptionInvoice.objects.create(
+        subscription=sub,
+        stripe_invoice_id="in_uncharged",
+        status="paid",
+        currency="eur",
+        amount_due=1000,
+        amount_paid=1000,
+        paid_at=now - dt.timedelta(minutes=10),
+    )
+    assert list(invoices_against_ledger(now=now)) == []  # still settling
+    [issue] = list(invoices_against_ledger(now=now + dt.timedelta(hours=2)))
+    assert "in_uncharged" in issue and "charge is unknown" in issue
