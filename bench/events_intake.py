@@ -54,7 +54,9 @@ def free_port() -> int:
 
 
 def start_gunicorn(database_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    """gunicorn with ``workers`` sync workers (one request at a time each, no keep-alive)."""
+    """gunicorn with ``workers`` sync workers (one request at a time each, no keep-alive), the
+    production command's other settings (access log; ``marketplace.wsgi`` warms each worker and
+    freezes its start-up objects out of the garbage collector)."""
     env = common.bench_env()
     env["DATABASE_URL"] = database_url
     process = subprocess.Popen(
@@ -69,6 +71,10 @@ def start_gunicorn(database_url: str, port: int, workers: int) -> subprocess.Pop
             str(workers),
             "--log-level",
             "warning",
+            # As in production (Dockerfile, docker-compose.yml: one access-log line per request
+            # to stdout): the line is formatted and written, here to /dev/null.
+            "--access-logfile",
+            os.devnull,
         ],
         cwd=ROOT,
         env=env,
@@ -324,9 +330,11 @@ def main(argv: list[str]) -> int:
         f"load: {load}, posting from a file of {args.events} deliveries per round (15% "
         f"duplicates, 10% out of order, 1% bad signatures, {len(common.EVENT_TYPES)} event types)"
     )
+    prepared = settings.DATABASES["default"].get("OPTIONS", {}).get("prepare_threshold") is not None
     print(
         f"server: gunicorn, {own.workers} sync workers (no keep-alive: each answer closes its "
-        f"connection), PostgreSQL {db_name}, health checks "
+        f"connection; access log as in production, to /dev/null), PostgreSQL {db_name}, "
+        f"prepared statements {'on' if prepared else 'off'}, health checks "
         f"{'on' if settings.DATABASES['default'].get('CONN_HEALTH_CHECKS') else 'off'}, "
         f"ATOMIC_REQUESTS {settings.DATABASES['default'].get('ATOMIC_REQUESTS', False)}"
     )

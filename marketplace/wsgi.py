@@ -1,3 +1,4 @@
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -41,3 +42,9 @@ def _warm() -> None:
 
 
 _warm()
+# Everything loaded so far (Django, the apps, the SDK: most of the process's objects) lives as long
+# as the worker: moved out of the collector's generations, so the full collections a request
+# sometimes triggers no longer walk it (tens of ms on a busy machine, seen in the p99 latency).
+# Applies to every view alike; the objects' memory stays as it was.
+gc.collect()
+gc.freeze()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 # Stripe's events nest about ten levels; this is generous and far below Python's recursion limit.
@@ -87,6 +88,36 @@ def check_storable(value: Any) -> None:
             raise ValueError("number out of range")
 
 
+# What ``check_storable`` looks for can only come from these spellings in the raw body: a NUL or a
+# lone surrogate only through a ``\u`` escape (strict JSON refuses raw control characters and
+# the UTF-8 decoder refuses encoded surrogates), an integer beyond 64 bits only as 19 or more
+# digits in a row. A body without any of them needs only the depth checked (a superset: a match
+# inside a string, or an escaped backslash before "u0000", just takes the full walk).
+_SUSPECT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|[0-9]{19}")
+
+
+def check_depth(value: Any) -> None:
+    """Nesting at most ``MAX_DEPTH`` (containers only: scalars are not visited)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+
+
+def check_storable_body(value: Any, body: bytes) -> None:
+    """``check_storable(value)`` for ``value`` parsed from ``body``, walking every string and
+    number only when the raw body could hold something it refuses (``_SUSPECT``); otherwise only
+    the depth, and that only when the body has more than ``MAX_DEPTH`` brackets in all."""
+    if _SUSPECT.search(body) is not None:
+        check_storable(value)
+    elif isinstance(value, dict | list) and body.count(b"{") + body.count(b"[") > MAX_DEPTH:
+        check_depth(value)
+
+
 def check_created(event: Any) -> None:
     """``created`` (if an integer) is a timestamp a datetime column can hold."""
     created = event.get("created") if isinstance(event, dict) else None
@@ -110,7 +141,7 @@ def check_endpoint(event: Any, *, connect: bool) -> None:
 def event_check(body: bytes, *, connect: bool) -> Any:
     """Parse ``body`` and apply every check above: the event, or ``ValueError``."""
     event = event_parse(body)
-    check_storable(event)
+    check_storable_body(event, body)
     check_created(event)
     check_endpoint(event, connect=connect)
     return event

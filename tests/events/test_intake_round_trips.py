@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import pytest
 from django.db import close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
 
 from marketplace.events.models import StripeEvent
 from marketplace.events.services import wakeup
@@ -67,6 +68,13 @@ def wire_trace() -> Iterator[list[tuple[str, str, str]]]:
 
 
 def statements(messages: list[tuple[str, str, str]]) -> list[str]:
+    """One entry per statement run: a simple Query's text, or an extended-protocol Execute's
+    (its Bind names the statement: unnamed, parsed just before, or prepared earlier)."""
+    return [rest for d, kind, rest in messages if d == "F" and kind in ("Execute", "Query")]
+
+
+def parsed(messages: list[tuple[str, str, str]]) -> list[str]:
+    """The SQL text of each statement the server was sent to parse (Parse, or a simple Query)."""
     return [rest for d, kind, rest in messages if d == "F" and kind in ("Parse", "Query")]
 
 
@@ -78,12 +86,13 @@ def test_intake_is_one_insert_in_one_transaction(post_event, wakeups):
     post_event(make_event())  # the connection is open and warm, as on a worker's Nth request
     wakeups.clear()
     event = make_event("account.updated", account="acct_wire")
-    with wire_trace() as messages:
+    with CaptureQueriesContext(connection) as queries, wire_trace() as messages:
         response = post_event(event, url=CONNECT_URL)
     assert response.status_code == 200
-    sql = statements(messages)
-    assert len(sql) == 1, sql
-    assert sql[0].lstrip(' "').startswith('INSERT INTO "events_stripeevent"'), sql
+    assert len(statements(messages)) == 1, messages
+    assert len(queries) == 1, queries
+    # (server-side binding: Django logs it as QUERY = '...' PARAMS = ...)
+    assert '\'INSERT INTO "events_stripeevent"' in queries[0]["sql"], queries
     assert transactions(messages) == 1, messages
     assert StripeEvent.objects.filter(stripe_id=event["id"]).count() == 1
     assert wakeups == [1]  # after the commit, the workers are woken once
@@ -121,5 +130,20 @@ def test_the_connection_health_check_would_be_a_second_transaction(post_event):
         connection.health_check_enabled = bool(connection.settings_dict["CONN_HEALTH_CHECKS"])
     assert response.status_code == 200
     sql = statements(messages)
-    assert len(sql) == 2 and "SELECT 1" in sql[0], sql
+    assert len(sql) == 2, sql
+    assert "SELECT 1" in parsed(messages)[0], messages
     assert transactions(messages) == 2
+
+
+def test_the_insert_is_parsed_once_per_connection(post_event):
+    """Prepared on the connection's first delivery (Parse of the INSERT, its own round trip),
+    then only bound and executed: the server no longer parses and plans it per delivery."""
+    close_old_connections()
+    connection.close()  # a new connection: nothing prepared on it yet
+    with wire_trace() as first:
+        assert post_event(make_event()).status_code == 200
+    with wire_trace() as second:
+        assert post_event(make_event()).status_code == 200
+    assert [p for p in parsed(first) if "INSERT" in p], first
+    assert parsed(second) == [], second
+    assert len(statements(second)) == 1 and transactions(second) == 1, second
