@@ -21,7 +21,43 @@ paid: its destination charge, transfer and fee), queuing the signed webhooks. Me
   that agree between N and 2N are constant.
 
 ``python -m bench subscription_renewals -- --subscriptions 300`` (default 50). Uses a
-throw-away SQLite file, or BENCH_DATABASE_URL (PostgreSQL).
+throw-away SQLite file, or BENCH_DATABASE_URL (PostgreSQL). For 10,000 renewing the same
+sandbox day on a small machine: ``-- --subscriptions 5000 --workers 2 --intake-sample 5000
+--rounds 1`` (the second month renews both cohorts: 10,000). ``--workers`` forks processes for
+the import only (set-up); ``--intake-sample K`` posts the first K renewal webhooks through
+intake, signed, and times them, then stores the rest with ``event_store`` (intake's own storage
+function; their sandbox deliveries marked delivered): the sandbox's delivery bookkeeping, not
+ours, is most of a posted webhook's cost. ``--drain-workers`` drains in forked processes (as
+Celery's prefork pool) for both drains alike; the figures below drain in-process (a solo
+worker).
+
+Measured 2026-11-28, PostgreSQL, the 2-core machine shared with other work (load 1.4-3),
+``--subscriptions 5000 --workers 2 --intake-sample 5000 --rounds 1``, 67 min in all:
+
+- month 1, 5,000 renewing: set-up 504 s (0.10 s a subscriber, two import processes); the
+  sandbox renewed them in 375 s (0.075 s each, 73 of its SQL queries each); 50,004 events
+  (10.0 per renewal); intake of 5,000 posted 53 deliveries/s (10.0 of our SQL queries per
+  renewal, 100 of the sandbox's delivering); handlers' first pass 207 events/s = 0.07 x the
+  no-op median, 29.2 of our SQL queries and 2.00 Stripe requests per renewal (15.0 SQL queries
+  of the sandbox answering them); re-run 749 events/s against no-op 1019 / 2802 / 4342 (0.27).
+- month 2, **10,000 renewing the same sandbox day**: set-up of the second 5,000 914 s; the
+  sandbox renewed 10,000 in 593 s (0.059 s each); 100,005 events; intake 92 deliveries/s;
+  first pass 265 events/s = 0.06 x the no-op median, 29.2 of our SQL queries and 2.00 Stripe
+  requests per renewal; re-run 717 events/s against no-op 3561 / 4579 / 4872 (0.16).
+- per renewal, 5,000 -> 10,000: our SQL (intake + handlers) 39.2 -> 39.2, handlers alone
+  29.2 -> 29.2, Stripe requests 2.00 -> 2.00; no failed or dead event. Per handler (mean, the
+  sandbox's included): ``charge.succeeded`` 18 (the ledger and its charge read),
+  ``invoice.paid`` 16 (the expanded invoice read), ``invoice.created`` 4,
+  ``invoice.payment_succeeded`` 2, ``invoice.finalized`` 2 (one more each than at N=300 below:
+  the subscription's lock taken first, the order that keeps two workers from deadlocking).
+- against the earlier N=300 figures below, the ledger's share fell from 48 queries per
+  ``charge.succeeded`` to 18 (its set-based recording); the no-op drains are faster (4,579
+  against 506 events/s, a quieter machine), so the first pass is a smaller fraction of them.
+- with ``--drain-workers 2`` (two processes, as a prefork pool of 2), events handled in one
+  batch transaction that touch the same rows (the seller's balance, one subscription's
+  invoice) can deadlock: PostgreSQL aborts one and the event is retried, ending in the same
+  state; the invoice's own two first events no longer collide (lock order, see
+  ``subscriptions.services.invoice_sync``).
 
 Measured 2026-11-28 on the shared 2-core machine (busy: other engineers' tests and benchmarks;
 ratios are within one run), PostgreSQL, ``--subscriptions 150`` (150 renewing, then 300):
