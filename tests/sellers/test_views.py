@@ -463,3 +463,13 @@ def test_dashboard_pages_long_listing_lists(seller_client, monkeypatch):
     second = seller_client.get(reverse("sellers:dashboard") + "?page=2").content.decode()
     assert "Page 1 of 2" in first and f'id="listing-{listings[0].pk}"' not in first
     assert f'id="listing-{listings[0].pk}"' in second
+
+
+def test_each_listing_row_offers_a_subscription_plan(seller_client):
+    """A first-time seller finds how to sell a listing by subscription from their shop."""
+    listing = ListingFactory(seller=seller_client.seller)
+    html = seller_client.get(reverse("sellers:dashboard")).content.decode()
+    row = html.split(f'id="listing-{listing.pk}"', 1)[1].split("</tr>", 1)[0]
+    link = reverse("subscriptions:plan_new", args=[listing.pk])
+    assert f'href="{link}"' in row and "Sell by subscription</a>" in row
+    assert seller_client.get(link).status_code == 200
