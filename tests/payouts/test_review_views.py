@@ -151,7 +151,8 @@ def test_sellers_balance_and_csv_show_only_their_own_money(client, sales):
     ada, bob = sales["ada"], sales["bob"]
     client.force_login(bob.user)
     body = b"".join(client.get("/money/balance/export.csv").streaming_content).decode()
-    assert "USD" in body and "EUR" not in body
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert rows and {row["currency"] for row in rows} == {"USD"}  # not Ada's EUR
     html = client.get("/money/balance/").content.decode()
     assert "$4.50" in html and "€" not in html.split("<h1>Balance</h1>")[1].split("</section>")[0]
     assert ada.pk != bob.pk
