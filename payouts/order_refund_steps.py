@@ -23,6 +23,18 @@ from payouts.forms import SaleRefundForm
 from payouts.models import RefundRequest
 
 
+def proposed_by_link(request: HttpRequest) -> dict[str, Any]:
+    """The refund form's initial values a link proposes (``?amount=12.50&reason=...``: a
+    buyer's refund request, of an order or of an invoice); the seller still reviews and
+    confirms them."""
+    proposed: dict[str, Any] = {}
+    if request.GET.get("amount"):
+        proposed.update(how="amount", amount=request.GET["amount"][:20])
+    if request.GET.get("reason") in RefundRequest.Reason.values:
+        proposed["reason"] = request.GET["reason"]
+    return proposed
+
+
 @dataclass(frozen=True)
 class RefundPage:
     """Where a refund page's two steps render, where it goes back to (once refunded, or when

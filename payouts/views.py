@@ -36,7 +36,7 @@ from payouts.forms import (
     TransferFilterForm,
 )
 from payouts.models import RefundRequest, SellerBalance
-from payouts.order_refund_steps import RefundPage, order_refund_steps
+from payouts.order_refund_steps import RefundPage, order_refund_steps, proposed_by_link
 from payouts.reconciliation import reconciliation_request
 from sellers import fees
 from sellers.models import FeeRule, Seller
@@ -611,13 +611,6 @@ def sale_refund(request: HttpRequest, order_id: int) -> HttpResponse:
     order = selectors.sale_to_refund(user=request.user, order_id=order_id)
     if order is None:
         raise Http404("No such sale")
-    # A link may propose an amount and a reason (a buyer's refund request): the seller still
-    # reviews and confirms it.
-    proposed: dict[str, Any] = {}
-    if request.GET.get("amount"):
-        proposed.update(how="amount", amount=request.GET["amount"][:20])
-    if request.GET.get("reason") in RefundRequest.Reason.values:
-        proposed["reason"] = request.GET["reason"]
     paid_at = order.paid_at or order.created_at
 
     def refund(data: dict[str, Any], amount: int) -> str:
@@ -644,7 +637,7 @@ def sale_refund(request: HttpRequest, order_id: int) -> HttpResponse:
             not_found="No such sale",
         ),
         refund=refund,
-        proposed=proposed,
+        proposed=proposed_by_link(request),
         context={
             "window_passed": paid_at + settings.MARKETPLACE_REFUND_WINDOW < timezone.now(),
             "window_days": settings.MARKETPLACE_REFUND_WINDOW.days,
