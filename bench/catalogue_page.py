@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import statistics
 import sys
-import time
 from typing import Any
 
 ROUNDS = 7
@@ -68,6 +67,7 @@ def run() -> int:
     from django.db import connection
     from django.urls import clear_url_caches
 
+    from bench._page_rounds import interleaved_rounds
     from bench.catalogue import deep_cursor, seed
     from bench.catalogue_urls import raw_sql
     from buyers import selectors
@@ -104,33 +104,15 @@ def run() -> int:
         with connection.execute_wrapper(count):
             client.get(url)
         sql, params = raw_sql(raw_url)
-        ratios, page_ms, raw_ms, sel_ms, sel_ratios = [], [], [], [], []
-        for _ in range(ROUNDS):
-            for _ in range(5):
-                client.get(url)
-                client.get(raw_url)
-            page_t, raw_t, sel_t = [], [], []
-            for _ in range(RUNS):
-                t0 = time.perf_counter()
-                client.get(url)
-                t1 = time.perf_counter()
-                client.get(raw_url)
-                t2 = time.perf_counter()
-                with connection.cursor() as db:
-                    db.execute(sql, params)
-                    db.fetchall()
-                t3 = time.perf_counter()
-                page_t.append(t1 - t0)
-                raw_t.append(t2 - t1)
-                sel_t.append(t3 - t2)
-            p, r, q = (statistics.median(t) for t in (page_t, raw_t, sel_t))
-            page_ms.append(p * 1000)
-            raw_ms.append(r * 1000)
-            sel_ms.append(q * 1000)
-            ratios.append(p / r)
-            sel_ratios.append(p / q)
-        ratios.sort()
-        sel_ratios.sort()
+
+        def bare(sql: str = sql, params: Any = params) -> None:
+            with connection.cursor() as db:
+                db.execute(sql, params)
+                db.fetchall()
+
+        ratios, page_ms, raw_ms, sel_ms, sel_ratios = interleaved_rounds(
+            client, url, raw_url, bare, rounds=ROUNDS, runs=RUNS
+        )
         print(
             f"{name:>10} {queries[0]:>8} {statistics.median(page_ms):>8.2f} "
             f"{statistics.median(raw_ms):>8.2f} {statistics.median(sel_ms):>9.2f} "

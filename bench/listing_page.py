@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 from typing import Any
 
 ROUNDS = 7
@@ -139,6 +138,7 @@ def run() -> int:
     from django.db import connection
     from django.urls import clear_url_caches
 
+    from bench._page_rounds import interleaved_rounds
     from bench.catalogue import seed
     from bench.catalogue_page import _Client
 
@@ -165,34 +165,16 @@ def run() -> int:
 
     with connection.execute_wrapper(count):
         client.get(url)
-    ratios, page_ms, raw_ms, sel_ms, sel_ratios = [], [], [], [], []
-    for _ in range(ROUNDS):
-        for _ in range(5):
-            client.get(url)
-            client.get(raw_url)
-        page_t, raw_t, sel_t = [], [], []
-        for _ in range(RUNS):
-            t0 = time.perf_counter()
-            client.get(url)
-            t1 = time.perf_counter()
-            client.get(raw_url)
-            t2 = time.perf_counter()
-            with connection.cursor() as db:
-                for sql, params in statements:
-                    db.execute(sql, params)
-                    db.fetchall()
-            t3 = time.perf_counter()
-            page_t.append(t1 - t0)
-            raw_t.append(t2 - t1)
-            sel_t.append(t3 - t2)
-        p, r, q = (statistics.median(t) for t in (page_t, raw_t, sel_t))
-        page_ms.append(p * 1000)
-        raw_ms.append(r * 1000)
-        sel_ms.append(q * 1000)
-        ratios.append(p / r)
-        sel_ratios.append(p / q)
-    ratios.sort()
-    sel_ratios.sort()
+
+    def bare() -> None:
+        with connection.cursor() as db:
+            for sql, params in statements:
+                db.execute(sql, params)
+                db.fetchall()
+
+    ratios, page_ms, raw_ms, sel_ms, sel_ratios = interleaved_rounds(
+        client, url, raw_url, bare, rounds=ROUNDS, runs=RUNS
+    )
     print(
         f"{'page':>10} {'queries':>8} {'page ms':>8} {'view ms':>8} {'SELECTs ms':>10} "
         f"{'page/raw view min/med/max':>26} {'page/SELECTs min/med/max':>25}"

@@ -30,7 +30,9 @@ from marketplace.staff import staff_second_factor
 from payouts import selectors, tasks
 from payouts.forms import InvoiceRefundForm
 from payouts.models import RefundRequest
+from payouts.order_refund_steps import proposed_by_link
 from payouts.services import invoice_refunds
+from subscriptions.refund_requests import invoice_refund_requests_settle
 
 
 @login_required
@@ -52,7 +54,8 @@ def invoice_refund(request: HttpRequest, invoice_id: int) -> HttpResponse:
         currency=invoice.currency,
         remaining=refundable.remaining,
         staff=staff,
-        initial={"client_token": uuid.uuid4(), "how": "all"},
+        # A link may propose an amount and a reason (the buyer's refund request).
+        initial={"client_token": uuid.uuid4(), "how": "all", **proposed_by_link(request)},
     )
     paid_at = invoice.paid_at or invoice.created or timezone.now()
     context: dict[str, Any] = {
@@ -115,6 +118,14 @@ def invoice_refund(request: HttpRequest, invoice_id: int) -> HttpResponse:
             raise Http404("No such invoice") from None
         else:
             refund = result.request
+            if refund.status == RefundRequest.Status.SUCCEEDED:
+                # A request the buyer has waiting on this invoice is granted by this refund.
+                invoice_refund_requests_settle(
+                    actor=request.user,
+                    invoice_id=invoice.pk,
+                    amount=refund.amount,
+                    refund_request_id=refund.pk,
+                )
             if not own and refund.status == RefundRequest.Status.SUCCEEDED:
                 # Staff refunded someone else's invoice: the seller hears it from us.
                 transaction.on_commit(

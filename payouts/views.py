@@ -17,6 +17,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -32,10 +33,10 @@ from payouts.forms import (
     FeeSimulatorForm,
     ReconcileForm,
     RefundForm,
-    SaleRefundForm,
     TransferFilterForm,
 )
 from payouts.models import RefundRequest, SellerBalance
+from payouts.order_refund_steps import RefundPage, order_refund_steps, proposed_by_link
 from payouts.reconciliation import reconciliation_request
 from sellers import fees
 from sellers.models import FeeRule, Seller
@@ -610,69 +611,38 @@ def sale_refund(request: HttpRequest, order_id: int) -> HttpResponse:
     order = selectors.sale_to_refund(user=request.user, order_id=order_id)
     if order is None:
         raise Http404("No such sale")
-    refundable = services.order_refundable(order=order)
-    initial: dict[str, Any] = {"client_token": uuid.uuid4(), "how": "all"}
-    # A link may propose an amount and a reason (a buyer's refund request): the seller still
-    # reviews and confirms it.
-    if request.GET.get("amount"):
-        initial.update(how="amount", amount=request.GET["amount"][:20])
-    if request.GET.get("reason") in RefundRequest.Reason.values:
-        initial["reason"] = request.GET["reason"]
-    form = SaleRefundForm(
-        request.POST or None, order=order, remaining=refundable.remaining, initial=initial
-    )
     paid_at = order.paid_at or order.created_at
-    context: dict[str, Any] = {
-        "order": order,
-        "refundable": refundable,
-        "form": form,
-        "window_passed": paid_at + settings.MARKETPLACE_REFUND_WINDOW < timezone.now(),
-        "window_days": settings.MARKETPLACE_REFUND_WINDOW.days,
-    }
-    if request.method == "POST" and refundable.remaining <= 0:
-        messages.error(request, "This order is already fully refunded.")
-        return redirect("buyers:sale_detail", pk=order.pk)
-    if request.method == "POST" and "edit" in request.POST:
-        return render(request, "payouts/sale_refund.html", context)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            amount = services.order_refund_amount(
-                order=order, amount=data["refund_amount"], lines=data["refund_lines"]
-            )
-            if amount > refundable.remaining:
-                raise UserFacingError(
-                    f"At most {Money(refundable.remaining, refundable.currency)} can still be "
-                    "refunded on this order.",
-                    field="amount",
-                )
-            if "confirm" not in request.POST:
-                context["amount"] = Money(amount, order.currency)
-                context["reason"] = RefundRequest.Reason(data["reason"]).label
-                context["share"] = Money(
-                    services.order_refund_share(order=order, amount=amount), order.currency
-                )
-                return render(request, "payouts/sale_refund_confirm.html", context)
-            refund = services.sale_refund_create(
-                actor=request.user,
-                order_id=order.pk,
-                amount=data["refund_amount"],
-                lines=data["refund_lines"],
-                reason=data["reason"],
-                note=data.get("note") or "",
-                client_token=data["client_token"],
-            )
-            # A request the buyer has waiting on this order is granted by this refund.
-            services.problem_reports_settle(actor=request.user, order_id=order.pk, refund=refund)
-        except UserFacingError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        except PermissionDenied:
-            raise Http404("No such sale") from None
-        else:
-            messages.success(request, f"Refund of {Money(amount, order.currency)} sent to Stripe.")
-            return redirect("buyers:sale_detail", pk=order.pk)
-    status = 400 if request.method == "POST" else 200
-    return render(request, "payouts/sale_refund.html", context, status=status)
+
+    def refund(data: dict[str, Any], amount: int) -> str:
+        made = services.sale_refund_create(
+            actor=request.user,
+            order_id=order.pk,
+            amount=data["refund_amount"],
+            lines=data["refund_lines"],
+            reason=data["reason"],
+            note=data.get("note") or "",
+            client_token=data["client_token"],
+        )
+        # A request the buyer has waiting on this order is granted by this refund.
+        services.problem_reports_settle(actor=request.user, order_id=order.pk, refund=made)
+        return f"Refund of {Money(amount, order.currency)} sent to Stripe."
+
+    return order_refund_steps(
+        request,
+        order,
+        page=RefundPage(
+            template="payouts/sale_refund.html",
+            confirm_template="payouts/sale_refund_confirm.html",
+            back=reverse("buyers:sale_detail", kwargs={"pk": order.pk}),
+            not_found="No such sale",
+        ),
+        refund=refund,
+        proposed=proposed_by_link(request),
+        context={
+            "window_passed": paid_at + settings.MARKETPLACE_REFUND_WINDOW < timezone.now(),
+            "window_days": settings.MARKETPLACE_REFUND_WINDOW.days,
+        },
+    )
 
 
 @login_required

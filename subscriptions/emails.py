@@ -16,6 +16,8 @@ from subscriptions.models import Subscription, SubscriptionInvoice
 class SubscriptionEmail:
     subject: str
     to_seller: bool = False
+    # The seller's link goes to this subscriber's page rather than the list of subscribers.
+    subscriber_page: bool = False
 
 
 EMAILS: dict[str, SubscriptionEmail] = {
@@ -30,6 +32,12 @@ EMAILS: dict[str, SubscriptionEmail] = {
         "A subscription to {plan} is active again", to_seller=True
     ),
     "invoice_refunded_buyer": SubscriptionEmail("A refund on your subscription to {plan}"),
+    "refund_requested_seller": SubscriptionEmail(
+        "A subscriber asks for a refund: {plan}", to_seller=True, subscriber_page=True
+    ),
+    "refund_request_declined": SubscriptionEmail(
+        "Your refund request on your subscription to {plan}"
+    ),
 }
 
 
@@ -45,7 +53,11 @@ def send_subscription_email(*, subscription_id: int, kind: str, invoice_id: int 
     )
     if spec.to_seller:
         recipient = sub.seller.user.email
-        page = reverse("subscriptions:seller")
+        page = (
+            reverse("subscriptions:subscriber", args=[sub.pk])
+            if spec.subscriber_page
+            else reverse("subscriptions:seller")
+        )
     else:
         recipient = sub.buyer.email
         page = reverse("subscriptions:detail", args=[sub.pk])
@@ -62,6 +74,8 @@ def send_subscription_email(*, subscription_id: int, kind: str, invoice_id: int 
         "sub": sub,
         "plan": plan,
         "invoice": invoice,
+        # The invoice's latest refund request (the refund request emails).
+        "refund_request": invoice.refund_requests.first() if invoice is not None else None,
         "page_url": settings.SITE_URL + page,
         "site_name": settings.SITE_NAME,
     }

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 
 from marketplace.money import Money, price_example, price_input_error
-from subscriptions.models import MAX_TRIAL_DAYS, Plan
+from subscriptions.models import MAX_TRIAL_DAYS, REQUEST_MAX, InvoiceRefundRequest, Plan
 from subscriptions.services import PlanInput
 
 
@@ -99,3 +99,32 @@ class UsageCsvForm(forms.Form):
         label="CSV file",
         help_text="One line per record: subscription number, quantity, optional note.",
     )
+
+
+class RefundRequestForm(forms.Form):
+    """The buyer asks for a refund of one paid invoice."""
+
+    reason = forms.ChoiceField(
+        label="Why do you ask for a refund?",
+        choices=InvoiceRefundRequest.Reason.choices,
+        widget=forms.RadioSelect,
+    )
+    message = forms.CharField(
+        label="Tell the seller",
+        max_length=REQUEST_MAX,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=f"Up to {REQUEST_MAX} characters.",
+    )
+    amount = forms.CharField(
+        label="Amount to refund (optional)",
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+        help_text="Leave empty to ask for all that remains of the invoice.",
+    )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+
+    def clean_amount(self) -> int | None:
+        return _parse_price(self.cleaned_data.get("amount", ""), self.currency)

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from buyers.aftersale.models import REPORT_MAX, AnsweredRequest
 from marketplace.money import Money
 from sellers.models import Listing, Seller
 
@@ -274,3 +275,60 @@ class UsageRecord(models.Model):
     @property
     def identifier(self) -> str:
         return f"usage-{self.pk}"
+
+
+REQUEST_MAX = REPORT_MAX
+
+
+class InvoiceRefundRequest(AnsweredRequest):
+    """The buyer asks for a refund of one paid invoice of their subscription (the after-sale's
+    request for an order, ``buyers.aftersale.ProblemReport``, belongs to an order; this one to an
+    invoice). One open request per invoice. The seller grants it by refunding the invoice (the
+    refund page, ``payouts/invoice_refund_views.py``, marks it granted) or declines it with a
+    reason the buyer reads; the buyer may then ask again."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for the seller"
+        DECLINED = "declined", "Declined by the seller"
+        GRANTED = "granted", "Refunded"
+
+    class Reason(models.TextChoices):
+        NOT_AS_DESCRIBED = "not_as_described", "It is not as described"
+        NOT_USED = "not_used", "I could not use it"
+        UNWANTED_RENEWAL = "unwanted_renewal", "I did not mean to renew"
+        OTHER = "other", "Something else"
+
+    invoice = models.ForeignKey(
+        SubscriptionInvoice, on_delete=models.PROTECT, related_name="refund_requests"
+    )
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    message = models.TextField(max_length=REQUEST_MAX)
+    amount = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Minor units asked back; empty: what remains of the invoice",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=Q(status="open"),
+                name="invoicerefundrequest_one_open_per_invoice",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gt=0),
+                name="invoicerefundrequest_amount_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund request {self.pk} on invoice {self.invoice_id} ({self.status})"
+
+    @property
+    def asked(self) -> Money:
+        """What the buyer asked back: their amount, or what remains of the invoice."""
+        return Money(self.amount or self.invoice.refundable_amount, self.invoice.currency)

@@ -138,24 +138,14 @@ def subscribe(*, buyer: Any, plan_id: int) -> Subscription:
         if sub is not None and sub.stripe_subscription_id:
             return sub
         if sub is None:
-            sub = Subscription.objects.create(
-                buyer=buyer,
-                plan=plan,
-                seller=plan.seller,
-                currency=plan.currency,
-                application_fee_percent=services.fee_percent(plan=plan),
-                stripe_customer_id=customer_id,
-                amount=plan.amount,
-                interval=plan.interval,
+            sub = services.pending_subscription_create(
+                buyer=buyer, plan=plan, customer_id=customer_id
             )
-    prices = [gw.SubscriptionPrice(plan.stripe_price_id)]
-    if plan.has_usage:
-        prices.append(gw.SubscriptionPrice(plan.stripe_usage_price_id, metered=True))
     assert plan.seller.stripe_account_id
     step = gw.subscription_create_incomplete(
         subscription_id=sub.pk,
         customer_id=customer_id,
-        prices=prices,
+        prices=services.plan_prices(plan),
         application_fee_percent=float(sub.application_fee_percent),
         destination=plan.seller.stripe_account_id,
         trial_period_days=plan.trial_days,

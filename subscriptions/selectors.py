@@ -14,7 +14,13 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from sellers.models import Listing, Seller
-from subscriptions.models import Plan, Subscription, SubscriptionInvoice, UsageRecord
+from subscriptions.models import (
+    InvoiceRefundRequest,
+    Plan,
+    Subscription,
+    SubscriptionInvoice,
+    UsageRecord,
+)
 
 S = Subscription.Status
 CHURN_WINDOW = dt.timedelta(days=30)
@@ -61,6 +67,35 @@ def buyer_subscription(*, buyer: Any, subscription_id: int) -> Subscription | No
 def subscription_invoices(*, subscription: Subscription) -> QuerySet[SubscriptionInvoice]:
     """Invoices of a subscription the caller already got through a scoped selector."""
     return SubscriptionInvoice.objects.filter(subscription=subscription).exclude(status="draft")
+
+
+def buyer_invoice(
+    *, buyer: Any, subscription_id: int, invoice_id: int
+) -> SubscriptionInvoice | None:
+    """An invoice of the buyer's own subscription; None for anyone else's."""
+    sub = buyer_subscription(buyer=buyer, subscription_id=subscription_id)
+    if sub is None:
+        return None
+    return subscription_invoices(subscription=sub).filter(pk=invoice_id).first()
+
+
+def invoice_refund_requests(*, subscription: Subscription) -> QuerySet[InvoiceRefundRequest]:
+    """The refund requests on a subscription's invoices (one the caller already got through a
+    scoped selector: the buyer's own, or the seller's subscriber), newest first."""
+    return InvoiceRefundRequest.objects.filter(invoice__subscription=subscription).select_related(
+        "invoice"
+    )
+
+
+def seller_refund_request(*, seller: Seller | None, request_id: int) -> InvoiceRefundRequest | None:
+    """A refund request on an invoice of one of the seller's subscribers; None otherwise."""
+    if seller is None:
+        return None
+    return (
+        InvoiceRefundRequest.objects.filter(pk=request_id, invoice__subscription__seller=seller)
+        .select_related("invoice__subscription")
+        .first()
+    )
 
 
 def listing_plans(*, listing_id: int) -> list[Plan]:

@@ -277,6 +277,31 @@ def subscribable_plan(*, buyer: Any, plan_id: int) -> Plan:
     return plan
 
 
+def pending_subscription_create(*, buyer: Any, plan: Plan, customer_id: str) -> Subscription:
+    """Our record of ``buyer``'s subscription to ``plan`` before Stripe has one (Checkout or our
+    own page): pending, the plan's price and interval, the fee rules' percentage, the buyer's
+    Customer."""
+    return Subscription.objects.create(
+        buyer=buyer,
+        plan=plan,
+        seller=plan.seller,
+        currency=plan.currency,
+        application_fee_percent=fee_percent(plan=plan),
+        stripe_customer_id=customer_id,
+        amount=plan.amount,
+        interval=plan.interval,
+    )
+
+
+def plan_prices(plan: Plan) -> list[gw.SubscriptionPrice]:
+    """The Stripe prices a subscription to ``plan`` carries: the flat price, and the metered
+    usage price when the plan has one."""
+    prices = [gw.SubscriptionPrice(plan.stripe_price_id)]
+    if plan.has_usage:
+        prices.append(gw.SubscriptionPrice(plan.stripe_usage_price_id, metered=True))
+    return prices
+
+
 def subscription_start(*, buyer: Any, plan_id: int) -> Subscription:
     """Subscribe ``buyer`` to a plan: our record (pending) and its Checkout Session in
     ``subscription`` mode (the buyer's Customer, the fee percentage from the fee rules, the
@@ -294,27 +319,14 @@ def subscription_start(*, buyer: Any, plan_id: int) -> Subscription:
     if not plan.in_stripe:
         plan = plan_push_to_stripe(plan_id=plan.pk)
     customer_id = customer_for_buyer(user=buyer)
-    percent = fee_percent(plan=plan)
     with transaction.atomic():
-        sub = Subscription.objects.create(
-            buyer=buyer,
-            plan=plan,
-            seller=plan.seller,
-            currency=plan.currency,
-            application_fee_percent=percent,
-            stripe_customer_id=customer_id,
-            amount=plan.amount,
-            interval=plan.interval,
-        )
-    prices = [gw.SubscriptionPrice(plan.stripe_price_id)]
-    if plan.has_usage:
-        prices.append(gw.SubscriptionPrice(plan.stripe_usage_price_id, metered=True))
+        sub = pending_subscription_create(buyer=buyer, plan=plan, customer_id=customer_id)
     assert plan.seller.stripe_account_id
     session = gw.checkout_session_create_subscription(
         subscription_id=sub.pk,
         customer_id=customer_id,
-        prices=prices,
-        application_fee_percent=float(percent),
+        prices=plan_prices(plan),
+        application_fee_percent=float(sub.application_fee_percent),
         destination=plan.seller.stripe_account_id,
         trial_period_days=plan.trial_days,
         success_url=_absolute(reverse("subscriptions:success"))

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from buyers.aftersale.forms import DeclineForm
 from marketplace.errors import UserFacingError
 from marketplace.stripe_gateway import GatewayError
 from sellers.selectors import seller_for_user
@@ -111,12 +112,15 @@ def _buyer_sub(request: HttpRequest, pk: int) -> Subscription:
 @require_GET
 def subscription_detail(request: HttpRequest, pk: int) -> HttpResponse:
     sub = _buyer_sub(request, pk)
+    asked = list(selectors.invoice_refund_requests(subscription=sub)[:24])
     return render(
         request,
         "subscriptions/detail.html",
         {
             "sub": sub,
             "invoices": list(selectors.subscription_invoices(subscription=sub)[:24]),
+            "refund_requests": asked,
+            "waiting": {r.invoice_id for r in asked if r.status == r.Status.OPEN},
             "other_plans": selectors.switchable_plans(subscription=sub) if sub.is_live else [],
             "pay_onsite": onsite.enabled(),
         },
@@ -332,6 +336,8 @@ def subscriber(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "usage": list(selectors.subscriber_usage(subscription=sub)[:200]),
             "invoices": list(selectors.subscription_invoices(subscription=sub)[:24]),
+            "refund_requests": list(selectors.invoice_refund_requests(subscription=sub)[:24]),
+            "decline": DeclineForm(),
         },
         status=status,
     )

@@ -5,6 +5,21 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _urlconf_from_the_session_settings():
+    """Build the URLconf once, from the session's settings, before any test overrides them.
+
+    ``project/urls.py`` mounts ``/sandbox/`` only when ``STRIPE_SANDBOX`` is on, read when the
+    module is first imported: in a server that is fixed for the process. Left to the first request,
+    the import happened inside whichever test ran first; when that was a webhook test (which sets
+    ``STRIPE_SANDBOX = False``: tests/events, the buyers, payouts and sellers webhook tests...),
+    every later test of the process got a URLconf without the sandbox (tests/security/
+    test_sandbox_closed.py failed when run after tests/events/test_intake.py)."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018  (imports the URLconf module now)
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     # Hashing with the production hasher costs ~0.3 s per user; the tests do not test hashing.

@@ -365,6 +365,17 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, setting
     sweep.check(page, "my subscriptions", "/subscriptions/", phone_axe=True)
     sweep.check(page, "subscription detail", f"/subscriptions/{sub.pk}/")
     sweep.check(page, "plan change preview", f"/subscriptions/{sub.pk}/change/?plan={pro.pk}")
+    # Asking for an invoice's refund; once asked, the buyer's and the seller's pages show it.
+    invoice = sub.invoices.filter(status="paid").first()
+    assert invoice is not None
+    ask = f"/subscriptions/{sub.pk}/invoices/{invoice.pk}/refund-request/"
+    sweep.check(page, "invoice refund request", ask)
+    from subscriptions.refund_requests import invoice_refund_request_create
+
+    invoice_refund_request_create(
+        buyer=sub.buyer, invoice_id=invoice.pk, reason="not_used", message="Not used this month."
+    )
+    sweep.check(page, "subscription with a refund request", f"/subscriptions/{sub.pk}/")
     # Subscribing on our own page (CHECKOUT_UI=elements): the Payment Element with the first
     # invoice's confirmation secret.
     onsite_sub = onsite_subscription(listing)
@@ -378,8 +389,6 @@ def test_every_page_type_passes_axe_and_fits_a_phone(browser, demo, axe, setting
     sweep.check(page, "new plan", f"/subscriptions/seller/listings/{listing.pk}/plans/new/")
     sweep.check(page, "edit plan", f"/subscriptions/seller/plans/{plan.pk}/")
     sweep.check(page, "subscriber", f"/subscriptions/seller/subscribers/{sub.pk}/")
-    invoice = sub.invoices.filter(status="paid").first()
-    assert invoice is not None
     refund_page = f"/money/subscriptions/invoices/{invoice.pk}/refund/"
     sweep.check(page, "invoice refund", refund_page)
     page.get_by_label("An amount").check()

@@ -11,7 +11,28 @@ REVIEW_MAX = 2000
 REPORT_MAX = 2000
 
 
-class ProblemReport(models.Model):
+class AnsweredRequest(models.Model):
+    """What a buyer's request and its answer share: an order's ``ProblemReport`` here, a
+    subscription invoice's ``subscriptions.InvoiceRefundRequest``. Who answered and when (a
+    refusal's reason in ``answer``), and what refund granted it."""
+
+    answer = models.TextField(max_length=REPORT_MAX, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    refunded_amount = models.PositiveBigIntegerField(default=0)
+    refund_request_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The payouts.RefundRequest that granted it"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class ProblemReport(AnsweredRequest):
     """The buyer reports a problem with an order or asks for a refund.
 
     One open report per order (open, declined or with the platform team). The seller grants it
@@ -47,19 +68,8 @@ class ProblemReport(models.Model):
     # (``amount`` is then their price as paid).
     lines = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
-    answer = models.TextField(max_length=REPORT_MAX, blank=True)
-    answered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    answered_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
-    refunded_amount = models.PositiveBigIntegerField(default=0)
-    refund_request_id = models.BigIntegerField(
-        null=True, blank=True, help_text="The payouts.RefundRequest that granted it"
-    )
     last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

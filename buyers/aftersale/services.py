@@ -41,7 +41,9 @@ def _email(kind: str, object_id: int) -> None:
     transaction.on_commit(functools.partial(tasks.send_aftersale_email.delay, kind, object_id))
 
 
-def _text(value: str | None, *, limit: int, field: str, empty: str) -> str:
+def text_of(value: str | None, *, limit: int, field: str, empty: str) -> str:
+    """What someone typed, trimmed; ``UserFacingError`` on ``field`` when it is empty (``empty``
+    says what to write) or longer than ``limit`` (also for subscriptions' refund requests)."""
     text = (value or "").strip()
     if not text:
         raise UserFacingError(empty, field=field)
@@ -81,7 +83,7 @@ def problem_report_create(
     """
     if reason not in ProblemReport.Reason.values:
         raise UserFacingError("Choose what went wrong.", field="reason")
-    text = _text(
+    text = text_of(
         message, limit=REPORT_MAX, field="message", empty="Tell the seller what went wrong."
     )
     with transaction.atomic():
@@ -165,7 +167,7 @@ def problem_report_decline(*, actor: Any, report_id: int, answer: str) -> Proble
     an empty or over-long reason, a report already answered. Anyone else: ``PermissionDenied``.
     Side effects: the buyer (and, for staff, the seller) is emailed.
     """
-    text = _text(
+    text = text_of(
         answer, limit=REPORT_MAX, field="answer", empty="Say why, so the buyer understands."
     )
     with transaction.atomic():
@@ -292,7 +294,7 @@ def order_message_post(*, author: Any, order_id: int, body: str) -> OrderMessage
     Refused with a message: an empty message or one over ``MESSAGE_MAX`` characters (the text is
     given back to the form). Anyone else: ``PermissionDenied`` (the view answers 404).
     Side effects: the other side (both, for staff) is emailed."""
-    text = _text(body, limit=MESSAGE_MAX, field="body", empty="Write a message before sending.")
+    text = text_of(body, limit=MESSAGE_MAX, field="body", empty="Write a message before sending.")
     with transaction.atomic():
         order = (
             Order.objects.select_for_update(of=("self",)).select_related("seller").get(pk=order_id)
@@ -317,7 +319,7 @@ def review_create(*, buyer: Any, order_id: int, rating: Any, body: str) -> Revie
     average include it at once."""
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
         raise UserFacingError("Choose a rating from 1 to 5 stars.", field="rating")
-    text = _text(body, limit=REVIEW_MAX, field="body", empty="Write a few words about the order.")
+    text = text_of(body, limit=REVIEW_MAX, field="body", empty="Write a few words about the order.")
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id, buyer=buyer)
         if order.status != Order.Status.FULFILLED:
@@ -341,7 +343,7 @@ def review_reply(*, seller_user: Any, review_id: int, reply: str) -> Review:
 
     Refused with a message: an empty or over-long reply, a second reply. Another seller's
     review raises ``Review.DoesNotExist``."""
-    text = _text(reply, limit=REVIEW_MAX, field="reply", empty="Write your reply before sending.")
+    text = text_of(reply, limit=REVIEW_MAX, field="reply", empty="Write your reply before sending.")
     with transaction.atomic():
         review = Review.objects.select_for_update().get(pk=review_id, seller__user=seller_user)
         if review.reply:
@@ -357,7 +359,7 @@ def review_hide(*, actor: Any, review_id: int, reason: str) -> Review:
     Anyone else: ``PermissionDenied``. Hiding a hidden review changes nothing."""
     if not _is_staff(actor):
         raise PermissionDenied("staff only")
-    text = _text(reason, limit=255, field="reason", empty="Say why the review is hidden.")
+    text = text_of(reason, limit=255, field="reason", empty="Say why the review is hidden.")
     with transaction.atomic():
         review = Review.objects.select_for_update().get(pk=review_id)
         if review.hidden_at is not None:
