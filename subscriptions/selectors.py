@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from sellers.models import Listing, Seller
@@ -161,6 +161,15 @@ def seller_subscribers(*, seller: Seller | None) -> QuerySet[Subscription]:
         .exclude(status__in=[S.PENDING, S.INCOMPLETE, S.INCOMPLETE_EXPIRED])
         .select_related("plan__listing", "buyer")
     )
+
+
+def seller_subscribers_listed(*, seller: Seller | None) -> QuerySet[Subscription]:
+    """The seller's subscribers as their list shows them: each with ``refund_asked``, whether the
+    buyer has a refund request waiting for the seller's answer."""
+    waiting = InvoiceRefundRequest.objects.filter(
+        invoice__subscription=OuterRef("pk"), status=InvoiceRefundRequest.Status.OPEN
+    )
+    return seller_subscribers(seller=seller).annotate(refund_asked=Exists(waiting))
 
 
 def seller_subscriber(*, seller: Seller | None, subscription_id: int) -> Subscription | None:

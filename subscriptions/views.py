@@ -238,7 +238,7 @@ def seller_home(request: HttpRequest) -> HttpResponse:
         "subscriptions/seller.html",
         {
             "figures": selectors.seller_figures(seller=seller),
-            "subscribers": list(selectors.seller_subscribers(seller=seller)[:500]),
+            "subscribers": list(selectors.seller_subscribers_listed(seller=seller)[:500]),
             "plans": list(selectors.seller_plans(seller=seller)),
             "csv_form": UsageCsvForm(),
         },

@@ -60,8 +60,11 @@ def test_buyer_asks_the_seller_refunds_and_the_request_is_granted(
     assert "Refund asked" in page and "Waiting for the seller" in page
     assert ask_url(sub, invoice) not in page
 
-    # The seller sees it and follows its Refund… link: the form proposes the amount asked.
+    # The seller's list of subscribers flags the waiting request, linking to it.
     seller_client = logged_in(seller.user)
+    flagged = f'href="/subscriptions/seller/subscribers/{sub.pk}/#refund-requests">Refund asked'
+    assert flagged in seller_client.get("/subscriptions/seller/").content.decode()
+    # The seller sees it and follows its Refund… link: the form proposes the amount asked.
     page = seller_client.get(f"/subscriptions/seller/subscribers/{sub.pk}/").content.decode()
     assert "I could not log in all month." in page
     link = f"/money/subscriptions/invoices/{invoice.pk}/refund/?amount=4.00&amp;reason=requested_by_customer"
@@ -86,6 +89,7 @@ def test_buyer_asks_the_seller_refunds_and_the_request_is_granted(
     assert asked.answered_by == seller.user
     page = buyer_client.get(detail).content.decode()
     assert "Refunded" in page and "Refund asked" not in page
+    assert "Refund asked" not in seller_client.get("/subscriptions/seller/").content.decode()
     # The rest of the invoice can still be asked for.
     assert ask_url(sub, invoice) in page
 
