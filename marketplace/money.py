@@ -195,12 +195,13 @@ def price_example(currency: str) -> str:
     return Money(2490 * 10 ** max(0, exp - 2), currency).major_str() if exp else "2490"
 
 
-def price_input_error(currency: str) -> str:
-    """The message for a price that is not a number in ``currency``'s format."""
+def price_input_error(currency: str, *, what: str = "price") -> str:
+    """The message for a price (or another amount: ``what``) that is not a number in
+    ``currency``'s format."""
     try:
         code = normalize_currency(currency)
     except ValueError:
-        return "Enter the price as a number, e.g. 24.90."
+        return f"Enter the {what} as a number, e.g. 24.90."
     if exponent(code) == 0:
-        return f"Enter the price as a whole number ({code.upper()} has no decimals), e.g. 2490."
-    return f"Enter the price as a number, e.g. {price_example(code)}."
+        return f"Enter the {what} as a whole number ({code.upper()} has no decimals), e.g. 2490."
+    return f"Enter the {what} as a number, e.g. {price_example(code)}."

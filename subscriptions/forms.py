@@ -12,14 +12,14 @@ from subscriptions.models import MAX_TRIAL_DAYS, REQUEST_MAX, InvoiceRefundReque
 from subscriptions.services import PlanInput
 
 
-def _parse_price(raw: str, currency: str) -> int | None:
+def _parse_price(raw: str, currency: str, *, what: str = "price") -> int | None:
     text = (raw or "").strip().replace(",", ".")
     if not text:
         return None
     try:
         return Money.from_major(text, currency).amount
     except ValueError:
-        raise forms.ValidationError(price_input_error(currency)) from None
+        raise forms.ValidationError(price_input_error(currency, what=what)) from None
 
 
 class PlanForm(forms.Form):
@@ -127,4 +127,4 @@ class RefundRequestForm(forms.Form):
         self.currency = currency
 
     def clean_amount(self) -> int | None:
-        return _parse_price(self.cleaned_data.get("amount", ""), self.currency)
+        return _parse_price(self.cleaned_data.get("amount", ""), self.currency, what="amount")

@@ -142,6 +142,9 @@ def test_what_cannot_be_asked_is_refused_with_a_message(buyer_client, monthly):
     too_much = ask(buyer_client, sub, invoice, amount="10.01")
     assert too_much.status_code == 400
     assert "At most €10.00 can be refunded on this invoice." in too_much.content.decode()
+    not_a_number = ask(buyer_client, sub, invoice, amount="abc")
+    assert not_a_number.status_code == 400
+    assert "Enter the amount as a number, e.g. 24.90." in not_a_number.content.decode()
     no_text = ask(buyer_client, sub, invoice, message="   ")
     assert no_text.status_code == 400
     assert not R.objects.exists()
