@@ -287,6 +287,8 @@ def _told_separate_transfer(told: Mapping[str, Any], charge_id: str) -> list[str
 class ChargeSyncResult:
     charge_id: str
     recorded: list[str]
+    # The charge's ledger as read after recording, when the sync read it anyway.
+    ledger: _ChargeLedger | None = None
 
 
 def on_payment_read(charge: Charge) -> None:
@@ -295,23 +297,23 @@ def on_payment_read(charge: Charge) -> None:
     ledger_sync_charge(charge_id=charge.id, charge=charge)
 
 
-def _fulfil_first(told: Mapping[str, Any], charge_id: str) -> bool:
+def _fulfil_first(told: Mapping[str, Any], charge_id: str) -> _ChargeLedger | None:
     """A charge event (``charge.succeeded``) that comes before its Checkout Session's
     fulfilment: the fulfilment's one read of the session (which it makes anyway, now or when
     ``checkout.session.completed`` comes) tells the charge with its balance transaction and
     hands it to the ledger (``on_payment_read``), so this event does not read the charge too.
-    True when the ledger holds the charge afterwards; False (then read it) when the charge names
-    no pending purchase paid through a Checkout Session of ours, or that read did not record
-    it (the session not complete yet, Stripe unreachable ...)."""
+    The charge's ledger (``_ChargeLedger``) when it holds the charge afterwards; None (then read
+    the charge) when the charge names no pending purchase paid through a Checkout Session of
+    ours, or that read did not record it (the session not complete yet, Stripe unreachable ...)."""
     from buyers.models import Purchase
     from buyers.services import purchase_fulfil
     from marketplace.stripe_gateway import GatewayError
 
     if told.get("object") != "charge" or told.get("status") != "succeeded":
-        return False
+        return None
     raw = str((told.get("metadata") or {}).get("purchase_id") or "")
     if not raw.isdigit():
-        return False
+        return None
     session_id = (
         Purchase.objects.filter(pk=int(raw), status=Purchase.Status.PENDING)
         .exclude(checkout_session_id="")
@@ -319,12 +321,13 @@ def _fulfil_first(told: Mapping[str, Any], charge_id: str) -> bool:
         .first()
     )
     if not session_id:
-        return False
+        return None
     try:
-        purchase_fulfil(checkout_session_id=session_id)
+        purchase_fulfil(checkout_session_id=session_id, known_pending=True)
     except GatewayError:
-        return False
-    return _recorded(LedgerTransaction.Kind.CHARGE, charge_id) is not None
+        return None
+    after = _ChargeLedger.read(charge_id)
+    return after if after.has(LedgerTransaction.Kind.CHARGE, charge_id) else None
 
 
 def ledger_sync_charge(
@@ -365,8 +368,9 @@ def ledger_sync_charge(
         from_event = _told_separate_transfer(told, charge_id)
         if from_event is not None:
             return ChargeSyncResult(charge_id, from_event)
-        if _fulfil_first(told, charge_id):
-            return ChargeSyncResult(charge_id, [f"{K.CHARGE}:{charge_id}"])
+        after = _fulfil_first(told, charge_id)
+        if after is not None:
+            return ChargeSyncResult(charge_id, [f"{K.CHARGE}:{charge_id}"], ledger=after)
     handed_over = charge is not None
     if charge is None or charge.id != charge_id or charge.processing_fee is None:
         charge = gw.charge_retrieve(charge_id=charge_id)
@@ -542,15 +546,18 @@ def ledger_sync_charge_told(*, charge_id: str, told: list[Mapping[str, Any]]) ->
     """``ledger_sync_charge`` for several events of one charge (their ``data.object``, in the
     order to consider them): one look-up of the charge's ledger answers, for all of them, whether
     they tell anything new; the first that does syncs the charge, and the others are checked
-    again against the ledger as that sync left it (one more look-up). Nothing new: no request.
+    again against the ledger as that sync left it (one more look-up, unless the sync made it).
+    Nothing new: no request.
     """
     ledger = _ChargeLedger.read(charge_id)
     recorded: list[str] = []
-    for each in told:
+    for i, each in enumerate(told):
         if _told_nothing_new(each, charge_id, ledger):
             continue
-        recorded += ledger_sync_charge(charge_id=charge_id, told=each, known_new=True).recorded
-        ledger = _ChargeLedger.read(charge_id)
+        result = ledger_sync_charge(charge_id=charge_id, told=each, known_new=True)
+        recorded += result.recorded
+        if i + 1 < len(told):
+            ledger = result.ledger or _ChargeLedger.read(charge_id)
     return ChargeSyncResult(charge_id, recorded)
 
 
