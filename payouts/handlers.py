@@ -27,7 +27,27 @@ def _seller_for_account(account: str) -> Seller | None:
     return Seller.objects.filter(stripe_account_id=account).first()
 
 
-@handles("payout.created", "payout.updated", "payout.paid", "payout.failed", "payout.canceled")
+PAYOUT_EVENTS = (
+    "payout.created",
+    "payout.updated",
+    "payout.paid",
+    "payout.failed",
+    "payout.canceled",
+)
+MONEY_EVENTS = (
+    "charge.succeeded",
+    "charge.captured",
+    "charge.refunded",
+    "charge.refund.updated",
+    "refund.created",
+    "refund.updated",
+    "transfer.created",
+    "transfer.reversed",
+    "application_fee.refunded",
+)
+
+
+@handles(*PAYOUT_EVENTS)
 def on_payout(event: StripeEvent) -> None:
     """A payout of a connected account: mirror it, record the ledger, email the seller when it
     failed (in the service) or reached their bank (here, once)."""
@@ -56,14 +76,7 @@ def _payout_key(event: StripeEvent) -> str | None:
     return f"{event.account}/{data['id']}"
 
 
-@handles_together(
-    "payout.created",
-    "payout.updated",
-    "payout.paid",
-    "payout.failed",
-    "payout.canceled",
-    key=_payout_key,
-)
+@handles_together(*PAYOUT_EVENTS, key=_payout_key)
 def on_payout_together(events: list[StripeEvent]) -> None:
     """Several events of one payout in a batch: its state only moves forward (``Payout.RANK``)
     and its ledger is keyed on the payout, so the most advanced snapshot (then the newest)
@@ -90,17 +103,7 @@ def _charge_id_of(event: StripeEvent) -> str:
     return ""
 
 
-@handles(
-    "charge.succeeded",
-    "charge.captured",
-    "charge.refunded",
-    "charge.refund.updated",
-    "refund.created",
-    "refund.updated",
-    "transfer.created",
-    "transfer.reversed",
-    "application_fee.refunded",
-)
+@handles(*MONEY_EVENTS)
 def on_money_moved(event: StripeEvent) -> None:
     """Record in the ledger what Stripe did with the charge, re-read from Stripe."""
     if event.account:
@@ -122,18 +125,7 @@ def _charge_key(event: StripeEvent) -> str | None:
     return charge_id if charge_id.startswith(("ch_", "py_")) else None
 
 
-@handles_together(
-    "charge.succeeded",
-    "charge.captured",
-    "charge.refunded",
-    "charge.refund.updated",
-    "refund.created",
-    "refund.updated",
-    "transfer.created",
-    "transfer.reversed",
-    "application_fee.refunded",
-    key=_charge_key,
-)
+@handles_together(*MONEY_EVENTS, key=_charge_key)
 def on_money_moved_together(events: list[StripeEvent]) -> None:
     """Several events of one charge in a batch: the ledger is checked against all they tell
     with one look-up, and the charge is synced at most once (a read made now is newer than any

@@ -14,7 +14,7 @@ from payouts.models import (
     Payout,
     SellerBalance,
 )
-from payouts.services._common import _ts
+from payouts.services._common import _insert_new_rows, _ts
 from payouts.services.ledger import LedgerMovement, ledger_record_many, movement_postings
 from sellers.models import Seller
 
@@ -68,26 +68,21 @@ def payout_sync(*, seller: Seller, data: Mapping[str, Any]) -> Payout:
 
 
 def _insert_unless_recorded(payout: Payout) -> bool:
-    """INSERT a new payout row unless one with its Stripe id exists (``ON CONFLICT DO
-    NOTHING``: one statement, no savepoint, the new row locked until commit). True and the id
-    set when inserted."""
+    """INSERT a new payout row unless one with its Stripe id exists (one statement, no
+    savepoint, the new row locked until commit). True and the id set when inserted."""
     from django.db import connection
 
-    quote = connection.ops.quote_name
     fields = [f for f in Payout._meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(payout, True), connection) for f in fields]
-    sql = (
-        f"INSERT INTO {quote(Payout._meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT ({quote('stripe_id')}) DO NOTHING RETURNING {quote('id')}"
-    )  # only the model's own quoted identifiers are interpolated; values are parameters
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
-    if row is None:
+    new = _insert_new_rows(
+        table=Payout._meta.db_table,
+        columns=[f.column for f in fields],
+        rows=[[f.get_db_prep_save(f.pre_save(payout, True), connection) for f in fields]],
+        unique=["stripe_id"],
+        returning=["id"],
+    )
+    if not new:
         return False
-    payout.pk = row[0]
+    payout.pk = new[0][0]
     payout._state.adding = False
     payout._state.db = "default"
     return True
