@@ -75,7 +75,7 @@ def _insert_unless_recorded(payout: Payout) -> bool:
     fields = [f for f in Payout._meta.concrete_fields if not f.primary_key]
     new = _insert_new_rows(
         table=Payout._meta.db_table,
-        columns=[f.column for f in fields],
+        columns=[str(f.column) for f in fields],
         rows=[[f.get_db_prep_save(f.pre_save(payout, True), connection) for f in fields]],
         unique=["stripe_id"],
         returning=["id"],

@@ -289,10 +289,8 @@ def _event_run_handler(
         with transaction.atomic():
             run()
     except Exception as exc:
-        outcome = Status.FAILED
-        for each in events:
-            outcome = _event_fail(event=each, exc=exc)
-        return outcome
+        outcomes = [_event_fail(event=each, exc=exc) for each in events]
+        return outcomes[0]
     return Status.SUCCEEDED
 
 
