@@ -3,8 +3,10 @@ test-mode rate limit (25 requests/s, ``SANDBOX_RATE_LIMIT_PER_SECOND``): with th
 token bucket (``marketplace/stripe_traffic.py``) and without it, in the same run.
 
 Events: ``account.updated`` for 10 connected accounts, each newer than the last (so none is
-skipped as stale), processed by the real pipeline (``events_drain``) and the real handler, which
-re-reads the account from Stripe. Drained by ``--workers`` threads at once (default 1; with
+skipped as stale), processed by the real pipeline (``events_drain``) and the real handler. Their
+``data.object`` names the account only (as a recovered or hand-made event may): the handler
+applies a complete, newer account object as is, without a request, so a thin one is what
+still makes it re-read the account from Stripe, once per event. Drained by ``--workers`` threads at once (default 1; with
 more, batches of events for the same 10 sellers lock their rows in different orders and some
 events fail on a deadlock, to be retried: a pipeline matter, not a rate-limit one).
 

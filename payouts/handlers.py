@@ -13,7 +13,7 @@ import logging
 from django.db import transaction
 
 from marketplace.events.models import StripeEvent
-from marketplace.events.registry import handles
+from marketplace.events.registry import handles, handles_together
 from payouts.models import Payout
 from payouts.services import balances, charge_sync, disputes
 from sellers.models import Seller
@@ -27,7 +27,27 @@ def _seller_for_account(account: str) -> Seller | None:
     return Seller.objects.filter(stripe_account_id=account).first()
 
 
-@handles("payout.created", "payout.updated", "payout.paid", "payout.failed", "payout.canceled")
+PAYOUT_EVENTS = (
+    "payout.created",
+    "payout.updated",
+    "payout.paid",
+    "payout.failed",
+    "payout.canceled",
+)
+MONEY_EVENTS = (
+    "charge.succeeded",
+    "charge.captured",
+    "charge.refunded",
+    "charge.refund.updated",
+    "refund.created",
+    "refund.updated",
+    "transfer.created",
+    "transfer.reversed",
+    "application_fee.refunded",
+)
+
+
+@handles(*PAYOUT_EVENTS)
 def on_payout(event: StripeEvent) -> None:
     """A payout of a connected account: mirror it, record the ledger, email the seller when it
     failed (in the service) or reached their bank (here, once)."""
@@ -49,6 +69,26 @@ def on_payout(event: StripeEvent) -> None:
         transaction.on_commit(functools.partial(tasks.send_payout_paid_email.delay, payout.pk))
 
 
+def _payout_key(event: StripeEvent) -> str | None:
+    data = event.data_object
+    if data.get("object") not in (None, "payout") or not data.get("id"):
+        return None
+    return f"{event.account}/{data['id']}"
+
+
+@handles_together(*PAYOUT_EVENTS, key=_payout_key)
+def on_payout_together(events: list[StripeEvent]) -> None:
+    """Several events of one payout in a batch: its state only moves forward (``Payout.RANK``)
+    and its ledger is keyed on the payout, so the most advanced snapshot (then the newest)
+    leaves the state all of them would: handled once."""
+
+    def advance(event: StripeEvent) -> tuple[int, object, int]:
+        status = str(event.data_object.get("status") or "pending")
+        return (Payout.RANK.get(status, 0), event.created, event.id)
+
+    on_payout(max(events, key=advance))
+
+
 def _charge_id_of(event: StripeEvent) -> str:
     obj = event.data_object
     kind = obj.get("object")
@@ -63,17 +103,7 @@ def _charge_id_of(event: StripeEvent) -> str:
     return ""
 
 
-@handles(
-    "charge.succeeded",
-    "charge.captured",
-    "charge.refunded",
-    "charge.refund.updated",
-    "refund.created",
-    "refund.updated",
-    "transfer.created",
-    "transfer.reversed",
-    "application_fee.refunded",
-)
+@handles(*MONEY_EVENTS)
 def on_money_moved(event: StripeEvent) -> None:
     """Record in the ledger what Stripe did with the charge, re-read from Stripe."""
     if event.account:
@@ -86,6 +116,27 @@ def on_money_moved(event: StripeEvent) -> None:
         return
     # The event's object tells what it changed: when the ledger holds it already, no request.
     charge_sync.ledger_sync_charge(charge_id=charge_id, told=event.data_object)
+
+
+def _charge_key(event: StripeEvent) -> str | None:
+    if event.account:
+        return None
+    charge_id = _charge_id_of(event)
+    return charge_id if charge_id.startswith(("ch_", "py_")) else None
+
+
+@handles_together(*MONEY_EVENTS, key=_charge_key)
+def on_money_moved_together(events: list[StripeEvent]) -> None:
+    """Several events of one charge in a batch: the ledger is checked against all they tell
+    with one look-up, and the charge is synced at most once (a read made now is newer than any
+    of them). The charge's own events go first: a charge of a pending purchase is recorded
+    through its fulfilment's read, which a transfer's event coming first would duplicate."""
+    ordered = sorted(
+        events, key=lambda e: (e.data_object.get("object") != "charge", e.created, e.id)
+    )
+    charge_sync.ledger_sync_charge_told(
+        charge_id=_charge_id_of(events[0]), told=[e.data_object for e in ordered]
+    )
 
 
 @handles(

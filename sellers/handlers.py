@@ -12,11 +12,14 @@ from sellers import selectors, services
 
 @handles("account.updated")
 def on_account_updated(event: StripeEvent) -> None:
-    """Mirror the connected account's status. The payload may be stale (events arrive out of
-    order), so the service re-fetches the account through the gateway before applying it."""
+    """Mirror the connected account's status: from the event's account object when it is
+    complete and newer than what we hold, otherwise re-read through the gateway (events arrive
+    out of order; ``seller_account_updated``)."""
     account_id = event.account or str(event.data_object.get("id") or "")
     if account_id:
-        services.seller_account_updated(account_id=account_id, event_created=event.created)
+        services.seller_account_updated(
+            account_id=account_id, event_created=event.created, payload=event.data_object
+        )
 
 
 @handles("account.application.deauthorized")

@@ -7,6 +7,7 @@ the stock was released and is gone: refunded in full; a delayed payment that fai
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -64,7 +65,7 @@ def _retrieve_session(checkout_session_id: str) -> CheckoutSession:
         raise
 
 
-def purchase_fulfil(*, checkout_session_id: str) -> Purchase | None:
+def purchase_fulfil(*, checkout_session_id: str, known_pending: bool = False) -> Purchase | None:
     """Bring a purchase and its orders in line with its Checkout Session as Stripe sees it.
     Idempotent.
 
@@ -88,14 +89,22 @@ def purchase_fulfil(*, checkout_session_id: str) -> Purchase | None:
     Returns the purchase, or None when the session is not one of ours. Raises
     ``UserFacingError`` for an unknown session id, ``GatewayError`` when Stripe cannot be
     reached (the webhook is retried, the success page says the payment is being confirmed).
+
+    ``known_pending``: the caller has just found the purchase pending (the ledger's
+    ``charge.succeeded``), so the look-up for a purchase already done is skipped (one done
+    meanwhile is still found under the purchase's lock: only the read is spent).
     """
     done = (
-        Purchase.objects.filter(
-            checkout_session_id=checkout_session_id,
-            status__in=(Purchase.Status.PAID, Purchase.Status.REFUNDED),
+        None
+        if known_pending
+        else (
+            Purchase.objects.filter(
+                checkout_session_id=checkout_session_id,
+                status__in=(Purchase.Status.PAID, Purchase.Status.REFUNDED),
+            )
+            .exclude(charge_id="")
+            .first()
         )
-        .exclude(charge_id="")
-        .first()
     )
     if done is not None:
         # Paid and recorded by the first caller (webhook or success page): nothing to re-read
@@ -212,12 +221,25 @@ def _record_payment(purchase: Purchase, session: CheckoutSession) -> None:
         order_ids["application_fee_id"] = session.application_fee_id
     orders = _locked_orders(purchase)
     shipping = session.shipping
+    # The address Checkout collected, on the orders that have none: written with the order's
+    # move to paid (one UPDATE), or on its own when the order does not move.
+    addressed: dict[int, dict[str, Any]] = {}
     for order in orders:
         if shipping and not order.shipping_name and not order.shipping_address:
             order.shipping_name, order.shipping_address = shipping.name, shipping.address
-            order.save(update_fields=["shipping_name", "shipping_address", "updated_at"])
+            addressed[order.pk] = {
+                "shipping_name": shipping.name,
+                "shipping_address": shipping.address,
+            }
+
+    def save_addresses() -> None:
+        for order in orders:
+            if order.pk in addressed:
+                order.save(update_fields=["shipping_name", "shipping_address", "updated_at"])
+
     if purchase.status in (Purchase.Status.PAID, Purchase.Status.REFUNDED):
         # Already done; fill in ids an earlier, less expanded read did not have.
+        save_addresses()
         _fill_missing(purchase, ids)
         for order in orders:
             _fill_missing(order, order_ids)
@@ -249,13 +271,21 @@ def _record_payment(purchase: Purchase, session: CheckoutSession) -> None:
                     if taken != 1:
                         raise _StockGone
         except _StockGone:
+            save_addresses()
             _refund_late_payment(purchase, orders, ids, order_ids)
             return
     now = timezone.now()
     _move_purchase(purchase, Purchase.Status.PAID, paid_at=now, **ids)
     for order in orders:
         extra = {} if destination else {"transfer_status": Order.TransferStatus.PENDING}
-        _move(order, Order.Status.PAID, paid_at=now, **order_ids, **extra)
+        _move(
+            order,
+            Order.Status.PAID,
+            paid_at=now,
+            **order_ids,
+            **extra,
+            **addressed.get(order.pk, {}),
+        )
         for hook in hooks.ORDER_PAID_HOOKS:
             hook(order)
         _send_after_commit(order.pk, "order_paid_buyer")

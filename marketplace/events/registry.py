@@ -9,6 +9,13 @@ Apps register in their ``AppConfig.ready()`` by importing a ``handlers`` module:
 
 A handler runs inside one database transaction per event; raising rolls its effects back and the
 event is retried. Handlers must be idempotent and safe out of order.
+
+Events of one claimed batch about the same object (several ``payout.*`` of one payout, the
+``charge.*``, ``refund.*``, ``transfer.*`` of one charge ...) can be handled together when the
+handler syncs state from the newest snapshot anyway: an app registers a group handler with
+``handles_together(types, key=...)``; the pipeline calls it once with every event of the batch
+sharing a key (more than one), and they succeed or fail together. Alone, an event goes to its
+handler as usual.
 """
 
 from __future__ import annotations
@@ -49,21 +56,57 @@ def handler_for(event_type: str) -> Handler | None:
     return _handlers.get(event_type)
 
 
+GroupHandler = Callable[[list["StripeEvent"]], None]
+GroupKey = Callable[["StripeEvent"], str | None]
+
+_groups: dict[str, tuple[GroupKey, GroupHandler]] = {}
+
+
+def handles_together(*event_types: str, key: GroupKey) -> Callable[[GroupHandler], GroupHandler]:
+    """Register the decorated ``func(events)`` to handle at once the events of ``event_types``
+    of one batch for which ``key(event)`` is the same (not None). Each type keeps its handler
+    (``handles``) for an event alone; the group handler must leave the same state as that
+    handler run on each event in any order."""
+
+    def register(func: GroupHandler) -> GroupHandler:
+        for event_type in event_types:
+            existing = _groups.get(event_type)
+            if existing is not None and existing[1] is not func:
+                raise DuplicateHandler(f"{event_type} already handled together elsewhere")
+            _groups[event_type] = (key, func)
+        return func
+
+    return register
+
+
+def group_of(event: StripeEvent) -> tuple[GroupHandler, str] | None:
+    """The group handler of ``event`` and its key, or None (handled alone)."""
+    found = _groups.get(event.type)
+    if found is None or _handlers.get(event.type) is None:
+        return None
+    key = found[0](event)
+    return (found[1], key) if key else None
+
+
 def registered_types() -> list[str]:
     return sorted(_handlers)
 
 
 @contextmanager
 def handlers_replaced(handlers: dict[str, Handler]) -> Iterator[None]:
-    """Swap the whole registry for ``handlers`` while the block runs (tests and benchmarks)."""
-    saved = dict(_handlers)
+    """Swap the whole registry for ``handlers`` while the block runs (tests and benchmarks); no
+    group handlers meanwhile."""
+    saved, saved_groups = dict(_handlers), dict(_groups)
     _handlers.clear()
     _handlers.update(handlers)
+    _groups.clear()
     try:
         yield
     finally:
         _handlers.clear()
         _handlers.update(saved)
+        _groups.clear()
+        _groups.update(saved_groups)
 
 
 # --- Connected accounts to poll for missed events ----------------------------------------------

@@ -14,7 +14,7 @@ from payouts.models import (
     Payout,
     SellerBalance,
 )
-from payouts.services._common import _ts
+from payouts.services._common import _insert_new_rows, _ts
 from payouts.services.ledger import LedgerMovement, ledger_record_many, movement_postings
 from sellers.models import Seller
 
@@ -67,26 +67,52 @@ def payout_sync(*, seller: Seller, data: Mapping[str, Any]) -> Payout:
     return payout_sync_from(seller=seller, data=data)[0]
 
 
+def _insert_unless_recorded(payout: Payout) -> bool:
+    """INSERT a new payout row unless one with its Stripe id exists (one statement, no
+    savepoint, the new row locked until commit). True and the id set when inserted."""
+    from django.db import connection
+
+    fields = [f for f in Payout._meta.concrete_fields if not f.primary_key]
+    new = _insert_new_rows(
+        table=Payout._meta.db_table,
+        columns=[str(f.column) for f in fields],
+        rows=[[f.get_db_prep_save(f.pre_save(payout, True), connection) for f in fields]],
+        unique=["stripe_id"],
+        returning=["id"],
+    )
+    if not new:
+        return False
+    payout.pk = new[0][0]
+    payout._state.adding = False
+    payout._state.db = "default"
+    return True
+
+
 def payout_sync_from(*, seller: Seller, data: Mapping[str, Any]) -> tuple[Payout, str | None]:
     """``payout_sync``, also returning the payout's status before (None: first seen), read
-    under the same row lock. One locked read, an UPDATE of the changed columns only (none when
-    nothing changed), the ledger in one ``ledger_record_many``; no savepoint of its own."""
+    under the same row lock. One locked read (and one INSERT when first seen), an UPDATE of
+    the changed columns only (none when nothing changed), the ledger in one
+    ``ledger_record_many``; no savepoint of its own."""
     payout_id = str(data["id"])
     status = str(data.get("status") or "pending")
     if status not in Payout.Status.values:
         status = Payout.Status.PENDING
     with transaction.atomic(savepoint=False):
-        payout, created = Payout.objects.select_for_update().get_or_create(
-            stripe_id=payout_id,
-            defaults={
-                "seller": seller,
-                "amount": int(data["amount"]),
-                "currency": str(data["currency"]).lower(),
-                "status": status,
-                "arrival_date": _ts(data.get("arrival_date")),
-                "stripe_created": _ts(data.get("created")) or timezone.now(),
-            },
-        )
+        payout = Payout.objects.select_for_update().filter(stripe_id=payout_id).first()
+        created = payout is None
+        if payout is None:
+            payout = Payout(
+                stripe_id=payout_id,
+                seller=seller,
+                amount=int(data["amount"]),
+                currency=str(data["currency"]).lower(),
+                status=status,
+                arrival_date=_ts(data.get("arrival_date")),
+                stripe_created=_ts(data.get("created")) or timezone.now(),
+            )
+            created = _insert_unless_recorded(payout)
+            if not created:  # recorded meanwhile by a concurrent handler: take its row
+                payout = Payout.objects.select_for_update().get(stripe_id=payout_id)
         prior = None if created else payout.status
         changed: list[str] = []
         if not created and Payout.RANK[status] > Payout.RANK[payout.status]:

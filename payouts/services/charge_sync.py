@@ -15,7 +15,6 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from payouts.models import (
-    LedgerEntry,
     LedgerTransaction,
 )
 from payouts.services._common import _ts
@@ -200,48 +199,65 @@ def _recorded(kind: str, object_id: str) -> LedgerTransaction | None:
     )
 
 
-def _recorded_total(kind: str, charge_id: str, seller_id: int | None = None) -> int:
-    """What the ledger holds of ``kind`` for a charge: each movement's positive leg, summed."""
-    entries = LedgerEntry.objects.filter(
-        transaction__kind=kind, transaction__charge_id=charge_id, amount__gt=0
-    )
-    if seller_id is not None:
-        entries = entries.filter(transaction__seller_id=seller_id)
-    return int(entries.aggregate(total=Sum("amount"))["total"] or 0)
+@dataclass(frozen=True)
+class _ChargeLedger:
+    """What the ledger holds of one charge, read in ONE query: each transaction's (kind, Stripe
+    object) with its seller and the sum of its positive legs."""
+
+    rows: dict[tuple[str, str], tuple[int | None, int]]
+
+    @classmethod
+    def read(cls, charge_id: str) -> _ChargeLedger:
+        found = (
+            LedgerTransaction.objects.filter(charge_id=charge_id)
+            .values_list("kind", "stripe_object_id", "seller_id")
+            .annotate(positive=Sum("entries__amount", filter=Q(entries__amount__gt=0)))
+        )
+        return cls({(kind, oid): (seller, int(total or 0)) for kind, oid, seller, total in found})
+
+    def has(self, kind: str, object_id: str) -> bool:
+        return (kind, object_id) in self.rows
+
+    def total(self, kind: str, seller_id: int | None = None) -> int:
+        return sum(
+            amount
+            for (k, _), (seller, amount) in self.rows.items()
+            if k == kind and (seller_id is None or seller == seller_id)
+        )
 
 
-def _told_nothing_new(told: Mapping[str, Any], charge_id: str) -> bool:
+def _told_nothing_new(
+    told: Mapping[str, Any], charge_id: str, ledger: _ChargeLedger | None = None
+) -> bool:
     """True when the ledger already holds everything the event's object says about the charge
     (a charge.succeeded for a recorded charge, a transfer.created for a recorded transfer, a
     refund event for a recorded refund ...): then the event needs no request to Stripe.
 
     Only facts the object states that can only grow are compared (an amount refunded or
-    reversed, an object's existence); anything else is re-read."""
+    reversed, an object's existence); anything else is re-read. ``ledger``: the charge's
+    ledger as already read (``_ChargeLedger``), else read here (one query)."""
     K = LedgerTransaction.Kind
     kind, object_id = told.get("object"), str(told.get("id") or "")
-    if not object_id:
+    if not object_id or kind not in ("charge", "transfer", "refund", "application_fee"):
         return False
+    held = ledger or _ChargeLedger.read(charge_id)
     if kind == "charge":
         return (
-            _recorded(K.CHARGE, object_id) is not None
+            held.has(K.CHARGE, object_id)
             and not told.get("disputed")
-            and int(told.get("amount_refunded") or 0) <= _recorded_total(K.REFUND, charge_id)
+            and int(told.get("amount_refunded") or 0) <= held.total(K.REFUND)
         )
     if kind == "transfer":
-        transfer = _recorded(K.TRANSFER, object_id)
-        if transfer is None:
+        if not held.has(K.TRANSFER, object_id):
             return False
         reversed_ = int(told.get("amount_reversed") or 0)
-        return reversed_ == 0 or reversed_ <= _recorded_total(
-            K.TRANSFER_REVERSAL, charge_id, transfer.seller_id
-        )
+        seller_id = held.rows[(K.TRANSFER, object_id)][0]
+        return reversed_ == 0 or reversed_ <= held.total(K.TRANSFER_REVERSAL, seller_id)
     if kind == "refund":
-        return _recorded(K.REFUND, object_id) is not None
-    if kind == "application_fee":
-        return _recorded(K.APPLICATION_FEE, object_id) is not None and int(
-            told.get("amount_refunded") or 0
-        ) <= _recorded_total(K.FEE_REFUND, charge_id)
-    return False
+        return held.has(K.REFUND, object_id)
+    return held.has(K.APPLICATION_FEE, object_id) and int(
+        told.get("amount_refunded") or 0
+    ) <= held.total(K.FEE_REFUND)
 
 
 def _told_separate_transfer(told: Mapping[str, Any], charge_id: str) -> list[str] | None:
@@ -271,6 +287,8 @@ def _told_separate_transfer(told: Mapping[str, Any], charge_id: str) -> list[str
 class ChargeSyncResult:
     charge_id: str
     recorded: list[str]
+    # The charge's ledger as read after recording, when the sync read it anyway.
+    ledger: _ChargeLedger | None = None
 
 
 def on_payment_read(charge: Charge) -> None:
@@ -279,23 +297,23 @@ def on_payment_read(charge: Charge) -> None:
     ledger_sync_charge(charge_id=charge.id, charge=charge)
 
 
-def _fulfil_first(told: Mapping[str, Any], charge_id: str) -> bool:
+def _fulfil_first(told: Mapping[str, Any], charge_id: str) -> _ChargeLedger | None:
     """A charge event (``charge.succeeded``) that comes before its Checkout Session's
     fulfilment: the fulfilment's one read of the session (which it makes anyway, now or when
     ``checkout.session.completed`` comes) tells the charge with its balance transaction and
     hands it to the ledger (``on_payment_read``), so this event does not read the charge too.
-    True when the ledger holds the charge afterwards; False (then read it) when the charge names
-    no pending purchase paid through a Checkout Session of ours, or that read did not record
-    it (the session not complete yet, Stripe unreachable ...)."""
+    The charge's ledger (``_ChargeLedger``) when it holds the charge afterwards; None (then read
+    the charge) when the charge names no pending purchase paid through a Checkout Session of
+    ours, or that read did not record it (the session not complete yet, Stripe unreachable ...)."""
     from buyers.models import Purchase
     from buyers.services import purchase_fulfil
     from marketplace.stripe_gateway import GatewayError
 
     if told.get("object") != "charge" or told.get("status") != "succeeded":
-        return False
+        return None
     raw = str((told.get("metadata") or {}).get("purchase_id") or "")
     if not raw.isdigit():
-        return False
+        return None
     session_id = (
         Purchase.objects.filter(pk=int(raw), status=Purchase.Status.PENDING)
         .exclude(checkout_session_id="")
@@ -303,16 +321,21 @@ def _fulfil_first(told: Mapping[str, Any], charge_id: str) -> bool:
         .first()
     )
     if not session_id:
-        return False
+        return None
     try:
-        purchase_fulfil(checkout_session_id=session_id)
+        purchase_fulfil(checkout_session_id=session_id, known_pending=True)
     except GatewayError:
-        return False
-    return _recorded(LedgerTransaction.Kind.CHARGE, charge_id) is not None
+        return None
+    after = _ChargeLedger.read(charge_id)
+    return after if after.has(LedgerTransaction.Kind.CHARGE, charge_id) else None
 
 
 def ledger_sync_charge(
-    *, charge_id: str, told: Mapping[str, Any] | None = None, charge: Charge | None = None
+    *,
+    charge_id: str,
+    told: Mapping[str, Any] | None = None,
+    charge: Charge | None = None,
+    known_new: bool = False,
 ) -> ChargeSyncResult:
     """Bring the ledger in line with everything Stripe did with one charge.
 
@@ -329,7 +352,8 @@ def ledger_sync_charge(
     ledger already holds everything it states, nothing is read (``_told_nothing_new``); a
     transfer of a recorded several-seller charge is recorded from it (its creation facts never
     change); a charge of a pending Checkout purchase is recorded through that purchase's
-    fulfilment read (``_fulfil_first``). ``charge``: the charge as a read made elsewhere told
+    fulfilment read (``_fulfil_first``). ``known_new``: the caller checked already that it
+    tells something new (``ledger_sync_charge_told``). ``charge``: the charge as a read made elsewhere told
     it (the fulfilment's, ``on_payment_read``); used instead of reading when its balance
     transaction was expanded (Stripe's processing fee), read otherwise.
     Raises ``GatewayError`` when Stripe cannot be reached (the event is retried).
@@ -339,13 +363,14 @@ def ledger_sync_charge(
 
     K = LedgerTransaction.Kind
     if told is not None:
-        if _told_nothing_new(told, charge_id):
+        if not known_new and _told_nothing_new(told, charge_id):
             return ChargeSyncResult(charge_id, [])
         from_event = _told_separate_transfer(told, charge_id)
         if from_event is not None:
             return ChargeSyncResult(charge_id, from_event)
-        if _fulfil_first(told, charge_id):
-            return ChargeSyncResult(charge_id, [f"{K.CHARGE}:{charge_id}"])
+        after = _fulfil_first(told, charge_id)
+        if after is not None:
+            return ChargeSyncResult(charge_id, [f"{K.CHARGE}:{charge_id}"], ledger=after)
     handed_over = charge is not None
     if charge is None or charge.id != charge_id or charge.processing_fee is None:
         charge = gw.charge_retrieve(charge_id=charge_id)
@@ -514,6 +539,25 @@ def ledger_sync_charge(
             recorded += _record_dispute_funds(
                 dispute=dispute, seller=seller, order_id=order_id, charge_id=charge_id
             )
+    return ChargeSyncResult(charge_id, recorded)
+
+
+def ledger_sync_charge_told(*, charge_id: str, told: list[Mapping[str, Any]]) -> ChargeSyncResult:
+    """``ledger_sync_charge`` for several events of one charge (their ``data.object``, in the
+    order to consider them): one look-up of the charge's ledger answers, for all of them, whether
+    they tell anything new; the first that does syncs the charge, and the others are checked
+    again against the ledger as that sync left it (one more look-up, unless the sync made it).
+    Nothing new: no request.
+    """
+    ledger = _ChargeLedger.read(charge_id)
+    recorded: list[str] = []
+    for i, each in enumerate(told):
+        if _told_nothing_new(each, charge_id, ledger):
+            continue
+        result = ledger_sync_charge(charge_id=charge_id, told=each, known_new=True)
+        recorded += result.recorded
+        if i + 1 < len(told):
+            ledger = result.ledger or _ChargeLedger.read(charge_id)
     return ChargeSyncResult(charge_id, recorded)
 
 

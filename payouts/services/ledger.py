@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -23,6 +22,7 @@ from payouts.models import (
     LedgerTransaction,
     SellerBalance,
 )
+from payouts.services._common import _insert_new_rows
 from sellers.models import Seller
 
 PLATFORM_BALANCE = "platform:stripe_balance"
@@ -208,7 +208,6 @@ def _insert_transactions(
     (or recorded concurrently: the unique constraint decides). Returns the new rows' ids."""
     from django.db import connection
 
-    quote = connection.ops.quote_name
     columns = [
         "kind",
         "stripe_object_id",
@@ -219,9 +218,8 @@ def _insert_transactions(
         "occurred_at",
         "recorded_at",
     ]
-    params: list[Any] = []
-    for m in movements:
-        params += [
+    rows = [
+        [
             m.kind,
             m.stripe_object_id,
             m.seller.pk if m.seller is not None else None,
@@ -231,16 +229,16 @@ def _insert_transactions(
             connection.ops.adapt_datetimefield_value(m.occurred_at or now),
             connection.ops.adapt_datetimefield_value(now),
         ]
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    sql = (
-        f"INSERT INTO {quote(LedgerTransaction._meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(c) for c in columns)}) VALUES {', '.join([row] * len(movements))} "
-        f"ON CONFLICT ({quote('kind')}, {quote('stripe_object_id')}) DO NOTHING "
-        f"RETURNING {quote('id')}, {quote('kind')}, {quote('stripe_object_id')}"
-    )  # only the model's own quoted identifiers are interpolated; values are parameters
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {(kind, object_id): pk for pk, kind, object_id in cursor.fetchall()}
+        for m in movements
+    ]
+    new = _insert_new_rows(
+        table=LedgerTransaction._meta.db_table,
+        columns=columns,
+        rows=rows,
+        unique=["kind", "stripe_object_id"],
+        returning=["id", "kind", "stripe_object_id"],
+    )
+    return {(kind, object_id): pk for pk, kind, object_id in new}
 
 
 def _apply_to_seller_balance(

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import mail_admins, send_mail
@@ -123,9 +126,12 @@ def seller_apply_account(
     return _apply_account(seller, account, as_of)
 
 
-def _apply_account(seller: Seller, account: gateway.Account, as_of: datetime | None) -> Seller:
+def _apply_account(
+    seller: Seller, account: gateway.Account, as_of: datetime | None, *, read: bool = True
+) -> Seller:
     """``seller_apply_account`` on a seller already locked by the caller (read once). Writes
-    only the columns that changed (and when the account was read)."""
+    only the columns that changed (and, when ``read``, when the account was read: an event's
+    payload applied as is leaves ``account_refreshed_at`` alone)."""
     if account.id != seller.stripe_account_id:
         raise ValueError(f"account {account.id} is not seller {seller.pk}'s")
     if as_of is not None and seller.account_synced_at and as_of < seller.account_synced_at:
@@ -146,7 +152,8 @@ def _apply_account(seller: Seller, account: gateway.Account, as_of: datetime | N
     }
     if as_of is not None:
         state["account_synced_at"] = as_of
-    state["account_refreshed_at"] = timezone.now()
+    if read:
+        state["account_refreshed_at"] = timezone.now()
     changed = [name for name, value in state.items() if getattr(seller, name) != value]
     for name in changed:
         setattr(seller, name, state[name])
@@ -203,11 +210,20 @@ def seller_sync_account(*, seller: Seller) -> Seller:
 
 
 @transaction.atomic(savepoint=False)  # inside the handler's transaction: no savepoint of its own
-def seller_account_updated(*, account_id: str, event_created: datetime) -> Seller | None:
-    """Handle ``account.updated`` for ``account_id``: re-fetch the account (the payload may be
-    stale) and apply it, unless a newer event was already applied. The seller row stays locked
-    from before the fetch to after the write, so concurrent handlers apply fresh reads in order.
-    Unknown accounts and disconnected sellers are ignored. Returns the seller, or None.
+def seller_account_updated(
+    *, account_id: str, event_created: datetime, payload: Mapping[str, Any] | None = None
+) -> Seller | None:
+    """Handle ``account.updated`` for ``account_id``: apply the account's state, unless a newer
+    event was already applied. The seller row stays locked from before the state is taken to
+    after the write, so concurrent handlers apply it in order.
+
+    ``payload``: the event's ``data.object`` (signed by Stripe, verified at intake). It is the
+    account as it was when the event was created, so it is applied as is, without a request,
+    when it is complete (status and requirements present) and strictly newer than anything we
+    applied or read (``_newer_than_known``). Otherwise (a thin payload, an event of the same
+    second as the state we hold, or as old) the account is re-read from Stripe: the same-second
+    case cannot tell which snapshot is the later one. Unknown accounts and disconnected sellers
+    are ignored. Returns the seller, or None.
     """
     seller = Seller.objects.select_for_update().filter(stripe_account_id=account_id).first()
     if seller is None:
@@ -216,8 +232,39 @@ def seller_account_updated(*, account_id: str, event_created: datetime) -> Selle
         return None
     if seller.account_synced_at and event_created < seller.account_synced_at:
         return seller
+    if _complete_account(payload, account_id) and _newer_than_known(seller, event_created):
+        account = gateway.Account.from_stripe(dict(payload or {}))
+        return _apply_account(seller, account, event_created, read=False)
     account = gateway.account_retrieve(account_id=account_id)
     return _apply_account(seller, account, event_created)  # the row locked above: read once
+
+
+_ACCOUNT_STATE = ("charges_enabled", "payouts_enabled", "details_submitted")
+_REQUIREMENT_LISTS = ("currently_due", "past_due", "eventually_due")
+
+
+def _complete_account(payload: Mapping[str, Any] | None, account_id: str) -> bool:
+    """True when an event's account object states everything the mirror copies (Stripe sends
+    the whole account in ``account.updated``; a recovered or hand-made event may not)."""
+    if not payload or payload.get("object") != "account" or payload.get("id") != account_id:
+        return False
+    requirements = payload.get("requirements")
+    return (
+        all(isinstance(payload.get(key), bool) for key in _ACCOUNT_STATE)
+        and isinstance(requirements, Mapping)
+        and all(isinstance(requirements.get(key), list) for key in _REQUIREMENT_LISTS)
+    )
+
+
+def _newer_than_known(seller: Seller, event_created: datetime) -> bool:
+    """An event created strictly after the newest event applied and after our last read of the
+    account (that read's time put on Stripe's clock: the sandbox's may be advanced)."""
+    if seller.account_synced_at and event_created <= seller.account_synced_at:
+        return False
+    if seller.account_refreshed_at is None:
+        return True
+    skew = timedelta(seconds=gateway.stripe_now() - int(time.time()))
+    return event_created > seller.account_refreshed_at + skew
 
 
 def _adopt_unrecorded_account(*, account_id: str, event_created: datetime) -> Seller | None:

@@ -306,3 +306,75 @@ def test_worker_dying_mid_batch_leaves_nothing_applied_then_everything_once(post
     services.events_drain()
     assert sorted(User.objects.values_list("username", flat=True)) == ["evt_first", "evt_second"]
     assert set(StripeEvent.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
+def _customer_key(event):
+    return str(event.data_object.get("id") or "") or None
+
+
+def test_events_of_one_object_in_a_batch_are_handled_together_once(post_event, handlers):
+    """A group handler gets every event of the batch with the same key, once; the events of
+    other keys (or alone) go to the usual handler; all of them succeed."""
+    from marketplace.events.registry import handles_together
+
+    alone, together = [], []
+    handlers["customer.updated"] = lambda event: alone.append(event.data_object["name"])
+
+    @handles_together("customer.updated", key=_customer_key)
+    def both(events):
+        together.append(sorted(e.data_object["name"] for e in events))
+
+    for name in ("a1", "a2", "a3"):
+        post_event(
+            make_event("customer.updated", obj={"id": "cus_a", "object": "customer", "name": name})
+        )
+    post_event(
+        make_event("customer.updated", obj={"id": "cus_b", "object": "customer", "name": "b"})
+    )
+    services.events_drain()
+    assert together == [["a1", "a2", "a3"]]
+    assert alone == ["b"]
+    assert set(StripeEvent.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
+def test_a_failing_group_fails_all_its_events_and_only_them(post_event, handlers):
+    from marketplace.events.registry import handles_together
+
+    def profile(event):
+        User.objects.create(username=event.data_object["name"])
+
+    handlers["customer.updated"] = profile
+
+    @handles_together("customer.updated", key=_customer_key)
+    def crashes(events):
+        User.objects.create(username="half-written")
+        raise RuntimeError("the group's handler broke")
+
+    for name in ("x1", "x2"):
+        post_event(
+            make_event("customer.updated", obj={"id": "cus_x", "object": "customer", "name": name})
+        )
+    post_event(
+        make_event("customer.updated", obj={"id": "cus_y", "object": "customer", "name": "y"})
+    )
+    services.events_drain()
+    statuses = dict(StripeEvent.objects.values_list("payload__data__object__name", "status"))
+    assert statuses == {"x1": "failed", "x2": "failed", "y": "succeeded"}
+    assert StripeEvent.objects.get(payload__data__object__name="x1").last_error == (
+        "RuntimeError: the group's handler broke"
+    )
+    assert User.objects.filter(username="y").exists()
+    assert not User.objects.filter(username="half-written").exists()
+    # Retried later one by one or together, with the group handler fixed: both succeed.
+    StripeEvent.objects.update(next_attempt_at=timezone.now())
+
+    def fixed(events):
+        for event in events:
+            profile(event)
+
+    from marketplace.events import registry
+
+    registry._groups["customer.updated"] = (_customer_key, fixed)  # the fix deployed
+    services.events_drain()
+    assert User.objects.filter(username__in=["x1", "x2"]).count() == 2
+    assert set(StripeEvent.objects.values_list("status", flat=True)) == {"succeeded"}

@@ -297,3 +297,37 @@ def test_dispute_is_shown_on_the_order(fake_stripe):
     assert order.dispute_status == "needs_response"
     assert order.dispute_evidence_due_by is not None
     assert order.status == Order.Status.PAID  # the order itself stays paid
+
+
+def test_a_charges_events_in_one_batch_are_synced_once_and_read_once(fake_stripe):
+    """The events of one charge claimed in one batch (a refund's four, shuffled) are handled
+    together: the same ledger as one by one, one read of the charge for all of them, and a
+    batch of events that tell nothing new reads nothing."""
+    from marketplace.events.models import StripeEvent
+    from marketplace.events.services import events_drain
+
+    seller = SellerFactory()
+    charge = fake_stripe.sale(account=seller.stripe_account_id, amount=5000, fee=500, order_id=9)
+    fake_stripe.refund_create(
+        charge_id=charge["id"], amount=5000, order_id=9, reason="x", idempotency_key="k"
+    )
+    refund_id = next(iter(fake_stripe.refunds))
+    for event_type, obj in [
+        ("transfer.reversed", fake_stripe.transfers[charge["transfer"]]),
+        ("refund.created", fake_stripe.refunds[refund_id]),
+        ("application_fee.refunded", fake_stripe.fees[charge["application_fee"]]),
+        ("charge.refunded", fake_stripe.charges[charge["id"]]),
+        ("charge.succeeded", charge),
+    ]:
+        make_event(event_type, obj)
+    events_drain()
+    assert set(StripeEvent.objects.values_list("status", flat=True)) == {"succeeded"}
+    assert fake_stripe.count("charge_retrieve") == 1
+    assert seller_ledger(seller) == {"eur": 0}
+    assert len(kinds()) == 6
+    assert list(ledger_violations()) == []
+    # The same news again (an operator's replay of all five, in one batch): nothing read.
+    StripeEvent.objects.update(status="received", next_attempt_at=None)
+    events_drain()
+    assert fake_stripe.count("charge_retrieve") == 1
+    assert len(kinds()) == 6

@@ -91,3 +91,47 @@ def test_canceled_payout_first_seen_as_canceled(django_capture_on_commit_callbac
 def test_payout_of_unknown_account_is_ignored():
     deliver("payout.paid", payout_obj("paid"), account="acct_unknown")
     assert not Payout.objects.exists()
+
+
+def test_a_payouts_events_in_one_batch_leave_the_state_of_all_of_them(
+    django_capture_on_commit_callbacks,
+):
+    """created, paid and a late in_transit of one payout claimed in one batch are handled once,
+    from the most advanced: paid, one ledger movement, one email, every event succeeded."""
+    from marketplace.events.models import StripeEvent
+    from marketplace.events.services import events_drain
+    from tests.payouts.events import make_event
+
+    seller = SellerFactory()
+    acct = seller.stripe_account_id
+    make_event("payout.updated", payout_obj("in_transit"), account=acct)
+    make_event("payout.paid", payout_obj("paid"), account=acct)
+    make_event("payout.created", payout_obj(), account=acct)
+    with django_capture_on_commit_callbacks(execute=True):
+        events_drain()
+    payout = Payout.objects.get()
+    assert payout.status == "paid" and payout.amount == 1500
+    assert LedgerTransaction.objects.filter(kind="payout").count() == 1
+    balance = SellerBalance.objects.get(seller=seller)
+    assert balance.ledger == {"eur": -1500} and balance.paid_out == {"eur": 1500}
+    assert len([m for m in mail.outbox if seller.user.email in m.to]) == 1
+    assert set(StripeEvent.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
+def test_a_failed_payouts_events_in_one_batch_return_the_money(django_capture_on_commit_callbacks):
+    from marketplace.events.services import events_drain
+    from tests.payouts.events import make_event
+
+    seller = SellerFactory()
+    acct = seller.stripe_account_id
+    failed = payout_obj("failed", failure_code="account_closed", failure_message="Closed")
+    make_event("payout.failed", failed, account=acct)
+    make_event("payout.created", payout_obj(), account=acct)
+    make_event("payout.updated", payout_obj("in_transit"), account=acct)
+    with django_capture_on_commit_callbacks(execute=True):
+        events_drain()
+    payout = Payout.objects.get()
+    assert payout.status == "failed" and payout.failure_code == "account_closed"
+    assert SellerBalance.objects.get(seller=seller).ledger == {"eur": 0}
+    assert len([m for m in mail.outbox if seller.user.email in m.to]) == 1
+    call_command("ledger_check")

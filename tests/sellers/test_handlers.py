@@ -177,3 +177,86 @@ def test_signed_connect_event_through_the_real_intake_and_pipeline(
     )
     assert forged.status_code == 400
     event_services.sandbox_secrets_forget()
+
+
+def _account_object(account_id, **state):
+    """An account as Stripe sends it in ``account.updated``: status and requirements stated."""
+    return {
+        "id": account_id,
+        "object": "account",
+        "charges_enabled": state.get("charges_enabled", True),
+        "payouts_enabled": state.get("payouts_enabled", True),
+        "details_submitted": True,
+        "requirements": {
+            "currently_due": state.get("currently_due", []),
+            "past_due": [],
+            "eventually_due": [],
+            "current_deadline": None,
+            "disabled_reason": None,
+        },
+    }
+
+
+def test_account_updated_applies_a_complete_newer_payload_without_a_read(fake_stripe):
+    seller = SellerFactory(charges_enabled=True, payouts_enabled=True)
+    fake_stripe.add(seller.stripe_account_id)
+    event = make_event(
+        "account.updated",
+        seller.stripe_account_id,
+        _account_object(
+            seller.stripe_account_id, payouts_enabled=False, currently_due=["external_account"]
+        ),
+    )
+    handlers.on_account_updated(event)
+    assert fake_stripe.count("account_retrieve") == 0
+    seller.refresh_from_db()
+    assert not seller.payouts_enabled and seller.requirements_currently_due == ["external_account"]
+    assert seller.account_synced_at == event.created
+    # An older complete payload arriving later changes nothing and reads nothing.
+    older = make_event(
+        "account.updated",
+        seller.stripe_account_id,
+        _account_object(seller.stripe_account_id),
+        created=event.created - timedelta(seconds=5),
+    )
+    handlers.on_account_updated(older)
+    assert fake_stripe.count("account_retrieve") == 0
+    seller.refresh_from_db()
+    assert not seller.payouts_enabled
+
+
+def test_account_updated_of_the_same_second_as_the_applied_one_reads_the_account(fake_stripe):
+    """Two snapshots of one second cannot be ordered: the account as Stripe has it now wins."""
+    seller = SellerFactory(charges_enabled=True)
+    fake_stripe.add(seller.stripe_account_id, charges_enabled=True)
+    first = make_event(
+        "account.updated",
+        seller.stripe_account_id,
+        _account_object(seller.stripe_account_id, charges_enabled=True),
+    )
+    handlers.on_account_updated(first)
+    same_second = make_event(
+        "account.updated",
+        seller.stripe_account_id,
+        _account_object(seller.stripe_account_id, charges_enabled=False),
+        created=first.created,
+    )
+    handlers.on_account_updated(same_second)
+    assert fake_stripe.count("account_retrieve") == 1
+    seller.refresh_from_db()
+    assert seller.charges_enabled  # Stripe's current state, not the same-second payload
+
+
+def test_account_updated_older_than_our_last_read_reads_the_account(fake_stripe):
+    seller = SellerFactory(charges_enabled=True, account_refreshed_at=timezone.now())
+    fake_stripe.add(seller.stripe_account_id, charges_enabled=True)
+    event = make_event(
+        "account.updated",
+        seller.stripe_account_id,
+        _account_object(seller.stripe_account_id, charges_enabled=False),
+        created=timezone.now() - timedelta(minutes=1),
+    )
+    handlers.on_account_updated(event)
+    assert fake_stripe.count("account_retrieve") == 1
+    seller.refresh_from_db()
+    assert seller.charges_enabled

@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from marketplace.events.models import StripeEvent
-from marketplace.events.registry import handler_for
+from marketplace.events.registry import group_of, handler_for
 from marketplace.events.services._common import PENDING, Status, _setting
 
 logger = logging.getLogger(__name__)
@@ -176,82 +176,121 @@ def _event_fail(*, event: StripeEvent, exc: BaseException) -> str:
 
 
 # Events of a claimed batch share one transaction for at most this long (one commit, so one
-# disk flush, per group instead of per event); each event still runs in its own savepoint.
+# disk flush, per transaction instead of per event).
 BATCH_TRANSACTION_SECONDS = 1.0
 
 
 def events_process_batch(*, events: list[StripeEvent]) -> None:
     """Process claimed events, grouping them into transactions of at most ~1 s.
 
-    The status changes of a group (succeeded, ignored) are written by one UPDATE in the group's
-    transaction: a handler's writes and its event's status commit together or not at all.
+    Events of the batch that a group handler takes together (``registry.handles_together``:
+    same object, e.g. the payout.* of one payout) form one unit, run once where its first
+    event stands; every other event is a unit of its own. The status changes of a transaction
+    (succeeded, ignored) are written by one UPDATE in it: a handler's writes and its events'
+    statuses commit together or not at all.
 
-    Handlers run first without a savepoint of their own (two round trips saved per event:
-    failures are rare). If one raises, the whole group is rolled back and redone with each
-    handler in its own savepoint (``safe``), so a raising handler rolls back alone and its event
-    is marked failed. If the worker dies, the group's transaction rolls back entirely and its
-    events, still claimed, are retried when their lease ends. If a claim turns out lost (lease
-    ended, another worker re-claimed), the group is rolled back and redone event by event with
+    Handlers run first without a savepoint of their own (two round trips saved per unit:
+    failures are rare). If one raises, the whole transaction is rolled back and redone with each
+    unit in its own savepoint (``safe``), so a raising handler rolls back alone and its events
+    are marked failed. If the worker dies, the transaction rolls back entirely and its events,
+    still claimed, are retried when their lease ends. If a claim turns out lost (lease ended,
+    another worker re-claimed), the transaction is rolled back and redone event by event with
     ``event_process``.
     """
+    units = _units_of(events)
     i = 0
-    while i < len(events):
+    while i < len(units):
         start = i
         try:
-            i = _events_process_group(events=events, start=start, safe=False)
+            i = _events_process_group(units=units, start=start, safe=False)
         except _ClaimLost:
-            i = _events_redo_one_by_one(events=events, start=start)
+            i = _events_redo_one_by_one(units=units, start=start)
         except Exception:
             logger.info("a handler raised; redoing its group with a savepoint per handler")
             try:
-                i = _events_process_group(events=events, start=start, safe=True)
+                i = _events_process_group(units=units, start=start, safe=True)
             except _ClaimLost:
-                i = _events_redo_one_by_one(events=events, start=start)
+                i = _events_redo_one_by_one(units=units, start=start)
 
 
-def _events_process_group(*, events: list[StripeEvent], start: int, safe: bool) -> int:
-    """One group's transaction, from ``events[start]`` for at most ~1 s; returns where it
-    stopped. ``safe``: each handler in a savepoint (a failure is recorded, not raised)."""
+def _units_of(events: list[StripeEvent]) -> list[list[StripeEvent]]:
+    """The batch as units of work, in the order of their first event: events sharing a group
+    handler and key together, the others alone."""
+    units: list[list[StripeEvent]] = []
+    grouped: dict[tuple[Any, str], list[StripeEvent]] = {}
+    for event in events:
+        group = group_of(event)
+        if group is None:
+            units.append([event])
+        elif group in grouped:
+            grouped[group].append(event)
+        else:
+            grouped[group] = [event]
+            units.append(grouped[group])
+    return units
+
+
+def _events_process_group(*, units: list[list[StripeEvent]], start: int, safe: bool) -> int:
+    """One transaction, from ``units[start]`` for at most ~1 s; returns where it stopped.
+    ``safe``: each unit's handler in a savepoint (a failure is recorded, not raised)."""
     started = time.monotonic()
     i = start
     with transaction.atomic():
         done: dict[str, list[StripeEvent]] = {Status.SUCCEEDED: [], Status.IGNORED: []}
-        while i < len(events):
-            event = events[i]
+        while i < len(units):
+            first, *others = units[i]
             i += 1
-            outcome = _event_run_handler(event=event, savepoint=safe)
+            outcome = _event_run_handler(event=first, savepoint=safe, together=others)
             if outcome in done:
-                done[outcome].append(event)
+                done[outcome] += units[i - 1]
             if time.monotonic() - started > BATCH_TRANSACTION_SECONDS:
                 break
         _events_mark_done(done)
     return i
 
 
-def _events_redo_one_by_one(*, events: list[StripeEvent], start: int) -> int:
-    """After a lost claim: the group's events one by one, each with its own claim check."""
+def _events_redo_one_by_one(*, units: list[list[StripeEvent]], start: int) -> int:
+    """After a lost claim: the events one by one, each with its own claim check."""
     logger.warning("a claim of this batch was lost; redoing its events one by one")
-    # The group's extent is unknown after a rollback: redo up to the end of the batch.
-    for event in events[start:]:
-        event_process(event=event)
-    return len(events)
+    # The transaction's extent is unknown after a rollback: redo up to the end of the batch.
+    for unit in units[start:]:
+        for event in unit:
+            event_process(event=event)
+    return len(units)
 
 
-def _event_run_handler(*, event: StripeEvent, savepoint: bool = True) -> str:
-    """Run the handler (in a savepoint unless ``savepoint`` is False: then it raises, and the
-    caller rolls the whole group back); on failure in a savepoint, record it. Returns the
-    event's outcome."""
+def _event_run_handler(
+    *, event: StripeEvent, savepoint: bool = True, together: list[StripeEvent] | None = None
+) -> str:
+    """Run the handler of ``event``, or with ``together`` (events of the same group) the group
+    handler on all of them, in a savepoint unless ``savepoint`` is False (then it raises, and
+    the caller rolls the whole transaction back); on failure in a savepoint, record it on each
+    event. Returns the outcome, the same for all."""
     handler = handler_for(event.type)
     if handler is None:
         return Status.IGNORED
+    events = [event, *(together or [])]
+    if len(events) > 1:
+        group = group_of(event)
+        assert group is not None
+        group_handler = group[0]
+
+        def run() -> None:
+            group_handler(events)
+    else:
+
+        def run() -> None:
+            handler(event)
+
     if not savepoint:
-        handler(event)
+        run()
         return Status.SUCCEEDED
     try:
         with transaction.atomic():
-            handler(event)
+            run()
     except Exception as exc:
-        return _event_fail(event=event, exc=exc)
+        outcomes = [_event_fail(event=each, exc=exc) for each in events]
+        return outcomes[0]
     return Status.SUCCEEDED
 
 
