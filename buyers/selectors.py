@@ -13,18 +13,23 @@ import base64
 import binascii
 import datetime as dt
 import functools
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.core.files.storage import default_storage
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     Avg,
     Count,
     Exists,
+    Field,
     Model,
     OuterRef,
     Q,
@@ -38,6 +43,8 @@ from buyers.models import Order, Purchase
 from marketplace.money import Money
 from sellers import selectors as sellers_selectors
 from sellers.models import Category, Listing, ListingImage, Seller
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 24
 
@@ -275,9 +282,10 @@ class CataloguePage:
     is_first: bool
 
 
-def _price_q(lookup: str, value: Decimal) -> Q:
-    """Price bound in major units, per currency (each has its own exponent)."""
-    q = Q()
+def _price_bounds(lookup: str, value: Decimal) -> list[tuple[str, int]]:
+    """(currency, bound in its minor units) for a price bound ``value`` in major units, per
+    currency of the marketplace (each has its own exponent)."""
+    bounds = []
     for currency in settings.MARKETPLACE_CURRENCIES:
         try:
             bound = Money.from_major(value, currency)
@@ -291,7 +299,15 @@ def _price_q(lookup: str, value: Decimal) -> Q:
                 )
             )
             bound = Money(minor, currency)
-        q |= Q(currency=currency, **{f"price_amount__{lookup}": bound.amount})
+        bounds.append((currency, bound.amount))
+    return bounds
+
+
+def _price_q(lookup: str, value: Decimal) -> Q:
+    """Price bound in major units, per currency (each has its own exponent)."""
+    q = Q()
+    for currency, amount in _price_bounds(lookup, value):
+        q |= Q(currency=currency, **{f"price_amount__{lookup}": amount})
     return q
 
 
@@ -328,17 +344,26 @@ def decode_cursor(sort: str, cursor: str) -> tuple[Any, int] | None:
     return value, pk
 
 
+SEARCH_WORDS = 8  # words of ``q`` the search uses; the rest are ignored
+
+
 def catalogue_queryset(
     *,
     query: CatalogueQuery,
     base: QuerySet[Listing, tuple[Any, ...]] | None = None,
+    shop_id: int | None = None,
     page_size: int = PAGE_SIZE,
 ) -> tuple[QuerySet[Listing, tuple[Any, ...]], str, bool]:
-    """(rows of the page plus one, the sort used, whether it is the first page) for ``query``."""
+    """(rows of the page plus one, the sort used, whether it is the first page) for ``query``,
+    in the shop of seller ``shop_id`` when given.
+
+    ``_page_params`` lists the parameters of these filters in this very order: change both.
+    """
     qs = base if base is not None else catalogue_listings()
-    if query.q:
-        for word in query.q.split()[:8]:
-            qs = qs.filter(Q(title__icontains=word) | Q(description__icontains=word))
+    if shop_id is not None:
+        qs = qs.filter(seller=shop_id)
+    for word in query.q.split()[:SEARCH_WORDS]:
+        qs = qs.filter(Q(title__icontains=word) | Q(description__icontains=word))
     if query.category:
         qs = qs.filter(category__slug=query.category)
     if query.seller:
@@ -367,15 +392,168 @@ def catalogue_queryset(
     return qs.order_by(*order)[: page_size + 1], sort, position is None
 
 
+# --- The catalogue's SQL, compiled once per shape ------------------------------------------------
+# Building and compiling ``catalogue_queryset`` costs about a fifth of a catalogue page (some 20
+# expression objects, the compiler's passes over them; bench/catalogue_page.py). Its SQL text
+# depends only on the query's shape (which filters are set, how many search words, the sort,
+# whether there is a cursor, the page size, the marketplace's currencies), never on the values,
+# which are parameters. So the ORM compiles each shape once per process and later pages of that
+# shape reuse its text with their own parameters, prepared as the ORM prepares them
+# (``_page_params``). Only SQL is kept: every page still reads the database, so a change to a
+# listing, its seller or its category shows on the next page view, as before.
+
+
+class _Unshaped(Exception):
+    """A value the ORM would turn into SQL of another shape (an integer outside its column's
+    range makes Django drop the comparison): such a page is compiled by the ORM."""
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledPage:
+    sql: str
+    constants: tuple[Any, ...]  # parameters of the base query, ahead of ``_page_params``'
+    converters: tuple[tuple[int, tuple[Any, ...], Any], ...]  # (column, converters, expression)
+
+
+_COMPILED: dict[tuple[Any, ...], _CompiledPage | None] = {}
+_COMPILED_MAX = 1024  # shapes kept per process (a few hundred are possible)
+
+
+def _prep(model: type[Model], name: str, value: Any, connection: BaseDatabaseWrapper) -> Any:
+    """``value`` as the ORM passes it to ``connection`` in a comparison with ``model.name``."""
+    field = cast("Field[Any, Any]", model._meta.get_field(name))
+    ranges = connection.ops.integer_field_ranges
+    if isinstance(value, int) and field.get_internal_type() in ranges:
+        low, high = connection.ops.integer_field_range(field.get_internal_type())
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise _Unshaped(name)
+    return field.get_db_prep_value(value, connection)
+
+
+def _page_params(
+    query: CatalogueQuery,
+    shop_id: int | None,
+    position: tuple[Any, int] | None,
+    sort: str,
+    connection: BaseDatabaseWrapper,
+) -> list[Any]:
+    """The parameters of ``catalogue_queryset``'s own filters, in its order, as the ORM prepares
+    them for ``connection`` (tests/buyers/test_catalogue_sql.py compares the two)."""
+    params: list[Any] = []
+    if shop_id is not None:
+        params.append(_prep(Listing, "seller", shop_id, connection))
+    like = connection.ops.prep_for_like_query
+    for word in query.q.split()[:SEARCH_WORDS]:
+        pattern = f"%{like(word)}%"  # icontains passes its value as is, in a pattern
+        params += (pattern, pattern)  # title, description
+    if query.category:
+        params.append(_prep(Category, "slug", query.category, connection))
+    if query.seller:
+        params.append(_prep(Seller, "slug", query.seller, connection))
+    for lookup, bound in (("gte", query.min_price), ("lte", query.max_price)):
+        if bound is not None:
+            for code, amount in _price_bounds(lookup, bound):
+                params.append(_prep(Listing, "currency", code, connection))
+                params.append(_prep(Listing, "price_amount", amount, connection))
+    if position is not None:
+        value, pk = position
+        _, field, _ = SORTS[sort]
+        key = _prep(Listing, field, value, connection)
+        params += (key, key, _prep(Listing, "id", pk, connection))
+    return params
+
+
+def _compile_page(
+    query: CatalogueQuery, shop_id: int | None, page_size: int, alias: str, params: list[Any]
+) -> _CompiledPage | None:
+    """The ORM's SQL for this shape, or None when ``_page_params`` does not give the very
+    parameters the ORM gives (then the ORM serves this shape)."""
+    qs, _, _ = catalogue_queryset(query=query, shop_id=shop_id, page_size=page_size)
+    compiler = qs.query.get_compiler(using=alias)
+    try:
+        sql, orm_params = compiler.as_sql()
+    except (EmptyResultSet, FullResultSet):
+        return None
+    constants = tuple(orm_params[: len(orm_params) - len(params)])
+    if [(type(p), p) for p in orm_params] != [(type(p), p) for p in (*constants, *params)]:
+        logger.error("catalogue SQL: parameters differ from the ORM's, shape left to the ORM")
+        return None
+    converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
+    return _CompiledPage(
+        sql=sql,
+        constants=constants,
+        converters=tuple((pos, tuple(convs), expr) for pos, (convs, expr) in converters.items()),
+    )
+
+
+def catalogue_rows(
+    *, query: CatalogueQuery, shop_id: int | None = None, page_size: int = PAGE_SIZE
+) -> tuple[list[tuple[Any, ...]], str, bool]:
+    """The rows of ``catalogue_queryset`` (values of CARD_FIELDS), the sort used and whether it
+    is the first page: by the SQL compiled for this query's shape (see above)."""
+    sort = query.sort if query.sort in SORTS else DEFAULT_SORT
+    position = decode_cursor(sort, query.cursor)
+    alias = router.db_for_read(Listing)
+    connection = connections[alias]
+    try:
+        params = _page_params(query, shop_id, position, sort, connection)
+    except _Unshaped:
+        qs, sort, is_first = catalogue_queryset(query=query, shop_id=shop_id, page_size=page_size)
+        return list(qs), sort, is_first
+    shape = (
+        alias,
+        shop_id is not None,
+        len(query.q.split()[:SEARCH_WORDS]),
+        bool(query.category),
+        bool(query.seller),
+        query.min_price is not None,
+        query.max_price is not None,
+        tuple(settings.MARKETPLACE_CURRENCIES),
+        sort,
+        position is not None,
+        page_size,
+    )
+    try:
+        compiled = _COMPILED[shape]
+    except KeyError:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        compiled = _COMPILED[shape] = _compile_page(query, shop_id, page_size, alias, params)
+    if compiled is None:
+        qs, sort, is_first = catalogue_queryset(query=query, shop_id=shop_id, page_size=page_size)
+        return list(qs), sort, is_first
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, (*compiled.constants, *params))
+        rows = cursor.fetchall()
+    if compiled.converters:
+        rows = [_convert(row, compiled.converters, connection) for row in rows]
+    return rows, sort, position is None
+
+
+def _convert(
+    row: tuple[Any, ...],
+    converters: tuple[tuple[int, tuple[Any, ...], Any], ...],
+    connection: BaseDatabaseWrapper,
+) -> tuple[Any, ...]:
+    """``row`` with the ORM's converters applied (SQLite's datetimes and booleans, for one)."""
+    values = list(row)
+    for pos, convs, expression in converters:
+        value = values[pos]
+        for convert in convs:
+            value = convert(value, expression, connection)
+        values[pos] = value
+    return tuple(values)
+
+
 def catalogue_page(
     *,
     query: CatalogueQuery,
-    base: QuerySet[Listing, tuple[Any, ...]] | None = None,
+    shop_id: int | None = None,
     page_size: int = PAGE_SIZE,
 ) -> CataloguePage:
-    """One page of the catalogue for ``query``: one SQL query, whatever the depth."""
-    qs, sort, is_first = catalogue_queryset(query=query, base=base, page_size=page_size)
-    rows = list(qs)
+    """One page of the catalogue for ``query`` (in the shop of seller ``shop_id`` when given):
+    one SQL query, whatever the depth."""
+    rows, sort, is_first = catalogue_rows(query=query, shop_id=shop_id, page_size=page_size)
     listings = [CardListing.from_row(row) for row in rows[:page_size]]
     next_cursor = encode_cursor(sort, listings[-1]) if len(rows) > page_size else None
     return CataloguePage(listings=listings, next_cursor=next_cursor, is_first=is_first)

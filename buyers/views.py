@@ -39,10 +39,8 @@ def _browse(
     form = CatalogueForm(request.GET)
     query = form.to_query()
     seller = extra.get("shop")
-    base = selectors.catalogue_listings()
-    if isinstance(seller, Seller):
-        base = base.filter(seller=seller)
-    page = selectors.catalogue_page(query=query, base=base)
+    shop_id = seller.pk if isinstance(seller, Seller) else None
+    page = selectors.catalogue_page(query=query, shop_id=shop_id)
     params = request.GET.copy()
     params.pop("cursor", None)
     context = {
