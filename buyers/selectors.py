@@ -29,7 +29,6 @@ from django.db.models import (
     Avg,
     Count,
     Exists,
-    Field,
     Model,
     OuterRef,
     Q,
@@ -40,6 +39,15 @@ from django.utils import timezone
 
 from buyers.aftersale.models import Review
 from buyers.models import Order, Purchase
+from marketplace.compiled_sql import (
+    ByValue,
+    Converters,
+    Unshaped,
+    convert,
+    converters_of,
+    prep,
+    same_params,
+)
 from marketplace.money import Money
 from sellers import selectors as sellers_selectors
 from sellers.models import Category, Listing, ListingImage, Seller
@@ -237,21 +245,35 @@ def listing_unavailable_reason(listing: Listing, *, quantity: int = 1) -> str | 
 
 def listing_for_buyer(*, listing_id: int) -> Listing | None:
     """A listing a buyer may see: published or paused ones; None otherwise. With
-    ``is_subscription`` (see ``with_subscription_flag``)."""
+    ``is_subscription`` (see ``with_subscription_flag``). Its SQL is compiled once
+    (marketplace/compiled_sql.py: the listing page reads it on every view)."""
+    return cast("Listing | None", _LISTING_FOR_BUYER.first(listing_id))
+
+
+def _listing_for_buyer(listing_id: int) -> QuerySet[Listing]:
     return with_subscription_flag(
         Listing.objects.filter(
             pk=listing_id, status__in=[Listing.Status.PUBLISHED, Listing.Status.PAUSED]
         )
         .exclude(seller__status=Seller.Status.DISCONNECTED)
         .select_related("seller", "category")
-    ).first()
+    ).order_by("pk")[:1]  # as first()
+
+
+_LISTING_FOR_BUYER = ByValue(_listing_for_buyer, Listing, "id")
 
 
 def listing_pictures(*, listing: Listing) -> list[str]:
     """The URLs of a listing's pictures, in order (names read directly: cheaper than a
-    prefetch, measured by bench/listing_page.py)."""
-    names = ListingImage.objects.filter(listing=listing).values_list("image", flat=True)
-    return [default_storage.url(name) for name in names]
+    prefetch, measured by bench/listing_page.py; SQL compiled once)."""
+    return [default_storage.url(name) for (name,) in _PICTURES.values(listing.pk)]
+
+
+def _pictures(listing_id: int) -> QuerySet[ListingImage, tuple[str]]:
+    return ListingImage.objects.filter(listing=listing_id).values_list("image")
+
+
+_PICTURES = ByValue(_pictures, ListingImage, "listing")
 
 
 def shop_seller(*, slug: str) -> Seller | None:
@@ -403,31 +425,15 @@ def catalogue_queryset(
 # listing, its seller or its category shows on the next page view, as before.
 
 
-class _Unshaped(Exception):
-    """A value the ORM would turn into SQL of another shape (an integer outside its column's
-    range makes Django drop the comparison): such a page is compiled by the ORM."""
-
-
 @dataclass(frozen=True, slots=True)
 class _CompiledPage:
     sql: str
     constants: tuple[Any, ...]  # parameters of the base query, ahead of ``_page_params``'
-    converters: tuple[tuple[int, tuple[Any, ...], Any], ...]  # (column, converters, expression)
+    converters: Converters
 
 
 _COMPILED: dict[tuple[Any, ...], _CompiledPage | None] = {}
 _COMPILED_MAX = 1024  # shapes kept per process (a few hundred are possible)
-
-
-def _prep(model: type[Model], name: str, value: Any, connection: BaseDatabaseWrapper) -> Any:
-    """``value`` as the ORM passes it to ``connection`` in a comparison with ``model.name``."""
-    field = cast("Field[Any, Any]", model._meta.get_field(name))
-    ranges = connection.ops.integer_field_ranges
-    if isinstance(value, int) and field.get_internal_type() in ranges:
-        low, high = connection.ops.integer_field_range(field.get_internal_type())
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise _Unshaped(name)
-    return field.get_db_prep_value(value, connection)
 
 
 def _page_params(
@@ -441,25 +447,25 @@ def _page_params(
     them for ``connection`` (tests/buyers/test_catalogue_sql.py compares the two)."""
     params: list[Any] = []
     if shop_id is not None:
-        params.append(_prep(Listing, "seller", shop_id, connection))
+        params.append(prep(Listing, "seller", shop_id, connection))
     like = connection.ops.prep_for_like_query
     for word in query.q.split()[:SEARCH_WORDS]:
         pattern = f"%{like(word)}%"  # icontains passes its value as is, in a pattern
         params += (pattern, pattern)  # title, description
     if query.category:
-        params.append(_prep(Category, "slug", query.category, connection))
+        params.append(prep(Category, "slug", query.category, connection))
     if query.seller:
-        params.append(_prep(Seller, "slug", query.seller, connection))
+        params.append(prep(Seller, "slug", query.seller, connection))
     for lookup, bound in (("gte", query.min_price), ("lte", query.max_price)):
         if bound is not None:
             for code, amount in _price_bounds(lookup, bound):
-                params.append(_prep(Listing, "currency", code, connection))
-                params.append(_prep(Listing, "price_amount", amount, connection))
+                params.append(prep(Listing, "currency", code, connection))
+                params.append(prep(Listing, "price_amount", amount, connection))
     if position is not None:
         value, pk = position
         _, field, _ = SORTS[sort]
-        key = _prep(Listing, field, value, connection)
-        params += (key, key, _prep(Listing, "id", pk, connection))
+        key = prep(Listing, field, value, connection)
+        params += (key, key, prep(Listing, "id", pk, connection))
     return params
 
 
@@ -475,15 +481,10 @@ def _compile_page(
     except (EmptyResultSet, FullResultSet):
         return None
     constants = tuple(orm_params[: len(orm_params) - len(params)])
-    if [(type(p), p) for p in orm_params] != [(type(p), p) for p in (*constants, *params)]:
+    if not same_params(orm_params, (*constants, *params)):
         logger.error("catalogue SQL: parameters differ from the ORM's, shape left to the ORM")
         return None
-    converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
-    return _CompiledPage(
-        sql=sql,
-        constants=constants,
-        converters=tuple((pos, tuple(convs), expr) for pos, (convs, expr) in converters.items()),
-    )
+    return _CompiledPage(sql=sql, constants=constants, converters=converters_of(compiler))
 
 
 def catalogue_rows(
@@ -497,7 +498,7 @@ def catalogue_rows(
     connection = connections[alias]
     try:
         params = _page_params(query, shop_id, position, sort, connection)
-    except _Unshaped:
+    except Unshaped:
         qs, sort, is_first = catalogue_queryset(query=query, shop_id=shop_id, page_size=page_size)
         return list(qs), sort, is_first
     shape = (
@@ -525,24 +526,7 @@ def catalogue_rows(
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, (*compiled.constants, *params))
         rows = cursor.fetchall()
-    if compiled.converters:
-        rows = [_convert(row, compiled.converters, connection) for row in rows]
-    return rows, sort, position is None
-
-
-def _convert(
-    row: tuple[Any, ...],
-    converters: tuple[tuple[int, tuple[Any, ...], Any], ...],
-    connection: BaseDatabaseWrapper,
-) -> tuple[Any, ...]:
-    """``row`` with the ORM's converters applied (SQLite's datetimes and booleans, for one)."""
-    values = list(row)
-    for pos, convs, expression in converters:
-        value = values[pos]
-        for convert in convs:
-            value = convert(value, expression, connection)
-        values[pos] = value
-    return tuple(values)
+    return convert(rows, compiled.converters, connection), sort, position is None
 
 
 def catalogue_page(
