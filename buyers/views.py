@@ -19,6 +19,7 @@ from buyers.forms import BuyForm, CartCheckoutForm, CartQuantityForm, CatalogueF
 from buyers.models import Order, Purchase
 from buyers.services import onsite
 from marketplace.errors import UserFacingError
+from marketplace.links import fixed_url
 from marketplace.stripe_gateway import GatewayError
 from sellers.models import Seller
 
@@ -65,7 +66,7 @@ def _browse(
 @require_GET
 def catalogue(request: HtmxHttpRequest) -> HttpResponse:
     """The home page: browse, search and filter what is for sale."""
-    return _browse(request, template="buyers/catalogue.html", base_url=reverse("home"), extra={})
+    return _browse(request, template="buyers/catalogue.html", base_url=fixed_url("home"), extra={})
 
 
 @require_GET
