@@ -144,8 +144,11 @@ class ByValue:
     def _prep(self, value: Any, alias: str) -> Any:
         return prep(self.model, self.field, value, connections[alias])
 
-    def _run(self, value: int) -> tuple[_Compiled, list[tuple[Any, ...]]] | None:
-        """The compiled query and its rows for ``value``, or None: the ORM's turn."""
+    def _run(
+        self, value: int, *, models: bool = False
+    ) -> tuple[_Compiled, list[tuple[Any, ...]]] | None:
+        """The compiled query and its rows for ``value`` (whose instances ``first`` can build,
+        with ``models``), or None: the ORM's turn."""
         alias = router.db_for_read(self.model)
         try:
             param = self._prep(value, alias)
@@ -154,7 +157,7 @@ class ByValue:
         if alias not in self._compiled:
             self._compiled[alias] = self._compile(value, alias)
         compiled = self._compiled[alias]
-        if compiled is None:
+        if compiled is None or (models and not compiled.models):
             return None
         params = list(compiled.params)
         for i in compiled.slots:
@@ -175,8 +178,8 @@ class ByValue:
     def first(self, value: int) -> Any:
         """The first model instance of ``build(value)`` (sliced ``[:1]``, with its
         ``select_related`` relations and annotations, as the ORM builds it), or None."""
-        ran = self._run(value)
-        if ran is None or not ran[0].models:
+        ran = self._run(value, models=True)
+        if ran is None:
             return next(iter(self.build(value)), None)
         compiled, rows = ran
         if not rows:

@@ -106,3 +106,23 @@ def test_pictures_are_the_orms_in_order_and_follow_changes(listing):
     ]
     assert selectors.listing_pictures(listing=other)[0].endswith("listings/other.jpg")
     assert None not in selectors._PICTURES._compiled.values()
+
+
+def test_instances_it_cannot_build_are_the_orms_in_one_query(listing):
+    """``first`` builds whole models one select_related level down; deeper, the ORM does."""
+    from marketplace.compiled_sql import ByValue
+
+    image = ListingImage.objects.create(listing=listing, image="listings/a.jpg")
+
+    def deep(listing_id):
+        return ListingImage.objects.filter(listing=listing_id).select_related("listing__seller")[:1]
+
+    reads = ByValue(deep, ListingImage, "listing")
+    with CaptureQueriesContext(connection) as ctx:
+        ours = reads.first(listing.pk)
+    assert len(ctx.captured_queries) == 1
+    assert ours == image and ours.listing.seller == listing.seller
+    assert [c.models for c in reads._compiled.values()] == [False]
+    with CaptureQueriesContext(connection) as ctx:
+        assert reads.first(listing.pk) == image
+    assert len(ctx.captured_queries) == 1
