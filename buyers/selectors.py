@@ -13,14 +13,18 @@ import base64
 import binascii
 import datetime as dt
 import functools
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.core.files.storage import default_storage
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     Avg,
     Count,
@@ -35,9 +39,20 @@ from django.utils import timezone
 
 from buyers.aftersale.models import Review
 from buyers.models import Order, Purchase
+from marketplace.compiled_sql import (
+    ByValue,
+    Converters,
+    Unshaped,
+    convert,
+    converters_of,
+    prep,
+    same_params,
+)
 from marketplace.money import Money
 from sellers import selectors as sellers_selectors
 from sellers.models import Category, Listing, ListingImage, Seller
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 24
 
@@ -230,21 +245,35 @@ def listing_unavailable_reason(listing: Listing, *, quantity: int = 1) -> str | 
 
 def listing_for_buyer(*, listing_id: int) -> Listing | None:
     """A listing a buyer may see: published or paused ones; None otherwise. With
-    ``is_subscription`` (see ``with_subscription_flag``)."""
+    ``is_subscription`` (see ``with_subscription_flag``). Its SQL is compiled once
+    (marketplace/compiled_sql.py: the listing page reads it on every view)."""
+    return cast("Listing | None", _LISTING_FOR_BUYER.first(listing_id))
+
+
+def _listing_for_buyer(listing_id: int) -> QuerySet[Listing]:
     return with_subscription_flag(
         Listing.objects.filter(
             pk=listing_id, status__in=[Listing.Status.PUBLISHED, Listing.Status.PAUSED]
         )
         .exclude(seller__status=Seller.Status.DISCONNECTED)
         .select_related("seller", "category")
-    ).first()
+    ).order_by("pk")[:1]  # as first()
+
+
+_LISTING_FOR_BUYER = ByValue(_listing_for_buyer, Listing, "id")
 
 
 def listing_pictures(*, listing: Listing) -> list[str]:
     """The URLs of a listing's pictures, in order (names read directly: cheaper than a
-    prefetch, measured by bench/listing_page.py)."""
-    names = ListingImage.objects.filter(listing=listing).values_list("image", flat=True)
-    return [default_storage.url(name) for name in names]
+    prefetch, measured by bench/listing_page.py; SQL compiled once)."""
+    return [default_storage.url(name) for (name,) in _PICTURES.values(listing.pk)]
+
+
+def _pictures(listing_id: int) -> QuerySet[ListingImage, tuple[str]]:
+    return ListingImage.objects.filter(listing=listing_id).values_list("image")
+
+
+_PICTURES = ByValue(_pictures, ListingImage, "listing")
 
 
 def shop_seller(*, slug: str) -> Seller | None:
@@ -275,9 +304,10 @@ class CataloguePage:
     is_first: bool
 
 
-def _price_q(lookup: str, value: Decimal) -> Q:
-    """Price bound in major units, per currency (each has its own exponent)."""
-    q = Q()
+def _price_bounds(lookup: str, value: Decimal) -> list[tuple[str, int]]:
+    """(currency, bound in its minor units) for a price bound ``value`` in major units, per
+    currency of the marketplace (each has its own exponent)."""
+    bounds = []
     for currency in settings.MARKETPLACE_CURRENCIES:
         try:
             bound = Money.from_major(value, currency)
@@ -291,7 +321,15 @@ def _price_q(lookup: str, value: Decimal) -> Q:
                 )
             )
             bound = Money(minor, currency)
-        q |= Q(currency=currency, **{f"price_amount__{lookup}": bound.amount})
+        bounds.append((currency, bound.amount))
+    return bounds
+
+
+def _price_q(lookup: str, value: Decimal) -> Q:
+    """Price bound in major units, per currency (each has its own exponent)."""
+    q = Q()
+    for currency, amount in _price_bounds(lookup, value):
+        q |= Q(currency=currency, **{f"price_amount__{lookup}": amount})
     return q
 
 
@@ -328,17 +366,26 @@ def decode_cursor(sort: str, cursor: str) -> tuple[Any, int] | None:
     return value, pk
 
 
+SEARCH_WORDS = 8  # words of ``q`` the search uses; the rest are ignored
+
+
 def catalogue_queryset(
     *,
     query: CatalogueQuery,
     base: QuerySet[Listing, tuple[Any, ...]] | None = None,
+    shop_id: int | None = None,
     page_size: int = PAGE_SIZE,
 ) -> tuple[QuerySet[Listing, tuple[Any, ...]], str, bool]:
-    """(rows of the page plus one, the sort used, whether it is the first page) for ``query``."""
+    """(rows of the page plus one, the sort used, whether it is the first page) for ``query``,
+    in the shop of seller ``shop_id`` when given.
+
+    ``_page_params`` lists the parameters of these filters in this very order: change both.
+    """
     qs = base if base is not None else catalogue_listings()
-    if query.q:
-        for word in query.q.split()[:8]:
-            qs = qs.filter(Q(title__icontains=word) | Q(description__icontains=word))
+    if shop_id is not None:
+        qs = qs.filter(seller=shop_id)
+    for word in query.q.split()[:SEARCH_WORDS]:
+        qs = qs.filter(Q(title__icontains=word) | Q(description__icontains=word))
     if query.category:
         qs = qs.filter(category__slug=query.category)
     if query.seller:
@@ -367,15 +414,130 @@ def catalogue_queryset(
     return qs.order_by(*order)[: page_size + 1], sort, position is None
 
 
+# --- The catalogue's SQL, compiled once per shape ------------------------------------------------
+# Building and compiling ``catalogue_queryset`` costs about a fifth of a catalogue page (some 20
+# expression objects, the compiler's passes over them; bench/catalogue_page.py). Its SQL text
+# depends only on the query's shape (which filters are set, how many search words, the sort,
+# whether there is a cursor, the page size, the marketplace's currencies), never on the values,
+# which are parameters. So the ORM compiles each shape once per process and later pages of that
+# shape reuse its text with their own parameters, prepared as the ORM prepares them
+# (``_page_params``). Only SQL is kept: every page still reads the database, so a change to a
+# listing, its seller or its category shows on the next page view, as before.
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledPage:
+    sql: str
+    constants: tuple[Any, ...]  # parameters of the base query, ahead of ``_page_params``'
+    converters: Converters
+
+
+_COMPILED: dict[tuple[Any, ...], _CompiledPage | None] = {}
+_COMPILED_MAX = 1024  # shapes kept per process (a few hundred are possible)
+
+
+def _page_params(
+    query: CatalogueQuery,
+    shop_id: int | None,
+    position: tuple[Any, int] | None,
+    sort: str,
+    connection: BaseDatabaseWrapper,
+) -> list[Any]:
+    """The parameters of ``catalogue_queryset``'s own filters, in its order, as the ORM prepares
+    them for ``connection`` (tests/buyers/test_catalogue_sql.py compares the two)."""
+    params: list[Any] = []
+    if shop_id is not None:
+        params.append(prep(Listing, "seller", shop_id, connection))
+    like = connection.ops.prep_for_like_query
+    for word in query.q.split()[:SEARCH_WORDS]:
+        pattern = f"%{like(word)}%"  # icontains passes its value as is, in a pattern
+        params += (pattern, pattern)  # title, description
+    if query.category:
+        params.append(prep(Category, "slug", query.category, connection))
+    if query.seller:
+        params.append(prep(Seller, "slug", query.seller, connection))
+    for lookup, bound in (("gte", query.min_price), ("lte", query.max_price)):
+        if bound is not None:
+            for code, amount in _price_bounds(lookup, bound):
+                params.append(prep(Listing, "currency", code, connection))
+                params.append(prep(Listing, "price_amount", amount, connection))
+    if position is not None:
+        value, pk = position
+        _, field, _ = SORTS[sort]
+        key = prep(Listing, field, value, connection)
+        params += (key, key, prep(Listing, "id", pk, connection))
+    return params
+
+
+def _compile_page(
+    query: CatalogueQuery, shop_id: int | None, page_size: int, alias: str, params: list[Any]
+) -> _CompiledPage | None:
+    """The ORM's SQL for this shape, or None when ``_page_params`` does not give the very
+    parameters the ORM gives (then the ORM serves this shape)."""
+    qs, _, _ = catalogue_queryset(query=query, shop_id=shop_id, page_size=page_size)
+    compiler = qs.query.get_compiler(using=alias)
+    try:
+        sql, orm_params = compiler.as_sql()
+    except (EmptyResultSet, FullResultSet):
+        return None
+    constants = tuple(orm_params[: len(orm_params) - len(params)])
+    if not same_params(orm_params, (*constants, *params)):
+        logger.error("catalogue SQL: parameters differ from the ORM's, shape left to the ORM")
+        return None
+    return _CompiledPage(sql=sql, constants=constants, converters=converters_of(compiler))
+
+
+def catalogue_rows(
+    *, query: CatalogueQuery, shop_id: int | None = None, page_size: int = PAGE_SIZE
+) -> tuple[list[tuple[Any, ...]], str, bool]:
+    """The rows of ``catalogue_queryset`` (values of CARD_FIELDS), the sort used and whether it
+    is the first page: by the SQL compiled for this query's shape (see above)."""
+    sort = query.sort if query.sort in SORTS else DEFAULT_SORT
+    position = decode_cursor(sort, query.cursor)
+    alias = router.db_for_read(Listing)
+    connection = connections[alias]
+    try:
+        params = _page_params(query, shop_id, position, sort, connection)
+    except Unshaped:
+        qs, sort, is_first = catalogue_queryset(query=query, shop_id=shop_id, page_size=page_size)
+        return list(qs), sort, is_first
+    shape = (
+        alias,
+        shop_id is not None,
+        len(query.q.split()[:SEARCH_WORDS]),
+        bool(query.category),
+        bool(query.seller),
+        query.min_price is not None,
+        query.max_price is not None,
+        tuple(settings.MARKETPLACE_CURRENCIES),
+        sort,
+        position is not None,
+        page_size,
+    )
+    try:
+        compiled = _COMPILED[shape]
+    except KeyError:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        compiled = _COMPILED[shape] = _compile_page(query, shop_id, page_size, alias, params)
+    if compiled is None:
+        qs, sort, is_first = catalogue_queryset(query=query, shop_id=shop_id, page_size=page_size)
+        return list(qs), sort, is_first
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, (*compiled.constants, *params))
+        rows = cursor.fetchall()
+    return convert(rows, compiled.converters, connection), sort, position is None
+
+
 def catalogue_page(
     *,
     query: CatalogueQuery,
-    base: QuerySet[Listing, tuple[Any, ...]] | None = None,
+    shop_id: int | None = None,
     page_size: int = PAGE_SIZE,
 ) -> CataloguePage:
-    """One page of the catalogue for ``query``: one SQL query, whatever the depth."""
-    qs, sort, is_first = catalogue_queryset(query=query, base=base, page_size=page_size)
-    rows = list(qs)
+    """One page of the catalogue for ``query`` (in the shop of seller ``shop_id`` when given):
+    one SQL query, whatever the depth."""
+    rows, sort, is_first = catalogue_rows(query=query, shop_id=shop_id, page_size=page_size)
     listings = [CardListing.from_row(row) for row in rows[:page_size]]
     next_cursor = encode_cursor(sort, listings[-1]) if len(rows) > page_size else None
     return CataloguePage(listings=listings, next_cursor=next_cursor, is_first=is_first)

@@ -19,6 +19,7 @@ from buyers.forms import BuyForm, CartCheckoutForm, CartQuantityForm, CatalogueF
 from buyers.models import Order, Purchase
 from buyers.services import onsite
 from marketplace.errors import UserFacingError
+from marketplace.links import fixed_url
 from marketplace.stripe_gateway import GatewayError
 from sellers.models import Seller
 
@@ -39,10 +40,8 @@ def _browse(
     form = CatalogueForm(request.GET)
     query = form.to_query()
     seller = extra.get("shop")
-    base = selectors.catalogue_listings()
-    if isinstance(seller, Seller):
-        base = base.filter(seller=seller)
-    page = selectors.catalogue_page(query=query, base=base)
+    shop_id = seller.pk if isinstance(seller, Seller) else None
+    page = selectors.catalogue_page(query=query, shop_id=shop_id)
     params = request.GET.copy()
     params.pop("cursor", None)
     context = {
@@ -67,7 +66,7 @@ def _browse(
 @require_GET
 def catalogue(request: HtmxHttpRequest) -> HttpResponse:
     """The home page: browse, search and filter what is for sale."""
-    return _browse(request, template="buyers/catalogue.html", base_url=reverse("home"), extra={})
+    return _browse(request, template="buyers/catalogue.html", base_url=fixed_url("home"), extra={})
 
 
 @require_GET

@@ -59,7 +59,6 @@ def listing_reviews(listing: Listing) -> SafeString:
     query (the rating, which also versions the set, see ``rating_and_version``) and one cache
     read per page view; the reviews themselves are read only when the set changed.
     """
-    reviews = selectors.listing_reviews(listing=listing)
     rating, version = selectors.rating_and_version(listing=listing)
     key = (
         "buyers:reviews:"
@@ -69,6 +68,7 @@ def listing_reviews(listing: Listing) -> SafeString:
     )
     html: str | None = cache.get(key)
     if html is None:
+        reviews = selectors.listing_reviews(listing=listing)
         html = render_to_string(
             "buyers/aftersale/_reviews.html",
             {
