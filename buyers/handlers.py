@@ -35,7 +35,7 @@ def on_checkout_session(event: StripeEvent) -> None:
     if session_id is None:
         return
     try:
-        services.purchase_fulfil(checkout_session_id=session_id)
+        services.purchase_fulfil(checkout_session_id=session_id, told=event.data_object)
     except UserFacingError as exc:
         # Not a session Stripe knows (any more): nothing to retry.
         logger.warning("event %s: %s", event.stripe_id, exc.message)

@@ -104,6 +104,15 @@ class Charge:
     # captured; then amount_captured (possibly less than amount) is what the buyer paid.
     captured: bool = True
     amount_captured: int | None = None
+    # What a charge states itself (its event's payload) beyond ids: the balance transaction
+    # (Stripe's processing fee is on it), the application fee's amount, the amount of a
+    # ``transfer_data[amount]`` (None: the whole charge is transferred), the receipt, and the
+    # purchase it pays (``metadata.purchase_id``, "" when absent).
+    balance_transaction_id: str = ""
+    application_fee_amount: int | None = None
+    transfer_amount: int | None = None
+    receipt_url: str = ""
+    purchase_id: str = ""
 
     @property
     def money_taken(self) -> int:
@@ -147,6 +156,11 @@ class Charge:
             refunds=_embedded_movements(d.get("refunds")),
             captured=bool(d.get("captured", True)),
             amount_captured=_opt_int(d.get("amount_captured")),
+            balance_transaction_id=_ref(bt),
+            application_fee_amount=_opt_int(d.get("application_fee_amount")),
+            transfer_amount=_opt_int((d.get("transfer_data") or {}).get("amount")),
+            receipt_url=str(d.get("receipt_url") or ""),
+            purchase_id=str((d.get("metadata") or {}).get("purchase_id") or ""),
         )
 
 

@@ -37,6 +37,9 @@ PAYOUT_EVENTS = (
 MONEY_EVENTS = (
     "charge.succeeded",
     "charge.captured",
+    # A captured charge's balance transaction, transfer and application fee (asynchronous
+    # capture: Stripe names them on the charge after ``charge.succeeded``).
+    "charge.updated",
     "charge.refunded",
     "charge.refund.updated",
     "refund.created",

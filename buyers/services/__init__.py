@@ -43,6 +43,7 @@ from buyers.services.expiry import (
 from buyers.services.fulfilment import (
     order_fulfil,
     order_payment_failed,
+    purchase_charge_told,
     purchase_fulfil,
     purchase_payment_failed,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "order_record_refund",
     "order_transfer_create",
     "orders_expire_stale",
+    "purchase_charge_told",
     "purchase_checkout_url",
     "purchase_close",
     "purchase_create",

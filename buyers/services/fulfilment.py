@@ -1,12 +1,14 @@
 """Fulfilment: a purchase and its orders brought in line with its Checkout Session as Stripe
-sees it (re-read through the gateway; a URL or a webhook payload is never trusted). Paid: the
-reserved units become sold, ids are recorded, the buyer and the sellers are emailed; paid after
-the stock was released and is gone: refunded in full; a delayed payment that failed: released.
+sees it: re-read through the gateway, or as its own verified event states a final state (a URL
+is never trusted). Paid: the reserved units become sold, ids are recorded, the buyer and the
+sellers are emailed; paid after the stock was released and is gone: refunded in full; a delayed
+payment that failed: released.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +29,7 @@ from buyers.services._common import (
 )
 from marketplace import stripe_gateway
 from marketplace.errors import UserFacingError
-from marketplace.stripe_gateway import CheckoutSession, GatewayError
+from marketplace.stripe_gateway import Charge, CheckoutSession, GatewayError
 from sellers.models import Listing
 
 logger = logging.getLogger(__name__)
@@ -65,7 +67,30 @@ def _retrieve_session(checkout_session_id: str) -> CheckoutSession:
         raise
 
 
-def purchase_fulfil(*, checkout_session_id: str, known_pending: bool = False) -> Purchase | None:
+def _session_told(
+    told: Mapping[str, Any] | None, checkout_session_id: str
+) -> CheckoutSession | None:
+    """The session as its own event states it (``data.object`` of ``checkout.session.*``, the
+    event verified at intake: Stripe's signature, or listed from Stripe's API), when that state
+    is final and so cannot be stale: complete and paid (or needing no payment), or expired.
+    None otherwise (open, or complete with a delayed payment still unpaid): then read it."""
+    if not told or told.get("object") != "checkout.session":
+        return None
+    if told.get("id") != checkout_session_id:
+        return None
+    status = told.get("status")
+    paid = told.get("payment_status") in ("paid", "no_payment_required")
+    if status == "expired" or (status == "complete" and paid):
+        return CheckoutSession.from_stripe(dict(told))
+    return None
+
+
+def purchase_fulfil(
+    *,
+    checkout_session_id: str,
+    known_pending: bool = False,
+    told: Mapping[str, Any] | None = None,
+) -> Purchase | None:
     """Bring a purchase and its orders in line with its Checkout Session as Stripe sees it.
     Idempotent.
 
@@ -90,9 +115,16 @@ def purchase_fulfil(*, checkout_session_id: str, known_pending: bool = False) ->
     ``UserFacingError`` for an unknown session id, ``GatewayError`` when Stripe cannot be
     reached (the webhook is retried, the success page says the payment is being confirmed).
 
-    ``known_pending``: the caller has just found the purchase pending (the ledger's
-    ``charge.succeeded``), so the look-up for a purchase already done is skipped (one done
-    meanwhile is still found under the purchase's lock: only the read is spent).
+    ``known_pending``: the caller has just found the purchase pending, so the look-up for a
+    purchase already done is skipped (one done meanwhile is still found under the purchase's
+    lock: only the read is spent).
+
+    ``told``: the session as its ``checkout.session.*`` event states it. A final state (complete
+    and paid, or expired) is used as it is, without a request (``_session_told``); the ids of
+    the payment's charge, transfer and application fee, which the session does not carry, come
+    from the charge's own event (``purchase_charge_told``), whichever comes first. The session
+    is read all the same when the purchase needs its charge now (several sellers: the transfer
+    job pays from it) or holds the ids of another payment.
     """
     done = (
         None
@@ -110,7 +142,7 @@ def purchase_fulfil(*, checkout_session_id: str, known_pending: bool = False) ->
         # Paid and recorded by the first caller (webhook or success page): nothing to re-read
         # (Stripe requests per order are bounded: docs/money.md).
         return done
-    session = _retrieve_session(checkout_session_id)
+    session = _session_told(told, checkout_session_id) or _retrieve_session(checkout_session_id)
     purchase_id = _purchase_id_from_session(session)
     if purchase_id is None:
         logger.info("checkout session %s is not a purchase of ours", checkout_session_id)
@@ -120,6 +152,8 @@ def purchase_fulfil(*, checkout_session_id: str, known_pending: bool = False) ->
         if purchase is None:
             logger.warning("checkout session %s names unknown purchase %s", session.id, purchase_id)
             return None
+        if _needs_read(purchase, session):
+            session = _retrieve_session(checkout_session_id)
         if purchase.checkout_session_id and purchase.checkout_session_id != session.id:
             # A stray second session of this purchase (its URL was never shown to the buyer).
             # If it was paid anyway, that money is not for the purchase: give it back in full.
@@ -162,6 +196,38 @@ def purchase_fulfil(*, checkout_session_id: str, known_pending: bool = False) ->
         _record_payment(purchase, session)
     _hand_over_charge(session)
     return purchase
+
+
+def _needs_read(purchase: Purchase, session: CheckoutSession) -> bool:
+    """A paid session as its event stated it (no charge ids) is not enough: several sellers'
+    transfers need the charge (unless its own event told it already), and charge ids the
+    purchase holds of another payment (a stray session's charge) must not be kept."""
+    if session.status != "complete" or session.charge_id:
+        return False
+    told_ids = bool(purchase.charge_id) and purchase.payment_intent_id == session.payment_intent_id
+    if purchase.charge_id and not told_ids:
+        return True
+    return purchase.charge_type != Purchase.ChargeType.DESTINATION and not told_ids
+
+
+def purchase_charge_told(*, purchase_id: int, charge: Charge) -> None:
+    """A succeeded charge's own event names the purchase it pays (``metadata.purchase_id``):
+    its ids (payment intent, charge, receipt; a destination charge's transfer and application
+    fee) are recorded on the purchase and its orders that have none yet, whatever their status
+    (its Checkout Session's event may come before or after). Two UPDATEs, no request."""
+    now = timezone.now()
+    ids = {
+        "payment_intent_id": charge.payment_intent_id,
+        "charge_id": charge.id,
+        "receipt_url": charge.receipt_url,
+    }
+    Purchase.objects.filter(pk=purchase_id, charge_id="").update(**ids, updated_at=now)
+    missing = Q(charge_id="")
+    if charge.transfer_id:
+        # Named by the charge's ``charge.updated`` (asynchronous capture), after its ids.
+        ids.update(transfer_id=charge.transfer_id, application_fee_id=charge.application_fee_id)
+        missing |= Q(charge_id=charge.id, transfer_id="")
+    Order.objects.filter(missing, purchase_id=purchase_id).update(**ids, updated_at=now)
 
 
 def _hand_over_charge(session: CheckoutSession) -> None:
@@ -210,16 +276,22 @@ def _record_payment(purchase: Purchase, session: CheckoutSession) -> None:
             f"purchase {purchase.pk} is {purchase.amount} {purchase.currency}"
         )
     destination = purchase.charge_type == Purchase.ChargeType.DESTINATION
+    # A session as its event stated it has no charge ids: the ones the charge's own event
+    # recorded already (``purchase_charge_told``; ``_needs_read`` checked they are this
+    # payment's) are kept.
     ids = {
         "payment_intent_id": session.payment_intent_id,
-        "charge_id": session.charge_id,
-        "receipt_url": session.receipt_url,
+        "charge_id": session.charge_id or purchase.charge_id,
+        "receipt_url": session.receipt_url or purchase.receipt_url,
     }
     order_ids = dict(ids)
     if destination:
         order_ids["transfer_id"] = session.transfer_id
         order_ids["application_fee_id"] = session.application_fee_id
     orders = _locked_orders(purchase)
+    if destination and not session.charge_id and orders:
+        # Its one order's transfer and application fee as the charge's event told them.
+        order_ids.update({k: v or getattr(orders[0], k) for k, v in order_ids.items()})
     shipping = session.shipping
     # The address Checkout collected, on the orders that have none: written with the order's
     # move to paid (one UPDATE), or on its own when the order does not move.

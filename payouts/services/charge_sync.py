@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, Sum
@@ -242,10 +242,13 @@ def _told_nothing_new(
         return False
     held = ledger or _ChargeLedger.read(charge_id)
     if kind == "charge":
+        transfer, fee = _ref_of(told.get("transfer")), _ref_of(told.get("application_fee"))
         return (
             held.has(K.CHARGE, object_id)
             and not told.get("disputed")
             and int(told.get("amount_refunded") or 0) <= held.total(K.REFUND)
+            and (not transfer or held.has(K.TRANSFER, transfer))
+            and (not fee or held.has(K.APPLICATION_FEE, fee))
         )
     if kind == "transfer":
         if not held.has(K.TRANSFER, object_id):
@@ -297,37 +300,101 @@ def on_payment_read(charge: Charge) -> None:
     ledger_sync_charge(charge_id=charge.id, charge=charge)
 
 
-def _fulfil_first(told: Mapping[str, Any], charge_id: str) -> _ChargeLedger | None:
-    """A charge event (``charge.succeeded``) that comes before its Checkout Session's
-    fulfilment: the fulfilment's one read of the session (which it makes anyway, now or when
-    ``checkout.session.completed`` comes) tells the charge with its balance transaction and
-    hands it to the ledger (``on_payment_read``), so this event does not read the charge too.
-    The charge's ledger (``_ChargeLedger``) when it holds the charge afterwards; None (then read
-    the charge) when the charge names no pending purchase paid through a Checkout Session of
-    ours, or that read did not record it (the session not complete yet, Stripe unreachable ...)."""
-    from buyers.models import Purchase
-    from buyers.services import purchase_fulfil
-    from marketplace.stripe_gateway import GatewayError
+def _ref_of(value: object) -> str:
+    """The id of an expandable field of an event's object (an id, an object, or nothing)."""
+    if isinstance(value, Mapping):
+        return str(value.get("id") or "")
+    return str(value or "")
+
+
+def _settling(told: Mapping[str, Any]) -> bool:
+    """A captured, succeeded charge whose event names no balance transaction yet: Stripe's
+    asynchronous capture (the default since API version 2024-04-10's successors) sends
+    ``charge.succeeded`` before the charge settles and ``charge.updated`` once its balance
+    transaction, transfer and application fee exist. The ledger waits for that event instead
+    of reading the charge now."""
+    return (
+        told.get("object") == "charge"
+        and told.get("status") == "succeeded"
+        and bool(told.get("captured"))
+        and not told.get("balance_transaction")
+        and not told.get("amount_refunded")
+        and not told.get("disputed")
+    )
+
+
+def _destination_transfer_first(told: Mapping[str, Any], charge_id: str) -> bool:
+    """The transfer of a destination charge (Stripe's own: no ``metadata.order_id``, which our
+    several-seller transfers carry) told before its charge is in the ledger: the charge's own
+    event (``charge.updated`` once it settles, or ``charge.succeeded``) names the transfer and
+    records it with the charge, so this event waits for nothing and reads nothing."""
+    if told.get("object") != "transfer" or told.get("amount_reversed"):
+        return False
+    if (told.get("metadata") or {}).get("order_id"):
+        return False
+    return _recorded(LedgerTransaction.Kind.CHARGE, charge_id) is None
+
+
+def _charge_from_event(told: Mapping[str, Any]) -> Charge | None:
+    """The charge as its own signed event states it (``charge.succeeded``, ``charge.captured``),
+    when that says everything the ledger records of it but Stripe's processing fee: a captured,
+    succeeded charge with nothing refunded or disputed yet (then its transfer and application
+    fee are as created: the whole amount or ``transfer_data[amount]`` transferred, the fee of
+    ``application_fee_amount``), and its balance transaction named (the fee is read from it
+    later, many charges per request: ``stripe_fees``). None when a read is needed: an older API
+    version's payload without these fields, a transfer not made yet, money already moved back.
+    The event was verified at intake (Stripe's signature, or listed from Stripe's API), and
+    these facts are fixed when the charge is made: nothing newer can contradict them."""
+    from marketplace.stripe_results import ApplicationFee, Charge, Transfer
 
     if told.get("object") != "charge" or told.get("status") != "succeeded":
         return None
-    raw = str((told.get("metadata") or {}).get("purchase_id") or "")
-    if not raw.isdigit():
+    if not told.get("id") or not told.get("captured") or not told.get("paid"):
         return None
-    session_id = (
-        Purchase.objects.filter(pk=int(raw), status=Purchase.Status.PENDING)
-        .exclude(checkout_session_id="")
-        .values_list("checkout_session_id", flat=True)
-        .first()
+    if told.get("amount_refunded") or told.get("disputed") or told.get("refunded"):
+        return None
+    charge = Charge.from_stripe(dict(told))
+    if not charge.balance_transaction_id or not charge.currency or charge.created is None:
+        return None
+    if charge.destination_id and not charge.transfer_id:
+        return None  # the transfer is not made yet
+    if charge.transfer_id and not charge.destination_id:
+        return None  # a legacy shape: read it
+    if charge.application_fee_id and charge.application_fee_amount is None:
+        return None
+    transfer = (
+        Transfer(
+            id=charge.transfer_id,
+            amount=charge.money_taken if charge.transfer_amount is None else charge.transfer_amount,
+            amount_reversed=0,
+            destination_id=charge.destination_id,
+            created=charge.created,
+            reversals=(),
+        )
+        if charge.transfer_id
+        else None
     )
-    if not session_id:
-        return None
-    try:
-        purchase_fulfil(checkout_session_id=session_id, known_pending=True)
-    except GatewayError:
-        return None
-    after = _ChargeLedger.read(charge_id)
-    return after if after.has(LedgerTransaction.Kind.CHARGE, charge_id) else None
+    fee = (
+        ApplicationFee(
+            id=charge.application_fee_id,
+            amount=int(charge.application_fee_amount or 0),
+            amount_refunded=0,
+            created=charge.created,
+            refunds=(),
+        )
+        if charge.application_fee_id
+        else None
+    )
+    return replace(charge, transfer=transfer, application_fee=fee, refunds=())
+
+
+def _payment_told(charge: Charge) -> None:
+    """The purchase a charge pays (its ``metadata.purchase_id``) learns the charge's ids from
+    it, where it has none yet (``buyers.services.purchase_charge_told``: no request)."""
+    if charge.purchase_id.isdigit():
+        from buyers.services import purchase_charge_told
+
+        purchase_charge_told(purchase_id=int(charge.purchase_id), charge=charge)
 
 
 def ledger_sync_charge(
@@ -351,11 +418,13 @@ def ledger_sync_charge(
     ``told``: the event's ``data.object`` (signed by Stripe, verified at intake). When the
     ledger already holds everything it states, nothing is read (``_told_nothing_new``); a
     transfer of a recorded several-seller charge is recorded from it (its creation facts never
-    change); a charge of a pending Checkout purchase is recorded through that purchase's
-    fulfilment read (``_fulfil_first``). ``known_new``: the caller checked already that it
-    tells something new (``ledger_sync_charge_told``). ``charge``: the charge as a read made elsewhere told
-    it (the fulfilment's, ``on_payment_read``); used instead of reading when its balance
-    transaction was expanded (Stripe's processing fee), read otherwise.
+    change); a new charge is recorded from its own event's payload when that states all the
+    ledger records (``_charge_from_event``: its transfer and application fee as created), its
+    processing fee awaited (``stripe_fees.stripe_fee_expect``) and its ids handed to the
+    purchase it pays (``_payment_told``). ``known_new``: the caller checked already that it
+    tells something new (``ledger_sync_charge_told``). ``charge``: the charge as a read made
+    elsewhere told it (the fulfilment's, ``on_payment_read``); used instead of reading when its
+    balance transaction was expanded (Stripe's processing fee), read otherwise.
     Raises ``GatewayError`` when Stripe cannot be reached (the event is retried).
     Returns what was newly recorded.
     """
@@ -365,15 +434,23 @@ def ledger_sync_charge(
     if told is not None:
         if not known_new and _told_nothing_new(told, charge_id):
             return ChargeSyncResult(charge_id, [])
+        if _destination_transfer_first(told, charge_id):
+            return ChargeSyncResult(charge_id, [])
         from_event = _told_separate_transfer(told, charge_id)
         if from_event is not None:
             return ChargeSyncResult(charge_id, from_event)
-        after = _fulfil_first(told, charge_id)
-        if after is not None:
-            return ChargeSyncResult(charge_id, [f"{K.CHARGE}:{charge_id}"], ledger=after)
+        if _settling(told):
+            # Recorded when its ``charge.updated`` comes; the purchase learns its ids now.
+            _payment_told(gw.Charge.from_stripe(dict(told)))
+            return ChargeSyncResult(charge_id, [])
     handed_over = charge is not None
-    if charge is None or charge.id != charge_id or charge.processing_fee is None:
+    stated = _charge_from_event(told) if told is not None else None
+    fee_awaited = stated is not None and stated.id == charge_id
+    if fee_awaited:
+        charge = stated
+    elif charge is None or charge.id != charge_id or charge.processing_fee is None:
         charge = gw.charge_retrieve(charge_id=charge_id)
+    assert charge is not None
     recorded: list[str] = []
     if charge.status != "succeeded" and not charge.paid:
         return ChargeSyncResult(charge_id, recorded)
@@ -529,6 +606,21 @@ def ledger_sync_charge(
                 reversal.created,
             )
     flush()
+    if fee_awaited:
+        # Stripe's processing fee is on the charge's balance transaction: read later with
+        # others (one list request per 100 charges), after this batch of events.
+        from payouts.services.stripe_fees import stripe_fee_expect
+
+        stripe_fee_expect(
+            charge_id=charge_id,
+            balance_transaction_id=charge.balance_transaction_id,
+            currency=currency,
+            created=int(charge.created or 0),
+            seller_id=sid,
+            order_id=order_id,
+        )
+    if told is not None and told.get("object") == "charge":
+        _payment_told(charge)
     # A charge's own event (charge.succeeded ...) and the fulfilment's read come before its
     # transfers exist: each transfer.created records its transfer (above, from the event).
     # Otherwise list them.
@@ -556,7 +648,7 @@ def ledger_sync_charge_told(*, charge_id: str, told: list[Mapping[str, Any]]) ->
             continue
         result = ledger_sync_charge(charge_id=charge_id, told=each, known_new=True)
         recorded += result.recorded
-        if i + 1 < len(told):
+        if i + 1 < len(told) and (result.recorded or result.ledger):
             ledger = result.ledger or _ChargeLedger.read(charge_id)
     return ChargeSyncResult(charge_id, recorded)
 

@@ -169,6 +169,11 @@ def _attempt(
         payment_method_details=_card_details(pm, pi["amount"], three_d_secure=three_d_secure),
         status="failed" if declined else "succeeded",
     )
+    if not declined and not manual:
+        # Asynchronous capture (Stripe's default): ``charge.succeeded`` already says captured,
+        # with no balance transaction, transfer or application fee yet; ``charge.updated``
+        # names them once the charge settles (``capture``).
+        charge.update(captured=True, amount_captured=pi["amount"])
     if capture_before is not None:
         charge["payment_method_details"]["card"]["capture_before"] = capture_before
     private: JSON = {"number": number}
@@ -355,7 +360,9 @@ def settle_async_due() -> None:
 
                 checkout.async_payment_failed(session_id)
             continue
-        charge_row.data.update(status="succeeded", paid=True)
+        charge_row.data.update(
+            status="succeeded", paid=True, captured=True, amount_captured=pi["amount"]
+        )
         charge = store.save(charge_row)
         store.save(row)
         emit("charge.succeeded", charge, account=event_account)
