@@ -414,7 +414,7 @@ def run(argv: list[str]) -> int:
     unit_of = {"N": _flow_groups(flows_n), "2N": _flow_groups(flows_2n)}
     groups = unit_of["N"]
     handler_seconds: dict[str, float] = defaultdict(float)  # wall time in the handler, by type
-    batch_total = [0, 0]  # every statement of the drain task: ours, sandbox
+    batch_total = [0, 0, 0]  # every statement of the drain task: ours, sandbox; its requests
     counting = {"on": False}
     original_run, original_drain = processing._event_run_handler, processing.events_drain
 
@@ -475,8 +475,10 @@ def run(argv: list[str]) -> int:
     def events_drain(**kwargs):
         if not counting["on"]:
             return original_drain(**kwargs)
-        with connection.execute_wrapper(counter(batch_total, 0)):
-            return original_drain(**kwargs)
+        with connection.execute_wrapper(counter(batch_total, 0)), stripe_traffic.recording() as rec:
+            result = original_drain(**kwargs)
+        batch_total[2] += len(rec)
+        return result
 
     processing._event_run_handler = run_handler
     processing.events_drain = events_drain
@@ -504,7 +506,7 @@ def run(argv: list[str]) -> int:
             per_group.clear()
             groups = unit_of[label]
             handler_seconds.clear()
-            batch_total[:] = [0, 0]
+            batch_total[:] = [0, 0, 0]
             counting["on"] = True
             drain(n)
             counting["on"] = False
@@ -610,6 +612,15 @@ def run(argv: list[str]) -> int:
         print(
             f"  claim, batch transaction, finish and the drain's look-ups at {label}: "
             f"{outside / counts[label][2]:.2f} statements per event"
+        )
+    for label in ("N", "2N"):
+        in_handlers = sum(v[2] for v in counts[label][0].values())
+        outside = counts[label][1][2] - in_handlers
+        sales = sum(1 for k in unit_counts[label] if k.split(" ", 1)[0] == "sale")
+        print(
+            f"  Stripe requests outside the handlers at {label} (Stripe's processing fees, read "
+            f"in batches after each claimed batch): {outside}, for {sales} sales; requests "
+            f"per sale in all: {(outside + sum(v[2] for k, v in unit_counts[label].items() if k.startswith('sale '))) / max(sales, 1):.2f}"
         )
     print(
         "time in the handlers at N (counted pass), ms per event: "

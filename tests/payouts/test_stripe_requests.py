@@ -2,10 +2,12 @@
 the sandbox with the real event pipeline: Stripe rate-limits an account (25 requests/s in test
 mode, 100 live), so what one order costs is what limits how many orders we can take.
 
-Bounds: a paid order 2 (Checkout Session, one read to fulfil, which expands the charge's
-balance transaction and hands the charge to the ledger) whichever of the webhook and the
-success page comes first; a refund 3; a several-seller purchase 2 + one transfer per seller.
-The ledger stays complete (every movement recorded, Stripe's processing fee included)."""
+Bounds: a paid order 2 (the Checkout Session; then, from the events alone, the list of balance
+transactions that tells Stripe's processing fee, one per batch of events: one per order here,
+where each event is its own batch, one per up to 100 charges when events come in bursts)
+whichever of the webhook and the success page comes first; a refund 3; a several-seller purchase
+2 + one transfer per seller. The ledger stays complete (every movement recorded, Stripe's
+processing fee included)."""
 
 from __future__ import annotations
 
@@ -48,12 +50,12 @@ def test_paid_order_webhook_first_costs_two_requests(shop, buyer_client):  # noq
     assert "Paid" in page.content.decode()
     assert sent.endpoints() == [
         "POST /v1/checkout/sessions",
-        # Events come inline as the payment commits: charge.succeeded starts the fulfilment,
-        # whose one read of the session tells the charge (its transfer, application fee and
-        # balance transaction: Stripe's fee) and hands it to the ledger; then
-        # checkout.session.completed and the success page find the order paid, and
-        # transfer.created its transfer recorded: no more requests.
-        "GET /v1/checkout/sessions/{id}",
+        # Events come inline as the payment commits: charge.succeeded tells the purchase its
+        # charge, charge.updated (the charge settled) records it with its transfer and
+        # application fee, checkout.session.completed pays the order, all from what the signed
+        # events state; after its batch, the fee is read from the balance transactions list.
+        # The success page finds the order paid: no more requests.
+        "GET /v1/balance_transactions",
     ]
     order = Order.objects.get()
     assert kinds(order.charge_id) == sorted([K.CHARGE, K.STRIPE_FEE, K.TRANSFER, K.APPLICATION_FEE])
@@ -70,7 +72,9 @@ def test_paid_order_success_page_first_costs_two_requests(
         checkout_path = buy(buyer_client, shop)
         response = pay(buyer_client, checkout_path, "4242424242424242")
         buyer_client.get(path_of(response["Location"]), follow=True)
-        testing.deliver_pending()  # then the webhooks: fulfilment and ledger are done
+        testing.deliver_pending()  # then the webhooks: the ledger finds the charge recorded
+    # The success page's one read of the session (expanded down to the charge's balance
+    # transaction) fulfils the order and hands the charge, with Stripe's fee, to the ledger.
     assert sent.endpoints() == ["POST /v1/checkout/sessions", "GET /v1/checkout/sessions/{id}"]
     order = Order.objects.get()
     assert order.status == Order.Status.PAID
@@ -78,20 +82,22 @@ def test_paid_order_success_page_first_costs_two_requests(
     assert list(ledger_violations()) == []
 
 
-def test_the_ledger_reads_the_charge_when_the_fulfilment_cannot_hand_it_over(
+def test_the_ledger_reads_the_charge_when_its_events_do_not_state_it(
     shop,  # noqa: F811
     buyer_client,  # noqa: F811
     monkeypatch,
 ):
-    from buyers.services import hooks
+    from payouts.services import charge_sync
 
-    # No hand-over (a ledger hook that failed, say): charge.succeeded reads the charge itself,
-    # and the ledger is still complete from the events alone.
-    monkeypatch.setattr(hooks, "PAYMENT_READ_HOOKS", [])
+    # Payloads that do not state all the ledger records (an older API version's, say): the
+    # charge's event reads the charge, and the ledger is still complete from the events alone.
+    monkeypatch.setattr(charge_sync, "_charge_from_event", lambda told: None)
+    monkeypatch.setattr(charge_sync, "_settling", lambda told: False)
     with stripe_traffic.recording() as sent:
         response = pay(buyer_client, buy(buyer_client, shop), "4242424242424242")
         buyer_client.get(path_of(response["Location"]), follow=True)
     assert "GET /v1/charges/{id}" in sent.endpoints()
+    assert "GET /v1/checkout/sessions/{id}" not in sent.endpoints()
     order = Order.objects.get()
     assert order.status == Order.Status.PAID
     assert kinds(order.charge_id) == sorted([K.CHARGE, K.STRIPE_FEE, K.TRANSFER, K.APPLICATION_FEE])
@@ -128,16 +134,18 @@ def test_two_seller_purchase_costs_two_plus_one_transfer_each(
         checkout_path = checkout_cart(buyer_client, [(mug, 1), (vase, 1)])
         response = pay(buyer_client, checkout_path, "4242424242424242")
         buyer_client.get(path_of(response["Location"]), follow=True)
+    # The session's event pays the purchase (its charge told by the charge's own events), the
+    # fee comes from the balance transactions list, the transfer job pays each seller.
     assert sorted(sent.endpoints()) == sorted(
         [
             "POST /v1/checkout/sessions",
-            "GET /v1/checkout/sessions/{id}",
+            "GET /v1/balance_transactions",
             "POST /v1/transfers",
             "POST /v1/transfers",
         ]
     )
     purchase = Purchase.objects.get()
-    assert kinds(purchase.charge_id).count(K.STRIPE_FEE) == 1  # from the fulfilment's read
+    assert kinds(purchase.charge_id).count(K.STRIPE_FEE) == 1  # from the batched list
     # Each transfer was recorded from its own transfer.created event, with the fee kept.
     assert kinds(purchase.charge_id).count(K.TRANSFER) == 2
     assert kinds(purchase.charge_id).count(K.SEPARATE_FEE) == 2
