@@ -88,7 +88,6 @@ def _session_told(
 def purchase_fulfil(
     *,
     checkout_session_id: str,
-    known_pending: bool = False,
     told: Mapping[str, Any] | None = None,
 ) -> Purchase | None:
     """Bring a purchase and its orders in line with its Checkout Session as Stripe sees it.
@@ -115,10 +114,6 @@ def purchase_fulfil(
     ``UserFacingError`` for an unknown session id, ``GatewayError`` when Stripe cannot be
     reached (the webhook is retried, the success page says the payment is being confirmed).
 
-    ``known_pending``: the caller has just found the purchase pending, so the look-up for a
-    purchase already done is skipped (one done meanwhile is still found under the purchase's
-    lock: only the read is spent).
-
     ``told``: the session as its ``checkout.session.*`` event states it. A final state (complete
     and paid, or expired) is used as it is, without a request (``_session_told``); the ids of
     the payment's charge, transfer and application fee, which the session does not carry, come
@@ -126,10 +121,9 @@ def purchase_fulfil(
     is read all the same when the purchase needs its charge now (several sellers: the transfer
     job pays from it) or holds the ids of another payment.
     """
-    done = (
-        None
-        if known_pending
-        else (
+    session = _session_told(told, checkout_session_id)
+    if session is None:
+        done = (
             Purchase.objects.filter(
                 checkout_session_id=checkout_session_id,
                 status__in=(Purchase.Status.PAID, Purchase.Status.REFUNDED),
@@ -137,17 +131,18 @@ def purchase_fulfil(
             .exclude(charge_id="")
             .first()
         )
-    )
-    if done is not None:
-        # Paid and recorded by the first caller (webhook or success page): nothing to re-read
-        # (Stripe requests per order are bounded: docs/money.md).
-        return done
-    session = _session_told(told, checkout_session_id) or _retrieve_session(checkout_session_id)
+        if done is not None:
+            # Paid and recorded by the first caller (webhook or success page): nothing to
+            # re-read (Stripe requests per order are bounded: docs/money.md).
+            return done
+        session = _retrieve_session(checkout_session_id)
     purchase_id = _purchase_id_from_session(session)
     if purchase_id is None:
         logger.info("checkout session %s is not a purchase of ours", checkout_session_id)
         return None
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (the event batch's): what raises here raises
+    # out of the handler, and the batch is redone with a savepoint per handler.
+    with transaction.atomic(savepoint=False):
         purchase = Purchase.objects.select_for_update().filter(pk=purchase_id).first()
         if purchase is None:
             logger.warning("checkout session %s names unknown purchase %s", session.id, purchase_id)

@@ -641,6 +641,9 @@ def ledger_sync_charge_told(*, charge_id: str, told: list[Mapping[str, Any]]) ->
     again against the ledger as that sync left it (one more look-up, unless the sync made it).
     Nothing new: no request.
     """
+    if any(_charge_from_event(each) is not None for each in told):
+        # The settled charge's own event states all that a settling one would tell.
+        told = [each for each in told if not _settling(each)]
     ledger = _ChargeLedger.read(charge_id)
     recorded: list[str] = []
     for i, each in enumerate(told):
