@@ -13,6 +13,14 @@ def send_order_email(order_id: int, kind: str) -> None:
 
 
 @shared_task(acks_late=True)
+def send_order_emails(order_id: int, kinds: list[str]) -> None:
+    """Several emails of one order (the buyer's and the seller's of a payment): one message
+    on the broker instead of one each."""
+    for kind in kinds:
+        emails.send_order_email(order_id=order_id, kind=kind)
+
+
+@shared_task(acks_late=True)
 def expire_stale_orders() -> int:
     """Expire the Checkout Sessions of purchases left pending past their deadline; release
     stock."""

@@ -38,10 +38,14 @@ def _move(order: Order, status: str, **fields: Any) -> None:
     order.save(update_fields=["status", "updated_at", *fields])
 
 
-def _send_after_commit(order_id: int, kind: str) -> None:
+def _send_after_commit(order_id: int, kind: str, *more: str) -> None:
     from buyers import tasks
 
-    transaction.on_commit(lambda: tasks.send_order_email.delay(order_id, kind))
+    if more:
+        kinds = [kind, *more]
+        transaction.on_commit(lambda: tasks.send_order_emails.delay(order_id, kinds))
+    else:
+        transaction.on_commit(lambda: tasks.send_order_email.delay(order_id, kind))
 
 
 def _checkout_deadline(now: datetime) -> datetime:

@@ -355,8 +355,7 @@ def _record_payment(purchase: Purchase, session: CheckoutSession) -> None:
         )
         for hook in hooks.ORDER_PAID_HOOKS:
             hook(order)
-        _send_after_commit(order.pk, "order_paid_buyer")
-        _send_after_commit(order.pk, "order_paid_seller")
+        _send_after_commit(order.pk, "order_paid_buyer", "order_paid_seller")
     if not destination:
         from buyers import tasks
 
