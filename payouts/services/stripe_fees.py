@@ -41,11 +41,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Awaited fees taken per transaction (and per list request's window): Stripe's page size.
-CHUNK = 100
+# Awaited fees taken per transaction; more are taken by the next (same run).
+CHUNK = 1000
 # A charge's balance transaction is created when the charge is captured: at the charge's
-# ``created`` for an automatic capture, later for a manual one. The list's window is the awaited
-# charges' [first created - slack, last created + slack]; a balance transaction outside it (a
+# ``created`` for an automatic capture, later for a manual one. The awaited charges are cut into
+# runs of close ``created`` (no gap over twice the slack); each run's balance transactions are
+# listed in [first created - slack, last created + slack]. A balance transaction outside it (a
 # capture long after the charge) is retrieved by id.
 CREATED_SLACK_SECONDS = 60
 
@@ -121,15 +122,16 @@ def stripe_fees_awaited_count() -> int:
 def stripe_fees_record() -> int:
     """Record the awaited fees; returns how many STRIPE_FEE ledger transactions are new.
 
-    Per chunk of up to 100 awaited rows (oldest first), in one transaction holding their rows
+    Per chunk of up to 1,000 awaited rows (oldest first), in one transaction holding their rows
     (``select_for_update(skip_locked=True)``: two workers never take the same rows): the rows
     whose fee is recorded already (an expanded read of the charge came first) are deleted
-    without a request; for the others, one list request of the platform's balance transactions
-    of the charges' type (``charge``; ``payment`` for a ``py_`` charge) created in the chunk's
-    window, paging on only until every awaited one is met; one awaited that the list did not
-    return is retrieved by id. Each fee is recorded (``ledger_record_many``: a few statements
-    for the chunk) when it is above 0 and in the charge's currency (a converted fee stays with
-    reconciliation, as in ``charge_sync``), and the rows done are deleted.
+    without a request; the others are cut into runs of close creation times, and for each run
+    the platform's balance transactions of the charges' type (``charge``; ``payment`` for a
+    ``py_`` charge) created in its window are listed, 100 a page, only until every awaited one is
+    met: one request per 100 charges when the window holds only theirs. One the list did not
+    return is retrieved by id. Each fee is recorded (``ledger_record_many``: 2 statements for
+    the chunk) when it is above 0 and in the charge's currency (a converted fee stays with
+    reconciliation, as in ``charge_sync``), and the rows done are deleted (1 statement).
 
     Stripe unreachable (``GatewayError``): logged, the rows not done are kept for the next run,
     and what was read before is recorded. A balance transaction Stripe does not know (404):
@@ -180,6 +182,18 @@ def _list_type(charge_id: str) -> str:
     return "payment" if charge_id.startswith("py_") else "charge"
 
 
+def _close_in_time(rows: list[AwaitedStripeFee]) -> list[list[AwaitedStripeFee]]:
+    """``rows`` (by ``created``) cut where two are more than twice the slack apart: a charge
+    awaited since an outage and today's are listed in two small windows, not one of hours."""
+    runs: list[list[AwaitedStripeFee]] = []
+    for row in sorted(rows, key=lambda r: r.created):
+        if runs and row.created - runs[-1][-1].created <= 2 * CREATED_SLACK_SECONDS:
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    return runs
+
+
 def _read_balance_transactions(
     pending: Sequence[AwaitedStripeFee],
 ) -> tuple[dict[str, dict[str, Any]], set[int], GatewayError | None]:
@@ -193,20 +207,21 @@ def _read_balance_transactions(
     for row in pending:
         by_type.setdefault(_list_type(row.charge_id), []).append(row)
     try:
-        for bt_type, rows in sorted(by_type.items()):
-            wanted = {row.balance_transaction_id for row in rows}
-            stream = gw.balance_transactions_iter(
-                created_gte=min(row.created for row in rows) - CREATED_SLACK_SECONDS,
-                created_lt=max(row.created for row in rows) + CREATED_SLACK_SECONDS + 1,
-                type=bt_type,
-            )
-            for bt in stream:  # newest first, 100 a page: stop once all are met
-                bt_id = str(bt.get("id") or "")
-                if bt_id in wanted:
-                    found[bt_id] = bt
-                    wanted.discard(bt_id)
-                    if not wanted:
-                        break
+        for bt_type, of_type in sorted(by_type.items()):
+            for rows in _close_in_time(of_type):
+                wanted = {row.balance_transaction_id for row in rows}
+                stream = gw.balance_transactions_iter(
+                    created_gte=rows[0].created - CREATED_SLACK_SECONDS,
+                    created_lt=rows[-1].created + CREATED_SLACK_SECONDS + 1,
+                    type=bt_type,
+                )
+                for bt in stream:  # newest first, 100 a page: stop once all are met
+                    bt_id = str(bt.get("id") or "")
+                    if bt_id in wanted:
+                        found[bt_id] = bt
+                        wanted.discard(bt_id)
+                        if not wanted:
+                            break
         for row in pending:
             if row.balance_transaction_id in found:
                 continue

@@ -225,6 +225,31 @@ def test_a_py_charge_is_looked_for_among_payments(db, fake_stripe):
     assert [c["type"] for c in fake_stripe.calls_of("balance_transactions_iter")] == ["payment"]
 
 
+def test_fees_far_apart_in_time_are_listed_in_two_small_windows(db, fake_stripe):
+    # One awaited since an outage a day ago, two of now: not one list of a whole day.
+    fake_stripe.balance_transactions[""] = [
+        {"id": "txn_old", "type": "charge", "fee": 40, "currency": "eur", "created": 10_000},
+        {"id": "txn_a", "type": "charge", "fee": 41, "currency": "eur", "created": 96_400},
+        {"id": "txn_b", "type": "charge", "fee": 42, "currency": "eur", "created": 96_430},
+    ]
+    for txn in fake_stripe.balance_transactions[""]:
+        stripe_fee_expect(
+            charge_id=f"ch_{txn['id']}",
+            balance_transaction_id=txn["id"],
+            currency="eur",
+            created=txn["created"],
+            seller_id=None,
+            order_id=None,
+        )
+    assert stripe_fees_record() == 3
+    windows = [
+        (c["created_gte"], c["created_lt"])
+        for c in fake_stripe.calls_of("balance_transactions_iter")
+    ]
+    assert windows == [(10_000 - 60, 10_000 + 61), (96_400 - 60, 96_430 + 61)]
+    assert fake_stripe.count("balance_transaction_retrieve") == 0
+
+
 def test_a_balance_transaction_stripe_does_not_know_is_dropped(db, fake_stripe, caplog):
     stripe_fee_expect(
         charge_id="ch_gone",
@@ -386,3 +411,45 @@ def test_the_periodic_task_is_scheduled(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["payouts-record-stripe-fees"]
     assert entry["task"] == tasks.record_stripe_fees.name == "payouts.record_stripe_fees"
     assert float(entry["schedule"]) <= 600
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_never_take_the_same_awaited_fees(fake_stripe):
+    import threading
+
+    from django.db import connections, transaction
+
+    fake_stripe.balance_transactions[""] = [
+        {"id": "txn_1", "type": "charge", "fee": 40, "currency": "eur", "created": 1_000},
+    ]
+    stripe_fee_expect(
+        charge_id="ch_1",
+        balance_transaction_id="txn_1",
+        currency="eur",
+        created=1_000,
+        seller_id=None,
+        order_id=None,
+    )
+    taken, release = threading.Event(), threading.Event()
+
+    def other_worker() -> None:  # holds the row as a worker in the middle of its run would
+        try:
+            with transaction.atomic():
+                list(AwaitedStripeFee.objects.select_for_update())
+                taken.set()
+                release.wait(timeout=10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert taken.wait(timeout=10)
+        assert stripe_fees_record() == 0  # skipped, not waited for, not recorded twice
+        assert fake_stripe.count("balance_transactions_iter") == 0
+    finally:
+        release.set()
+        thread.join(timeout=10)
+    assert stripe_fees_record() == 1
+    assert stripe_fees_awaited_count() == 0
