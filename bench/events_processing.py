@@ -415,6 +415,7 @@ def run(argv: list[str]) -> int:
     groups = unit_of["N"]
     handler_seconds: dict[str, float] = defaultdict(float)  # wall time in the handler, by type
     batch_total = [0, 0]  # every statement of the drain task: ours, sandbox
+    drain_requests = [0]  # every Stripe request of the drain task (after-batch hooks included)
     counting = {"on": False}
     original_run, original_drain = processing._event_run_handler, processing.events_drain
 
@@ -475,8 +476,14 @@ def run(argv: list[str]) -> int:
     def events_drain(**kwargs):
         if not counting["on"]:
             return original_drain(**kwargs)
-        with connection.execute_wrapper(counter(batch_total, 0)):
-            return original_drain(**kwargs)
+        with (
+            connection.execute_wrapper(counter(batch_total, 0)),
+            stripe_traffic.recording() as recorder,
+        ):
+            try:
+                return original_drain(**kwargs)
+            finally:
+                drain_requests[0] += len(recorder)
 
     processing._event_run_handler = run_handler
     processing.events_drain = events_drain
@@ -486,6 +493,9 @@ def run(argv: list[str]) -> int:
     rates: dict[str, list[float]] = {"noop": [], "drain": []}
     prints: list[Counter[tuple[Any, ...]]] = []
     counts: dict[str, tuple[dict[str, list[int]], list[int], int]] = {}
+    # Stripe requests of the drain made outside handlers (after-batch hooks: Stripe's fees of a
+    # batch's charges listed at once), by size.
+    outside: dict[str, int] = {}
     unit_counts: dict[str, dict[str, list[int]]] = {}
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
         for r in range(args.rounds + 1):  # round 0 warms up
@@ -505,10 +515,12 @@ def run(argv: list[str]) -> int:
             groups = unit_of[label]
             handler_seconds.clear()
             batch_total[:] = [0, 0]
+            drain_requests[0] = 0
             counting["on"] = True
             drain(n)
             counting["on"] = False
             counts[label] = ({k: list(v) for k, v in per_type.items()}, list(batch_total), n)
+            outside[label] = drain_requests[0] - sum(v[2] for v in per_type.values())
             unit_counts[label] = {k: list(v) for k, v in per_group.items()}
             if label == "N":
                 spent = dict(handler_seconds)
@@ -568,6 +580,10 @@ def run(argv: list[str]) -> int:
             f"  {'all events at ' + label:34} {n:5d} {totals[-1][0]:5.2f} {totals[-1][1]:5.2f} "
             f"{totals[-1][2]:5.2f}"
         )
+    print(
+        "  Stripe requests outside handlers (after-batch hooks, e.g. the batched fee list): "
+        f"{outside['N']} at N, {outside['2N']} at 2N"
+    )
     print(
         "per unit of work (a sale's events, a refund's, a payout's, an account's: summed, since "
         "the events of one sale share its cost by arrival order, and those of one batch are "
