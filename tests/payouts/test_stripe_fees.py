@@ -453,3 +453,22 @@ def test_two_workers_never_take_the_same_awaited_fees(fake_stripe):
         thread.join(timeout=10)
     assert stripe_fees_record() == 1
     assert stripe_fees_awaited_count() == 0
+
+
+def test_staff_see_the_awaited_fees_in_the_admin(client, staff):
+    from django.urls import reverse
+
+    from tests.factories import log_in_with_totp
+
+    stripe_fee_expect(
+        charge_id="ch_late",
+        balance_transaction_id="txn_late",
+        currency="eur",
+        created=1_000,
+        seller_id=None,
+        order_id=None,
+    )
+    log_in_with_totp(client, staff)
+    page = client.get(reverse("admin:payouts_awaitedstripefee_changelist"))
+    assert page.status_code == 200
+    assert "txn_late" in page.content.decode() and "ch_late" in page.content.decode()
