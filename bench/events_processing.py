@@ -414,7 +414,8 @@ def run(argv: list[str]) -> int:
     unit_of = {"N": _flow_groups(flows_n), "2N": _flow_groups(flows_2n)}
     groups = unit_of["N"]
     handler_seconds: dict[str, float] = defaultdict(float)  # wall time in the handler, by type
-    batch_total = [0, 0, 0]  # every statement of the drain task: ours, sandbox; its requests
+    batch_total = [0, 0]  # every statement of the drain task: ours, sandbox
+    drain_requests = [0]  # every Stripe request of the drain task (after-batch hooks included)
     counting = {"on": False}
     original_run, original_drain = processing._event_run_handler, processing.events_drain
 
@@ -475,10 +476,14 @@ def run(argv: list[str]) -> int:
     def events_drain(**kwargs):
         if not counting["on"]:
             return original_drain(**kwargs)
-        with connection.execute_wrapper(counter(batch_total, 0)), stripe_traffic.recording() as rec:
-            result = original_drain(**kwargs)
-        batch_total[2] += len(rec)
-        return result
+        with (
+            connection.execute_wrapper(counter(batch_total, 0)),
+            stripe_traffic.recording() as recorder,
+        ):
+            try:
+                return original_drain(**kwargs)
+            finally:
+                drain_requests[0] += len(recorder)
 
     processing._event_run_handler = run_handler
     processing.events_drain = events_drain
@@ -488,6 +493,9 @@ def run(argv: list[str]) -> int:
     rates: dict[str, list[float]] = {"noop": [], "drain": []}
     prints: list[Counter[tuple[Any, ...]]] = []
     counts: dict[str, tuple[dict[str, list[int]], list[int], int]] = {}
+    # Stripe requests of the drain made outside handlers (after-batch hooks: Stripe's fees of a
+    # batch's charges listed at once), by size.
+    outside: dict[str, int] = {}
     unit_counts: dict[str, dict[str, list[int]]] = {}
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
         for r in range(args.rounds + 1):  # round 0 warms up
@@ -506,11 +514,13 @@ def run(argv: list[str]) -> int:
             per_group.clear()
             groups = unit_of[label]
             handler_seconds.clear()
-            batch_total[:] = [0, 0, 0]
+            batch_total[:] = [0, 0]
+            drain_requests[0] = 0
             counting["on"] = True
             drain(n)
             counting["on"] = False
             counts[label] = ({k: list(v) for k, v in per_type.items()}, list(batch_total), n)
+            outside[label] = drain_requests[0] - sum(v[2] for v in per_type.values())
             unit_counts[label] = {k: list(v) for k, v in per_group.items()}
             if label == "N":
                 spent = dict(handler_seconds)
@@ -571,6 +581,17 @@ def run(argv: list[str]) -> int:
             f"{totals[-1][2]:5.2f}"
         )
     print(
+        "  Stripe requests outside handlers (after-batch hooks, e.g. the batched fee list): "
+        f"{outside['N']} at N, {outside['2N']} at 2N"
+    )
+    for label in ("N", "2N"):
+        sales = [v for k, v in unit_counts[label].items() if k.startswith("sale ")]
+        in_sales = sum(v[2] for v in sales)
+        print(
+            f"  Stripe requests per sale at {label}, its handlers' and the fee lists': "
+            f"{(in_sales + outside[label]) / max(len(sales), 1):.2f} ({len(sales)} sales)"
+        )
+    print(
         "per unit of work (a sale's events, a refund's, a payout's, an account's: summed, since "
         "the events of one sale share its cost by arrival order, and those of one batch are "
         "handled together): units, then statements ours / sbx and Stripe requests per unit"
@@ -612,15 +633,6 @@ def run(argv: list[str]) -> int:
         print(
             f"  claim, batch transaction, finish and the drain's look-ups at {label}: "
             f"{outside / counts[label][2]:.2f} statements per event"
-        )
-    for label in ("N", "2N"):
-        in_handlers = sum(v[2] for v in counts[label][0].values())
-        outside = counts[label][1][2] - in_handlers
-        sales = sum(1 for k in unit_counts[label] if k.split(" ", 1)[0] == "sale")
-        print(
-            f"  Stripe requests outside the handlers at {label} (Stripe's processing fees, read "
-            f"in batches after each claimed batch): {outside}, for {sales} sales; requests "
-            f"per sale in all: {(outside + sum(v[2] for k, v in unit_counts[label].items() if k.startswith('sale '))) / max(sales, 1):.2f}"
         )
     print(
         "time in the handlers at N (counted pass), ms per event: "

@@ -536,6 +536,12 @@ CELERY_BEAT_SCHEDULE["payouts-retry-refund-reversals"] = {
     "task": "payouts.tasks.retry_due_refund_reversals",
     "schedule": 60.0,  # seconds
 }
+# Stripe's processing fees still awaited (payouts/services/stripe_fees.py): most are recorded
+# right after the event batch that expected them; this takes the rest.
+CELERY_BEAT_SCHEDULE["payouts-record-stripe-fees"] = {
+    "task": "payouts.record_stripe_fees",
+    "schedule": 180.0,  # seconds
+}
 CELERY_BEAT_SCHEDULE["payouts-reconcile-daily"] = {
     "task": "payouts.tasks.reconcile_yesterday",
     "schedule": 24 * 3600.0,  # seconds

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
+from urllib.parse import quote
 
 import stripe
 from django.conf import settings
@@ -932,19 +933,35 @@ def disputes_list(*, charge_id: str) -> Iterator[Dispute]:
 
 
 def balance_transactions_iter(
-    *, created_gte: int, created_lt: int, stripe_account: str | None = None
+    *,
+    created_gte: int,
+    created_lt: int,
+    stripe_account: str | None = None,
+    type: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Balance transactions created in [created_gte, created_lt) of the platform or a connected
     account, newest first, as plain dicts, page by page (100 at a time): memory stays flat in
-    the number of transactions.
+    the number of transactions. ``type``: only that type (Stripe's ``type`` filter: ``charge``
+    for a card charge, ``payment`` for a local payment method's ...). A read: no idempotency key.
 
     Pages are read with ``raw_request`` and not turned into ``StripeObject``s: reconciliation
     reads a few fields of up to millions of rows, and building the SDK's objects (then turning
     them back into dicts) was a third of its time (``bench/reconciliation.py``)."""
     params: dict[str, Any] = {"created": {"gte": created_gte, "lt": created_lt}, "limit": 100}
+    if type:
+        params["type"] = type
     if stripe_account:
         params["stripe_account"] = stripe_account  # a request option, not a form field
     return _translated_iter(_raw_pages(client(), "/v1/balance_transactions", params))
+
+
+@translate_errors
+def balance_transaction_retrieve(*, balance_transaction_id: str) -> dict[str, Any]:
+    """One balance transaction of the platform (``GET /v1/balance_transactions/{id}``), as a
+    plain dict (``fee``, ``currency``, ``created``, ``exchange_rate`` ...). A read."""
+    path = f"/v1/balance_transactions/{quote(balance_transaction_id, safe='')}"
+    found: dict[str, Any] = client().raw_request("get", path).data
+    return found
 
 
 def _raw_pages(

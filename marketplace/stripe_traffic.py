@@ -63,7 +63,7 @@ class Request:
         return f"{self.method} {path_template(self.path)}"
 
 
-@dataclass
+@dataclass(eq=False)  # by identity: nested recordings with equal requests are still two
 class Recorder:
     """The requests made while ``recording()`` was open, in order (every attempt)."""
 

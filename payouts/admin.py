@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from payouts.models import (
+    AwaitedStripeFee,
     Dispute,
     LedgerEntry,
     LedgerTransaction,
@@ -65,6 +66,16 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
     search_fields = ("stripe_object_id",)
     list_select_related = ("seller",)
     inlines = [LedgerEntryInline]
+
+
+@admin.register(AwaitedStripeFee)
+class AwaitedStripeFeeAdmin(ReadOnlyAdmin):
+    """Stripe processing fees not recorded yet (``payouts/services/stripe_fees.py``): usually
+    empty; rows that stay mean Stripe's balance transactions could not be read."""
+
+    list_display = ("balance_transaction_id", "charge_id", "currency", "seller", "awaited_at")
+    search_fields = ("balance_transaction_id", "charge_id")
+    list_select_related = ("seller",)
 
 
 @admin.register(Payout)

@@ -13,12 +13,16 @@ import logging
 from django.db import transaction
 
 from marketplace.events.models import StripeEvent
-from marketplace.events.registry import handles, handles_together
+from marketplace.events.registry import after_batch, handles, handles_together
 from payouts.models import Payout
-from payouts.services import balances, charge_sync, disputes
+from payouts.services import balances, charge_sync, disputes, stripe_fees
 from sellers.models import Seller
 
 logger = logging.getLogger(__name__)
+
+# Stripe's processing fees that this batch's charges left awaited: recorded after the batch,
+# one list request for up to 100 of them (nothing at all when none was awaited).
+after_batch(stripe_fees.record_expected_fees)
 
 
 def _seller_for_account(account: str) -> Seller | None:

@@ -395,3 +395,27 @@ class RefundRequest(models.Model):
 
     def __str__(self) -> str:
         return f"refund request {self.pk} of {self.charge_id}: {self.amount} {self.currency}"
+
+
+class AwaitedStripeFee(models.Model):
+    """A charge recorded in the ledger without Stripe's processing fee: the fee is on the
+    charge's balance transaction, which the signed ``charge.succeeded`` names but does not
+    carry. ``stripe_fee_expect`` writes the row (no request), ``stripe_fees_record`` lists the
+    platform's balance transactions around ``created`` a page of 100 at a time, records each
+    fee (ledger kind ``stripe_fee``) and deletes the row. Rows left (Stripe unreachable,
+    another process's) are taken by the ``payouts.record_stripe_fees`` beat task."""
+
+    charge_id = models.CharField(max_length=255)
+    balance_transaction_id = models.CharField(max_length=255, unique=True)
+    # The charge's currency: a fee settled in another (converted) is not recorded.
+    currency = models.CharField(max_length=3)
+    # Unix seconds (Stripe's clock) of the charge: its balance transaction is listed around it.
+    created = models.BigIntegerField()
+    seller = models.ForeignKey(
+        Seller, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    order_id = models.BigIntegerField(null=True, blank=True)
+    awaited_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"fee of {self.charge_id} on {self.balance_transaction_id}"

@@ -15,6 +15,11 @@ the dispute fee, the platform's leg equals its ``net``). Stripe's processing fee
 (the balance transaction's ``fee``) is its own ledger transaction, named by the ``txn_`` id, and
 is compared too. A balance transaction converted from another currency
 (``exchange_rate`` set) is matched but not compared.
+
+A processing fee can be awaited (the charge recorded from its event, the fee to be read in a
+batch, ``payouts/services/stripe_fees.py``): a run first records the awaited fees, so a fee
+merely late is not reported; one still awaited after that (Stripe unreachable then) is reported
+missing like any other, its issue saying it is awaited.
 """
 
 from __future__ import annotations
@@ -29,7 +34,13 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from marketplace import stripe_gateway
-from payouts.models import LedgerEntry, LedgerTransaction, ReconciliationRun, ReconciliationSeen
+from payouts.models import (
+    AwaitedStripeFee,
+    LedgerEntry,
+    LedgerTransaction,
+    ReconciliationRun,
+    ReconciliationSeen,
+)
 from payouts.services.ledger import PLATFORM_BALANCE
 from sellers.models import Seller
 
@@ -128,10 +139,15 @@ def reconcile(
     each account) and the first issues; scratch rows removed at the end.
     Raises ``GatewayError`` (kept on the run as failed) when Stripe cannot be read.
     """
+    from payouts.services.stripe_fees import stripe_fees_record
+
     if run is None:
         run = ReconciliationRun.objects.create(period_start=start, period_end=end)
     else:
         run.status = ReconciliationRun.Status.RUNNING
+    # Stripe's processing fees awaited (charges recorded from their events): recorded first, so
+    # that a fee merely late is not a difference. One still awaited is reported (``_compare``).
+    stripe_fees_record()
     sellers = Seller.objects.exclude(stripe_account_id__isnull=True).exclude(stripe_account_id="")
     chosen = list(accounts) if accounts is not None else None
     run.scopes_total = 1 + (len(chosen) if chosen is not None else sellers.count())
@@ -368,7 +384,10 @@ def _compare(
                 what = f"Stripe {bt_type} {source}{where} ({amount} {currency.upper()}, {txn_id})"
                 if not entries:
                     run.missing_in_ledger += 1
-                    issue(f"{what} has no ledger {kind} transaction")
+                    awaited = ""
+                    if kind == K.STRIPE_FEE and _fee_awaited(txn_id):
+                        awaited = " (awaited: Stripe's balance transaction could not be read yet)"
+                    issue(f"{what} has no ledger {kind} transaction{awaited}")
                     continue
                 ledger = {"moved": moved, "platform": platform}
                 why = ledger_mismatch(
@@ -380,6 +399,12 @@ def _compare(
                 if why is not None:
                     run.amount_mismatches += 1
                     issue(f"{what}: {why}")
+
+
+def _fee_awaited(txn_id: str) -> bool:
+    """Whether Stripe's processing fee on balance transaction ``txn_id`` is still awaited
+    (``stripe_fees_record`` could not read it): one query, only for a fee found missing."""
+    return AwaitedStripeFee.objects.filter(balance_transaction_id=txn_id).exists()
 
 
 # --- Runs asked for by a person -------------------------------------------------------------------

@@ -112,3 +112,12 @@ def retry_due_refund_reversals() -> int:
     from payouts.services.refunds import refund_reversals_retry_due
 
     return refund_reversals_retry_due()
+
+
+@shared_task(name="payouts.record_stripe_fees", acks_late=True)
+def record_stripe_fees() -> int:
+    """Periodic: record the Stripe processing fees still awaited (another process's, or kept
+    while Stripe was unreachable); the event drain records most of them right away."""
+    from payouts.services.stripe_fees import stripe_fees_record
+
+    return stripe_fees_record()

@@ -673,17 +673,38 @@ class StripeFake:
         return iter(list(self.accounts))
 
     def balance_transactions_iter(
-        self, *, created_gte: int, created_lt: int, stripe_account: str | None = None
+        self,
+        *,
+        created_gte: int,
+        created_lt: int,
+        stripe_account: str | None = None,
+        type: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         self._call(
             "balance_transactions_iter",
             created_gte=created_gte,
             created_lt=created_lt,
             stripe_account=stripe_account,
+            type=type,
         )
         rows = self.balance_transactions.get(stripe_account or "", [])
-        found = [bt for bt in rows if created_gte <= bt["created"] < created_lt]
+        found = [
+            bt
+            for bt in rows
+            if created_gte <= bt["created"] < created_lt and (not type or bt.get("type") == type)
+        ]
         return iter(sorted(found, key=lambda bt: -bt["created"]))
+
+    def balance_transaction_retrieve(self, *, balance_transaction_id: str) -> dict[str, Any]:
+        self._call("balance_transaction_retrieve", balance_transaction_id=balance_transaction_id)
+        for bt in self.balance_transactions.get("", []):
+            if bt["id"] == balance_transaction_id:
+                return dict(bt)
+        raise GatewayError(
+            f"No such balance transaction: '{balance_transaction_id}'",
+            code="resource_missing",
+            http_status=404,
+        )
 
     def object_retrieve(
         self, *, object_type: str, object_id: str, stripe_account: str | None = None
@@ -740,6 +761,7 @@ class StripeFake:
         "event_list",
         "connected_account_ids",
         "balance_transactions_iter",
+        "balance_transaction_retrieve",
         "object_retrieve",
     )
 

@@ -16,6 +16,13 @@ handler syncs state from the newest snapshot anyway: an app registers a group ha
 ``handles_together(types, key=...)``; the pipeline calls it once with every event of the batch
 sharing a key (more than one), and they succeed or fail together. Alone, an event goes to its
 handler as usual.
+
+Work a handler leaves for later, to be done for many events at once (one Stripe request for a
+batch's worth instead of one per event), runs in an after-batch hook: ``after_batch(func)``
+registers ``func()``, called by ``events_drain`` after each non-empty batch, outside the batch's
+transaction (its events are committed). A hook must cost nothing when it has nothing to do (a
+flag its handlers set on commit, not a query); one that raises is logged and never fails events
+or the drain.
 """
 
 from __future__ import annotations
@@ -107,6 +114,36 @@ def handlers_replaced(handlers: dict[str, Handler]) -> Iterator[None]:
         _handlers.update(saved)
         _groups.clear()
         _groups.update(saved_groups)
+
+
+# --- After each batch ---------------------------------------------------------------------------
+
+AfterBatch = Callable[[], None]
+
+_after_batch: list[AfterBatch] = []
+
+
+def after_batch(func: AfterBatch) -> AfterBatch:
+    """Register ``func()`` to run after each non-empty batch of ``events_drain``, outside its
+    transaction (see the module docstring). Registering the same function twice keeps one."""
+    if func not in _after_batch:
+        _after_batch.append(func)
+    return func
+
+
+def after_batch_hooks() -> list[AfterBatch]:
+    return list(_after_batch)
+
+
+@contextmanager
+def after_batch_replaced(hooks: list[AfterBatch]) -> Iterator[None]:
+    """Swap the after-batch hooks while the block runs (tests)."""
+    saved = list(_after_batch)
+    _after_batch[:] = hooks
+    try:
+        yield
+    finally:
+        _after_batch[:] = saved
 
 
 # --- Connected accounts to poll for missed events ----------------------------------------------

@@ -6,6 +6,7 @@
 - ``disputes``: mirrored disputes, a lost dispute's recovery, evidence.
 - ``balances``: seller balance snapshots from Stripe and mirrored payouts.
 - ``problem_refunds``: a buyer's problem report granted by a refund.
+- ``stripe_fees``: Stripe's processing fees of charges, awaited then recorded in batches.
 
 Every function is keyword-only and typed, states its contract and side effects, and is atomic
 where it touches more than one row. Fee rules and ledger rows are never edited or deleted:
@@ -59,6 +60,11 @@ from payouts.services.refunds import (
     reversals_owed,
     sale_refund_create,
     seller_share_of_refund,
+)
+from payouts.services.stripe_fees import (
+    stripe_fee_expect,
+    stripe_fees_awaited_count,
+    stripe_fees_record,
 )
 from sellers.fees import (
     FeeRuleError,
@@ -120,4 +126,7 @@ __all__ = [
     "seller_balance_refresh",
     "seller_payouts_account",
     "seller_share_of_refund",
+    "stripe_fee_expect",
+    "stripe_fees_awaited_count",
+    "stripe_fees_record",
 ]

@@ -135,3 +135,13 @@ def test_every_request_of_the_gateway_is_counted(gateway):
     assert sent.endpoints() == ["GET /v1/balance", "GET /v1/charges/{id}"]
     assert sent.requests[1].status == 404
     assert stripe_traffic.totals()["GET /v1/balance"] >= 1
+
+
+def test_nested_recordings_each_see_every_request():
+    from marketplace.stripe_traffic import Request, _record
+
+    with stripe_traffic.recording() as outer:
+        with stripe_traffic.recording() as inner:  # equal contents: still two recorders
+            _record(Request("GET", "/v1/balance", 200, 0.0))
+        _record(Request("GET", "/v1/balance", 200, 0.0))
+    assert (len(outer), len(inner)) == (2, 1)

@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from marketplace.events.models import StripeEvent
-from marketplace.events.registry import group_of, handler_for
+from marketplace.events.registry import after_batch_hooks, group_of, handler_for
 from marketplace.events.services._common import PENDING, Status, _setting
 
 logger = logging.getLogger(__name__)
@@ -333,6 +333,9 @@ def events_drain(
     ``linger``: once nothing is left, keep looking (every 50 ms) until ``linger`` s after the
     start, for events committed by a process that skipped its wake-up because it had just sent one
     (see ``LOCAL_WAKE_WINDOW_SECONDS``).
+
+    After each non-empty batch, the registered after-batch hooks run (``registry.after_batch``:
+    work the batch's handlers left to do for many events at once), outside its transaction.
     """
     started = time.monotonic()
     processed = 0
@@ -340,12 +343,23 @@ def events_drain(
         batch = events_claim(batch_size=batch_size)
         events_process_batch(events=batch)
         processed += len(batch)
+        if batch:
+            _run_after_batch_hooks()
         if time_budget is not None and time.monotonic() - started > time_budget:
             return DrainResult(processed=processed, more=len(batch) >= batch_size)
         if len(batch) < batch_size:
             if time.monotonic() - started >= linger:
                 return DrainResult(processed=processed, more=False)
             time.sleep(0.05)
+
+
+def _run_after_batch_hooks() -> None:
+    """Each after-batch hook; one that raises is logged, and the drain goes on."""
+    for hook in after_batch_hooks():
+        try:
+            hook()
+        except Exception:
+            logger.exception("after-batch hook %s raised", getattr(hook, "__qualname__", hook))
 
 
 def events_release_expired() -> int:
