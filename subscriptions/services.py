@@ -694,6 +694,11 @@ def _change_items(sub: Subscription, current: gw.Subscription, plan: Plan) -> li
 
 
 def _target_plan(sub: Subscription, plan_id: int) -> Plan:
+    if sub.cancel_at_period_end:
+        # Stripe has no next invoice to preview or prorate onto: it ends with its period.
+        raise UserFacingError(
+            "This subscription ends with its current period: keep it first, then change plan."
+        )
     plan = (
         Plan.objects.filter(pk=plan_id, listing_id=sub.plan.listing_id, is_active=True)
         .select_related("listing")

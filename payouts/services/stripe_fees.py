@@ -8,8 +8,8 @@ transaction (``stripe_fee_expect``, one INSERT, no request) and the fees are rec
 by a window of creation times around the charges, for up to 100 of them.
 
 When: after each batch of the event drain that expected a fee in this process (an after-batch
-hook, ``record_expected_fees``: a process-local flag set on commit, so a batch that expected
-none costs nothing), every few minutes for what is left (the ``payouts.record_stripe_fees`` beat
+hook, ``record_expected_fees``: a process-local flag set by ``stripe_fee_expect``, so a batch
+that expected none costs nothing), every few minutes for what is left (the ``payouts.record_stripe_fees`` beat
 task: another process's rows, Stripe unreachable earlier), and at the start of reconciliation.
 The fee's ledger transaction (kind ``stripe_fee``, keyed on the balance transaction) is the one
 ``charge_sync`` records from an expanded balance transaction: whichever comes first records it,
@@ -71,7 +71,7 @@ def stripe_fee_expect(
     """Within the caller's transaction: remember that this charge's Stripe processing fee is on
     balance transaction ``balance_transaction_id`` (``created``: the charge's, unix seconds).
     No request. Idempotent: one ``INSERT ... ON CONFLICT DO NOTHING`` (unique on the balance
-    transaction). After commit, this process has fees to record (``record_expected_fees``)."""
+    transaction). This process then has fees to record (``record_expected_fees``)."""
     if not balance_transaction_id:
         raise ValueError("a Stripe fee is awaited on a balance transaction: its id is needed")
     from django.db import connection
@@ -101,7 +101,10 @@ def stripe_fee_expect(
         unique=["balance_transaction_id"],
         returning=["id"],
     )
-    transaction.on_commit(_mark_expected)
+    # Set now, not on commit: the hook runs after the batch's transaction ends anyway, and a
+    # caller's outer transaction (a test's, a management command's) may never commit while its
+    # drain still sees its own rows. A batch rolled back costs the hook one look-up.
+    _mark_expected()
 
 
 def record_expected_fees() -> None:

@@ -42,7 +42,7 @@ from buyers.models import Order, Purchase
 from buyers.services import purchase_transfers_create
 from marketplace import stripe_gateway
 from marketplace.errors import UserFacingError
-from marketplace.events.registry import handler_for
+from marketplace.events.registry import after_batch_hooks, handler_for
 from payouts.checks import ledger_violations
 from payouts.models import LedgerEntry, RefundRequest, SellerBalance
 from payouts.reconciliation import reconcile
@@ -76,7 +76,7 @@ GOOD_CARD, DECLINING_CARD = (
 def feed_events(seen: set[str], rng: random.Random) -> int:
     """Hand every new sandbox event of the money and subscriptions handlers to its handler,
     duplicated and shuffled, as a worker would: what a handler leaves for after its commit
-    (``invoice_paid`` to the ledger, emails) runs too."""
+    (``invoice_paid`` to the ledger, emails) runs too, and then the drain's after-batch hooks."""
     unseen = SandboxObject.objects.filter(object="event").exclude(id__in=seen)
     rows = list(unseen.order_by("created", "seq").values_list("id", "data"))
     seen.update(row[0] for row in rows)
@@ -91,6 +91,9 @@ def feed_events(seen: set[str], rng: random.Random) -> int:
         event = make_event(raw["type"], raw["data"]["object"], account=raw.get("account") or "")
         with TestCase.captureOnCommitCallbacks(execute=True):
             handler_for(raw["type"])(event)
+    # As the drain does after each batch: Stripe's processing fees of the charges it recorded.
+    for hook in after_batch_hooks():
+        hook()
     return len(fresh)
 
 

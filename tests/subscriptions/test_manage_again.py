@@ -51,3 +51,25 @@ def test_change_back_and_again_at_one_proration_date(buyer_client, buyer, seller
     stripe_sub = stripe_gateway.client().v1.subscriptions.retrieve(sub.stripe_subscription_id)
     assert stripe_sub["items"]["data"][0]["price"]["id"] == pro.stripe_price_id
     assert_subscription_is_stripes(stripe_gateway.client(), sub, sub.stripe_subscription_id)
+
+
+def test_a_subscription_set_to_end_asks_to_be_kept_before_a_plan_change(
+    buyer_client, buyer, seller, listing
+):
+    basic = make_plan(seller, listing, name="Basic", amount=1000)
+    pro = make_plan(seller, listing, name="Pro", amount=3000)
+    subscribe(buyer_client, basic)
+    sub = Subscription.objects.get()
+    services.subscription_set_cancel(buyer=buyer, subscription_id=sub.pk, cancel=True)
+    page = buyer_client.get(f"/subscriptions/{sub.pk}/").content.decode()
+    assert "To change plan, keep your subscription first." in page
+    assert "See the price" not in page
+    # Asked anyway (an old tab): a clear answer, not Stripe's "no upcoming invoice".
+    response = buyer_client.get(f"/subscriptions/{sub.pk}/change/", {"plan": pro.pk}, follow=True)
+    assert response.status_code in (200, 400)
+    assert "keep it first, then change plan" in response.content.decode()
+    services.subscription_set_cancel(buyer=buyer, subscription_id=sub.pk, cancel=False)
+    preview = services.subscription_change_preview(
+        buyer=buyer, subscription_id=sub.pk, plan_id=pro.pk
+    )
+    assert preview.plan.pk == pro.pk
