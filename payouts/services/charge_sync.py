@@ -403,6 +403,7 @@ def ledger_sync_charge(
     told: Mapping[str, Any] | None = None,
     charge: Charge | None = None,
     known_new: bool = False,
+    ledger: _ChargeLedger | None = None,
 ) -> ChargeSyncResult:
     """Bring the ledger in line with everything Stripe did with one charge.
 
@@ -422,7 +423,8 @@ def ledger_sync_charge(
     ledger records (``_charge_from_event``: its transfer and application fee as created), its
     processing fee awaited (``stripe_fees.stripe_fee_expect``) and its ids handed to the
     purchase it pays (``_payment_told``). ``known_new``: the caller checked already that it
-    tells something new (``ledger_sync_charge_told``). ``charge``: the charge as a read made
+    tells something new (``ledger_sync_charge_told``), and ``ledger`` is the charge's ledger it
+    read (a charge recorded from its event then returns the ledger as it left it, no look-up). ``charge``: the charge as a read made
     elsewhere told it (the fulfilment's, ``on_payment_read``); used instead of reading when its
     balance transaction was expanded (Stripe's processing fee), read otherwise.
     Raises ``GatewayError`` when Stripe cannot be reached (the event is retried).
@@ -494,10 +496,16 @@ def ledger_sync_charge(
             )
         )
 
+    held: dict[tuple[str, str], tuple[int | None, int]] = {}  # what the ledger now holds
+
     def flush() -> None:
         for movement, created in zip(pending, ledger_record_many(pending), strict=True):
             if created:
                 recorded.append(f"{movement.kind}:{movement.stripe_object_id}")
+            held[(movement.kind, movement.stripe_object_id)] = (
+                movement.seller.pk if movement.seller else None,
+                sum(p.amount for p in movement.postings if p.amount > 0),
+            )
         pending.clear()
 
     sid = seller.pk if seller else None
@@ -621,6 +629,10 @@ def ledger_sync_charge(
         )
     if told is not None and told.get("object") == "charge":
         _payment_told(charge)
+    after = None
+    if fee_awaited and ledger is not None:
+        # The charge's ledger as it was, with what this sync recorded: no look-up needed.
+        after = _ChargeLedger({**ledger.rows, **held})
     # A charge's own event (charge.succeeded ...) and the fulfilment's read come before its
     # transfers exist: each transfer.created records its transfer (above, from the event).
     # Otherwise list them.
@@ -631,7 +643,7 @@ def ledger_sync_charge(
             recorded += _record_dispute_funds(
                 dispute=dispute, seller=seller, order_id=order_id, charge_id=charge_id
             )
-    return ChargeSyncResult(charge_id, recorded)
+    return ChargeSyncResult(charge_id, recorded, ledger=after)
 
 
 def ledger_sync_charge_told(*, charge_id: str, told: list[Mapping[str, Any]]) -> ChargeSyncResult:
@@ -649,7 +661,7 @@ def ledger_sync_charge_told(*, charge_id: str, told: list[Mapping[str, Any]]) ->
     for i, each in enumerate(told):
         if _told_nothing_new(each, charge_id, ledger):
             continue
-        result = ledger_sync_charge(charge_id=charge_id, told=each, known_new=True)
+        result = ledger_sync_charge(charge_id=charge_id, told=each, known_new=True, ledger=ledger)
         recorded += result.recorded
         if i + 1 < len(told) and (result.recorded or result.ledger):
             ledger = result.ledger or _ChargeLedger.read(charge_id)
