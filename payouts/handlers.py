@@ -22,9 +22,10 @@ logger = logging.getLogger(__name__)
 
 
 def _seller_for_account(account: str) -> Seller | None:
+    """The seller of a connected account, its id only read (the other fields load if used)."""
     if not account:
         return None
-    return Seller.objects.filter(stripe_account_id=account).first()
+    return Seller.objects.filter(stripe_account_id=account).only("pk").first()
 
 
 PAYOUT_EVENTS = (
