@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -217,7 +217,7 @@ def _record(movement_list: list[LedgerMovement], *, now: datetime) -> list[int |
         if written and not upsert_sql(connection):
             LedgerEntry.objects.bulk_create(
                 LedgerEntry(
-                    transaction_id=result[index],
+                    transaction_id=cast(int, result[index]),
                     account=account,
                     seller_id=seller_id,
                     amount=amount,
