@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from marketplace.compiled_sql import update_columns
 from marketplace.errors import UserFacingError
 from payouts.models import (
     LedgerTransaction,
@@ -175,7 +176,7 @@ def payout_sync_from(*, seller: Seller, data: Mapping[str, Any]) -> tuple[Payout
                 payout.failure_code, payout.failure_message = code, message
                 changed += ["failure_code", "failure_message"]
         if changed:
-            payout.save(update_fields=[*changed, "updated_at"])
+            update_columns(payout, [*changed, "updated_at"])  # the row locked above
         movements = [
             LedgerMovement(
                 kind=LedgerTransaction.Kind.PAYOUT,
@@ -210,7 +211,7 @@ def payout_sync_from(*, seller: Seller, data: Mapping[str, Any]) -> tuple[Payout
         ledger_record_many(movements)
         if payout.status == Payout.Status.FAILED and payout.failure_notified_at is None:
             payout.failure_notified_at = timezone.now()
-            payout.save(update_fields=["failure_notified_at", "updated_at"])
+            update_columns(payout, ["failure_notified_at", "updated_at"])
             from payouts import tasks
 
             payout_pk = payout.pk

@@ -12,17 +12,17 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import mail_admins, send_mail
 from django.db import transaction
-from django.db.models import Field, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from marketplace import stripe_gateway as gateway
-from marketplace.compiled_sql import ByValue
+from marketplace.compiled_sql import ByValue, update_columns
 from marketplace.errors import UserFacingError
 from sellers.models import Seller
 from sellers.services.shops import _require_connectable
@@ -159,31 +159,12 @@ def _apply_account(
     changed = [name for name, value in state.items() if getattr(seller, name) != value]
     for name in changed:
         setattr(seller, name, state[name])
-    _update_columns(seller, [*changed, "updated_at"])
+    update_columns(seller, [*changed, "updated_at"])  # no ORM compile per event
     due = set(seller.requirements_currently_due) | set(seller.requirements_past_due)
     if was_onboarded and due - known:
         # Stripe asks an onboarded seller for more: tell them once per new request.
         transaction.on_commit(functools.partial(_email_requirements_due, seller.pk))
     return seller
-
-
-def _update_columns(seller: Seller, names: list[str]) -> None:
-    """``seller.save(update_fields=names)`` in one UPDATE built without the ORM's compiler
-    (the values prepared by the fields as ``save`` prepares them; ``updated_at`` set by its
-    ``auto_now``). The row is the caller's, locked: it exists."""
-    from django.db import connection
-
-    meta = Seller._meta
-    fields = [cast("Field[Any, Any]", meta.get_field(name)) for name in names]
-    values = [f.get_db_prep_save(f.pre_save(seller, False), connection) for f in fields]
-    quote = connection.ops.quote_name
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608
-        + ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
-        + f" WHERE {quote(str(meta.pk.column))} = %s"
-    )  # only the model's own quoted identifiers are interpolated; values are parameters
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, seller.pk])
 
 
 def _email_requirements_due(seller_id: int) -> None:
