@@ -88,8 +88,9 @@ class _Compiled:
 
 
 class ByValue:
-    """The queryset ``build(value)``, whose only parameter that varies is ``value`` compared with
-    ``model.field``: compiled by the ORM once per database, then run with each value.
+    """The queryset ``build(value)``, whose only parameter that varies is ``value`` (an int or a
+    string) compared with ``model.field``: compiled by the ORM once per database, then run with
+    each value.
 
     When it compiles, it compiles for two values and keeps the SQL only if the text is the same
     and the parameters differ exactly where the value is; otherwise (and for a value the ORM would
@@ -101,9 +102,13 @@ class ByValue:
         self.build, self.model, self.field = build, model, field
         self._compiled: dict[str, _Compiled | None] = {}
 
-    def _compile(self, value: int, alias: str) -> _Compiled | None:
+    def _compile(self, value: int | str, alias: str) -> _Compiled | None:
         connection = connections[alias]
-        other = value + 1 if value < 2**31 else value - 1
+        other: int | str
+        if isinstance(value, str):
+            other = value + "_"
+        else:
+            other = value + 1 if value < 2**31 else value - 1
         compiled = []
         for probe in (value, other):
             compiler = self.build(probe).query.get_compiler(using=alias)
@@ -145,7 +150,7 @@ class ByValue:
         return prep(self.model, self.field, value, connections[alias])
 
     def _run(
-        self, value: int, *, models: bool = False
+        self, value: int | str, *, models: bool = False
     ) -> tuple[_Compiled, list[tuple[Any, ...]]] | None:
         """The compiled query and its rows for ``value`` (whose instances ``first`` can build,
         with ``models``), or None: the ORM's turn."""
@@ -168,14 +173,14 @@ class ByValue:
             rows = cursor.fetchall()
         return compiled, convert(rows, compiled.converters, connection)
 
-    def values(self, value: int) -> list[tuple[Any, ...]]:
+    def values(self, value: int | str) -> list[tuple[Any, ...]]:
         """The rows of ``build(value)``, a ``values_list()`` queryset."""
         ran = self._run(value)
         if ran is None:
             return [tuple(row) for row in self.build(value)]
         return ran[1]
 
-    def first(self, value: int) -> Any:
+    def first(self, value: int | str) -> Any:
         """The first model instance of ``build(value)`` (sliced ``[:1]``, with its
         ``select_related`` relations and annotations, as the ORM builds it), or None."""
         ran = self._run(value, models=True)
@@ -233,3 +238,23 @@ def _instance(info: dict[str, Any], row: tuple[Any, ...], db: str, fetch_mode: A
     if fetch_mode is None:
         return model.from_db(db, names, values)
     return model.from_db(db, names, values, fetch_mode=fetch_mode)
+
+
+def update_columns(instance: Model, names: Sequence[str]) -> None:
+    """``instance.save(update_fields=names)`` as one UPDATE built without the ORM's compiler:
+    the values prepared by the fields as ``save`` prepares them (an ``auto_now`` field among
+    ``names`` is set to now), no signals sent (none of the models written this way has a
+    receiver). For a row the caller holds (locked): nothing checks that one was updated."""
+    model = type(instance)
+    meta = model._meta
+    connection = connections[router.db_for_write(model)]
+    fields = [cast("Field[Any, Any]", meta.get_field(name)) for name in names]
+    values = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields]
+    quote = connection.ops.quote_name
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608
+        + ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
+        + f" WHERE {quote(str(meta.pk.column))} = %s"
+    )  # only the model's own quoted identifiers are interpolated; values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, instance.pk])

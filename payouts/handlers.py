@@ -11,7 +11,9 @@ import functools
 import logging
 
 from django.db import transaction
+from django.db.models import QuerySet
 
+from marketplace.compiled_sql import ByValue
 from marketplace.events.models import StripeEvent
 from marketplace.events.registry import after_batch, handles, handles_together
 from payouts.models import Payout
@@ -25,10 +27,20 @@ logger = logging.getLogger(__name__)
 after_batch(stripe_fees.record_expected_fees)
 
 
+def _seller_id_of_account(account: str) -> QuerySet[Seller, tuple[int]]:
+    return Seller.objects.filter(stripe_account_id=account).values_list("pk")[:1]
+
+
+_SELLER_ID_OF_ACCOUNT = ByValue(_seller_id_of_account, Seller, "stripe_account_id")
+
+
 def _seller_for_account(account: str) -> Seller | None:
+    """The seller of a connected account, its id only read (SQL compiled once; the other
+    fields load if used, as with ``only("pk")``)."""
     if not account:
         return None
-    return Seller.objects.filter(stripe_account_id=account).first()
+    rows = _SELLER_ID_OF_ACCOUNT.values(account)
+    return Seller.from_db("default", ["id"], rows[0]) if rows else None
 
 
 PAYOUT_EVENTS = (

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from marketplace.compiled_sql import update_columns
 from marketplace.errors import UserFacingError
 from payouts.models import (
     LedgerTransaction,
@@ -15,7 +16,12 @@ from payouts.models import (
     SellerBalance,
 )
 from payouts.services._common import _insert_new_rows, _ts
-from payouts.services.ledger import LedgerMovement, ledger_record_many, movement_postings
+from payouts.services.ledger import (
+    LedgerMovement,
+    ledger_record_many,
+    movement_postings,
+    upsert_sql,
+)
 from sellers.models import Seller
 
 
@@ -88,31 +94,72 @@ def _insert_unless_recorded(payout: Payout) -> bool:
     return True
 
 
+def _insert_or_lock(payout: Payout) -> tuple[Payout, bool]:
+    """PostgreSQL: INSERT the new payout row, or lock and read the one recorded with its Stripe
+    id (a no-op ``DO UPDATE`` takes the row lock and returns the row as it was), in one
+    statement. Returns the row and whether it was inserted (``xmax = 0``: no prior version)."""
+    from django.db import connection
+
+    fields = Payout._meta.concrete_fields
+    columns = [str(f.column) for f in fields if not f.primary_key]
+    values = [
+        f.get_db_prep_save(f.pre_save(payout, True), connection)
+        for f in fields
+        if not f.primary_key
+    ]
+    quote = connection.ops.quote_name
+    table = quote(Payout._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} AS p ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        'ON CONFLICT ("stripe_id") DO UPDATE SET "stripe_id" = EXCLUDED."stripe_id" '
+        f"RETURNING {', '.join('p.' + quote(str(f.column)) for f in fields)}, (p.xmax = 0)"
+    )  # only the model's own quoted identifiers are interpolated; values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        *row, inserted = cursor.fetchone()
+    return Payout.from_db("default", [f.attname for f in fields], row), bool(inserted)
+
+
 def payout_sync_from(*, seller: Seller, data: Mapping[str, Any]) -> tuple[Payout, str | None]:
     """``payout_sync``, also returning the payout's status before (None: first seen), read
-    under the same row lock. One locked read (and one INSERT when first seen), an UPDATE of
-    the changed columns only (none when nothing changed), the ledger in one
-    ``ledger_record_many``; no savepoint of its own."""
+    under the same row lock. PostgreSQL: one INSERT that inserts or locks and reads the row;
+    elsewhere one locked read (and one INSERT when first seen). Then an UPDATE of the changed
+    columns only (none when nothing changed), the ledger in one ``ledger_record_many``; no
+    savepoint of its own."""
+    from django.db import connection
+
     payout_id = str(data["id"])
     status = str(data.get("status") or "pending")
     if status not in Payout.Status.values:
         status = Payout.Status.PENDING
+
+    def new_payout() -> Payout:
+        return Payout(
+            stripe_id=payout_id,
+            seller=seller,
+            amount=int(data["amount"]),
+            currency=str(data["currency"]).lower(),
+            status=status,
+            arrival_date=_ts(data.get("arrival_date")),
+            stripe_created=_ts(data.get("created")) or timezone.now(),
+        )
+
     with transaction.atomic(savepoint=False):
-        payout = Payout.objects.select_for_update().filter(stripe_id=payout_id).first()
-        created = payout is None
-        if payout is None:
-            payout = Payout(
-                stripe_id=payout_id,
-                seller=seller,
-                amount=int(data["amount"]),
-                currency=str(data["currency"]).lower(),
-                status=status,
-                arrival_date=_ts(data.get("arrival_date")),
-                stripe_created=_ts(data.get("created")) or timezone.now(),
-            )
-            created = _insert_unless_recorded(payout)
-            if not created:  # recorded meanwhile by a concurrent handler: take its row
-                payout = Payout.objects.select_for_update().get(stripe_id=payout_id)
+        if upsert_sql(connection):
+            payout, created = _insert_or_lock(new_payout())
+            if payout.seller_id == seller.pk:
+                Payout.seller.field.set_cached_value(payout, seller)
+        else:
+            found = Payout.objects.select_for_update().filter(stripe_id=payout_id).first()
+            created = found is None
+            if found is None:
+                payout = new_payout()
+                created = _insert_unless_recorded(payout)
+                if not created:  # recorded meanwhile by a concurrent handler: take its row
+                    payout = Payout.objects.select_for_update().get(stripe_id=payout_id)
+            else:
+                payout = found
         prior = None if created else payout.status
         changed: list[str] = []
         if not created and Payout.RANK[status] > Payout.RANK[payout.status]:
@@ -129,7 +176,7 @@ def payout_sync_from(*, seller: Seller, data: Mapping[str, Any]) -> tuple[Payout
                 payout.failure_code, payout.failure_message = code, message
                 changed += ["failure_code", "failure_message"]
         if changed:
-            payout.save(update_fields=[*changed, "updated_at"])
+            update_columns(payout, [*changed, "updated_at"])  # the row locked above
         movements = [
             LedgerMovement(
                 kind=LedgerTransaction.Kind.PAYOUT,
@@ -164,7 +211,7 @@ def payout_sync_from(*, seller: Seller, data: Mapping[str, Any]) -> tuple[Payout
         ledger_record_many(movements)
         if payout.status == Payout.Status.FAILED and payout.failure_notified_at is None:
             payout.failure_notified_at = timezone.now()
-            payout.save(update_fields=["failure_notified_at", "updated_at"])
+            update_columns(payout, ["failure_notified_at", "updated_at"])
             from payouts import tasks
 
             payout_pk = payout.pk

@@ -17,10 +17,12 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import mail_admins, send_mail
 from django.db import transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from marketplace import stripe_gateway as gateway
+from marketplace.compiled_sql import ByValue, update_columns
 from marketplace.errors import UserFacingError
 from sellers.models import Seller
 from sellers.services.shops import _require_connectable
@@ -157,7 +159,7 @@ def _apply_account(
     changed = [name for name, value in state.items() if getattr(seller, name) != value]
     for name in changed:
         setattr(seller, name, state[name])
-    seller.save(update_fields=[*changed, "updated_at"])
+    update_columns(seller, [*changed, "updated_at"])  # no ORM compile per event
     due = set(seller.requirements_currently_due) | set(seller.requirements_past_due)
     if was_onboarded and due - known:
         # Stripe asks an onboarded seller for more: tell them once per new request.
@@ -225,7 +227,7 @@ def seller_account_updated(
     case cannot tell which snapshot is the later one. Unknown accounts and disconnected sellers
     are ignored. Returns the seller, or None.
     """
-    seller = Seller.objects.select_for_update().filter(stripe_account_id=account_id).first()
+    seller: Seller | None = _SELLER_OF_ACCOUNT_LOCKED.first(account_id)
     if seller is None:
         return _adopt_unrecorded_account(account_id=account_id, event_created=event_created)
     if seller.status == Seller.Status.DISCONNECTED:
@@ -238,6 +240,13 @@ def seller_account_updated(
     account = gateway.account_retrieve(account_id=account_id)
     return _apply_account(seller, account, event_created)  # the row locked above: read once
 
+
+def _seller_of_account_locked(account_id: str) -> QuerySet[Seller]:
+    return Seller.objects.select_for_update().filter(stripe_account_id=account_id)[:1]
+
+
+# Read on every account.updated: SQL compiled once (marketplace/compiled_sql.py).
+_SELLER_OF_ACCOUNT_LOCKED = ByValue(_seller_of_account_locked, Seller, "stripe_account_id")
 
 _ACCOUNT_STATE = ("charges_enabled", "payouts_enabled", "details_submitted")
 _REQUIREMENT_LISTS = ("currently_due", "past_due", "eventually_due")

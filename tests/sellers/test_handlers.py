@@ -260,3 +260,35 @@ def test_account_updated_older_than_our_last_read_reads_the_account(fake_stripe)
     assert fake_stripe.count("account_retrieve") == 1
     seller.refresh_from_db()
     assert seller.charges_enabled
+
+
+def test_account_updated_reads_the_seller_once_and_writes_only_what_changed(fake_stripe):
+    """Two statements (the locked read, compiled once; one UPDATE of the changed columns), and
+    a column the event does not change keeps a value written meanwhile elsewhere."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    seller = SellerFactory(charges_enabled=True, payouts_enabled=True, details_submitted=True)
+    other = SellerFactory()
+    fake_stripe.add(seller.stripe_account_id)
+    for n, (target, payouts) in enumerate([(seller, False), (other, True), (seller, True)]):
+        event = make_event(
+            "account.updated",
+            target.stripe_account_id,
+            _account_object(target.stripe_account_id, payouts_enabled=payouts),
+            created=timezone.now() + timedelta(seconds=n),
+        )
+        Seller.objects.filter(pk=target.pk).update(display_name=f"Renamed {n}")
+        with CaptureQueriesContext(connection) as queries:
+            handlers.on_account_updated(event)
+        assert len(queries) == 2
+        locks = connection.features.has_select_for_update  # SQLite locks the whole database
+        assert ("FOR UPDATE" in queries[0]["sql"]) is locks
+        assert queries[1]["sql"].startswith("UPDATE")
+        assert "display_name" not in queries[1]["sql"]
+        target.refresh_from_db()
+        assert target.payouts_enabled is payouts and target.display_name == f"Renamed {n}"
+        assert target.account_synced_at == event.created
+    assert fake_stripe.count("account_retrieve") == 0
+    seller.refresh_from_db()
+    assert seller.charges_enabled and seller.details_submitted
