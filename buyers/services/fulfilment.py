@@ -122,6 +122,7 @@ def purchase_fulfil(
     job pays from it) or holds the ids of another payment.
     """
     session = _session_told(told, checkout_session_id)
+    from_event = session is not None
     if session is None:
         done = (
             Purchase.objects.filter(
@@ -140,9 +141,10 @@ def purchase_fulfil(
     if purchase_id is None:
         logger.info("checkout session %s is not a purchase of ours", checkout_session_id)
         return None
-    # No savepoint inside a caller's transaction (the event batch's): what raises here raises
-    # out of the handler, and the batch is redone with a savepoint per handler.
-    with transaction.atomic(savepoint=False):
+    # From an event: no savepoint inside the batch's transaction (what raises here raises out
+    # of the handler, and the batch is redone with a savepoint per handler). Other callers may
+    # catch what raises and go on in their transaction: a savepoint.
+    with transaction.atomic(savepoint=not from_event):
         purchase = Purchase.objects.select_for_update().filter(pk=purchase_id).first()
         if purchase is None:
             logger.warning("checkout session %s names unknown purchase %s", session.id, purchase_id)

@@ -323,7 +323,9 @@ def _settling(told: Mapping[str, Any]) -> bool:
     )
 
 
-def _destination_transfer_first(told: Mapping[str, Any], charge_id: str) -> bool:
+def _destination_transfer_first(
+    told: Mapping[str, Any], charge_id: str, ledger: _ChargeLedger | None
+) -> bool:
     """The transfer of a destination charge (Stripe's own: no ``metadata.order_id``, which our
     several-seller transfers carry) told before its charge is in the ledger: the charge's own
     event (``charge.updated`` once it settles, or ``charge.succeeded``) names the transfer and
@@ -332,6 +334,8 @@ def _destination_transfer_first(told: Mapping[str, Any], charge_id: str) -> bool
         return False
     if (told.get("metadata") or {}).get("order_id"):
         return False
+    if ledger is not None:
+        return not ledger.has(LedgerTransaction.Kind.CHARGE, charge_id)
     return _recorded(LedgerTransaction.Kind.CHARGE, charge_id) is None
 
 
@@ -434,9 +438,11 @@ def ledger_sync_charge(
 
     K = LedgerTransaction.Kind
     if told is not None:
-        if not known_new and _told_nothing_new(told, charge_id):
-            return ChargeSyncResult(charge_id, [])
-        if _destination_transfer_first(told, charge_id):
+        if not known_new:
+            ledger = _ChargeLedger.read(charge_id)
+            if _told_nothing_new(told, charge_id, ledger):
+                return ChargeSyncResult(charge_id, [])
+        if _destination_transfer_first(told, charge_id, ledger):
             return ChargeSyncResult(charge_id, [])
         from_event = _told_separate_transfer(told, charge_id)
         if from_event is not None:
