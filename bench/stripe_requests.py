@@ -13,13 +13,16 @@ Actions and bounds (Stripe allows 25 requests/s in test mode, 100 in live mode):
 - refund of a paid order by its seller (with the events it causes): <= 3
 - several-seller purchase (cart, one payment): <= 2 + one transfer per seller (2 and 3 sellers)
 
-A paid order is the Checkout Session and one read of it to fulfil, with the payment's charge
-and its balance transaction (Stripe's processing fee, which no event carries) expanded: the
-fulfilment hands that charge to the ledger, which records it without reading it again
-(``charge.succeeded`` coming first starts that same fulfilment read instead of reading the
-charge); each transfer of a several-seller purchase is recorded from its own
-``transfer.created`` event. Before (2026-11-28): 3 per paid order and 3 + N per several-seller
-purchase (the ledger's own read of the charge).
+A paid order is the Checkout Session and, when the webhooks come first, one list of balance
+transactions: the events alone fulfil it and record its charge (a paid session's and a settled
+charge's own payloads), and Stripe's processing fee, which no event carries, is read after the
+batch of events with the other charges' (one request per up to 100 charges; one per order here,
+where each delivery is its own batch). When the success page comes first, its one read of the
+session (the charge and its balance transaction expanded) fulfils the order and hands the charge
+to the ledger. Each transfer of a several-seller purchase is recorded from its own
+``transfer.created`` event. Before: 3 per paid order and 3 + N per several-seller purchase
+(2026-11-28, the ledger's own read of the charge), then 2 and 2 + N with a read of the session
+to fulfil from the webhook.
 
 ``--rounds N`` repeats each action N times (min/median/max printed; they should not vary).
 """

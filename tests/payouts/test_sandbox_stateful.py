@@ -368,6 +368,13 @@ class MoneyMachine(RuleBasedStateMachine):
         target = self.plans[plan]
         if pk is None or Subscription.objects.get(pk=pk).plan_id == target.pk:
             return
+        if Subscription.objects.get(pk=pk).cancel_at_period_end:
+            # Ending with its period: no next invoice to prorate onto; the buyer keeps it first.
+            with pytest.raises(UserFacingError, match="keep it first"):
+                subscriptions.subscription_change_preview(
+                    buyer=buyer, subscription_id=pk, plan_id=target.pk
+                )
+            return
         preview = subscriptions.subscription_change_preview(
             buyer=buyer, subscription_id=pk, plan_id=target.pk
         )
