@@ -21,7 +21,7 @@ Work a handler leaves for later, to be done for many events at once (one Stripe 
 batch's worth instead of one per event), runs in an after-batch hook: ``after_batch(func)``
 registers ``func()``, called by ``events_drain`` after each non-empty batch, outside the batch's
 transaction (its events are committed). A hook must cost nothing when it has nothing to do (a
-flag its handlers set on commit, not a query); one that raises is logged and never fails events
+flag its handlers set, not a query); one that raises is logged and never fails events
 or the drain.
 """
 

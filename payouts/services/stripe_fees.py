@@ -50,7 +50,7 @@ CHUNK = 1000
 # capture long after the charge) is retrieved by id.
 CREATED_SLACK_SECONDS = 60
 
-# Set (on commit) when this process expected a fee; the after-batch hook reads and clears it.
+# Set when this process expected a fee; the after-batch hook reads and clears it.
 _expected = False
 
 
