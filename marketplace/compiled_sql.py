@@ -180,6 +180,15 @@ class ByValue:
             return [tuple(row) for row in self.build(value)]
         return ran[1]
 
+    def all(self, value: int | str) -> list[Any]:
+        """The model instances of ``build(value)`` (with its ``select_related`` relations and
+        annotations, as the ORM builds them)."""
+        ran = self._run(value, models=True)
+        if ran is None:
+            return list(self.build(value))
+        compiled, rows = ran
+        return [_model_of(compiled, row) for row in rows]
+
     def first(self, value: int | str) -> Any:
         """The first model instance of ``build(value)`` (sliced ``[:1]``, with its
         ``select_related`` relations and annotations, as the ORM builds it), or None."""
@@ -187,23 +196,25 @@ class ByValue:
         if ran is None:
             return next(iter(self.build(value)), None)
         compiled, rows = ran
-        if not rows:
-            return None
-        row = rows[0]
-        compiler = compiled.compiler
-        info = compiler.klass_info
-        assert info is not None  # checked by _plain_models
-        db = compiled.alias
-        obj = _instance(info, row, db, compiled.fetch_mode)
-        for rel in info.get("related_klass_infos", []):
-            related = _instance(rel, row, db, compiled.fetch_mode)
-            related = None if related.pk is None else related  # an outer join that found none
-            rel["local_setter"](obj, related)
-            if related is not None:
-                rel["remote_setter"](related, obj)
-        for name, pos in compiler.annotation_col_map.items():
-            setattr(obj, name, row[pos])
-        return obj
+        return _model_of(compiled, rows[0]) if rows else None
+
+
+def _model_of(compiled: _Compiled, row: tuple[Any, ...]) -> Any:
+    """The model instance of one row of ``compiled`` (a query of whole models)."""
+    compiler = compiled.compiler
+    info = compiler.klass_info
+    assert info is not None  # checked by _plain_models
+    db = compiled.alias
+    obj = _instance(info, row, db, compiled.fetch_mode)
+    for rel in info.get("related_klass_infos", []):
+        related = _instance(rel, row, db, compiled.fetch_mode)
+        related = None if related.pk is None else related  # an outer join that found none
+        rel["local_setter"](obj, related)
+        if related is not None:
+            rel["remote_setter"](related, obj)
+    for name, pos in compiler.annotation_col_map.items():
+        setattr(obj, name, row[pos])
+    return obj
 
 
 def _columns(info: dict[str, Any], compiler: SQLCompiler) -> list[str]:

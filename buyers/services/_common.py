@@ -11,11 +11,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from buyers.models import Order, OrderLine, Purchase
 from marketplace import stripe_gateway
+from marketplace.compiled_sql import ByValue, update_columns
 from marketplace.errors import MarketplaceError
 from sellers.models import Listing
 
@@ -35,7 +36,7 @@ def _move(order: Order, status: str, **fields: Any) -> None:
     order.status = status
     for name, value in fields.items():
         setattr(order, name, value)
-    order.save(update_fields=["status", "updated_at", *fields])
+    update_columns(order, ["status", "updated_at", *fields])
 
 
 def _send_after_commit(order_id: int, kind: str, *more: str) -> None:
@@ -65,12 +66,44 @@ def _sync_orders(purchase: Purchase, **fields: Any) -> None:
     Order.objects.filter(purchase=purchase).update(**fields, updated_at=timezone.now())
 
 
+# The purchase, its orders and their lines are read for every payment, refund and release: the
+# SQL is compiled once (``marketplace.compiled_sql``), and the status moves are written as one
+# UPDATE of the named columns (``update_columns``: the rows are locked, no model has signals).
+
+
+def _purchase_locked_by_id(purchase_id: int) -> QuerySet[Purchase, Purchase]:
+    return Purchase.objects.select_for_update().filter(pk=purchase_id).order_by("pk")[:1]
+
+
+def _orders_locked_by_purchase(purchase_id: int) -> QuerySet[Order, Order]:
+    return Order.objects.select_for_update().filter(purchase_id=purchase_id).order_by("pk")
+
+
+def _lines_by_order(order_id: int) -> QuerySet[OrderLine, OrderLine]:
+    return OrderLine.objects.filter(order_id=order_id).order_by("listing_id")
+
+
+_PURCHASE_LOCKED = ByValue(_purchase_locked_by_id, Purchase, "id")
+_ORDERS_LOCKED = ByValue(_orders_locked_by_purchase, Order, "purchase")
+_LINES = ByValue(_lines_by_order, OrderLine, "order")
+
+
+def _locked_purchase(purchase_id: int) -> Purchase | None:
+    """The purchase, locked (``SELECT ... FOR UPDATE``), or None."""
+    purchase: Purchase | None = _PURCHASE_LOCKED.first(purchase_id)
+    return purchase
+
+
 def _locked_orders(purchase: Purchase) -> list[Order]:
-    return list(Order.objects.select_for_update().filter(purchase=purchase).order_by("pk"))
+    orders: list[Order] = _ORDERS_LOCKED.all(purchase.pk)
+    for order in orders:  # as ``purchase.orders`` would give them
+        order.purchase = purchase
+    return orders
 
 
 def _lines_of(order: Order) -> list[OrderLine]:
-    return list(order.lines.order_by("listing_id"))
+    lines: list[OrderLine] = _LINES.all(order.pk)
+    return lines
 
 
 def _release(purchase: Purchase, status: str) -> None:
@@ -98,4 +131,4 @@ def _move_purchase(purchase: Purchase, status: str, **fields: Any) -> None:
     purchase.status = status
     for name, value in fields.items():
         setattr(purchase, name, value)
-    purchase.save(update_fields=["status", "updated_at", *fields])
+    update_columns(purchase, ["status", "updated_at", *fields])

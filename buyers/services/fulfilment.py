@@ -21,6 +21,7 @@ from buyers.services import hooks
 from buyers.services._common import (
     _lines_of,
     _locked_orders,
+    _locked_purchase,
     _move,
     _move_purchase,
     _release,
@@ -145,7 +146,7 @@ def purchase_fulfil(
     # of the handler, and the batch is redone with a savepoint per handler). Other callers may
     # catch what raises and go on in their transaction: a savepoint.
     with transaction.atomic(savepoint=not from_event):
-        purchase = Purchase.objects.select_for_update().filter(pk=purchase_id).first()
+        purchase = _locked_purchase(purchase_id)
         if purchase is None:
             logger.warning("checkout session %s names unknown purchase %s", session.id, purchase_id)
             return None

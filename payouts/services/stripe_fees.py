@@ -108,13 +108,20 @@ def stripe_fee_expect(
 
 
 def record_expected_fees() -> None:
-    """The event drain's after-batch hook (``registry.after_batch``): record the fees this
-    process expected since the last time, if any; no query at all otherwise."""
+    """The event drain's after-batch hook (``registry.after_batch``): when this process expected
+    fees since the last time, queue one ``payouts.record_stripe_fees`` task to record them
+    (``stripe_fees_record``); nothing at all otherwise.
+
+    Queued, not run in the drain: the drain goes on to its next batch without waiting for
+    Stripe's answers (a slow Stripe holds no event back), and a worker records the fees a moment
+    later. Without a broker the task runs here and now."""
     global _expected
     if not _expected:
         return
     _expected = False
-    stripe_fees_record()
+    from payouts import tasks
+
+    tasks.record_stripe_fees.delay()
 
 
 def stripe_fees_awaited_count() -> int:

@@ -4,6 +4,9 @@ for up to 100 charges, on the sandbox."""
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -297,6 +300,44 @@ def test_a_drain_records_the_fees_its_handlers_awaited(sdk, expecting_handler):
     assert LedgerTransaction.objects.filter(kind=K.STRIPE_FEE).count() == 2
     assert stripe_fees_awaited_count() == 0
     assert StripeEvent.objects.filter(status=StripeEvent.Status.SUCCEEDED).count() == 2
+
+
+@pytest.mark.celery_worker
+@pytest.mark.skipif(
+    not os.environ.get("REDIS_URL"),
+    reason="needs a Redis broker: set REDIS_URL to run a real Celery worker",
+)
+@pytest.mark.django_db(transaction=True)
+def test_with_a_broker_the_drain_queues_the_fees_and_a_worker_records_them(sdk, expecting_handler):
+    from celery.contrib.testing.worker import start_worker
+
+    from marketplace.celery import app
+    from sellers.models import Seller
+
+    stripe_fees_module._expected = False
+    charge = sale(sdk, Seller.objects.get(), 2100)
+    make_event("charge.succeeded", charge)
+    # The app's conf may have been loaded while an earlier test ran tasks in-process.
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        with stripe_traffic.recording() as sent:
+            assert processing.events_drain().processed == 1
+        # The drain asked Stripe nothing: it queued the fee's recording and went on.
+        assert sent.count == 0
+        assert StripeEvent.objects.get().status == StripeEvent.Status.SUCCEEDED
+        assert stripe_fees_awaited_count() == 1
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            deadline = time.monotonic() + 20
+            while stripe_fees_awaited_count() and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        app.conf.task_always_eager = eager
+    txn = LedgerTransaction.objects.get(kind=K.STRIPE_FEE, charge_id=charge["id"])
+    fee = sandbox_fee(sdk, charge)
+    assert fee > 0
+    assert fee_legs(txn) == {("platform:stripe_balance", -fee, "eur"), ("stripe:fees", fee, "eur")}
+    assert stripe_fees_awaited_count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
