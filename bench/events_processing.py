@@ -369,39 +369,77 @@ def run(argv: list[str]) -> int:
     def pending() -> int:
         return StripeEvent.objects.filter(status__in=["received", "failed", "processing"]).count()
 
-    done = {"n": 0}
-    done_lock = threading.Lock()
+    # The clock stops when the worker says so, in memory: the no-op task that makes n done, the
+    # drain's batch that makes n events committed (``events_process_batch`` returns after its
+    # transactions commit). No polling on either side: a 20 ms poll (and the drain side's COUNT
+    # in it) was a coarse clock for runs of 40 to 100 ms.
+    done = {"n": 0, "batched": 0}
+    done_lock = threading.Condition()
 
     @app.task(name="bench.noop", ignore_result=True)
     def noop(event_id: str) -> None:
         with done_lock:
             done["n"] += 1
+            done_lock.notify_all()
+
+    original_batch = processing.events_process_batch
+
+    def process_batch(*, events):
+        try:
+            return original_batch(events=events)
+        finally:
+            with done_lock:
+                done["batched"] += len(events)
+                done_lock.notify_all()
+
+    processing.events_process_batch = process_batch
 
     def fence() -> None:
         """Wait until the worker ran everything queued before (solo pool, one FIFO queue)."""
         target = done["n"] + 1
         noop.apply_async(args=["fence"])
-        while done["n"] < target:
-            time.sleep(0.01)
+        with done_lock:
+            assert done_lock.wait_for(lambda: done["n"] >= target, timeout=300)
+
+    holding, release = threading.Event(), threading.Event()
+
+    @app.task(name="bench.hold", ignore_result=True)
+    def hold() -> None:
+        holding.set()
+        release.wait(timeout=300)
 
     def baseline(n: int) -> float:
+        """The worker runs n no-op tasks queued while it was held: all of them are in the queue
+        when the clock starts, as the stored events are when the drain's does."""
         app.control.purge()
         done["n"] = 0
+        holding.clear()
+        release.clear()
+        hold.apply_async()
+        assert holding.wait(timeout=60)
         with app.producer_or_acquire() as producer:
             for i in range(n):
                 noop.apply_async(args=[f"evt_{i}"], producer=producer)
         began = time.perf_counter()
-        while done["n"] < n:
-            time.sleep(0.02)
+        release.set()
+        with done_lock:
+            assert done_lock.wait_for(lambda: done["n"] >= n, timeout=300)
         return n / (time.perf_counter() - began)
 
     def drain(n: int) -> float:
+        with done_lock:
+            done["batched"] = 0
         began = time.perf_counter()
         services.drain_soon()
-        while pending():  # a COUNT every 20 ms (the GIL is shared with the worker thread)
-            time.sleep(0.02)
+        with done_lock:
+            assert done_lock.wait_for(lambda: done["batched"] >= n, timeout=300)
         rate = n / (time.perf_counter() - began)
-        fence()  # the drain's linger and the emails it queued, not timed
+        # The drain's linger, the emails and the fee recording it queued, not timed: the first
+        # fence waits for the drain task (which may still be queueing), the second for what it
+        # queued.
+        fence()
+        fence()
+        assert not pending(), "events left after the drain's batches"
         failed = StripeEvent.objects.exclude(status__in=["succeeded", "ignored"]).count()
         assert not failed, f"{failed} events did not succeed"
         return rate
@@ -534,6 +572,7 @@ def run(argv: list[str]) -> int:
                 fence()
                 prints.append(_fingerprint())
     processing._event_run_handler, processing.events_drain = original_run, original_drain
+    processing.events_process_batch = original_batch
 
     def mmm(values: list[float]) -> str:
         return f"{min(values):7.0f} {statistics.median(values):7.0f} {max(values):7.0f}"
