@@ -19,8 +19,14 @@ run twice) and the final state must not change. Emails the handlers queue (after
 Celery tasks of their own and are not in the timed drain.
 
 Timed, interleaved rounds (a warm-up round first, not counted): (a) baseline: the worker (solo
-pool, Redis broker, acks_late, prefetch 1) runs one no-op task per event, all queued first;
-(b) pipeline: one ``drain_events`` task drains the stored events (batches, real handlers).
+pool, Redis broker, acks_late, prefetch 1) runs one no-op task per event, all queued while it is
+held in a task of its own, the clock started when it is let go (so the queue holds them all, as
+the store holds the events for (b)); (b) pipeline: one ``drain_events`` task, queued when the
+clock starts, drains the stored events (batches, real handlers). The clock stops when the worker
+signals, in memory, the n-th no-op task done or the batch that commits the n-th event; what the
+drain queues (emails, the recording of Stripe's fees) runs after, untimed. (Before 2026-11-28 the no-op tasks were queued while the worker already ran them,
+the clock started after the queueing, about a third of them done by then, and both sides were
+polled every 20 ms: that overstated the baseline by 1.1 to 1.7x, docs/operations.md.)
 Prints min/median/max of both, the ratio of the medians (target >= 0.7), then statements and
 Stripe requests per event type at N events and at 2N (``2 x --sellers``), and per unit of work
 (the events of one sale summed, of one refund, of one payout, of one account: which event of a
@@ -453,7 +459,9 @@ def run(argv: list[str]) -> int:
     groups = unit_of["N"]
     handler_seconds: dict[str, float] = defaultdict(float)  # wall time in the handler, by type
     batch_total = [0, 0]  # every statement of the drain task: ours, sandbox
-    drain_requests = [0]  # every Stripe request of the drain task (after-batch hooks included)
+    # Every Stripe request of the drain task and of what it queued (the fee recording), counted
+    # until the fences after it.
+    drain_requests = [0]
     counting = {"on": False}
     original_run, original_drain = processing._event_run_handler, processing.events_drain
 
@@ -514,14 +522,8 @@ def run(argv: list[str]) -> int:
     def events_drain(**kwargs):
         if not counting["on"]:
             return original_drain(**kwargs)
-        with (
-            connection.execute_wrapper(counter(batch_total, 0)),
-            stripe_traffic.recording() as recorder,
-        ):
-            try:
-                return original_drain(**kwargs)
-            finally:
-                drain_requests[0] += len(recorder)
+        with connection.execute_wrapper(counter(batch_total, 0)):
+            return original_drain(**kwargs)
 
     processing._event_run_handler = run_handler
     processing.events_drain = events_drain
@@ -531,8 +533,8 @@ def run(argv: list[str]) -> int:
     rates: dict[str, list[float]] = {"noop": [], "drain": []}
     prints: list[Counter[tuple[Any, ...]]] = []
     counts: dict[str, tuple[dict[str, list[int]], list[int], int]] = {}
-    # Stripe requests of the drain made outside handlers (after-batch hooks: Stripe's fees of a
-    # batch's charges listed at once), by size.
+    # Stripe requests made outside handlers (the task the drain queues for Stripe's fees of a
+    # batch's charges, listed at once), by size.
     outside: dict[str, int] = {}
     unit_counts: dict[str, dict[str, list[int]]] = {}
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
@@ -553,9 +555,10 @@ def run(argv: list[str]) -> int:
             groups = unit_of[label]
             handler_seconds.clear()
             batch_total[:] = [0, 0]
-            drain_requests[0] = 0
             counting["on"] = True
-            drain(n)
+            with stripe_traffic.recording() as everything:  # all threads: the worker's too
+                drain(n)
+            drain_requests[0] = len(everything)
             counting["on"] = False
             counts[label] = ({k: list(v) for k, v in per_type.items()}, list(batch_total), n)
             outside[label] = drain_requests[0] - sum(v[2] for v in per_type.values())
@@ -620,7 +623,7 @@ def run(argv: list[str]) -> int:
             f"{totals[-1][2]:5.2f}"
         )
     print(
-        "  Stripe requests outside handlers (after-batch hooks, e.g. the batched fee list): "
+        "  Stripe requests outside handlers (the fee recording the drain queued: lists): "
         f"{outside['N']} at N, {outside['2N']} at 2N"
     )
     for label in ("N", "2N"):
