@@ -56,7 +56,12 @@ def _ensure_resources() -> None:
     import sandbox.resources  # noqa: F401 - registers the routes
 
 
-def _dumps(body: Mapping[str, Any]) -> str:
+def _dumps(body: Mapping[str, Any], *, compact: bool = False) -> str:
+    """The response body: indented as Stripe's are, or ``compact`` (no whitespace) for a
+    client that only parses it (the in-process client: the same JSON, encoded by the standard
+    library's C encoder, which ``indent`` turns off; some five times faster on a page of 100)."""
+    if compact:
+        return json.dumps(body, separators=(",", ":"))
     return json.dumps(body, indent=2)
 
 
@@ -130,9 +135,16 @@ def _check_account(account: str) -> StripeError | None:
 
 
 def handle(
-    method: str, path: str, headers: Mapping[str, str], body: bytes | str | None = None
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes | str | None = None,
+    *,
+    compact: bool = False,
 ) -> Response:
     """Answer one API request: ``(status, response headers, JSON body)``.
+
+    ``compact``: the JSON body without indentation (for a client that only parses it).
 
     ``path`` is the URL path after the API base (``/v1/accounts?limit=3``); a full URL is
     accepted too. Raises ``SimulatedTimeout`` for an injected timeout. Database contention
@@ -140,7 +152,7 @@ def handle(
     ``Stripe-Should-Retry: true``, which the SDK retries.
     """
     try:
-        return _handle_request(method, path, headers, body)
+        return _handle_request(method, path, headers, body, compact=compact)
     except OperationalError as exc:
         if transaction.get_connection().in_atomic_block:
             raise  # inside the caller's transaction: it must roll back, not carry on
@@ -158,7 +170,12 @@ def handle(
 
 
 def _handle_request(
-    method: str, path: str, headers: Mapping[str, str], body: bytes | str | None
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes | str | None,
+    *,
+    compact: bool = False,
 ) -> Response:
     _ensure_resources()
     method = method.upper()
@@ -201,7 +218,7 @@ def _handle_request(
             raise SimulatedTimeout("Request timed out (injected fault)")
 
     status, response_headers, response_body = _handle(
-        method, path, query, lowered, body, request_id, account, idempotency_key, log
+        method, path, query, lowered, body, request_id, account, idempotency_key, log, compact
     )
     log.status = status
     log.save()
@@ -221,6 +238,7 @@ def _handle(
     account: str,
     idempotency_key: str,
     log: RequestLog,
+    compact: bool = False,
 ) -> Response:
     key = _api_key(headers)
     problem = _check_key(key)
@@ -351,7 +369,7 @@ def _handle(
             status, payload, error_headers = _run(found.handler, req)
             if publishable:
                 payload = access.client_view(payload)
-            text_body = _dumps(payload)
+            text_body = _dumps(payload, compact=compact)
             if use_idempotency:
                 with transaction.atomic():
                     IdempotencyRecord.objects.create(

@@ -111,3 +111,21 @@ def test_unknown_connected_account_is_refused(api):
     )
     assert response.status_code == 403
     assert "does not have access to account" in response.json()["error"]["message"]
+
+
+@pytest.mark.django_db
+def test_over_http_the_body_is_indented_as_stripes_in_process_it_is_compact(api):
+    from sandbox.client import SandboxHTTPClient
+
+    response = api.get("/sandbox/v1/webhook_endpoints?limit=3", **AUTH)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert text.startswith('{\n  "object": "list"')
+    body, status, _ = SandboxHTTPClient().request(
+        "get",
+        "http://sandbox.invalid/v1/webhook_endpoints?limit=3",
+        {"Authorization": "Bearer sk_test_sandbox"},
+    )
+    assert status == 200
+    assert "\n" not in body and ", " not in body
+    assert json.loads(body) == json.loads(text)
