@@ -201,11 +201,12 @@ def _recorded(kind: str, object_id: str) -> LedgerTransaction | None:
 
 
 def _charge_ledger_rows(charge_id: str) -> QuerySet[LedgerTransaction, tuple[Any, ...]]:
-    return (
+    rows: QuerySet[LedgerTransaction, tuple[Any, ...]] = (
         LedgerTransaction.objects.filter(charge_id=charge_id)
         .values_list("kind", "stripe_object_id", "seller_id")
         .annotate(positive=Sum("entries__amount", filter=Q(entries__amount__gt=0)))
     )
+    return rows
 
 
 # Read for every money event: compiled once (the ORM's grouping and filtered aggregate cost
