@@ -103,6 +103,8 @@ def _locked_orders(purchase: Purchase) -> list[Order]:
 
 def _lines_of(order: Order) -> list[OrderLine]:
     lines: list[OrderLine] = _LINES.all(order.pk)
+    for line in lines:  # as ``order.lines`` would give them
+        line.order = order
     return lines
 
 
