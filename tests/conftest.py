@@ -30,16 +30,18 @@ def _fast_password_hasher(settings):
 def _tasks_in_process(request, settings):
     """Run Celery tasks in-process after commit, even when a broker (REDIS_URL) is configured.
 
-    Tests marked ``celery_worker`` use a real worker against Redis instead and keep the broker.
+    Tests marked ``celery_worker`` use a real worker against Redis instead and keep the broker:
+    Celery's own switch is set from the settings for them too (the app reads its conf once, and
+    an earlier test's in-process switch must not make their tasks run in the test's thread).
     """
-    if request.node.get_closest_marker("celery_worker"):
-        yield
-        return
     from marketplace.celery import app
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
+    previous = app.conf.task_always_eager  # read before the settings change below
+    if request.node.get_closest_marker("celery_worker"):
+        app.conf.task_always_eager = bool(settings.CELERY_TASK_ALWAYS_EAGER)
+    else:
+        settings.CELERY_TASK_ALWAYS_EAGER = True
+        app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
 

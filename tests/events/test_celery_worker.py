@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import pytest
@@ -37,7 +38,13 @@ def test_worker_processes_a_delivered_event(post_event, handlers):
 
     assert not django_settings.CELERY_TASK_ALWAYS_EAGER
     seen = []
-    handlers["account.updated"] = lambda event: seen.append(event.stripe_id)
+    threads = []
+
+    def handler(event):
+        seen.append(event.stripe_id)
+        threads.append(threading.current_thread())
+
+    handlers["account.updated"] = handler
     event = make_event()
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         # Intake commits (no test transaction here) and wakes the worker through Redis.
@@ -46,3 +53,5 @@ def test_worker_processes_a_delivered_event(post_event, handlers):
             lambda: StripeEvent.objects.filter(stripe_id=event["id"], status="succeeded").exists()
         ), StripeEvent.objects.values_list("status", flat=True)[:1]
     assert seen == [event["id"]]
+    # Run by the worker, not in this thread (as it would be with tasks in-process).
+    assert threads and threads[0] is not threading.main_thread()

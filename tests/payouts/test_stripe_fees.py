@@ -317,22 +317,16 @@ def test_with_a_broker_the_drain_queues_the_fees_and_a_worker_records_them(sdk, 
     stripe_fees_module._expected = False
     charge = sale(sdk, Seller.objects.get(), 2100)
     make_event("charge.succeeded", charge)
-    # The app's conf may have been loaded while an earlier test ran tasks in-process.
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = False
-    try:
-        with stripe_traffic.recording() as sent:
-            assert processing.events_drain().processed == 1
-        # The drain asked Stripe nothing: it queued the fee's recording and went on.
-        assert sent.count == 0
-        assert StripeEvent.objects.get().status == StripeEvent.Status.SUCCEEDED
-        assert stripe_fees_awaited_count() == 1
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            deadline = time.monotonic() + 20
-            while stripe_fees_awaited_count() and time.monotonic() < deadline:
-                time.sleep(0.05)
-    finally:
-        app.conf.task_always_eager = eager
+    with stripe_traffic.recording() as sent:
+        assert processing.events_drain().processed == 1
+    # The drain asked Stripe nothing: it queued the fee's recording and went on.
+    assert sent.count == 0
+    assert StripeEvent.objects.get().status == StripeEvent.Status.SUCCEEDED
+    assert stripe_fees_awaited_count() == 1
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        deadline = time.monotonic() + 20
+        while stripe_fees_awaited_count() and time.monotonic() < deadline:
+            time.sleep(0.05)
     txn = LedgerTransaction.objects.get(kind=K.STRIPE_FEE, charge_id=charge["id"])
     fee = sandbox_fee(sdk, charge)
     assert fee > 0
