@@ -28,7 +28,10 @@ setting it false), ``pause_collection`` (``keep_as_draft``, ``mark_uncollectible
 and metered usage; a credit goes to the customer's balance).
 
 Events: ``customer.subscription.created / updated / deleted / paused / resumed /
-trial_will_end`` (3 days before a trial ends) and the invoices' events.
+trial_will_end`` (3 days before a trial ends) and the invoices' events. A renewal is
+``customer.subscription.updated`` (the items' old periods and ``latest_invoice`` in
+``previous_attributes``) with ``invoice.created`` when the period ends; the draft is finalized
+and paid an hour later.
 What the sandbox does not emulate is refused with a 400 naming the parameter (coupons and
 discounts, taxes, ``send_invoice``, thresholds, subscription schedules, ``pending_if_incomplete``,
 ``billing_cycle_anchor`` other than the start).
@@ -1168,7 +1171,13 @@ def _advance_one(sub_id: str, now: int) -> None:
 
 
 def _renew(row: SandboxObject, start: int, end: int) -> None:
+    """The period ended: the next one starts, its invoice is a draft for an hour, and Stripe
+    says the subscription cycled with ``customer.subscription.updated`` (``previous_attributes``:
+    the items' old periods and ``latest_invoice``), as its support page on telling a cycle from
+    webhooks describes. Without it an integration only hears of the new period an hour later,
+    when the invoice is paid."""
     sub = row.data
+    before = copy.deepcopy(sub)
     interval, count = _interval(sub)
     new_end = add_interval(end, interval, count)
     for item in sub["items"]["data"]:
@@ -1182,6 +1191,13 @@ def _renew(row: SandboxObject, start: int, end: int) -> None:
         usage=(start, end),
         invoice_period=(start, end),
         finalize_at=end + invoices.FINALIZE_DELAY,
+    )
+    after = store.get(row.id)
+    emit(
+        "customer.subscription.updated",
+        after,
+        account=_event_account(row.account),
+        previous_attributes=store.diff(before, after),
     )
 
 

@@ -326,6 +326,33 @@ def test_renewal_waits_an_hour_as_draft_then_is_paid(sdk, seller):
     assert "invoice.upcoming" in event_types("invoice.")
 
 
+def test_renewal_says_the_subscription_cycled(sdk, seller):
+    """Stripe's way to tell a cycle (support.stripe.com, "How to determine when a subscription
+    cycles using webhooks"): a ``customer.subscription.updated`` whose ``previous_attributes``
+    has ``latest_invoice`` and, for each item, the old period ending where the new one starts.
+    Sent when the period ends, with the renewal's invoice still a draft."""
+    price = plan(sdk, amount=1000, interval="week")
+    sub = subscribe(sdk, seller.id, price.id)
+    first_invoice = sub.latest_invoice
+    start, end = sub["items"].data[0].current_period_start, sub["items"].data[0].current_period_end
+    testing.advance(end - testing.now() + 60)
+    updated = [e for e in events_of("customer.subscription.updated") if e["created"] >= end]
+    assert len(updated) == 1
+    cycled = updated[0]["data"]
+    renewal = sdk.v1.invoices.retrieve(cycled["object"]["latest_invoice"])
+    assert renewal.status == "draft" and renewal.billing_reason == "subscription_cycle"
+    assert cycled["previous_attributes"]["latest_invoice"] == first_invoice
+    [old] = cycled["previous_attributes"]["items"]["data"]
+    [new] = cycled["object"]["items"]["data"]
+    assert (old["current_period_start"], old["current_period_end"]) == (start, end)
+    assert new["current_period_start"] == old["current_period_end"] == end
+    assert new["current_period_end"] == end + 7 * DAY
+    # The renewal's own events: created now, finalized and paid after its draft hour.
+    assert [e["type"] for e in testing.events() if e["data"]["object"].get("id") == renewal.id] == [
+        "invoice.created"
+    ]
+
+
 @pytest.mark.parametrize("outcome", ["cancel", "unpaid", "past_due"])
 def test_failing_renewal_goes_through_the_retries_to_the_end_state(sdk, seller, settings, outcome):
     settings.SANDBOX_BILLING_AFTER_RETRIES = outcome

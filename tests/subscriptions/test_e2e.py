@@ -3,6 +3,8 @@ failures through the retries, cancel and resume; every state from signed webhook
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from marketplace import stripe_gateway
@@ -46,6 +48,28 @@ def test_subscribe_pay_and_ledger(buyer_client, monthly, seller, mailoutbox):
     assert list(ledger_violations()) == []
     # The seller heard of the new subscriber.
     assert any("New subscriber" in m.subject for m in mailoutbox)
+    no_failed_events()
+
+
+def test_renewal_in_its_draft_hour_moves_our_period_and_latest_invoice(buyer_client, monthly):
+    """At the period's end Stripe starts the next period and creates its invoice as a draft,
+    finalized and paid an hour later; it says so at once with ``customer.subscription.updated``
+    (the periods and ``latest_invoice`` in ``previous_attributes``). Within that hour our
+    subscription is already on the new period, its draft invoice the latest."""
+    subscribe(buyer_client, monthly)
+    sub = Subscription.objects.get()
+    old_end = sub.current_period_end
+    testing.advance(int(old_end.timestamp()) - testing.now() + 60)
+    stripe_sub = stripe_gateway.client().v1.subscriptions.retrieve(sub.stripe_subscription_id)
+    item = stripe_sub["items"].data[0]
+    assert item.current_period_start == int(old_end.timestamp())
+    assert stripe_gateway.client().v1.invoices.retrieve(stripe_sub.latest_invoice).status == "draft"
+    sub.refresh_from_db()
+    assert (sub.current_period_start, sub.current_period_end) == (
+        datetime.fromtimestamp(item.current_period_start, tz=UTC),
+        datetime.fromtimestamp(item.current_period_end, tz=UTC),
+    )
+    assert sub.latest_invoice_id == stripe_sub.latest_invoice
     no_failed_events()
 
 
