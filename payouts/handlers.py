@@ -22,8 +22,8 @@ from sellers.models import Seller
 
 logger = logging.getLogger(__name__)
 
-# Stripe's processing fees that this batch's charges left awaited: recorded after the batch,
-# one list request for up to 100 of them (nothing at all when none was awaited).
+# Stripe's processing fees that this batch's charges left awaited: recorded by a task queued
+# after the batch, one list request for up to 100 of them (nothing at all when none was awaited).
 after_batch(stripe_fees.record_expected_fees)
 
 

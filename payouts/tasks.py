@@ -116,8 +116,9 @@ def retry_due_refund_reversals() -> int:
 
 @shared_task(name="payouts.record_stripe_fees", acks_late=True)
 def record_stripe_fees() -> int:
-    """Periodic: record the Stripe processing fees still awaited (another process's, or kept
-    while Stripe was unreachable); the event drain records most of them right away."""
+    """Record the Stripe processing fees awaited: queued by the event drain after a batch that
+    awaited some, and periodic for the rest (another process's, or kept while Stripe was
+    unreachable)."""
     from payouts.services.stripe_fees import stripe_fees_record
 
     return stripe_fees_record()

@@ -543,10 +543,7 @@ def ledger_sync_charge(
         record(
             K.STRIPE_FEE,
             processing.id,
-            [
-                Posting(PLATFORM_BALANCE, -fee_paid, currency),
-                Posting(STRIPE_FEES, fee_paid, currency),
-            ],
+            movement_postings(kind=K.STRIPE_FEE, amount=fee_paid, currency=currency),
             processing.created,
         )
     transferred = 0

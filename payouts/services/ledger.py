@@ -477,6 +477,7 @@ _FLOWS: dict[str, tuple[str, str]] = {
     LedgerTransaction.Kind.TRANSFER: (PLATFORM_BALANCE, "seller"),
     LedgerTransaction.Kind.APPLICATION_FEE: ("seller", PLATFORM_FEES),
     LedgerTransaction.Kind.REFUND: (PLATFORM_BALANCE, BUYER_REFUNDS),
+    LedgerTransaction.Kind.STRIPE_FEE: (PLATFORM_BALANCE, STRIPE_FEES),
     LedgerTransaction.Kind.TRANSFER_REVERSAL: ("seller", PLATFORM_BALANCE),
     LedgerTransaction.Kind.FEE_REFUND: (PLATFORM_FEES, "seller"),
     LedgerTransaction.Kind.DISPUTE_FUNDS_WITHDRAWN: (PLATFORM_BALANCE, BUYER_DISPUTES),

@@ -7,9 +7,10 @@ transaction (``stripe_fee_expect``, one INSERT, no request) and the fees are rec
 (``stripe_fees_record``): one ``GET /v1/balance_transactions`` list request, filtered by type and
 by a window of creation times around the charges, for up to 100 of them.
 
-When: after each batch of the event drain that expected a fee in this process (an after-batch
-hook, ``record_expected_fees``: a process-local flag set by ``stripe_fee_expect``, so a batch
-that expected none costs nothing), every few minutes for what is left (the ``payouts.record_stripe_fees`` beat
+When: in a task (``payouts.record_stripe_fees``) that the event drain queues after each batch
+that expected a fee in this process (an after-batch hook, ``record_expected_fees``: a
+process-local flag set by ``stripe_fee_expect``, so a batch that expected none costs nothing),
+every few minutes for what is left (the ``payouts.record_stripe_fees`` beat
 task: another process's rows, Stripe unreachable earlier), and at the start of reconciliation.
 The fee's ledger transaction (kind ``stripe_fee``, keyed on the balance transaction) is the one
 ``charge_sync`` records from an expanded balance transaction: whichever comes first records it,
@@ -28,13 +29,7 @@ from django.utils import timezone
 
 from payouts.models import AwaitedStripeFee, LedgerTransaction
 from payouts.services._common import _insert_new_rows, _ts
-from payouts.services.ledger import (
-    PLATFORM_BALANCE,
-    STRIPE_FEES,
-    LedgerMovement,
-    Posting,
-    ledger_record_many,
-)
+from payouts.services.ledger import LedgerMovement, ledger_record_many, movement_postings
 
 if TYPE_CHECKING:
     from marketplace.stripe_gateway import GatewayError
@@ -278,10 +273,7 @@ def _record(pending: Iterable[AwaitedStripeFee], found: dict[str, dict[str, Any]
             LedgerMovement(
                 kind=K.STRIPE_FEE,
                 stripe_object_id=row.balance_transaction_id,
-                postings=[
-                    Posting(PLATFORM_BALANCE, -fee, currency),
-                    Posting(STRIPE_FEES, fee, currency),
-                ],
+                postings=movement_postings(kind=K.STRIPE_FEE, amount=fee, currency=currency),
                 seller=row.seller,
                 order_id=row.order_id,
                 charge_id=row.charge_id,
